@@ -1,0 +1,87 @@
+# Mini ML Platform: plain Makefile.
+#
+#   make            build/forest-train and build/forest-serve (release)
+#   make test       unit and program tests under ASan + UBSan
+#   make run        install build packages, build, train on synthetic data, serve
+#   make bench      compare with scikit-learn, XGBoost and FastAPI (bench/)
+#   make images     container images (model/Dockerfile, api/Dockerfile)
+#   make e2e        the whole platform on a real Kubernetes (tests/e2e)
+
+CC      ?= cc
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+OPT     ?= -O3 -g
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+DEFS    := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+           -DFR_VERSION='"$(VERSION)"'
+CFLAGS  ?=
+CFLAGS  += $(OPT) $(WARN) $(DEFS) -pthread -Ilibforest
+LDLIBS  := -lcsv -lcjson -lz -lm -pthread
+SAN     := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+           -fno-omit-frame-pointer
+
+LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
+           libforest/dataset.c libforest/series.c libforest/synth.c \
+           libforest/parallel.c libforest/forest.c libforest/model.c \
+           libforest/metrics.c libforest/store.c libforest/tabular.c
+TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c
+SERVE_SRC := api/main.c api/server.c api/handlers.c api/registry.c \
+             api/request.c api/metrics.c api/log.c
+TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
+             tests/unit/test_model.c tests/unit/test_store.c
+
+LIB_OBJ   := $(LIB_SRC:%.c=build/obj/%.o)
+TRAIN_OBJ := $(TRAIN_SRC:%.c=build/obj/%.o)
+SERVE_OBJ := $(SERVE_SRC:%.c=build/obj/%.o)
+SAN_LIB_OBJ   := $(LIB_SRC:%.c=build/asan/%.o)
+SAN_TRAIN_OBJ := $(TRAIN_SRC:%.c=build/asan/%.o)
+SAN_SERVE_OBJ := $(SERVE_SRC:%.c=build/asan/%.o)
+SAN_TEST_OBJ  := $(TEST_SRC:%.c=build/asan/%.o)
+
+.PHONY: all deps test unit-test program-test run bench images e2e fuzz clean
+
+all: build/forest-train build/forest-serve
+
+build/obj/%.o: %.c $(wildcard libforest/*.h api/*.h model/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+build/asan/%.o: %.c $(wildcard libforest/*.h api/*.h model/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN) -Imodel -c -o $@ $<
+
+build/libforest.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+build/asan/libforest.a: $(SAN_LIB_OBJ)
+	ar rcs $@ $^
+
+build/forest-train: $(TRAIN_OBJ) build/libforest.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/forest-serve: $(SERVE_OBJ) build/libforest.a
+	$(CC) $(CFLAGS) -o $@ $^ -lmicrohttpd $(LDLIBS)
+
+build/asan/forest-train: $(SAN_TRAIN_OBJ) build/asan/libforest.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+build/asan/forest-serve: $(SAN_SERVE_OBJ) build/asan/libforest.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lmicrohttpd $(LDLIBS)
+
+build/asan/test-unit: $(SAN_TEST_OBJ) build/asan/libforest.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+deps:
+	scripts/install-deps.sh build
+
+# Every test runner prints "N passed, N failed"; tests/run.sh adds them up.
+test: build/asan/test-unit build/asan/forest-train build/asan/forest-serve
+	tests/run.sh
+
+run: deps all
+	scripts/run.sh
+
+bench: all
+	bench/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,39 @@
+/*
+ * csvfile.h: streaming CSV reading on top of libcsv, with line numbers.
+ *
+ * libcsv parses the bytes (quoting, escaped quotes, CRLF); this module adds
+ * what error messages need: the physical line each record ends on, and a
+ * row callback that sees the whole record at once. The first record is the
+ * header. Blank lines are skipped.
+ */
+#ifndef FR_CSVFILE_H
+#define FR_CSVFILE_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+struct csvfile_row {
+    size_t n_fields;      /* fields in this record */
+    char **fields;        /* NUL-terminated field texts */
+    size_t line;          /* 1-based physical line the record ends on */
+};
+
+/* Called once per record, header included (is_header != 0). Returns 0 to go
+ * on, or -1 after setting err to stop reading. */
+typedef int (*csvfile_row_fn)(const struct csvfile_row *row, int is_header,
+                              void *ctx, struct fr_error *err);
+
+/* Reads path record by record. Returns the number of data records (header
+ * excluded) or -1 with err set: the file is missing or unreadable, it is
+ * empty, it is not valid CSV, or the callback stopped. */
+long csvfile_read(const char *path, csvfile_row_fn fn, void *ctx,
+                  struct fr_error *err);
+
+/* Parses a whole field as a finite number. Returns 0, or -1 with err set to
+ * "'path' line L column C ('name'): 'text' is not a number" or the like. */
+int csvfile_number(const char *text, const char *path, size_t line,
+                   size_t column, const char *column_name, double *out,
+                   struct fr_error *err);
+
+#endif

@@ -1,0 +1,1084 @@
+/*
+ * forest.c: histogram-based random-forest regression (see forest.h).
+ *
+ * Training follows scikit-learn's RandomForestRegressor (bootstrap rows
+ * weighted by how often they were drawn, squared-error CART splits, a random
+ * feature subset per node) but finds splits on histograms, as LightGBM and
+ * XGBoost's "hist" method do:
+ *
+ *  1. Each feature's training values are cut into at most max_bins bins at
+ *     quantiles (exactly one bin per distinct value when there are few), and
+ *     every cell of X becomes a one-byte bin number. Bins are stored
+ *     row-major, so one row's bins share a cache line.
+ *  2. A node's histogram holds, per feature and bin, the bootstrap weight,
+ *     the weighted target sum and the distinct-row count of its rows. The
+ *     best split of a feature is one left-to-right scan of its bins, which
+ *     maximises the squared-error reduction
+ *         S_L^2 / W_L + S_R^2 / W_R - S^2 / W.
+ *  3. Only the smaller child's histogram is built from rows; the larger one
+ *     is the parent's minus the smaller's (the subtraction trick), and nodes
+ *     that will be leaves get no histogram at all.
+ *
+ * Split thresholds are real values (the midpoint between the bins' values),
+ * so prediction compares raw floats and needs no bins. Each tree draws from
+ * its own random stream seeded by (seed, tree index), which makes the forest
+ * the same for any thread count and lets shards of one forest be trained on
+ * different machines and merged.
+ */
+#include "forest.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parallel.h"
+#include "rng.h"
+
+/* ---- parameters ------------------------------------------------------ */
+
+void forest_params_default(struct forest_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->n_trees = 100;
+    p->max_depth = 10;
+    p->min_samples_leaf = 1;
+    p->max_features = 1.0;
+    p->max_bins = 256;
+    p->seed = 42;
+    p->shard_count = 1;
+}
+
+int forest_params_check(const struct forest_params *p, struct fr_error *err)
+{
+    if (p->n_trees < 1 || p->n_trees > 100000) {
+        fr_error_set(err, "N_ESTIMATORS must be 1 to 100000, not %u",
+                     p->n_trees);
+        return -1;
+    }
+    if (p->max_depth < 1 || p->max_depth > FOREST_MAX_DEPTH) {
+        fr_error_set(err, "MAX_DEPTH must be 1 to %d, not %u",
+                     FOREST_MAX_DEPTH, p->max_depth);
+        return -1;
+    }
+    if (p->min_samples_leaf < 1) {
+        fr_error_set(err, "MIN_SAMPLES_LEAF must be at least 1");
+        return -1;
+    }
+    if (!(p->max_features > 0.0 && p->max_features <= 1.0)) {
+        fr_error_set(err, "MAX_FEATURES must be a fraction in (0, 1], not %g",
+                     p->max_features);
+        return -1;
+    }
+    if (p->max_bins < 2 || p->max_bins > FOREST_MAX_BINS) {
+        fr_error_set(err, "MAX_BINS must be 2 to %d, not %u", FOREST_MAX_BINS,
+                     p->max_bins);
+        return -1;
+    }
+    if (p->shard_count < 1 || p->shard_index >= p->shard_count ||
+        p->shard_count > p->n_trees) {
+        fr_error_set(err, "shard %u of %u is not valid for %u trees (need "
+                     "SHARD_INDEX < SHARD_COUNT <= N_ESTIMATORS)",
+                     p->shard_index, p->shard_count, p->n_trees);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- binning --------------------------------------------------------- */
+
+struct binner {
+    size_t n_rows, n_features;
+    const float *X;          /* training rows, row-major */
+    uint32_t max_bins;
+    uint32_t *n_bins;        /* per feature, 1..max_bins */
+    float *edges;            /* n_features x max_bins: bin b holds values
+                                with edges[b-1] < x <= edges[b]; the last
+                                edge of a feature is +inf */
+    float **scratch;         /* one column buffer per worker */
+    uint8_t *bins;           /* n_rows x n_features bin numbers */
+};
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* A threshold between neighbouring values a < b. The midpoint can round up
+ * to b in float, which would send b left; then a itself is used, as
+ * scikit-learn does. */
+static float midpoint(float a, float b)
+{
+    float m = (float)(((double)a + (double)b) / 2.0);
+
+    return m >= b ? a : m;
+}
+
+static int bin_feature(void *ctx, size_t worker, size_t f)
+{
+    struct binner *b = ctx;
+    float *col = b->scratch[worker];
+    float *edges = b->edges + f * b->max_bins;
+    size_t n = b->n_rows, distinct = 1, nb = 0;
+
+    for (size_t i = 0; i < n; i++)
+        col[i] = b->X[i * b->n_features + f];
+    qsort(col, n, sizeof *col, cmp_float);
+    for (size_t i = 1; i < n; i++)
+        distinct += col[i] != col[i - 1];
+    if (distinct <= b->max_bins) {
+        /* One bin per distinct value: splits are as exact as sorting. */
+        for (size_t i = 1; i < n; i++) {
+            if (col[i] != col[i - 1])
+                edges[nb++] = midpoint(col[i - 1], col[i]);
+        }
+    } else {
+        /* Equal-count bins: close a bin once it holds its share of the rows
+         * still unbinned, and only where the value changes. */
+        size_t start = 0, bins_left = b->max_bins;
+        for (size_t i = 1; i < n && bins_left > 1; i++) {
+            size_t share = (n - start) / bins_left;
+            if (col[i] != col[i - 1] && i - start >= share) {
+                edges[nb++] = midpoint(col[i - 1], col[i]);
+                start = i;
+                bins_left--;
+            }
+        }
+    }
+    edges[nb++] = INFINITY;
+    b->n_bins[f] = (uint32_t)nb;
+    return 0;
+}
+
+/* The bin of x: the first b with x <= edges[b] (binary search). */
+static uint8_t bin_of(const float *edges, uint32_t nb, float x)
+{
+    uint32_t lo = 0, hi = nb - 1;
+
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (x <= edges[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return (uint8_t)lo;
+}
+
+#define BIN_CHUNK 4096
+
+static int bin_rows(void *ctx, size_t worker, size_t chunk)
+{
+    struct binner *b = ctx;
+    size_t lo = chunk * BIN_CHUNK;
+    size_t hi = lo + BIN_CHUNK < b->n_rows ? lo + BIN_CHUNK : b->n_rows;
+
+    (void)worker;
+    for (size_t i = lo; i < hi; i++) {
+        for (size_t f = 0; f < b->n_features; f++) {
+            b->bins[i * b->n_features + f] =
+                bin_of(b->edges + f * b->max_bins, b->n_bins[f],
+                       b->X[i * b->n_features + f]);
+        }
+    }
+    return 0;
+}
+
+static void binner_release(struct binner *b, size_t n_workers)
+{
+    if (b->scratch != NULL) {
+        for (size_t w = 0; w < n_workers; w++)
+            free(b->scratch[w]);
+    }
+    free(b->scratch);
+    free(b->n_bins);
+    free(b->edges);
+    free(b->bins);
+}
+
+/* Computes edges and bins of X. Returns 0 or -1 when memory runs out. */
+static int binner_build(struct binner *b, const struct dataset *ds,
+                        uint32_t max_bins, size_t n_workers)
+{
+    size_t n = ds->n_rows, nf = ds->n_features;
+
+    memset(b, 0, sizeof *b);
+    b->n_rows = n;
+    b->n_features = nf;
+    b->X = ds->X;
+    b->max_bins = max_bins;
+    if (nf > SIZE_MAX / max_bins || n > SIZE_MAX / nf)
+        return -1;
+    b->n_bins = calloc(nf, sizeof *b->n_bins);
+    b->edges = calloc(nf * max_bins, sizeof *b->edges);
+    b->bins = malloc(n * nf);
+    b->scratch = calloc(n_workers, sizeof *b->scratch);
+    if (!b->n_bins || !b->edges || !b->bins || !b->scratch)
+        return -1;
+    for (size_t w = 0; w < n_workers; w++) {
+        b->scratch[w] = malloc(n * sizeof(float));
+        if (b->scratch[w] == NULL)
+            return -1;
+    }
+    parallel_for(n_workers, nf, bin_feature, b);
+    parallel_for(n_workers, (n + BIN_CHUNK - 1) / BIN_CHUNK, bin_rows, b);
+    return 0;
+}
+
+/* ---- growing one tree ------------------------------------------------ */
+
+/* One histogram cell. Bootstrap weights are whole draw counts, so they fit
+ * in 32 bits beside the distinct-row count that min_samples_leaf needs. */
+struct hcell {
+    double sum;   /* sum of weight * y */
+    uint32_t w;   /* sum of weights (bootstrap draws) */
+    uint32_t n;   /* distinct rows */
+};
+
+struct node_task {
+    uint32_t node;     /* index in the tree's node array */
+    uint32_t lo, hi;   /* the node's rows are rows[lo..hi) */
+    uint32_t depth;
+    int hist;          /* histogram slot, or -1 when it will be a leaf */
+    double sum;        /* weighted target sum */
+    uint32_t w, n;     /* weight and distinct rows */
+};
+
+struct trainer {
+    const struct dataset *ds;
+    const struct forest_params *p;
+    struct binner bins;
+    size_t n_features;
+    size_t hist_cells;        /* n_features * max_bins */
+    size_t n_try;             /* features tried per split */
+    uint32_t *tree_ids;       /* global index of each tree to grow */
+    struct tree *trees;       /* output, one per tree_ids entry */
+    double *importances;      /* n_local_trees x n_features */
+    uint8_t *inbag;           /* n_local_trees x n_rows bootstrap flags,
+                                 only for the out-of-bag score */
+    struct grower *growers;   /* one per worker */
+    forest_progress_fn progress;
+    void *progress_arg;
+    pthread_mutex_t lock;
+    uint32_t done, total;
+};
+
+struct grower {
+    uint32_t *count;          /* bootstrap draws of each row */
+    uint32_t *rows, *tmp;     /* in-bag rows, partitioned per node */
+    struct hcell *hists;      /* n_slots histograms */
+    int *free_slots;
+    int n_free;
+    uint32_t *features;       /* feature order for sampling */
+    struct node_task *stack;
+    struct tree_node *nodes;
+    uint32_t cap_nodes;
+};
+
+static void grower_release(struct grower *g)
+{
+    free(g->count);
+    free(g->rows);
+    free(g->tmp);
+    free(g->hists);
+    free(g->free_slots);
+    free(g->features);
+    free(g->stack);
+    free(g->nodes);
+}
+
+static int grower_init(struct grower *g, const struct trainer *t)
+{
+    size_t n = t->ds->n_rows;
+    int slots = (int)t->p->max_depth + 3;
+
+    memset(g, 0, sizeof *g);
+    g->count = malloc(n * sizeof *g->count);
+    g->rows = malloc(n * sizeof *g->rows);
+    g->tmp = malloc(n * sizeof *g->tmp);
+    g->hists = malloc((size_t)slots * t->hist_cells * sizeof *g->hists);
+    g->free_slots = malloc((size_t)slots * sizeof *g->free_slots);
+    g->features = malloc(t->n_features * sizeof *g->features);
+    g->stack = malloc((size_t)slots * sizeof *g->stack);
+    g->cap_nodes = 256;
+    g->nodes = malloc(g->cap_nodes * sizeof *g->nodes);
+    if (!g->count || !g->rows || !g->tmp || !g->hists || !g->free_slots ||
+        !g->features || !g->stack || !g->nodes)
+        return -1;
+    return 0;
+}
+
+static struct hcell *slot(const struct trainer *t, struct grower *g, int s)
+{
+    return g->hists + (size_t)s * t->hist_cells;
+}
+
+static int take_slot(struct grower *g)
+{
+    return g->free_slots[--g->n_free];
+}
+
+static void give_slot(struct grower *g, int s)
+{
+    if (s >= 0)
+        g->free_slots[g->n_free++] = s;
+}
+
+static void build_hist(const struct trainer *t, struct grower *g,
+                       struct hcell *h, uint32_t lo, uint32_t hi)
+{
+    size_t nf = t->n_features, stride = t->p->max_bins;
+    const uint8_t *bins = t->bins.bins;
+    const double *y = t->ds->y;
+
+    memset(h, 0, t->hist_cells * sizeof *h);
+    for (uint32_t i = lo; i < hi; i++) {
+        uint32_t r = g->rows[i];
+        uint32_t w = g->count[r];
+        double wy = w * y[r];
+        const uint8_t *rb = bins + (size_t)r * nf;
+
+        for (size_t f = 0; f < nf; f++) {
+            struct hcell *c = h + f * stride + rb[f];
+            c->sum += wy;
+            c->w += w;
+            c->n += 1;
+        }
+    }
+}
+
+/* parent -= child, cell by cell: the larger child's histogram. */
+static void subtract_hist(const struct trainer *t, struct hcell *parent,
+                          const struct hcell *child)
+{
+    for (size_t i = 0; i < t->hist_cells; i++) {
+        parent[i].sum -= child[i].sum;
+        parent[i].w -= child[i].w;
+        parent[i].n -= child[i].n;
+    }
+}
+
+struct split {
+    double gain;
+    uint32_t feature, bin;
+    double sum_left;
+    uint32_t w_left, n_left;
+};
+
+/* Best split of the node over a random subset of n_try features: for each,
+ * scan its bins left to right keeping the left side's totals. */
+static int find_split(const struct trainer *t, struct grower *g,
+                      struct rng *r, const struct node_task *task,
+                      const struct hcell *h, struct split *best)
+{
+    size_t nf = t->n_features, stride = t->p->max_bins;
+    uint32_t msl = t->p->min_samples_leaf;
+    double parent = task->sum * task->sum / task->w;
+
+    memset(best, 0, sizeof *best);
+    /* Partial Fisher-Yates: the first n_try entries become the sample. */
+    for (size_t k = 0; k < t->n_try; k++) {
+        size_t j = k + (size_t)rng_below(r, nf - k);
+        uint32_t swap = g->features[k];
+        g->features[k] = g->features[j];
+        g->features[j] = swap;
+    }
+    for (size_t k = 0; k < t->n_try; k++) {
+        uint32_t f = g->features[k];
+        const struct hcell *c = h + f * stride;
+        double sum_l = 0.0;
+        uint32_t w_l = 0, n_l = 0;
+
+        for (uint32_t b = 0; b + 1 < t->bins.n_bins[f]; b++) {
+            double sum_r, gain;
+            uint32_t w_r;
+
+            sum_l += c[b].sum;
+            w_l += c[b].w;
+            n_l += c[b].n;
+            if (n_l < msl)
+                continue;
+            if (task->n - n_l < msl)
+                break;
+            if (c[b].n == 0)
+                continue; /* same partition as the previous bin */
+            w_r = task->w - w_l;
+            sum_r = task->sum - sum_l;
+            gain = sum_l * sum_l / w_l + sum_r * sum_r / w_r - parent;
+            if (gain > best->gain) {
+                best->gain = gain;
+                best->feature = f;
+                best->bin = b;
+                best->sum_left = sum_l;
+                best->w_left = w_l;
+                best->n_left = n_l;
+            }
+        }
+    }
+    /* A gain lost in rounding noise is no gain: such nodes stay leaves. */
+    if (!(best->gain > 1e-12 * (fabs(parent) + 1e-300)))
+        return -1;
+    /* Every bin edge from the last left bin up to just before the first
+     * non-empty right bin splits this node's rows the same way. Take the
+     * middle one, as scikit-learn takes the midpoint between the node's
+     * neighbouring values, so unseen values in the gap divide evenly. */
+    {
+        const struct hcell *c = h + best->feature * stride;
+        uint32_t next = best->bin + 1;
+        while (next + 1 < t->bins.n_bins[best->feature] && c[next].n == 0)
+            next++;
+        best->bin = (best->bin + next) / 2;
+    }
+    return 0;
+}
+
+/* Stable partition of rows[lo..hi) on bin <= split bin; returns the first
+ * right row. Stability keeps rows ascending, which keeps later histogram
+ * passes walking memory forwards. */
+static uint32_t partition(const struct trainer *t, struct grower *g,
+                          uint32_t lo, uint32_t hi, uint32_t f, uint32_t bin)
+{
+    const uint8_t *bins = t->bins.bins;
+    size_t nf = t->n_features;
+    uint32_t l = lo, n_r = 0;
+
+    for (uint32_t i = lo; i < hi; i++) {
+        uint32_t r = g->rows[i];
+        if (bins[(size_t)r * nf + f] <= bin)
+            g->rows[l++] = r;
+        else
+            g->tmp[n_r++] = r;
+    }
+    memcpy(g->rows + l, g->tmp, n_r * sizeof *g->tmp);
+    return l;
+}
+
+static int add_nodes(struct grower *g, uint32_t n_nodes)
+{
+    if (n_nodes > g->cap_nodes) {
+        uint32_t cap = g->cap_nodes * 2;
+        struct tree_node *p = realloc(g->nodes, cap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        g->nodes = p;
+        g->cap_nodes = cap;
+    }
+    return 0;
+}
+
+static void make_leaf(struct tree_node *node, uint32_t self, double value)
+{
+    node->feature = 0;
+    node->threshold = INFINITY;
+    node->left = self;
+    node->value = (float)value;
+}
+
+static int needs_split(const struct trainer *t, uint32_t depth, uint32_t n)
+{
+    return depth < t->p->max_depth && n >= 2 * t->p->min_samples_leaf &&
+           n >= 2;
+}
+
+/* Grows tree number `local` of this run. Returns 0 or -1 (no memory). */
+static int grow_tree(void *ctx, size_t worker, size_t local)
+{
+    struct trainer *t = ctx;
+    struct grower *g = &t->growers[worker];
+    struct tree *tree = &t->trees[local];
+    double *imp = t->importances + local * t->n_features;
+    size_t n = t->ds->n_rows, nf = t->n_features;
+    const double *y = t->ds->y;
+    uint32_t n_nodes = 1, depth = 0, in_bag = 0, top = 0;
+    struct node_task root = {0};
+    double imp_total = 0.0;
+    struct rng r;
+
+    tree->index = t->tree_ids[local];
+    rng_seed(&r, t->p->seed, tree->index);
+    /* Bootstrap: n draws with replacement, kept as per-row weights. */
+    memset(g->count, 0, n * sizeof *g->count);
+    for (size_t i = 0; i < n; i++)
+        g->count[rng_below(&r, n)]++;
+    for (size_t i = 0; i < n; i++) {
+        if (g->count[i] == 0)
+            continue;
+        g->rows[in_bag++] = (uint32_t)i;
+        root.sum += g->count[i] * y[i];
+        root.w += g->count[i];
+    }
+    if (t->inbag != NULL) {
+        uint8_t *flags = t->inbag + local * n;
+        for (size_t i = 0; i < n; i++)
+            flags[i] = g->count[i] != 0;
+    }
+    for (size_t f = 0; f < nf; f++)
+        g->features[f] = (uint32_t)f;
+    g->n_free = 0;
+    for (int s = (int)t->p->max_depth + 2; s >= 0; s--)
+        g->free_slots[g->n_free++] = s;
+
+    root.hi = in_bag;
+    root.n = in_bag;
+    root.hist = -1;
+    if (needs_split(t, 0, root.n)) {
+        root.hist = take_slot(g);
+        build_hist(t, g, slot(t, g, root.hist), 0, in_bag);
+    }
+    g->stack[top++] = root;
+    while (top > 0) {
+        struct node_task task = g->stack[--top];
+        struct node_task kid[2];
+        struct split best;
+        uint32_t mid, f;
+        int need[2], small;
+
+        depth = task.depth > depth ? task.depth : depth;
+        if (task.hist < 0 ||
+            find_split(t, g, &r, &task, slot(t, g, task.hist), &best) != 0) {
+            make_leaf(&g->nodes[task.node], task.node, task.sum / task.w);
+            give_slot(g, task.hist);
+            continue;
+        }
+        if (add_nodes(g, n_nodes + 2) != 0)
+            return -1;
+        f = best.feature;
+        g->nodes[task.node].feature = f;
+        g->nodes[task.node].threshold =
+            t->bins.edges[f * t->p->max_bins + best.bin];
+        g->nodes[task.node].left = n_nodes;
+        g->nodes[task.node].value = (float)(task.sum / task.w);
+        imp[f] += best.gain;
+        imp_total += best.gain;
+        mid = partition(t, g, task.lo, task.hi, f, best.bin);
+
+        kid[0] = (struct node_task){n_nodes, task.lo, mid, task.depth + 1,
+                                    -1, best.sum_left, best.w_left,
+                                    best.n_left};
+        kid[1] = (struct node_task){n_nodes + 1, mid, task.hi,
+                                    task.depth + 1, -1,
+                                    task.sum - best.sum_left,
+                                    task.w - best.w_left,
+                                    task.n - best.n_left};
+        n_nodes += 2;
+        need[0] = needs_split(t, kid[0].depth, kid[0].n);
+        need[1] = needs_split(t, kid[1].depth, kid[1].n);
+        small = kid[1].n < kid[0].n;
+        if (need[0] && need[1]) {
+            kid[small].hist = take_slot(g);
+            build_hist(t, g, slot(t, g, kid[small].hist), kid[small].lo,
+                       kid[small].hi);
+            subtract_hist(t, slot(t, g, task.hist),
+                          slot(t, g, kid[small].hist));
+            kid[!small].hist = task.hist;
+        } else if (need[0] || need[1]) {
+            int c = need[1];
+            if (c == small) {
+                build_hist(t, g, slot(t, g, task.hist), kid[c].lo, kid[c].hi);
+            } else {
+                int s = take_slot(g);
+                build_hist(t, g, slot(t, g, s), kid[!c].lo, kid[!c].hi);
+                subtract_hist(t, slot(t, g, task.hist), slot(t, g, s));
+                give_slot(g, s);
+            }
+            kid[c].hist = task.hist;
+        } else {
+            give_slot(g, task.hist);
+        }
+        g->stack[top++] = kid[1];
+        g->stack[top++] = kid[0];
+    }
+    /* Per-tree importances sum to 1, as in scikit-learn. */
+    if (imp_total > 0.0) {
+        for (size_t f = 0; f < nf; f++)
+            imp[f] /= imp_total;
+    }
+    tree->n_nodes = n_nodes;
+    tree->depth = depth;
+    tree->nodes = malloc(n_nodes * sizeof *tree->nodes);
+    if (tree->nodes == NULL)
+        return -1;
+    memcpy(tree->nodes, g->nodes, n_nodes * sizeof *tree->nodes);
+    if (t->progress != NULL) {
+        pthread_mutex_lock(&t->lock);
+        t->done++;
+        t->progress(t->progress_arg, t->done, t->total);
+        pthread_mutex_unlock(&t->lock);
+    }
+    return 0;
+}
+
+/* ---- prediction ------------------------------------------------------- */
+
+static inline float tree_predict(const struct tree *tree, const float *row)
+{
+    const struct tree_node *nodes = tree->nodes;
+    uint32_t i = 0;
+
+    for (uint32_t d = 0; d < tree->depth; d++)
+        i = nodes[i].left + (row[nodes[i].feature] > nodes[i].threshold);
+    return nodes[i].value;
+}
+
+double forest_predict_row(const struct forest *f, const float *row)
+{
+    double sum = 0.0;
+
+    for (uint32_t t = 0; t < f->n_trees; t++)
+        sum += tree_predict(&f->trees[t], row);
+    return sum / f->n_trees;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double quantile(const double *sorted, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)pos;
+
+    if (i + 1 >= n)
+        return sorted[n - 1];
+    return sorted[i] + (pos - (double)i) * (sorted[i + 1] - sorted[i]);
+}
+
+int forest_predict_spread(const struct forest *f, const float *row,
+                          double q_lo, double q_hi, double *mean,
+                          double *std, double *lo, double *hi)
+{
+    double *v = malloc(f->n_trees * sizeof *v);
+    double sum = 0.0, ss = 0.0;
+
+    if (v == NULL)
+        return -1;
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        v[t] = tree_predict(&f->trees[t], row);
+        sum += v[t];
+    }
+    *mean = sum / f->n_trees;
+    for (uint32_t t = 0; t < f->n_trees; t++)
+        ss += (v[t] - *mean) * (v[t] - *mean);
+    *std = f->n_trees > 1 ? sqrt(ss / (f->n_trees - 1)) : 0.0;
+    qsort(v, f->n_trees, sizeof *v, cmp_double);
+    *lo = quantile(v, f->n_trees, q_lo);
+    *hi = quantile(v, f->n_trees, q_hi);
+    free(v);
+    return 0;
+}
+
+struct batch {
+    const struct forest *f;
+    const float *X;
+    size_t n_rows;
+    double *out;
+};
+
+#define PREDICT_CHUNK 512 /* rows a worker takes at a time */
+#define LANES 8           /* rows walked down one tree together */
+
+/* Walks LANES rows down a tree at once: their loads are independent, so
+ * the CPU overlaps the memory latency of one row's step with the others'. */
+static void predict_lanes(const struct tree *tree, const float *X, size_t nf,
+                          double *acc)
+{
+    const struct tree_node *nodes = tree->nodes;
+    uint32_t idx[LANES] = {0};
+
+    for (uint32_t d = 0; d < tree->depth; d++) {
+#pragma GCC unroll 8
+        for (int k = 0; k < LANES; k++) {
+            const struct tree_node *nd = &nodes[idx[k]];
+            idx[k] = nd->left + (X[k * nf + nd->feature] > nd->threshold);
+        }
+    }
+    for (int k = 0; k < LANES; k++)
+        acc[k] += nodes[idx[k]].value;
+}
+
+static int predict_chunk(void *ctx, size_t worker, size_t chunk)
+{
+    struct batch *b = ctx;
+    const struct forest *f = b->f;
+    size_t nf = f->n_features;
+    size_t lo = chunk * PREDICT_CHUNK;
+    size_t hi = lo + PREDICT_CHUNK < b->n_rows ? lo + PREDICT_CHUNK : b->n_rows;
+    double acc[PREDICT_CHUNK];
+    size_t m = hi - lo;
+
+    (void)worker;
+    memset(acc, 0, sizeof acc);
+    /* Tree-major over the chunk: a tree's nodes stay in cache for all
+     * its rows, and the chunk's rows stay in cache for all trees. */
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        const struct tree *tree = &f->trees[t];
+        size_t i = 0;
+        for (; i + LANES <= m; i += LANES)
+            predict_lanes(tree, b->X + (lo + i) * nf, nf, acc + i);
+        for (; i < m; i++)
+            acc[i] += tree_predict(tree, b->X + (lo + i) * nf);
+    }
+    for (size_t i = 0; i < m; i++)
+        b->out[lo + i] = acc[i] / f->n_trees;
+    return 0;
+}
+
+void forest_predict(const struct forest *f, const float *X, size_t n_rows,
+                    size_t n_threads, double *out)
+{
+    struct batch b = {f, X, n_rows, out};
+    size_t chunks = (n_rows + PREDICT_CHUNK - 1) / PREDICT_CHUNK;
+
+    parallel_for(parallel_threads(n_threads), chunks, predict_chunk, &b);
+}
+
+/* ---- out-of-bag score ------------------------------------------------- */
+
+struct oob {
+    const struct trainer *t;
+    double *sq_err;   /* per row, NaN when never out of bag */
+};
+
+static int oob_chunk(void *ctx, size_t worker, size_t chunk)
+{
+    struct oob *o = ctx;
+    const struct trainer *t = o->t;
+    size_t n = t->ds->n_rows, nf = t->n_features;
+    size_t n_trees = t->total;
+    size_t lo = chunk * PREDICT_CHUNK;
+    size_t hi = lo + PREDICT_CHUNK < n ? lo + PREDICT_CHUNK : n;
+
+    (void)worker;
+    for (size_t i = lo; i < hi; i++) {
+        double sum = 0.0;
+        size_t k = 0;
+        for (size_t tr = 0; tr < n_trees; tr++) {
+            if (t->inbag[tr * n + i])
+                continue;
+            sum += tree_predict(&t->trees[tr], t->ds->X + i * nf);
+            k++;
+        }
+        o->sq_err[i] = k ? (sum / k - t->ds->y[i]) * (sum / k - t->ds->y[i])
+                         : NAN;
+    }
+    return 0;
+}
+
+static int compute_oob(struct trainer *t, struct forest *f, size_t workers)
+{
+    size_t n = t->ds->n_rows;
+    struct oob o = {t, malloc(n * sizeof(double))};
+    double total = 0.0;
+    size_t rows = 0;
+
+    if (o.sq_err == NULL)
+        return -1;
+    parallel_for(workers, (n + PREDICT_CHUNK - 1) / PREDICT_CHUNK, oob_chunk,
+                 &o);
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(o.sq_err[i]))
+            continue;
+        total += o.sq_err[i];
+        rows++;
+    }
+    f->oob_rows = rows;
+    f->oob_rmse = rows ? sqrt(total / rows) : NAN;
+    free(o.sq_err);
+    return 0;
+}
+
+/* ---- the forest ------------------------------------------------------ */
+
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+
+    if (c != NULL)
+        memcpy(c, s, n);
+    return c;
+}
+
+/* A forest with names copied and arrays for n_trees trees. */
+static struct forest *forest_alloc(uint32_t n_features,
+                                   char *const *names, uint32_t n_trees)
+{
+    struct forest *f = calloc(1, sizeof *f);
+
+    if (f == NULL)
+        return NULL;
+    f->n_features = n_features;
+    f->oob_rmse = NAN;
+    f->trees = calloc(n_trees ? n_trees : 1, sizeof *f->trees);
+    f->feature_names = calloc(n_features, sizeof *f->feature_names);
+    f->importances = calloc(n_features, sizeof *f->importances);
+    if (!f->trees || !f->feature_names || !f->importances)
+        goto fail;
+    f->n_trees = n_trees;
+    for (uint32_t i = 0; i < n_features; i++) {
+        f->feature_names[i] = copy_string(names[i]);
+        if (f->feature_names[i] == NULL)
+            goto fail;
+    }
+    return f;
+fail:
+    forest_free(f);
+    return NULL;
+}
+
+struct forest *forest_train(const struct dataset *train,
+                            const struct series_spec *spec,
+                            const struct forest_params *params,
+                            forest_progress_fn progress, void *progress_arg,
+                            struct fr_error *err)
+{
+    struct trainer t;
+    struct forest *f = NULL;
+    size_t workers = 0, n_local = 0;
+    int lock_ready = 0, ok = 0;
+
+    memset(&t, 0, sizeof t);
+    if (forest_params_check(params, err) != 0)
+        return NULL;
+    if (train->n_rows < 2 || train->n_rows > UINT32_MAX / 2) {
+        fr_error_set(err, "cannot train on %zu rows (need 2 to %u)",
+                     train->n_rows, UINT32_MAX / 2);
+        return NULL;
+    }
+    if (train->n_features < 1 || train->n_features > UINT32_MAX / 256) {
+        fr_error_set(err, "cannot train on %zu features", train->n_features);
+        return NULL;
+    }
+    t.ds = train;
+    t.p = params;
+    t.n_features = train->n_features;
+    t.hist_cells = t.n_features * params->max_bins;
+    t.n_try = (size_t)(params->max_features * (double)t.n_features);
+    if (t.n_try < 1)
+        t.n_try = 1;
+    if (t.n_try > t.n_features)
+        t.n_try = t.n_features;
+    for (uint32_t i = params->shard_index; i < params->n_trees;
+         i += params->shard_count)
+        n_local++;
+    t.total = (uint32_t)n_local;
+    t.progress = progress;
+    t.progress_arg = progress_arg;
+    workers = parallel_threads(params->n_threads);
+    if (workers > n_local)
+        workers = n_local;
+
+    f = forest_alloc((uint32_t)t.n_features, train->feature_names,
+                     (uint32_t)n_local);
+    t.tree_ids = malloc(n_local * sizeof *t.tree_ids);
+    t.importances = calloc(n_local * t.n_features, sizeof *t.importances);
+    t.growers = calloc(workers, sizeof *t.growers);
+    if (params->oob && n_local > SIZE_MAX / train->n_rows)
+        goto nomem;
+    if (params->oob)
+        t.inbag = malloc(n_local * train->n_rows);
+    if (!f || !t.tree_ids || !t.importances || !t.growers ||
+        (params->oob && !t.inbag))
+        goto nomem;
+    t.trees = f->trees;
+    for (size_t k = 0, i = params->shard_index; k < n_local;
+         k++, i += params->shard_count)
+        t.tree_ids[k] = (uint32_t)i;
+    if (pthread_mutex_init(&t.lock, NULL) != 0)
+        goto nomem;
+    lock_ready = 1;
+    if (binner_build(&t.bins, train, params->max_bins, workers) != 0)
+        goto nomem;
+    for (size_t w = 0; w < workers; w++) {
+        if (grower_init(&t.growers[w], &t) != 0)
+            goto nomem;
+    }
+    if (parallel_for(workers, n_local, grow_tree, &t) != 0)
+        goto nomem;
+    /* Mean of per-tree importances, summed in tree order so the result
+     * does not depend on which thread grew which tree. */
+    for (size_t k = 0; k < n_local; k++) {
+        for (size_t j = 0; j < t.n_features; j++)
+            f->importances[j] += t.importances[k * t.n_features + j];
+    }
+    {
+        double total = 0.0;
+        for (size_t j = 0; j < t.n_features; j++)
+            total += f->importances[j];
+        for (size_t j = 0; total > 0.0 && j < t.n_features; j++)
+            f->importances[j] /= total;
+    }
+    f->params = *params;
+    f->params.n_threads = 0;
+    if (spec != NULL) {
+        if (series_spec_copy(&f->series, spec, err) != 0)
+            goto out;
+        f->has_series = 1;
+    }
+    if (params->oob && compute_oob(&t, f, workers) != 0)
+        goto nomem;
+    ok = 1;
+    goto out;
+nomem:
+    fr_error_set(err, "out of memory training %zu trees on %zu rows x %zu "
+                 "features", n_local, train->n_rows, train->n_features);
+out:
+    if (t.growers != NULL) {
+        for (size_t w = 0; w < workers; w++)
+            grower_release(&t.growers[w]);
+    }
+    free(t.growers);
+    binner_release(&t.bins, workers);
+    free(t.tree_ids);
+    free(t.importances);
+    free(t.inbag);
+    if (lock_ready)
+        pthread_mutex_destroy(&t.lock);
+    if (!ok) {
+        forest_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+int forest_feature_index(const struct forest *f, const char *name)
+{
+    for (uint32_t i = 0; i < f->n_features; i++) {
+        if (strcmp(f->feature_names[i], name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static int same_spec(const struct forest *a, const struct forest *b)
+{
+    if (a->has_series != b->has_series)
+        return 0;
+    if (!a->has_series)
+        return 1;
+    if (a->series.n_lags != b->series.n_lags ||
+        a->series.n_windows != b->series.n_windows ||
+        a->series.n_covariates != b->series.n_covariates ||
+        memcmp(a->series.lags, b->series.lags, sizeof a->series.lags) ||
+        memcmp(a->series.windows, b->series.windows,
+               sizeof a->series.windows))
+        return 0;
+    for (uint32_t i = 0; i < a->series.n_covariates; i++) {
+        if (strcmp(a->series.covariates[i], b->series.covariates[i]) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static int same_forest_kind(const struct forest *a, const struct forest *b)
+{
+    const struct forest_params *p = &a->params, *q = &b->params;
+
+    if (a->n_features != b->n_features || !same_spec(a, b))
+        return 0;
+    for (uint32_t i = 0; i < a->n_features; i++) {
+        if (strcmp(a->feature_names[i], b->feature_names[i]) != 0)
+            return 0;
+    }
+    return p->n_trees == q->n_trees && p->max_depth == q->max_depth &&
+           p->min_samples_leaf == q->min_samples_leaf &&
+           p->max_features == q->max_features &&
+           p->max_bins == q->max_bins && p->seed == q->seed &&
+           p->shard_count == q->shard_count;
+}
+
+struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
+                            struct fr_error *err)
+{
+    const struct forest *first;
+    struct forest *f = NULL;
+    uint32_t total;
+    size_t held = 0;
+
+    if (n_shards == 0) {
+        fr_error_set(err, "no shards to merge");
+        return NULL;
+    }
+    first = shards[0];
+    total = first->params.n_trees;
+    for (size_t s = 0; s < n_shards; s++) {
+        if (!same_forest_kind(first, shards[s])) {
+            fr_error_set(err, "shard %u was trained with other features or "
+                         "hyperparameters than shard %u",
+                         shards[s]->params.shard_index,
+                         first->params.shard_index);
+            return NULL;
+        }
+        held += shards[s]->n_trees;
+    }
+    if (held != total) {
+        fr_error_set(err, "the shards hold %zu trees, the forest has %u: "
+                     "a shard is missing or repeated", held, total);
+        return NULL;
+    }
+    f = forest_alloc(first->n_features, first->feature_names, total);
+    if (f == NULL)
+        goto nomem;
+    for (size_t s = 0; s < n_shards; s++) {
+        for (uint32_t k = 0; k < shards[s]->n_trees; k++) {
+            const struct tree *src = &shards[s]->trees[k];
+            struct tree *dst;
+            if (src->index >= total || f->trees[src->index].nodes != NULL) {
+                fr_error_set(err, "tree %u appears in two shards or is out "
+                             "of range", src->index);
+                forest_free(f);
+                return NULL;
+            }
+            dst = &f->trees[src->index];
+            *dst = *src;
+            dst->nodes = malloc(src->n_nodes * sizeof *dst->nodes);
+            if (dst->nodes == NULL)
+                goto nomem;
+            memcpy(dst->nodes, src->nodes, src->n_nodes * sizeof *dst->nodes);
+        }
+        /* Forest importances are the mean over trees of per-tree ones. */
+        for (uint32_t j = 0; j < f->n_features; j++)
+            f->importances[j] += shards[s]->importances[j] *
+                                 shards[s]->n_trees / total;
+    }
+    f->params = first->params;
+    f->params.shard_index = 0;
+    f->params.shard_count = 1;
+    if (first->has_series) {
+        if (series_spec_copy(&f->series, &first->series, err) != 0) {
+            forest_free(f);
+            return NULL;
+        }
+        f->has_series = 1;
+    }
+    return f;
+nomem:
+    fr_error_set(err, "out of memory merging %zu shards", n_shards);
+    forest_free(f);
+    return NULL;
+}
+
+void forest_free(struct forest *f)
+{
+    if (f == NULL)
+        return;
+    if (f->trees != NULL) {
+        for (uint32_t t = 0; t < f->n_trees; t++)
+            free(f->trees[t].nodes);
+    }
+    if (f->feature_names != NULL) {
+        for (uint32_t i = 0; i < f->n_features; i++)
+            free(f->feature_names[i]);
+    }
+    free(f->trees);
+    free(f->feature_names);
+    free(f->importances);
+    if (f->has_series)
+        series_spec_release(&f->series);
+    free(f);
+}

@@ -1,0 +1,671 @@
+/*
+ * model.c: encoding, decoding and durable writing of model.bin (model.h).
+ *
+ * Encoding appends to a growing byte buffer; decoding reads through a
+ * cursor that refuses to move past the end, so a truncated or hostile file
+ * becomes an error message, never an out-of-bounds read. CRC-32 comes from
+ * zlib.
+ */
+#include "model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+static const char MAGIC[8] = {'R', 'F', 'O', 'R', 'E', 'S', 'T', '\0'};
+
+#define MAX_FEATURES_IN_FILE 100000u
+#define MAX_TREES_IN_FILE 100000u
+#define MAX_NAME 255u
+
+/* ---- encoding --------------------------------------------------------- */
+
+struct out {
+    uint8_t *buf;
+    size_t len, cap;
+    int failed;
+};
+
+static void put(struct out *o, const void *data, size_t n)
+{
+    if (o->failed)
+        return;
+    if (o->len + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        uint8_t *p;
+        while (cap < o->len + n)
+            cap *= 2;
+        p = realloc(o->buf, cap);
+        if (p == NULL) {
+            o->failed = 1;
+            return;
+        }
+        o->buf = p;
+        o->cap = cap;
+    }
+    memcpy(o->buf + o->len, data, n);
+    o->len += n;
+}
+
+static void put_u8(struct out *o, uint8_t v)
+{
+    put(o, &v, 1);
+}
+
+static void put_u16(struct out *o, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+
+    put(o, b, 2);
+}
+
+static void put_u32(struct out *o, uint32_t v)
+{
+    uint8_t b[4];
+
+    for (int i = 0; i < 4; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    put(o, b, 4);
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+    put_u32(o, (uint32_t)v);
+    put_u32(o, (uint32_t)(v >> 32));
+}
+
+static void put_f32(struct out *o, float v)
+{
+    uint32_t u;
+
+    memcpy(&u, &v, 4);
+    put_u32(o, u);
+}
+
+static void put_f64(struct out *o, double v)
+{
+    uint64_t u;
+
+    memcpy(&u, &v, 8);
+    put_u64(o, u);
+}
+
+static void put_name(struct out *o, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > MAX_NAME)
+        n = MAX_NAME;
+    put_u16(o, (uint16_t)n);
+    put(o, s, n);
+}
+
+static void set_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int model_encode(const struct forest *f, uint8_t **buf, size_t *len,
+                 uint32_t *crc, struct fr_error *err)
+{
+    struct out o = {0};
+    const struct forest_params *p = &f->params;
+    uint32_t payload_crc;
+    uint8_t header[MODEL_HEADER_BYTES] = {0};
+
+    put(&o, header, sizeof header); /* filled in below */
+    put_u32(&o, f->n_features);
+    put_u32(&o, f->n_trees);
+    put_u32(&o, p->n_trees);
+    put_u32(&o, p->max_depth);
+    put_u32(&o, p->min_samples_leaf);
+    put_f64(&o, p->max_features);
+    put_u32(&o, p->max_bins);
+    put_u64(&o, p->seed);
+    put_u32(&o, p->shard_index);
+    put_u32(&o, p->shard_count);
+    for (uint32_t i = 0; i < f->n_features; i++)
+        put_name(&o, f->feature_names[i]);
+    for (uint32_t i = 0; i < f->n_features; i++)
+        put_f64(&o, f->importances[i]);
+    put_f64(&o, f->oob_rmse);
+    put_u8(&o, (uint8_t)(f->has_series != 0));
+    if (f->has_series) {
+        const struct series_spec *s = &f->series;
+        put_u32(&o, s->n_lags);
+        for (uint32_t i = 0; i < s->n_lags; i++)
+            put_u32(&o, s->lags[i]);
+        put_u32(&o, s->n_windows);
+        for (uint32_t i = 0; i < s->n_windows; i++)
+            put_u32(&o, s->windows[i]);
+        put_u32(&o, s->n_covariates);
+        for (uint32_t i = 0; i < s->n_covariates; i++)
+            put_name(&o, s->covariates[i]);
+    }
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        const struct tree *tree = &f->trees[t];
+        put_u32(&o, tree->index);
+        put_u32(&o, tree->depth);
+        put_u32(&o, tree->n_nodes);
+        for (uint32_t i = 0; i < tree->n_nodes; i++) {
+            const struct tree_node *nd = &tree->nodes[i];
+            put_u32(&o, nd->feature);
+            put_f32(&o, nd->threshold);
+            put_u32(&o, nd->left);
+            put_f32(&o, nd->value);
+        }
+    }
+    if (o.failed) {
+        free(o.buf);
+        fr_error_set(err, "out of memory encoding the model");
+        return -1;
+    }
+    payload_crc = (uint32_t)crc32(0L, o.buf + MODEL_HEADER_BYTES,
+                                  (uInt)(o.len - MODEL_HEADER_BYTES));
+    memcpy(o.buf, MAGIC, 8);
+    set_u32(o.buf + 8, MODEL_FORMAT_VERSION);
+    set_u32(o.buf + 12, 0);
+    set_u32(o.buf + 16, (uint32_t)(o.len - MODEL_HEADER_BYTES));
+    set_u32(o.buf + 20, (uint32_t)((uint64_t)(o.len - MODEL_HEADER_BYTES) >> 32));
+    set_u32(o.buf + 24, payload_crc);
+    set_u32(o.buf + 28, (uint32_t)crc32(0L, o.buf, 28));
+    *buf = o.buf;
+    *len = o.len;
+    if (crc != NULL)
+        *crc = payload_crc;
+    return 0;
+}
+
+/* ---- decoding --------------------------------------------------------- */
+
+struct in {
+    const uint8_t *p;
+    size_t left;
+    int short_read;   /* set once a read ran past the end */
+};
+
+static const uint8_t *take(struct in *in, size_t n)
+{
+    const uint8_t *p;
+
+    if (in->short_read || n > in->left) {
+        in->short_read = 1;
+        return NULL;
+    }
+    p = in->p;
+    in->p += n;
+    in->left -= n;
+    return p;
+}
+
+static uint32_t get_u32(struct in *in)
+{
+    const uint8_t *b = take(in, 4);
+
+    if (b == NULL)
+        return 0;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+           (uint32_t)b[3] << 24;
+}
+
+static uint64_t get_u64(struct in *in)
+{
+    uint64_t lo = get_u32(in);
+
+    return lo | (uint64_t)get_u32(in) << 32;
+}
+
+static uint16_t get_u16(struct in *in)
+{
+    const uint8_t *b = take(in, 2);
+
+    return b ? (uint16_t)(b[0] | b[1] << 8) : 0;
+}
+
+static uint8_t get_u8(struct in *in)
+{
+    const uint8_t *b = take(in, 1);
+
+    return b ? b[0] : 0;
+}
+
+static float get_f32(struct in *in)
+{
+    uint32_t u = get_u32(in);
+    float v;
+
+    memcpy(&v, &u, 4);
+    return v;
+}
+
+static double get_f64(struct in *in)
+{
+    uint64_t u = get_u64(in);
+    double v;
+
+    memcpy(&v, &u, 8);
+    return v;
+}
+
+/* Reads a length-prefixed name into a new string; NULL when truncated,
+ * empty, too long, holding a NUL or out of memory. */
+static char *get_name(struct in *in)
+{
+    uint16_t n = get_u16(in);
+    const uint8_t *b;
+    char *s;
+
+    if (n == 0 || n > MAX_NAME)
+        return NULL;
+    b = take(in, n);
+    if (b == NULL || memchr(b, '\0', n) != NULL)
+        return NULL;
+    s = malloc((size_t)n + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, b, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Checks one tree's structure. Returns 0 or -1 with err set. */
+static int check_tree(const struct tree *tree, uint32_t n_features,
+                      uint32_t t, struct fr_error *err)
+{
+    uint32_t *depth_of = NULL;
+    uint32_t max_depth = 0;
+    int rc = -1;
+
+    depth_of = calloc(tree->n_nodes, sizeof *depth_of);
+    if (depth_of == NULL) {
+        fr_error_set(err, "out of memory checking tree %u", t);
+        return -1;
+    }
+    for (uint32_t i = 0; i < tree->n_nodes; i++) {
+        const struct tree_node *nd = &tree->nodes[i];
+        if (!isfinite(nd->value)) {
+            fr_error_set(err, "tree %u node %u: value is not finite", t, i);
+            goto out;
+        }
+        if (nd->left == i) {
+            if (nd->threshold != INFINITY || nd->feature != 0) {
+                fr_error_set(err, "tree %u node %u: malformed leaf", t, i);
+                goto out;
+            }
+            max_depth = depth_of[i] > max_depth ? depth_of[i] : max_depth;
+            continue;
+        }
+        /* Children after their parent: walks only move forwards. */
+        if (nd->left <= i || nd->left >= tree->n_nodes - 1) {
+            fr_error_set(err, "tree %u node %u: child %u does not follow its "
+                         "parent within %u nodes", t, i, nd->left,
+                         tree->n_nodes);
+            goto out;
+        }
+        if (nd->feature >= n_features || isnan(nd->threshold)) {
+            fr_error_set(err, "tree %u node %u: bad split on feature %u", t,
+                         i, nd->feature);
+            goto out;
+        }
+        depth_of[nd->left] = depth_of[i] + 1;
+        depth_of[nd->left + 1] = depth_of[i] + 1;
+    }
+    /* Prediction takes exactly `depth` steps; fewer would stop above a
+     * leaf. More is harmless (leaves loop), but a wrong number means a
+     * wrong file. */
+    if (tree->depth != max_depth) {
+        fr_error_set(err, "tree %u: stored depth %u, real depth %u", t,
+                     tree->depth, max_depth);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(depth_of);
+    return rc;
+}
+
+static int decode_series(struct in *in, struct forest *f, struct fr_error *err)
+{
+    struct series_spec *s = &f->series;
+    char name[64];
+
+    s->n_lags = get_u32(in);
+    if (s->n_lags > SERIES_MAX_LAGS)
+        goto bad;
+    for (uint32_t i = 0; i < s->n_lags; i++) {
+        s->lags[i] = get_u32(in);
+        if (s->lags[i] < 1 || s->lags[i] > 3660)
+            goto bad;
+    }
+    s->n_windows = get_u32(in);
+    if (s->n_windows > SERIES_MAX_WINDOWS)
+        goto bad;
+    for (uint32_t i = 0; i < s->n_windows; i++) {
+        s->windows[i] = get_u32(in);
+        if (s->windows[i] < 2 || s->windows[i] > 3660)
+            goto bad;
+    }
+    {
+        uint32_t n_cov = get_u32(in);
+        if (n_cov > SERIES_MAX_COVARIATES)
+            goto bad;
+        for (uint32_t i = 0; i < n_cov; i++) {
+            s->covariates[i] = get_name(in);
+            if (s->covariates[i] == NULL)
+                goto bad;
+            s->n_covariates++;
+        }
+    }
+    f->has_series = 1;
+    /* The names must be the spec's, or the server would build forecast
+     * rows in another order than the trees expect. */
+    if (series_n_features(s) != f->n_features)
+        goto bad;
+    for (uint32_t i = 0; i < f->n_features; i++) {
+        series_feature_name(s, i, name, sizeof name);
+        if (strcmp(name, f->feature_names[i]) != 0)
+            goto bad;
+    }
+    return 0;
+bad:
+    f->has_series = 1; /* so forest_free releases the names read */
+    fr_error_set(err, "%s", in->short_read ? "truncated" :
+                 "malformed series feature description");
+    return -1;
+}
+
+struct forest *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
+                            struct fr_error *err)
+{
+    struct in in;
+    struct forest *f = NULL;
+    uint64_t payload;
+    uint32_t version, payload_crc, n_features, n_trees;
+
+    if (len < MODEL_HEADER_BYTES) {
+        fr_error_set(err, "truncated: %zu bytes, not a model file", len);
+        return NULL;
+    }
+    if (memcmp(buf, MAGIC, 8) != 0) {
+        fr_error_set(err, "not a model file (bad magic)");
+        return NULL;
+    }
+    in = (struct in){buf + 8, len - 8, 0};
+    version = get_u32(&in);
+    (void)get_u32(&in); /* flags */
+    payload = get_u64(&in);
+    payload_crc = get_u32(&in);
+    if (get_u32(&in) != (uint32_t)crc32(0L, buf, 28)) {
+        fr_error_set(err, "header checksum mismatch: the file is corrupted");
+        return NULL;
+    }
+    if (version != MODEL_FORMAT_VERSION) {
+        fr_error_set(err, "format version %u is not supported (this build "
+                     "reads version %d)", version, MODEL_FORMAT_VERSION);
+        return NULL;
+    }
+    if (payload != len - MODEL_HEADER_BYTES) {
+        fr_error_set(err, "%s: the header promises %llu payload bytes, the "
+                     "file has %zu", payload > len - MODEL_HEADER_BYTES ?
+                     "truncated" : "trailing bytes",
+                     (unsigned long long)payload, len - MODEL_HEADER_BYTES);
+        return NULL;
+    }
+    if ((uint32_t)crc32(0L, buf + MODEL_HEADER_BYTES, (uInt)payload) !=
+        payload_crc) {
+        fr_error_set(err, "payload checksum mismatch: the file is corrupted");
+        return NULL;
+    }
+    in = (struct in){buf + MODEL_HEADER_BYTES, (size_t)payload, 0};
+    n_features = get_u32(&in);
+    n_trees = get_u32(&in);
+    if (n_features < 1 || n_features > MAX_FEATURES_IN_FILE || n_trees < 1 ||
+        n_trees > MAX_TREES_IN_FILE) {
+        fr_error_set(err, "implausible size: %u features, %u trees",
+                     n_features, n_trees);
+        return NULL;
+    }
+    f = calloc(1, sizeof *f);
+    if (f == NULL)
+        goto nomem;
+    f->trees = calloc(n_trees, sizeof *f->trees);
+    f->feature_names = calloc(n_features, sizeof *f->feature_names);
+    f->importances = calloc(n_features, sizeof *f->importances);
+    if (!f->trees || !f->feature_names || !f->importances)
+        goto nomem;
+    f->n_trees = n_trees;
+    f->n_features = n_features;
+    f->params.n_trees = get_u32(&in);
+    f->params.max_depth = get_u32(&in);
+    f->params.min_samples_leaf = get_u32(&in);
+    f->params.max_features = get_f64(&in);
+    f->params.max_bins = get_u32(&in);
+    f->params.seed = get_u64(&in);
+    f->params.shard_index = get_u32(&in);
+    f->params.shard_count = get_u32(&in);
+    if (forest_params_check(&f->params, err) != 0) {
+        fr_error_prefix(err, "bad hyperparameters");
+        goto fail;
+    }
+    if (n_trees > f->params.n_trees) {
+        fr_error_set(err, "holds %u trees of a %u-tree forest", n_trees,
+                     f->params.n_trees);
+        goto fail;
+    }
+    for (uint32_t i = 0; i < n_features; i++) {
+        f->feature_names[i] = get_name(&in);
+        if (f->feature_names[i] == NULL) {
+            if (in.short_read)
+                fr_error_set(err, "truncated");
+            else
+                fr_error_set(err, "feature name %u is empty, too long or "
+                             "unreadable", i);
+            goto fail;
+        }
+        for (uint32_t j = 0; j < i; j++) {
+            if (strcmp(f->feature_names[i], f->feature_names[j]) == 0) {
+                fr_error_set(err, "feature name '%s' appears twice",
+                             f->feature_names[i]);
+                goto fail;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < n_features; i++)
+        f->importances[i] = get_f64(&in);
+    f->oob_rmse = get_f64(&in);
+    if (get_u8(&in) != 0 && decode_series(&in, f, err) != 0)
+        goto fail;
+    for (uint32_t t = 0; t < n_trees; t++) {
+        struct tree *tree = &f->trees[t];
+        tree->index = get_u32(&in);
+        tree->depth = get_u32(&in);
+        tree->n_nodes = get_u32(&in);
+        /* Each node is 16 bytes: a count beyond what remains is a lie. */
+        if (in.short_read || tree->n_nodes < 1 ||
+            tree->n_nodes > in.left / 16 || tree->index >= f->params.n_trees ||
+            tree->depth > FOREST_MAX_DEPTH) {
+            fr_error_set(err, "tree %u: %s", t, in.short_read ? "truncated" :
+                         "bad header (index, depth or node count)");
+            goto fail;
+        }
+        tree->nodes = malloc((size_t)tree->n_nodes * sizeof *tree->nodes);
+        if (tree->nodes == NULL)
+            goto nomem;
+        for (uint32_t i = 0; i < tree->n_nodes; i++) {
+            tree->nodes[i].feature = get_u32(&in);
+            tree->nodes[i].threshold = get_f32(&in);
+            tree->nodes[i].left = get_u32(&in);
+            tree->nodes[i].value = get_f32(&in);
+        }
+        if (check_tree(tree, n_features, t, err) != 0)
+            goto fail;
+        if (t > 0 && tree->index <= f->trees[t - 1].index) {
+            fr_error_set(err, "tree %u: trees are not in index order", t);
+            goto fail;
+        }
+    }
+    if (in.short_read) {
+        fr_error_set(err, "truncated");
+        goto fail;
+    }
+    if (in.left != 0) {
+        fr_error_set(err, "%zu unexplained bytes after the last tree", in.left);
+        goto fail;
+    }
+    if (crc != NULL)
+        *crc = payload_crc;
+    return f;
+nomem:
+    fr_error_set(err, "out of memory loading the model");
+fail:
+    forest_free(f);
+    return NULL;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+static int fsync_dir_of(const char *path)
+{
+    char *copy = strdup(path);
+    int fd, rc = -1;
+
+    if (copy == NULL)
+        return -1;
+    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        rc = fsync(fd);
+        close(fd);
+    }
+    free(copy);
+    return rc;
+}
+
+int model_write_file(const char *path, const void *data, size_t len,
+                     struct fr_error *err)
+{
+    char tmp[4096];
+    const uint8_t *p = data;
+    int fd = -1;
+
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())
+        >= sizeof tmp) {
+        fr_error_set(err, "path too long: '%s'", path);
+        return -1;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        goto fail;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            goto fail;
+        p += n;
+        len -= (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) != 0)
+        goto fail;
+    if (fsync_dir_of(path) != 0)
+        goto fail;
+    return 0;
+fail:
+    fr_error_set(err, "cannot write '%s': %s", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+int model_save(const struct forest *f, const char *path, uint32_t *crc,
+               struct fr_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t len;
+    int rc;
+
+    if (model_encode(f, &buf, &len, crc, err) != 0)
+        return -1;
+    rc = model_write_file(path, buf, len, err);
+    free(buf);
+    return rc;
+}
+
+int model_read_file(const char *path, size_t max_len, uint8_t **buf,
+                    size_t *len, struct fr_error *err)
+{
+    struct stat st;
+    uint8_t *data = NULL;
+    size_t got = 0;
+    int fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fr_error_set(err, "cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fr_error_set(err, "cannot read '%s': not a regular file", path);
+        goto fail;
+    }
+    if ((uint64_t)st.st_size > max_len) {
+        fr_error_set(err, "'%s' is %lld bytes, over the limit of %zu", path,
+                     (long long)st.st_size, max_len);
+        goto fail;
+    }
+    data = malloc((size_t)st.st_size + 1);
+    if (data == NULL) {
+        fr_error_set(err, "cannot read '%s': out of memory", path);
+        goto fail;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fr_error_set(err, "cannot read '%s': %s", path, strerror(errno));
+            goto fail;
+        }
+        if (n == 0)
+            break; /* shrank while reading: decoding will say truncated */
+        got += (size_t)n;
+    }
+    data[got] = '\0';
+    close(fd);
+    *buf = data;
+    *len = got;
+    return 0;
+fail:
+    free(data);
+    close(fd);
+    return -1;
+}
+
+struct forest *model_load(const char *path, uint32_t *crc,
+                          struct fr_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t len;
+    struct forest *f;
+
+    if (model_read_file(path, MODEL_MAX_BYTES, &buf, &len, err) != 0)
+        return NULL;
+    f = model_decode(buf, len, crc, err);
+    if (f == NULL)
+        fr_error_prefix(err, "cannot load model '%s'", path);
+    free(buf);
+    return f;
+}

@@ -1,0 +1,660 @@
+/*
+ * series.c: dates, series CSV reading and the feature builder (series.h).
+ *
+ * Records are read in file order, then sorted by (series, day). A record
+ * becomes a table row only when the H = series_history() days before it are
+ * all present: the sorted record H places earlier is then exactly H days
+ * earlier. Rows with a gap in their history are skipped rather than filled,
+ * so no feature is ever invented.
+ */
+#include "series.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csvfile.h"
+
+/* ---- dates ---------------------------------------------------------- */
+
+static int is_leap(long y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(long y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30,
+                                 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date: count the days of
+ * whole 400-year eras (146097 days each) from year 0, then the days of the
+ * year within the era with March as the first month so leap days fall last. */
+static int32_t days_from_civil(long y, int m, int d)
+{
+    long era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (int32_t)(era * 146097 + doe - 719468);
+}
+
+/* The inverse of days_from_civil. */
+static void civil_from_days(int32_t z32, long *y, int *m, int *d)
+{
+    long z = (long)z32 + 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    long doe = z - era * 146097;
+    long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    long mp = (5 * doy + 2) / 153;
+
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int digits(const char *s, int n, long *out)
+{
+    long v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int series_parse_date(const char *text, int32_t *day)
+{
+    long y, m, d;
+
+    while (*text == ' ')
+        text++;
+    if (strlen(text) < 10 || text[4] != '-' || text[7] != '-')
+        return -1;
+    if (digits(text, 4, &y) || digits(text + 5, 2, &m) ||
+        digits(text + 8, 2, &d))
+        return -1;
+    for (const char *p = text + 10; *p; p++) {
+        if (*p != ' ' && *p != '\r')
+            return -1;
+    }
+    if (y < 1800 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, (int)m))
+        return -1;
+    *day = days_from_civil(y, (int)m, (int)d);
+    return 0;
+}
+
+void series_format_date(int32_t day, char *buf)
+{
+    long y;
+    int m, d;
+
+    civil_from_days(day, &y, &m, &d);
+    /* Years outside 0-9999 cannot come from series_parse_date. */
+    snprintf(buf, 11, "%04u-%02u-%02u", (unsigned)(y % 10000) % 10000u,
+             (unsigned)m % 13u, (unsigned)d % 32u);
+}
+
+void series_calendar(int32_t day, int *dow, int *dom, int *month)
+{
+    long y;
+
+    /* 1970-01-01 was a Thursday, day 3 when Monday is 0. */
+    *dow = (int)(((day + 3) % 7 + 7) % 7);
+    civil_from_days(day, &y, month, dom);
+}
+
+/* ---- the feature spec ----------------------------------------------- */
+
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *c = malloc(n);
+
+    if (c != NULL)
+        memcpy(c, s, n);
+    return c;
+}
+
+int series_spec_init(struct series_spec *s, size_t n_covariates,
+                     const char *const *names, struct fr_error *err)
+{
+    static const uint32_t lags[] = {1, 2, 3, 7, 14, 28};
+    static const uint32_t windows[] = {7, 28};
+
+    memset(s, 0, sizeof *s);
+    if (n_covariates > SERIES_MAX_COVARIATES) {
+        fr_error_set(err, "%zu covariate columns; at most %d are supported",
+                     n_covariates, SERIES_MAX_COVARIATES);
+        return -1;
+    }
+    s->n_lags = sizeof lags / sizeof lags[0];
+    memcpy(s->lags, lags, sizeof lags);
+    s->n_windows = sizeof windows / sizeof windows[0];
+    memcpy(s->windows, windows, sizeof windows);
+    for (size_t i = 0; i < n_covariates; i++) {
+        s->covariates[i] = copy_string(names[i]);
+        if (s->covariates[i] == NULL) {
+            series_spec_release(s);
+            fr_error_set(err, "out of memory");
+            return -1;
+        }
+        s->n_covariates++;
+    }
+    return 0;
+}
+
+int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
+                     struct fr_error *err)
+{
+    if (series_spec_init(dst, src->n_covariates,
+                         (const char *const *)src->covariates, err) != 0)
+        return -1;
+    dst->n_lags = src->n_lags;
+    memcpy(dst->lags, src->lags, sizeof dst->lags);
+    dst->n_windows = src->n_windows;
+    memcpy(dst->windows, src->windows, sizeof dst->windows);
+    return 0;
+}
+
+void series_spec_release(struct series_spec *s)
+{
+    for (uint32_t i = 0; i < s->n_covariates && i < SERIES_MAX_COVARIATES; i++)
+        free(s->covariates[i]);
+    memset(s, 0, sizeof *s);
+}
+
+uint32_t series_history(const struct series_spec *s)
+{
+    uint32_t h = SERIES_SEASON;
+
+    for (uint32_t i = 0; i < s->n_lags; i++)
+        h = s->lags[i] > h ? s->lags[i] : h;
+    for (uint32_t i = 0; i < s->n_windows; i++)
+        h = s->windows[i] > h ? s->windows[i] : h;
+    return h;
+}
+
+#define N_CALENDAR 3
+
+size_t series_n_features(const struct series_spec *s)
+{
+    return s->n_lags + 2u * s->n_windows + N_CALENDAR + s->n_covariates;
+}
+
+void series_feature_name(const struct series_spec *s, size_t i, char *buf,
+                         size_t len)
+{
+    static const char *const calendar[N_CALENDAR] = {
+        "day_of_week", "day_of_month", "month"};
+
+    if (i < s->n_lags) {
+        snprintf(buf, len, "lag_%u", s->lags[i]);
+        return;
+    }
+    i -= s->n_lags;
+    if (i < 2u * s->n_windows) {
+        snprintf(buf, len, "%s_%u", i % 2 ? "roll_std" : "roll_mean",
+                 s->windows[i / 2]);
+        return;
+    }
+    i -= 2u * s->n_windows;
+    if (i < N_CALENDAR) {
+        snprintf(buf, len, "%s", calendar[i]);
+        return;
+    }
+    i -= N_CALENDAR;
+    snprintf(buf, len, "%s", i < s->n_covariates ? s->covariates[i] : "?");
+}
+
+void series_build_row(const struct series_spec *s, const double *past,
+                      int32_t day, const double *covariates, float *row)
+{
+    uint32_t h = series_history(s);
+    size_t k = 0;
+    int dow, dom, month;
+
+    for (uint32_t i = 0; i < s->n_lags; i++)
+        row[k++] = (float)past[h - s->lags[i]];
+    for (uint32_t i = 0; i < s->n_windows; i++) {
+        uint32_t w = s->windows[i];
+        const double *win = past + (h - w);
+        double sum = 0.0, ss = 0.0, mean;
+
+        for (uint32_t j = 0; j < w; j++)
+            sum += win[j];
+        mean = sum / w;
+        for (uint32_t j = 0; j < w; j++)
+            ss += (win[j] - mean) * (win[j] - mean);
+        row[k++] = (float)mean;
+        row[k++] = (float)sqrt(ss / (w - 1)); /* sample std, as pandas */
+    }
+    series_calendar(day, &dow, &dom, &month);
+    row[k++] = (float)dow;
+    row[k++] = (float)dom;
+    row[k++] = (float)month;
+    for (uint32_t i = 0; i < s->n_covariates; i++)
+        row[k++] = (float)covariates[i];
+}
+
+/* ---- raw series ----------------------------------------------------- */
+
+int series_data_push(struct series_data *d, int32_t series, int32_t day,
+                     double y, const double *cov, size_t line,
+                     struct fr_error *err)
+{
+    if (d->n == d->capacity) {
+        size_t cap = d->capacity ? d->capacity * 2 : 1024;
+        size_t nc = d->n_covariates;
+        void *p;
+
+        if (cap > SIZE_MAX / sizeof(double) / (nc ? nc : 1))
+            goto nomem;
+        if ((p = realloc(d->series, cap * sizeof *d->series)) == NULL)
+            goto nomem;
+        d->series = p;
+        if ((p = realloc(d->day, cap * sizeof *d->day)) == NULL)
+            goto nomem;
+        d->day = p;
+        if ((p = realloc(d->y, cap * sizeof *d->y)) == NULL)
+            goto nomem;
+        d->y = p;
+        if ((p = realloc(d->line, cap * sizeof *d->line)) == NULL)
+            goto nomem;
+        d->line = p;
+        if ((p = realloc(d->cov, cap * (nc ? nc : 1) * sizeof *d->cov)) == NULL)
+            goto nomem;
+        d->cov = p;
+        d->capacity = cap;
+    }
+    d->series[d->n] = series;
+    d->day[d->n] = day;
+    d->y[d->n] = y;
+    d->line[d->n] = line;
+    if (d->n_covariates)
+        memcpy(d->cov + d->n * d->n_covariates, cov,
+               d->n_covariates * sizeof *cov);
+    d->n++;
+    return 0;
+nomem:
+    fr_error_set(err, "out of memory after %zu records", d->n);
+    return -1;
+}
+
+void series_data_release(struct series_data *d)
+{
+    for (size_t i = 0; i < d->n_series; i++)
+        free(d->series_names[i]);
+    for (size_t i = 0; i < d->n_covariates; i++)
+        free(d->covariate_names[i]);
+    free(d->series_names);
+    free(d->covariate_names);
+    free(d->series);
+    free(d->day);
+    free(d->y);
+    free(d->cov);
+    free(d->line);
+    memset(d, 0, sizeof *d);
+}
+
+/* A small open-addressing table from series name to series number; it
+ * doubles at half load so probes stay short for thousands of series. */
+struct name_table {
+    size_t cap;      /* power of two */
+    int32_t *slots;  /* series number + 1, 0 = empty */
+};
+
+static uint64_t hash_name(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    while (*s) {
+        h ^= (unsigned char)*s++;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int name_table_grow(struct name_table *t, char **names, size_t n)
+{
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    int32_t *slots = calloc(cap, sizeof *slots);
+
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t j = hash_name(names[i]) & (cap - 1);
+        while (slots[j] != 0)
+            j = (j + 1) & (cap - 1);
+        slots[j] = (int32_t)i + 1;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+/* Returns the series number of name, adding it when new; -1 on no memory. */
+static int32_t series_number(struct series_data *d, struct name_table *t,
+                             const char *name)
+{
+    size_t j;
+    char **names;
+
+    if (2 * (d->n_series + 1) > t->cap &&
+        name_table_grow(t, d->series_names, d->n_series) != 0)
+        return -1;
+    j = hash_name(name) & (t->cap - 1);
+    while (t->slots[j] != 0) {
+        int32_t s = t->slots[j] - 1;
+        if (strcmp(d->series_names[s], name) == 0)
+            return s;
+        j = (j + 1) & (t->cap - 1);
+    }
+    if (d->n_series >= INT32_MAX - 1)
+        return -1;
+    names = realloc(d->series_names, (d->n_series + 1) * sizeof *names);
+    if (names == NULL)
+        return -1;
+    d->series_names = names;
+    names[d->n_series] = copy_string(name);
+    if (names[d->n_series] == NULL)
+        return -1;
+    t->slots[j] = (int32_t)d->n_series + 1;
+    return (int32_t)d->n_series++;
+}
+
+struct series_reader {
+    struct series_data *data;
+    const struct series_columns *cols;
+    struct name_table names;
+    size_t n_columns;
+    char **header;          /* borrowed from the header record */
+    long date_col, target_col, series_col;
+    long *cov_col;          /* n_covariates column numbers */
+    double *cov;            /* scratch for one record */
+};
+
+static int find_column(const struct csvfile_row *row, const char *name)
+{
+    for (size_t i = 0; i < row->n_fields; i++) {
+        if (strcmp(row->fields[i], name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static int series_header(struct series_reader *r, const struct csvfile_row *row,
+                         struct fr_error *err)
+{
+    struct series_data *d = r->data;
+
+    r->n_columns = row->n_fields;
+    r->date_col = find_column(row, r->cols->date);
+    r->target_col = find_column(row, r->cols->target);
+    r->series_col = r->cols->series ? find_column(row, r->cols->series) : -1;
+    if (r->date_col < 0 || r->target_col < 0) {
+        fr_error_set(err, "'%s' has no %s column '%s' (DATA_MODE=series needs "
+                     "DATE_COLUMN and TARGET_COLUMN)", d->path,
+                     r->date_col < 0 ? "date" : "target",
+                     r->date_col < 0 ? r->cols->date : r->cols->target);
+        return -1;
+    }
+    d->covariate_names = calloc(row->n_fields, sizeof(char *));
+    r->cov_col = calloc(row->n_fields, sizeof *r->cov_col);
+    r->cov = calloc(row->n_fields, sizeof *r->cov);
+    r->header = calloc(row->n_fields, sizeof(char *));
+    if (!d->covariate_names || !r->cov_col || !r->cov || !r->header)
+        goto nomem;
+    for (size_t i = 0; i < row->n_fields; i++) {
+        r->header[i] = copy_string(row->fields[i]);
+        if (r->header[i] == NULL)
+            goto nomem;
+        if ((long)i == r->date_col || (long)i == r->target_col ||
+            (long)i == r->series_col)
+            continue;
+        if (d->n_covariates == SERIES_MAX_COVARIATES) {
+            fr_error_set(err, "'%s' has more than %d covariate columns",
+                         d->path, SERIES_MAX_COVARIATES);
+            return -1;
+        }
+        r->cov_col[d->n_covariates] = (long)i;
+        d->covariate_names[d->n_covariates] = copy_string(row->fields[i]);
+        if (d->covariate_names[d->n_covariates] == NULL)
+            goto nomem;
+        d->n_covariates++;
+    }
+    return 0;
+nomem:
+    fr_error_set(err, "out of memory reading '%s'", d->path);
+    return -1;
+}
+
+static int series_row(const struct csvfile_row *row, int is_header, void *ctx,
+                      struct fr_error *err)
+{
+    struct series_reader *r = ctx;
+    struct series_data *d = r->data;
+    int32_t day, s = 0;
+    double y;
+
+    if (is_header)
+        return series_header(r, row, err);
+    if (row->n_fields != r->n_columns) {
+        fr_error_set(err, "'%s' line %zu: %zu columns, but the header has %zu",
+                     d->path, row->line, row->n_fields, r->n_columns);
+        return -1;
+    }
+    if (series_parse_date(row->fields[r->date_col], &day) != 0) {
+        fr_error_set(err, "'%s' line %zu column %ld ('%s'): '%.40s' is not a "
+                     "date (YYYY-MM-DD)", d->path, row->line, r->date_col + 1,
+                     r->cols->date, row->fields[r->date_col]);
+        return -1;
+    }
+    if (csvfile_number(row->fields[r->target_col], d->path, row->line,
+                       (size_t)r->target_col + 1, r->cols->target, &y,
+                       err) != 0)
+        return -1;
+    for (size_t i = 0; i < d->n_covariates; i++) {
+        long c = r->cov_col[i];
+        if (csvfile_number(row->fields[c], d->path, row->line, (size_t)c + 1,
+                           r->header[c], &r->cov[i], err) != 0)
+            return -1;
+    }
+    if (r->series_col >= 0) {
+        s = series_number(d, &r->names, row->fields[r->series_col]);
+        if (s < 0) {
+            fr_error_set(err, "out of memory reading '%s'", d->path);
+            return -1;
+        }
+    } else if (d->n_series == 0) {
+        if (series_number(d, &r->names, "all") < 0) {
+            fr_error_set(err, "out of memory reading '%s'", d->path);
+            return -1;
+        }
+    }
+    return series_data_push(d, s, day, y, r->cov, row->line, err);
+}
+
+int series_data_read_csv(const char *path, const struct series_columns *cols,
+                         struct series_data *data, struct fr_error *err)
+{
+    struct series_reader r = {.data = data, .cols = cols};
+    long rows;
+    int rc = -1;
+
+    memset(data, 0, sizeof *data);
+    data->path = path;
+    rows = csvfile_read(path, series_row, &r, err);
+    if (rows < 0)
+        goto out;
+    if (rows == 0) {
+        fr_error_set(err, "'%s' has a header but no data rows", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    if (r.header != NULL) {
+        for (size_t i = 0; i < r.n_columns; i++)
+            free(r.header[i]);
+    }
+    free(r.header);
+    free(r.cov_col);
+    free(r.cov);
+    free(r.names.slots);
+    if (rc != 0)
+        series_data_release(data);
+    data->path = path;
+    return rc;
+}
+
+int series_data_write_csv(const struct series_data *d, const char *path,
+                          const char *target_name, struct fr_error *err)
+{
+    FILE *fp = fopen(path, "w");
+    char date[16];
+
+    if (fp == NULL) {
+        fr_error_set(err, "cannot write '%s': %m", path);
+        return -1;
+    }
+    fprintf(fp, "date,series,%s", target_name);
+    for (size_t c = 0; c < d->n_covariates; c++)
+        fprintf(fp, ",%s", d->covariate_names[c]);
+    fputc('\n', fp);
+    for (size_t i = 0; i < d->n; i++) {
+        series_format_date(d->day[i], date);
+        fprintf(fp, "%s,%s,%.17g", date, d->series_names[d->series[i]],
+                d->y[i]);
+        for (size_t c = 0; c < d->n_covariates; c++)
+            fprintf(fp, ",%.17g", d->cov[i * d->n_covariates + c]);
+        fputc('\n', fp);
+    }
+    if (ferror(fp) | (fclose(fp) != 0)) {
+        fr_error_set(err, "cannot write '%s': %m", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- building the table --------------------------------------------- */
+
+static const struct series_data *sort_data; /* qsort has no context arg */
+
+static int by_series_day(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    const struct series_data *d = sort_data;
+
+    if (d->series[i] != d->series[j])
+        return d->series[i] < d->series[j] ? -1 : 1;
+    if (d->day[i] != d->day[j])
+        return d->day[i] < d->day[j] ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+int series_build(struct series_data *d, const struct series_spec *spec,
+                 struct dataset *out, struct fr_error *err)
+{
+    size_t nf = series_n_features(spec);
+    uint32_t h = series_history(spec);
+    char **names = NULL;
+    size_t *order = NULL;
+    double *past = NULL;
+    float *row = NULL;
+    size_t longest = 0, run = 0;
+    int rc = -1;
+
+    memset(out, 0, sizeof *out);
+    names = calloc(nf, sizeof *names);
+    order = malloc((d->n ? d->n : 1) * sizeof *order);
+    past = malloc(h * sizeof *past);
+    row = malloc(nf * sizeof *row);
+    if (names == NULL || order == NULL || past == NULL || row == NULL)
+        goto nomem;
+    for (size_t i = 0; i < nf; i++) {
+        names[i] = malloc(64);
+        if (names[i] == NULL)
+            goto nomem;
+        series_feature_name(spec, i, names[i], 64);
+    }
+    if (dataset_init(out, nf, (const char *const *)names, d->n, 1, err) != 0)
+        goto out;
+    for (size_t i = 0; i < d->n; i++)
+        order[i] = i;
+    /* Sorting is single-threaded here, so the static context is safe. */
+    sort_data = d;
+    qsort(order, d->n, sizeof *order, by_series_day);
+    sort_data = NULL;
+    for (size_t k = 0; k < d->n; k++) {
+        size_t i = order[k];
+        int same = k > 0 && d->series[order[k - 1]] == d->series[i];
+
+        if (same && d->day[order[k - 1]] == d->day[i]) {
+            char date[16];
+            series_format_date(d->day[i], date);
+            fr_error_set(err, "'%s' line %zu: series '%s' has two rows for %s "
+                         "(the other is line %zu)", d->path ? d->path : "data",
+                         d->line[i], d->series_names[d->series[i]], date,
+                         d->line[order[k - 1]]);
+            goto out;
+        }
+        run = same && d->day[order[k - 1]] + 1 == d->day[i] ? run + 1 : 1;
+        longest = run > longest ? run : longest;
+        /* Enough history when the record h places back is h days back in
+         * the same series; since days are unique and sorted, no day between
+         * them can be missing. */
+        if (k < h || d->series[order[k - h]] != d->series[i] ||
+            d->day[order[k - h]] != d->day[i] - (int32_t)h)
+            continue;
+        for (uint32_t j = 0; j < h; j++)
+            past[j] = d->y[order[k - h + j]];
+        series_build_row(spec, past, d->day[i],
+                         d->cov + i * d->n_covariates, row);
+        if (dataset_push(out, row, d->y[i], d->series[i], d->day[i],
+                         past[h - SERIES_SEASON], err) != 0)
+            goto out;
+    }
+    if (out->n_rows == 0) {
+        fr_error_set(err, "'%s': too few rows for the lags: each row needs "
+                     "the %u days before it, but the longest gap-free run of "
+                     "days in any series is %zu", d->path ? d->path : "data",
+                     h, longest);
+        goto out;
+    }
+    out->n_series = d->n_series;
+    out->series_names = calloc(d->n_series ? d->n_series : 1, sizeof(char *));
+    if (out->series_names == NULL)
+        goto nomem;
+    for (size_t s = 0; s < d->n_series; s++) {
+        out->series_names[s] = copy_string(d->series_names[s]);
+        if (out->series_names[s] == NULL)
+            goto nomem;
+    }
+    rc = 0;
+    goto out;
+nomem:
+    fr_error_set(err, "out of memory building features for %zu records", d->n);
+out:
+    if (names != NULL) {
+        for (size_t i = 0; i < nf; i++)
+            free(names[i]);
+    }
+    free(names);
+    free(order);
+    free(past);
+    free(row);
+    if (rc != 0)
+        dataset_release(out);
+    return rc;
+}

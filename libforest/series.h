@@ -1,0 +1,126 @@
+/*
+ * series.h: daily time series and the features built from them.
+ *
+ * A forecasting model sees, for day t of one series, only what was known
+ * before t: the target at lags 1, 2, 3, 7, 14 and 28 days, the mean and
+ * sample standard deviation of the previous 7 and 28 days, the calendar of
+ * t (day of week, day of month, month) and the covariates of t (such as a
+ * planned promotion). series_build_row() is the single place that turns a
+ * history into a feature row: training uses it for every table row and the
+ * server uses it for every forecast step, so the two cannot disagree.
+ */
+#ifndef FR_SERIES_H
+#define FR_SERIES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "error.h"
+
+#define SERIES_MAX_LAGS 8
+#define SERIES_MAX_WINDOWS 4
+#define SERIES_MAX_COVARIATES 64
+#define SERIES_SEASON 7 /* the seasonal-naive baseline predicts y[t-7] */
+
+/* How feature rows are built from a series. Stored in the model file so the
+ * server builds forecast rows exactly as training did. */
+struct series_spec {
+    uint32_t n_lags;                         /* <= SERIES_MAX_LAGS */
+    uint32_t lags[SERIES_MAX_LAGS];          /* days back, each >= 1 */
+    uint32_t n_windows;                      /* <= SERIES_MAX_WINDOWS */
+    uint32_t windows[SERIES_MAX_WINDOWS];    /* rolling lengths, each >= 2 */
+    uint32_t n_covariates;                   /* <= SERIES_MAX_COVARIATES */
+    char *covariates[SERIES_MAX_COVARIATES]; /* owned names */
+};
+
+/* Raw long-format series: one record per (series, day). */
+struct series_data {
+    size_t n;                 /* records */
+    int32_t *series;          /* series number of each record */
+    int32_t *day;             /* days since 1970-01-01 */
+    double *y;                /* target */
+    double *cov;              /* n x n_covariates, row-major */
+    size_t *line;             /* CSV line of each record, or NULL */
+    size_t n_series;
+    char **series_names;      /* n_series owned names */
+    size_t n_covariates;
+    char **covariate_names;   /* n_covariates owned names */
+    const char *path;         /* for messages; not owned */
+    size_t capacity;
+};
+
+/* Column names for reading a series CSV. */
+struct series_columns {
+    const char *date;   /* required */
+    const char *target; /* required */
+    const char *series; /* optional: when the file has no such column, all
+                           rows are one series */
+};
+
+/* Parses "YYYY-MM-DD" into days since 1970-01-01. Returns 0, or -1 when the
+ * text is not a valid calendar date (month 1-12, day within the month). */
+int series_parse_date(const char *text, int32_t *day);
+
+/* Writes day as "YYYY-MM-DD" into buf (at least 11 bytes). */
+void series_format_date(int32_t day, char *buf);
+
+/* Day of week (0 = Monday .. 6 = Sunday), day of month (1-31), month (1-12). */
+void series_calendar(int32_t day, int *dow, int *dom, int *month);
+
+/* Sets the default spec (lags 1 2 3 7 14 28, windows 7 28) with covariates
+ * copied from names. Returns 0 or -1 with err set (too many, no memory). */
+int series_spec_init(struct series_spec *s, size_t n_covariates,
+                     const char *const *names, struct fr_error *err);
+
+/* Deep copy. Returns 0 or -1 with err set. */
+int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
+                     struct fr_error *err);
+
+/* Frees the covariate names; safe on a zeroed spec. */
+void series_spec_release(struct series_spec *s);
+
+/* Past values a row needs: the longest lag or window. */
+uint32_t series_history(const struct series_spec *s);
+
+/* Features a row has. */
+size_t series_n_features(const struct series_spec *s);
+
+/* Writes feature i's name ("lag_7", "roll_mean_28", "day_of_week",
+ * a covariate's name) into buf of size len. */
+void series_feature_name(const struct series_spec *s, size_t i, char *buf,
+                         size_t len);
+
+/* Builds the feature row for day `day`. past holds series_history(s)
+ * values, oldest first: past[H-1] is y[day-1], past[H-k] is y[day-k].
+ * covariates holds s->n_covariates values of day `day`. */
+void series_build_row(const struct series_spec *s, const double *past,
+                      int32_t day, const double *covariates, float *row);
+
+/* Reads a long-format CSV: a date column, the target, an optional series
+ * column, and any other columns as numeric covariates. Returns 0, or -1
+ * with err naming file, line and column. On failure data is released. */
+int series_data_read_csv(const char *path, const struct series_columns *cols,
+                         struct series_data *data, struct fr_error *err);
+
+/* Writes the data as CSV with columns date, series, target, covariates.
+ * Returns 0 or -1 with err set on a write error. */
+int series_data_write_csv(const struct series_data *data, const char *path,
+                          const char *target_name, struct fr_error *err);
+
+/* Appends one record. Returns 0 or -1 with err set. */
+int series_data_push(struct series_data *data, int32_t series, int32_t day,
+                     double y, const double *cov, size_t line,
+                     struct fr_error *err);
+
+void series_data_release(struct series_data *data);
+
+/* Builds the supervised table: one row per record that has a complete,
+ * gap-free history of series_history() days, in (series, day) order, with
+ * the seasonal-naive baseline y[t-7]. Records are sorted first; two records
+ * of one series on one day are an error. Returns 0, or -1 with err set
+ * (duplicates, no row with enough history, no memory). */
+int series_build(struct series_data *data, const struct series_spec *spec,
+                 struct dataset *out, struct fr_error *err);
+
+#endif

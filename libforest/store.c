@@ -1,0 +1,409 @@
+/*
+ * store.c: staging, promotion and pruning of model versions (store.h).
+ */
+#define _GNU_SOURCE /* nftw's FTW_PHYS and FTW_DEPTH */
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+
+#define STAGING_PREFIX ".staging-"
+#define STALE_STAGING_SECONDS 3600
+
+int store_version_valid(const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n == 0 || n > STORE_VERSION_MAX || v[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* snprintf into buf, failing when it does not fit. */
+static int join(char *buf, size_t len, struct fr_error *err, const char *fmt,
+                const char *a, const char *b)
+{
+    if ((size_t)snprintf(buf, len, fmt, a, b) >= len) {
+        fr_error_set(err, "path too long under '%s'", a);
+        return -1;
+    }
+    return 0;
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return -1;
+    rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0;
+}
+
+int store_stage_begin(const char *model_dir, const char *version,
+                      struct store_stage *st, struct fr_error *err)
+{
+    char versions[PATH_MAX];
+    struct stat sb;
+
+    memset(st, 0, sizeof *st);
+    if (stat(model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fr_error_set(err, "MODEL_DIR '%s' is not a directory", model_dir);
+        return -1;
+    }
+    if (access(model_dir, W_OK) != 0) {
+        fr_error_set(err, "MODEL_DIR '%s' is not writable: %s", model_dir,
+                     strerror(errno));
+        return -1;
+    }
+    if (strlen(model_dir) >= sizeof st->model_dir) {
+        fr_error_set(err, "MODEL_DIR path is too long");
+        return -1;
+    }
+    strcpy(st->model_dir, model_dir);
+    if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions"))
+        return -1;
+    if (mkdir(versions, 0755) != 0 && errno != EEXIST) {
+        fr_error_set(err, "cannot create '%s': %s", versions, strerror(errno));
+        return -1;
+    }
+    if (version != NULL) {
+        if (!store_version_valid(version)) {
+            fr_error_set(err, "MODEL_VERSION '%s' is not a valid version name "
+                         "(1-%d characters of A-Z a-z 0-9 . _ -, not starting "
+                         "with a dot)", version, STORE_VERSION_MAX);
+            return -1;
+        }
+        strcpy(st->version, version);
+        if (join(st->final, sizeof st->final, err, "%s/versions/%s",
+                 model_dir, st->version))
+            return -1;
+        if (exists(st->final)) {
+            fr_error_set(err, "version '%s' already exists in '%s'", version,
+                         versions);
+            return -1;
+        }
+    } else {
+        time_t now = time(NULL);
+        struct tm tm;
+        char stamp[32];
+
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+        for (int k = 1;; k++) {
+            if (k == 1)
+                snprintf(st->version, sizeof st->version, "%s", stamp);
+            else
+                snprintf(st->version, sizeof st->version, "%s-%d", stamp, k);
+            if (join(st->final, sizeof st->final, err, "%s/versions/%s",
+                     model_dir, st->version))
+                return -1;
+            if (!exists(st->final))
+                break;
+        }
+    }
+    if ((size_t)snprintf(st->staging, sizeof st->staging, "%s/%s%s-%ld",
+                         model_dir, STAGING_PREFIX, st->version,
+                         (long)getpid()) >= sizeof st->staging) {
+        fr_error_set(err, "path too long under '%s'", model_dir);
+        return -1;
+    }
+    store_remove_tree(st->staging); /* left by a crashed run with our pid */
+    if (mkdir(st->staging, 0755) != 0) {
+        fr_error_set(err, "cannot create '%s': %s", st->staging,
+                     strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int store_stage_file(const struct store_stage *st, const char *name,
+                     char *buf, size_t len, struct fr_error *err)
+{
+    return join(buf, len, err, "%s/%s", st->staging, name);
+}
+
+int store_stage_commit(struct store_stage *st, struct fr_error *err)
+{
+    char versions[PATH_MAX];
+
+    if (join(versions, sizeof versions, err, "%s/%s", st->model_dir,
+             "versions"))
+        return -1;
+    if (fsync_path(st->staging) != 0 || rename(st->staging, st->final) != 0 ||
+        fsync_path(versions) != 0) {
+        fr_error_set(err, "cannot move '%s' to '%s': %s", st->staging,
+                     st->final, strerror(errno));
+        return -1;
+    }
+    st->staging[0] = '\0';
+    return 0;
+}
+
+void store_stage_abort(struct store_stage *st)
+{
+    if (st->staging[0] != '\0')
+        store_remove_tree(st->staging);
+    st->staging[0] = '\0';
+}
+
+int store_lock(const char *model_dir, struct fr_error *err)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    if (join(path, sizeof path, err, "%s/%s", model_dir, ".lock"))
+        return -1;
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || flock(fd, LOCK_EX) != 0) {
+        fr_error_set(err, "cannot lock '%s': %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void store_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* closing releases the flock */
+}
+
+int store_current(const char *model_dir, char *version, struct fr_error *err)
+{
+    char path[PATH_MAX], target[PATH_MAX];
+    ssize_t n;
+
+    if (join(path, sizeof path, err, "%s/%s", model_dir, "current"))
+        return -1;
+    n = readlink(path, target, sizeof target - 1);
+    if (n < 0) {
+        if (errno == ENOENT)
+            return 0;
+        fr_error_set(err, "'%s' is not a symbolic link: %s", path,
+                     strerror(errno));
+        return -1;
+    }
+    target[n] = '\0';
+    if (strncmp(target, "versions/", 9) != 0 ||
+        !store_version_valid(target + 9)) {
+        fr_error_set(err, "'%s' points at '%s', not at versions/<version>",
+                     path, target);
+        return -1;
+    }
+    strcpy(version, target + 9);
+    return 1;
+}
+
+int store_version_rmse(const char *model_dir, const char *version,
+                       double *rmse, struct fr_error *err)
+{
+    char path[PATH_MAX];
+    uint8_t *text = NULL;
+    size_t len;
+    cJSON *doc = NULL;
+    const cJSON *v;
+    int rc = -1;
+
+    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/metadata.json",
+                         model_dir, version) >= sizeof path) {
+        fr_error_set(err, "path too long under '%s'", model_dir);
+        return -1;
+    }
+    if (model_read_file(path, 16u << 20, &text, &len, err) != 0)
+        return -1;
+    doc = cJSON_ParseWithLength((const char *)text, len);
+    v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "metrics"), "rmse");
+    if (!cJSON_IsNumber(v)) {
+        fr_error_set(err, "'%s' has no number metrics.rmse", path);
+        goto out;
+    }
+    *rmse = v->valuedouble;
+    rc = 0;
+out:
+    cJSON_Delete(doc);
+    free(text);
+    return rc;
+}
+
+int store_promote(const char *model_dir, const char *version,
+                  struct fr_error *err)
+{
+    char link_tmp[PATH_MAX], link_path[PATH_MAX], target[PATH_MAX];
+
+    if (join(target, sizeof target, err, "%s/%s", "versions", version) ||
+        join(link_path, sizeof link_path, err, "%s/%s", model_dir, "current"))
+        return -1;
+    if ((size_t)snprintf(link_tmp, sizeof link_tmp, "%s/.current.tmp.%ld",
+                         model_dir, (long)getpid()) >= sizeof link_tmp) {
+        fr_error_set(err, "path too long under '%s'", model_dir);
+        return -1;
+    }
+    unlink(link_tmp);
+    /* A relative target keeps working wherever the volume is mounted. */
+    if (symlink(target, link_tmp) != 0) {
+        fr_error_set(err, "cannot create link '%s': %s", link_tmp,
+                     strerror(errno));
+        return -1;
+    }
+    if (rename(link_tmp, link_path) != 0) {
+        fr_error_set(err, "cannot switch '%s': %s", link_path,
+                     strerror(errno));
+        unlink(link_tmp);
+        return -1;
+    }
+    if (fsync_path(model_dir) != 0) {
+        fr_error_set(err, "cannot sync '%s': %s", model_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag,
+                        struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+int store_remove_tree(const char *path)
+{
+    if (!exists(path))
+        return 0;
+    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+struct entry {
+    char name[STORE_VERSION_MAX + 1];
+    struct timespec mtime;
+};
+
+static int older_first(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+
+    if (x->mtime.tv_sec != y->mtime.tv_sec)
+        return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+        return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static void prune_staging(const char *model_dir)
+{
+    DIR *d = opendir(model_dir);
+    struct dirent *e;
+    time_t now = time(NULL);
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (strncmp(e->d_name, STAGING_PREFIX, strlen(STAGING_PREFIX)) != 0)
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", model_dir,
+                             e->d_name) >= sizeof path)
+            continue;
+        if (lstat(path, &st) == 0 && now - st.st_mtime > STALE_STAGING_SECONDS)
+            store_remove_tree(path);
+    }
+    closedir(d);
+}
+
+int store_prune(const char *model_dir, unsigned keep, struct fr_error *err)
+{
+    char versions[PATH_MAX], current[STORE_VERSION_MAX + 1] = "";
+    struct entry *list = NULL;
+    size_t n = 0, cap = 0, removable;
+    struct dirent *e;
+    DIR *d = NULL;
+    int removed = 0;
+
+    prune_staging(model_dir);
+    if (store_current(model_dir, current, err) < 0)
+        return -1;
+    if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions"))
+        return -1;
+    d = opendir(versions);
+    if (d == NULL) {
+        fr_error_set(err, "cannot list '%s': %s", versions, strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (!store_version_valid(e->d_name))
+            continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", versions,
+                             e->d_name) >= sizeof path ||
+            lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (n == cap) {
+            struct entry *p;
+            cap = cap ? cap * 2 : 16;
+            p = realloc(list, cap * sizeof *p);
+            if (p == NULL) {
+                fr_error_set(err, "out of memory listing '%s'", versions);
+                removed = -1;
+                goto out;
+            }
+            list = p;
+        }
+        strcpy(list[n].name, e->d_name);
+        list[n].mtime = st.st_mtim;
+        n++;
+    }
+    if (n <= keep)
+        goto out;
+    qsort(list, n, sizeof *list, older_first);
+    removable = n - keep;
+    for (size_t i = 0; i < n && removable > 0; i++) {
+        char path[PATH_MAX];
+        if (strcmp(list[i].name, current) == 0)
+            continue;
+        if (join(path, sizeof path, err, "%s/%s", versions, list[i].name) ||
+            store_remove_tree(path) != 0) {
+            fr_error_set(err, "cannot delete old version '%s'", path);
+            removed = -1;
+            goto out;
+        }
+        removed++;
+        removable--;
+    }
+out:
+    closedir(d);
+    free(list);
+    return removed;
+}

@@ -1,0 +1,88 @@
+/*
+ * store.h: the model store on the shared volume.
+ *
+ *   MODEL_DIR/versions/<version>/model.bin       the forest (model.h)
+ *   MODEL_DIR/versions/<version>/metadata.json   what and how it was trained
+ *   MODEL_DIR/versions/<version>/report.svg      accuracy report
+ *   MODEL_DIR/current -> versions/<version>      the promoted version
+ *   MODEL_DIR/shards/<run>/shard-<i>-of-<n>.bin  trees of a sharded run
+ *
+ * A version is written in MODEL_DIR/.staging-<version>-<pid>/, every file
+ * fsynced, then renamed into versions/ whole; `current` is switched by
+ * creating a new symlink under a temporary name and renaming it over the old
+ * one, which POSIX makes atomic. A reader following `current` therefore sees
+ * the old version or the new one, never a mixture, and a crash at any point
+ * leaves the previous `current` in place.
+ */
+#ifndef FR_STORE_H
+#define FR_STORE_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "error.h"
+
+#define STORE_VERSION_MAX 100 /* characters in a version name */
+
+struct store_stage {
+    char model_dir[PATH_MAX];
+    char version[STORE_VERSION_MAX + 1];
+    char staging[PATH_MAX]; /* where files are written */
+    char final[PATH_MAX];   /* versions/<version> */
+};
+
+/* A version name is 1-100 characters of [A-Za-z0-9._-], not starting with
+ * a dot. Returns 1 when valid. */
+int store_version_valid(const char *version);
+
+/* Creates MODEL_DIR/versions when missing and a staging directory for a new
+ * version named `version`, or, when version is NULL, named after the UTC
+ * time (20261127T213000Z, with -2, -3... if taken). Returns 0, or -1 with
+ * err set: MODEL_DIR is missing or unwritable, the name is invalid or
+ * already a version. */
+int store_stage_begin(const char *model_dir, const char *version,
+                      struct store_stage *st, struct fr_error *err);
+
+/* Writes into buf the path of a file in the staging directory. Returns 0 or
+ * -1 with err set when the path does not fit. */
+int store_stage_file(const struct store_stage *st, const char *name,
+                     char *buf, size_t len, struct fr_error *err);
+
+/* Moves the staged version into versions/ (fsyncing the directories).
+ * Returns 0 or -1 with err set. */
+int store_stage_commit(struct store_stage *st, struct fr_error *err);
+
+/* Removes the staging directory and what is in it. */
+void store_stage_abort(struct store_stage *st);
+
+/* Takes an exclusive lock on MODEL_DIR/.lock so two trainers never promote
+ * or prune at once (blocks until free). Returns the lock's descriptor, or
+ * -1 with err set. store_unlock(-1) does nothing. */
+int store_lock(const char *model_dir, struct fr_error *err);
+void store_unlock(int fd);
+
+/* Reads the version `current` points at into version (STORE_VERSION_MAX+1
+ * bytes). Returns 1 when found, 0 when there is no current version, -1 with
+ * err set when `current` exists but is not a link into versions/. */
+int store_current(const char *model_dir, char *version, struct fr_error *err);
+
+/* Reads metrics.rmse of a version's metadata.json. Returns 0 or -1 with err
+ * set (missing, unreadable, no such number). */
+int store_version_rmse(const char *model_dir, const char *version,
+                       double *rmse, struct fr_error *err);
+
+/* Points `current` at version atomically. Returns 0 or -1 with err set;
+ * on failure `current` is unchanged. */
+int store_promote(const char *model_dir, const char *version,
+                  struct fr_error *err);
+
+/* Deletes the oldest versions (by modification time, then name) so at most
+ * `keep` remain, never the current one, and staging directories left by
+ * crashed runs more than an hour old. Returns the number of versions
+ * deleted, or -1 with err set. */
+int store_prune(const char *model_dir, unsigned keep, struct fr_error *err);
+
+/* Removes a directory tree (no links followed). Returns 0 or -1. */
+int store_remove_tree(const char *path);
+
+#endif

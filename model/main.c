@@ -1,0 +1,157 @@
+/*
+ * main.c: forest-train, the training program of the Mini ML Platform.
+ *
+ * Reads settings from the environment (the ConfigMap's keys) and
+ * --long-flags, then runs one command:
+ *
+ *   forest-train [train]        train, evaluate, store and promote a model
+ *   forest-train merge          join the shards of a SHARD_RUN and promote
+ *   forest-train synth --out F  write the synthetic series as CSV
+ *   forest-train table --out F  write the feature table the model sees
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "trainer.h"
+
+static struct train_settings S;
+
+/* The one list of settings: parsing, ranges and --help all come from it. */
+static const struct config_option OPTIONS[] = {
+    {"DATA_PATH", CONFIG_STRING, NULL,
+     "CSV to train on; unset = built-in synthetic demand data", &S.data_path,
+     0, 0, NULL},
+    {"DATA_MODE", CONFIG_STRING, "series",
+     "series: build lag/rolling/calendar features from a date column; "
+     "tabular: every column but the target is a feature", &S.data_mode, 0, 0,
+     "series|tabular"},
+    {"DATE_COLUMN", CONFIG_STRING, "date", "date column (YYYY-MM-DD), series",
+     &S.date_column, 0, 0, NULL},
+    {"TARGET_COLUMN", CONFIG_STRING, "demand", "column to predict",
+     &S.target_column, 0, 0, NULL},
+    {"SERIES_COLUMN", CONFIG_STRING, "series",
+     "series id column, series mode; absent from the file = one series",
+     &S.series_column, 0, 0, NULL},
+    {"MODEL_DIR", CONFIG_STRING, "/models",
+     "model store: versions/<v>/, current -> versions/<v>", &S.model_dir, 0,
+     0, NULL},
+    {"MODEL_VERSION", CONFIG_STRING, NULL,
+     "name of the new version; unset = UTC time, e.g. 20261127T213000Z",
+     &S.model_version, 0, 0, NULL},
+    {"N_ESTIMATORS", CONFIG_UINT, "100", "trees in the forest",
+     &S.n_estimators, 1, 100000, NULL},
+    {"MAX_DEPTH", CONFIG_UINT, "10", "maximum tree depth (root = 0)",
+     &S.max_depth, 1, 64, NULL},
+    {"MIN_SAMPLES_LEAF", CONFIG_UINT, "1", "minimum distinct rows in a leaf",
+     &S.min_samples_leaf, 1, 1e9, NULL},
+    {"MAX_FEATURES", CONFIG_DOUBLE, "1.0",
+     "fraction of features tried at each split (scikit-learn's regressor "
+     "default 1.0)", &S.max_features, 1e-9, 1, NULL},
+    {"MAX_BINS", CONFIG_UINT, "256",
+     "histogram bins per feature (split candidates)", &S.max_bins, 2, 256,
+     NULL},
+    {"SEED", CONFIG_UINT, "42", "random seed: same seed, same model",
+     &S.seed, 0, 9.2e18, NULL},
+    {"N_THREADS", CONFIG_UINT, "0", "training threads; 0 = all cores",
+     &S.n_threads, 0, 1024, NULL},
+    {"TEST_FRACTION", CONFIG_DOUBLE, "0.2",
+     "last fraction of time held out for testing", &S.test_fraction, 0.001,
+     0.9, NULL},
+    {"PROMOTE_MAX_REGRESSION", CONFIG_DOUBLE, "0.1",
+     "promote only if test RMSE <= current RMSE x (1 + this)",
+     &S.promote_max_regression, 0, 1e9, NULL},
+    {"KEEP_VERSIONS", CONFIG_UINT, "5",
+     "versions kept on the volume (the current one always stays)",
+     &S.keep_versions, 1, 10000, NULL},
+    {"SYNTH_SERIES", CONFIG_UINT, "20", "synthetic data: store x item series",
+     &S.synth_series, 1, 1e6, NULL},
+    {"SYNTH_DAYS", CONFIG_UINT, "730", "synthetic data: days per series",
+     &S.synth_days, 30, 1e5, NULL},
+    {"OOB_SCORE", CONFIG_BOOL, "false", "also compute the out-of-bag RMSE",
+     &S.oob_score, 0, 0, NULL},
+    {"SHARD_INDEX", CONFIG_UINT, "0",
+     "this pod's shard (default: JOB_COMPLETION_INDEX of an Indexed Job)",
+     &S.shard_index, 0, 100000, NULL},
+    {"SHARD_COUNT", CONFIG_UINT, "1",
+     "shards the forest is split into; > 1 writes a shard, see merge",
+     &S.shard_count, 1, 100000, NULL},
+    {"SHARD_RUN", CONFIG_STRING, "shards",
+     "name grouping one run's shards under MODEL_DIR/shards/", &S.shard_run,
+     0, 0, NULL},
+    {"OUT", CONFIG_STRING, NULL, "output file of the synth and table commands",
+     &S.out, 0, 0, NULL},
+    {"QUIET", CONFIG_BOOL, "false", "print errors only", &S.quiet, 0, 0,
+     NULL},
+};
+
+#define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: forest-train [train|merge|synth|table] [--flag value]...\n"
+            "\n"
+            "Trains a random-forest regressor and publishes it to the model "
+            "store.\n"
+            "  train   (default) train, evaluate, write MODEL_DIR/versions/<v>/,"
+            " promote\n"
+            "  merge   join MODEL_DIR/shards/SHARD_RUN/*.bin, evaluate, "
+            "promote\n"
+            "  synth   write the synthetic series to --out FILE\n"
+            "  table   write the feature table to --out FILE (for tabular "
+            "mode)\n"
+            "\n"
+            "Settings (environment variable or flag; flags win):\n");
+    config_usage(fp, OPTIONS, N_OPTIONS);
+    fprintf(fp, "\nExit status: 0 trained and promoted (or shard written), "
+            "1 error,\n2 bad setting, 3 trained but not promoted by the "
+            "gate.\n");
+}
+
+int main(int argc, char **argv)
+{
+    struct fr_error err = {{0}};
+    const char *command = "train";
+    int positional[1], n_pos;
+
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[a], "--version") == 0) {
+            printf("forest-train %s\n", FR_VERSION);
+            return 0;
+        }
+    }
+    /* An Indexed Job tells each pod its index; it is the default shard. */
+    if (getenv("SHARD_INDEX") == NULL && getenv("JOB_COMPLETION_INDEX"))
+        setenv("SHARD_INDEX", getenv("JOB_COMPLETION_INDEX"), 1);
+    n_pos = config_load(OPTIONS, N_OPTIONS, argc, argv, 1, positional, 1,
+                        &err);
+    if (n_pos < 0) {
+        fprintf(stderr, "forest-train: error: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    if (n_pos == 1)
+        command = argv[positional[0]];
+    if ((strcmp(command, "synth") == 0 || strcmp(command, "table") == 0) &&
+        S.out == NULL) {
+        fprintf(stderr, "forest-train: error: '%s' needs --out FILE\n",
+                command);
+        return EXIT_USAGE;
+    }
+    if (strcmp(command, "train") == 0)
+        return trainer_train(&S);
+    if (strcmp(command, "merge") == 0)
+        return trainer_merge(&S);
+    if (strcmp(command, "synth") == 0)
+        return trainer_synth(&S);
+    if (strcmp(command, "table") == 0)
+        return trainer_table(&S);
+    fprintf(stderr, "forest-train: error: unknown command '%s' (train, merge, "
+            "synth or table; see --help)\n", command);
+    return EXIT_USAGE;
+}

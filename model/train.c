@@ -1,0 +1,602 @@
+/*
+ * train.c: the training pipeline of forest-train (see trainer.h).
+ *
+ *   data (CSV or synthetic) -> feature table -> time-ordered split
+ *   -> forest (or one shard of it) -> evaluation against a baseline
+ *   -> staged version -> reload and verify -> commit -> gate -> promote
+ *
+ * Nothing under MODEL_DIR changes until a version is fully written and
+ * verified; `current` changes only by an atomic rename, under a lock.
+ */
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "series.h"
+#include "store.h"
+#include "synth.h"
+#include "tabular.h"
+#include "trainer.h"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double program_start;
+
+__attribute__((constructor)) static void mark_start(void)
+{
+    program_start = now_seconds();
+}
+
+static void say(const struct train_settings *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(const struct train_settings *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (s->quiet)
+        return;
+    va_start(ap, fmt);
+    fputs("forest-train: ", stdout);
+    vprintf(fmt, ap);
+    fputc('\n', stdout);
+    fflush(stdout);
+    va_end(ap);
+}
+
+static void fail(const struct fr_error *err)
+{
+    fflush(stdout);
+    fprintf(stderr, "forest-train: error: %s\n", err->msg);
+}
+
+/* ---- progress ------------------------------------------------------- */
+
+struct progress {
+    double start, last;
+    int tty;
+    int quiet;
+};
+
+/* On a terminal: one line rewritten in place. In a pod's log: a line every
+ * five seconds, so a long run shows it is alive without flooding. */
+static void on_progress(void *arg, uint32_t done, uint32_t total)
+{
+    struct progress *p = arg;
+    double t = now_seconds(), elapsed = t - p->start;
+    double eta = done ? elapsed * (total - done) / done : 0.0;
+
+    if (p->quiet)
+        return;
+    if (p->tty) {
+        if (t - p->last < 0.1 && done != total)
+            return;
+        fprintf(stderr, "\rforest-train: trees %u/%u  elapsed %.1fs  "
+                "left ~%.1fs   ", done, total, elapsed, eta);
+        if (done == total)
+            fputc('\n', stderr);
+    } else {
+        if (t - p->last < 5.0)
+            return;
+        printf("forest-train: trees %u/%u, elapsed %.1fs, about %.1fs left\n",
+               done, total, elapsed, eta);
+        fflush(stdout);
+    }
+    p->last = t;
+}
+
+/* ---- data ----------------------------------------------------------- */
+
+/* Loads the data the settings name and builds the feature table. In series
+ * mode *spec is set and *series_mode is 1. Returns 0 or -1 with err set. */
+static int load_table(const struct train_settings *s, struct dataset *table,
+                      struct series_spec *spec, int *series_mode,
+                      struct fr_error *err)
+{
+    struct series_data raw;
+    int rc = -1;
+
+    memset(spec, 0, sizeof *spec);
+    *series_mode = s->data_path == NULL || strcmp(s->data_mode, "series") == 0;
+    if (!*series_mode) {
+        if (tabular_read_csv(s->data_path, s->target_column, table, err) != 0)
+            return -1;
+        say(s, "read %zu rows x %zu features from '%s'", table->n_rows,
+            table->n_features, s->data_path);
+        return 0;
+    }
+    if (s->data_path == NULL) {
+        if (synth_generate(s->synth_series, s->synth_days, s->seed, &raw,
+                           err) != 0)
+            return -1;
+        say(s, "generated synthetic data: %zu series x %llu days (SEED %llu)",
+            raw.n_series, s->synth_days, s->seed);
+    } else {
+        struct series_columns cols = {s->date_column, s->target_column,
+                                      s->series_column};
+        if (series_data_read_csv(s->data_path, &cols, &raw, err) != 0)
+            return -1;
+        say(s, "read %zu records of %zu series from '%s'", raw.n,
+            raw.n_series, s->data_path);
+    }
+    if (series_spec_init(spec, raw.n_covariates,
+                         (const char *const *)raw.covariate_names, err) != 0)
+        goto out;
+    if (series_build(&raw, spec, table, err) != 0)
+        goto out;
+    say(s, "built %zu rows x %zu features (rows need %u days of history)",
+        table->n_rows, table->n_features, series_history(spec));
+    rc = 0;
+out:
+    if (rc != 0)
+        series_spec_release(spec);
+    series_data_release(&raw);
+    return rc;
+}
+
+static void params_from(const struct train_settings *s,
+                        struct forest_params *p)
+{
+    forest_params_default(p);
+    p->n_trees = (uint32_t)s->n_estimators;
+    p->max_depth = (uint32_t)s->max_depth;
+    p->min_samples_leaf = (uint32_t)s->min_samples_leaf;
+    p->max_features = s->max_features;
+    p->max_bins = (uint32_t)s->max_bins;
+    p->seed = s->seed;
+    p->n_threads = (uint32_t)s->n_threads;
+    p->shard_index = (uint32_t)s->shard_index;
+    p->shard_count = (uint32_t)s->shard_count;
+    p->oob = s->oob_score;
+}
+
+/* ---- evaluation ------------------------------------------------------ */
+
+static long peak_rss_kb(void)
+{
+    struct rusage ru;
+
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+static int evaluate(const struct train_settings *s, const struct forest *f,
+                    const struct dataset *train, const struct dataset *test,
+                    struct evaluation *ev, struct fr_error *err)
+{
+    double *base = malloc(test->n_rows * sizeof *base);
+
+    ev->predicted = malloc(test->n_rows * sizeof *ev->predicted);
+    if (base == NULL || ev->predicted == NULL) {
+        free(base);
+        fr_error_set(err, "out of memory evaluating %zu rows", test->n_rows);
+        return -1;
+    }
+    forest_predict(f, test->X, test->n_rows, s->n_threads, ev->predicted);
+    metrics_compute(test->y, ev->predicted, test->n_rows, &ev->model);
+    if (test->baseline != NULL) {
+        /* Seasonal naive: the same weekday last week. */
+        memcpy(base, test->baseline, test->n_rows * sizeof *base);
+        ev->baseline_name = "seasonal_naive_7";
+    } else {
+        double mean = 0.0;
+        for (size_t i = 0; i < train->n_rows; i++)
+            mean += train->y[i];
+        mean /= train->n_rows;
+        for (size_t i = 0; i < test->n_rows; i++)
+            base[i] = mean;
+        ev->baseline_name = "train_mean";
+    }
+    metrics_compute(test->y, base, test->n_rows, &ev->baseline);
+    free(base);
+    ev->train_rows = train->n_rows;
+    ev->test_rows = test->n_rows;
+    return 0;
+}
+
+static void print_metrics(const struct train_settings *s,
+                          const struct evaluation *ev)
+{
+    if (s->quiet)
+        return;
+    printf("forest-train: test split, %zu rows:\n", ev->test_rows);
+    printf("    %-18s %10s %10s %8s %8s\n", "", "MAE", "RMSE", "MAPE%", "R2");
+    printf("    %-18s %10.4f %10.4f %8.2f %8.4f\n", "forest", ev->model.mae,
+           ev->model.rmse, ev->model.mape, ev->model.r2);
+    printf("    %-18s %10.4f %10.4f %8.2f %8.4f\n", ev->baseline_name,
+           ev->baseline.mae, ev->baseline.rmse, ev->baseline.mape,
+           ev->baseline.r2);
+    if (ev->baseline.rmse > 0.0)
+        printf("forest-train: the forest's RMSE is %.1f%% %s the baseline's\n",
+               100.0 * fabs(1.0 - ev->model.rmse / ev->baseline.rmse),
+               ev->model.rmse <= ev->baseline.rmse ? "below" : "ABOVE");
+    fflush(stdout);
+}
+
+/* ---- the model store ------------------------------------------------- */
+
+/* Reloads the staged model file and checks it predicts the test rows
+ * exactly as the forest in memory: what gets promoted is what was tested. */
+static int verify_staged(const char *path, const struct forest *f,
+                         const struct dataset *test, uint32_t crc,
+                         struct fr_error *err)
+{
+    uint32_t crc_read = 0;
+    struct forest *back = model_load(path, &crc_read, err);
+    size_t n = test->n_rows < 1000 ? test->n_rows : 1000;
+    int rc = 0;
+
+    if (back == NULL)
+        return -1;
+    if (crc_read != crc) {
+        fr_error_set(err, "'%s' changed on disk after writing", path);
+        rc = -1;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const float *row = test->X + i * test->n_features;
+        if (forest_predict_row(back, row) != forest_predict_row(f, row)) {
+            fr_error_set(err, "'%s' predicts test row %zu differently after "
+                         "reloading", path, i);
+            rc = -1;
+        }
+    }
+    forest_free(back);
+    return rc;
+}
+
+static void iso_now(char *buf, size_t len)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Writes, verifies and commits a version, then runs the promotion gate.
+ * Returns an exit status. */
+static int publish(const struct train_settings *s, const struct forest *f,
+                   const struct dataset *test, struct evaluation *ev,
+                   int series_mode)
+{
+    struct store_stage st;
+    struct fr_error err = {{0}};
+    char path[PATH_MAX], created[32], current[STORE_VERSION_MAX + 1];
+    struct run_info info = {0};
+    uint32_t crc = 0;
+    struct stat sb;
+    int lock = -1, have_current, status = EXIT_ERROR, n;
+
+    if (store_stage_begin(s->model_dir, s->model_version, &st, &err) != 0)
+        goto out;
+    iso_now(created, sizeof created);
+    if (store_stage_file(&st, "model.bin", path, sizeof path, &err) != 0 ||
+        model_save(f, path, &crc, &err) != 0 ||
+        verify_staged(path, f, test, crc, &err) != 0)
+        goto out;
+    info.model_bytes = stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+    info.settings = s;
+    info.version = st.version;
+    info.created_at = created;
+    info.data_source = s->data_path ? s->data_path : "synthetic";
+    info.series_mode = series_mode;
+    info.model_crc = crc;
+    ev->total_seconds = now_seconds() - program_start;
+    ev->peak_rss_kb = peak_rss_kb();
+    info.eval = ev;
+    info.test = test;
+    if (store_stage_file(&st, "metadata.json", path, sizeof path, &err) != 0 ||
+        metadata_write(path, f, &info, &err) != 0)
+        goto out;
+    if (store_stage_file(&st, "report.svg", path, sizeof path, &err) != 0 ||
+        report_write(path, f, &info, &err) != 0)
+        goto out;
+    lock = store_lock(s->model_dir, &err);
+    if (lock < 0 || store_stage_commit(&st, &err) != 0)
+        goto out;
+    say(s, "wrote version %s (model.bin %zu bytes, crc32 %08x, verified)",
+        st.version, info.model_bytes, crc);
+
+    have_current = store_current(s->model_dir, current, &err);
+    if (have_current < 0)
+        goto out;
+    if (have_current) {
+        double cur_rmse;
+        if (store_version_rmse(s->model_dir, current, &cur_rmse, &err) != 0) {
+            say(s, "warning: the current version's metrics are unreadable "
+                "(%s); promoting the new one", err.msg);
+        } else if (ev->model.rmse >
+                   cur_rmse * (1.0 + s->promote_max_regression)) {
+            say(s, "not promoted: test RMSE %.4f is %.1f%% worse than current "
+                "version %s's %.4f (PROMOTE_MAX_REGRESSION %g); %s is kept in "
+                "versions/ and current still points at %s", ev->model.rmse,
+                100.0 * (ev->model.rmse / cur_rmse - 1.0), current, cur_rmse,
+                s->promote_max_regression, st.version, current);
+            status = EXIT_NOT_PROMOTED;
+        } else {
+            say(s, "gate passed: test RMSE %.4f vs current %s's %.4f",
+                ev->model.rmse, current, cur_rmse);
+        }
+    }
+    if (status != EXIT_NOT_PROMOTED) {
+        if (store_promote(s->model_dir, st.version, &err) != 0)
+            goto out;
+        say(s, "promoted %s: %s/current -> versions/%s", st.version,
+            s->model_dir, st.version);
+        status = EXIT_TRAINED;
+    }
+    n = store_prune(s->model_dir, (unsigned)s->keep_versions, &err);
+    if (n < 0)
+        say(s, "warning: %s", err.msg);
+    else if (n > 0)
+        say(s, "deleted %d old version%s (KEEP_VERSIONS %llu)", n,
+            n == 1 ? "" : "s", s->keep_versions);
+    store_unlock(lock);
+    return status;
+out:
+    fail(&err);
+    store_stage_abort(&st);
+    store_unlock(lock);
+    return EXIT_ERROR;
+}
+
+/* ---- shards ---------------------------------------------------------- */
+
+static int shard_dir(const struct train_settings *s, char *buf, size_t len,
+                     struct fr_error *err)
+{
+    if (!store_version_valid(s->shard_run)) {
+        fr_error_set(err, "SHARD_RUN '%s' is not a valid name (letters, "
+                     "digits, '.', '_', '-')", s->shard_run);
+        return -1;
+    }
+    if ((size_t)snprintf(buf, len, "%s/shards/%s", s->model_dir, s->shard_run)
+        >= len) {
+        fr_error_set(err, "path too long under '%s'", s->model_dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *path, struct fr_error *err)
+{
+    char tmp[PATH_MAX];
+
+    if (strlen(path) >= sizeof tmp) {
+        fr_error_set(err, "path too long: '%s'", path);
+        return -1;
+    }
+    strcpy(tmp, path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            goto fail;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        goto fail;
+    return 0;
+fail:
+    fr_error_set(err, "cannot create '%s': %s", tmp, strerror(errno));
+    return -1;
+}
+
+static int write_shard(const struct train_settings *s, const struct forest *f)
+{
+    struct fr_error err = {{0}};
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+
+    if (shard_dir(s, dir, sizeof dir, &err) != 0 || mkdir_p(dir, &err) != 0)
+        goto fail;
+    snprintf(path, sizeof path, "%s/shard-%llu-of-%llu.bin", dir,
+             s->shard_index, s->shard_count);
+    if (model_save(f, path, NULL, &err) != 0)
+        goto fail;
+    say(s, "wrote shard %llu of %llu (%u trees) to %s", s->shard_index,
+        s->shard_count, f->n_trees, path);
+    return EXIT_TRAINED;
+fail:
+    fail(&err);
+    return EXIT_ERROR;
+}
+
+/* ---- commands -------------------------------------------------------- */
+
+int trainer_train(const struct train_settings *s)
+{
+    struct dataset table = {0}, train = {0}, test = {0};
+    struct series_spec spec;
+    struct forest_params params;
+    struct evaluation ev = {0};
+    struct progress prog = {0};
+    struct fr_error err = {{0}};
+    struct forest *f = NULL;
+    int series_mode = 0, status = EXIT_ERROR;
+    double t0;
+
+    params_from(s, &params);
+    if (forest_params_check(&params, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
+    if (load_table(s, &table, &spec, &series_mode, &err) != 0)
+        goto out;
+    if (dataset_split(&table, s->test_fraction, &train, &test, &err) != 0)
+        goto out;
+    dataset_release(&table);
+    say(s, "split by time: %zu training rows, %zu test rows "
+        "(TEST_FRACTION %g)", train.n_rows, test.n_rows, s->test_fraction);
+    say(s, "training %u of %u trees (depth %u, min_samples_leaf %u, "
+        "max_features %g, %u bins, SEED %llu)",
+        (params.n_trees - params.shard_index + params.shard_count - 1) /
+            params.shard_count,
+        params.n_trees, params.max_depth, params.min_samples_leaf,
+        params.max_features, params.max_bins, s->seed);
+    prog.start = prog.last = t0 = now_seconds();
+    prog.tty = isatty(STDERR_FILENO);
+    prog.quiet = s->quiet;
+    f = forest_train(&train, series_mode ? &spec : NULL, &params, on_progress,
+                     &prog, &err);
+    if (f == NULL)
+        goto out;
+    ev.train_seconds = now_seconds() - t0;
+    say(s, "grew %u trees in %.2fs", f->n_trees, ev.train_seconds);
+    if (s->oob_score && !isnan(f->oob_rmse))
+        say(s, "out-of-bag RMSE %.4f over %zu rows", f->oob_rmse, f->oob_rows);
+    if (s->shard_count > 1) {
+        status = write_shard(s, f);
+        goto out_quiet;
+    }
+    if (evaluate(s, f, &train, &test, &ev, &err) != 0)
+        goto out;
+    print_metrics(s, &ev);
+    status = publish(s, f, &test, &ev, series_mode);
+    say(s, "done in %.2fs, peak memory %.1f MiB",
+        now_seconds() - program_start, peak_rss_kb() / 1024.0);
+    goto out_quiet;
+out:
+    fail(&err);
+out_quiet:
+    forest_free(f);
+    free(ev.predicted);
+    dataset_release(&table);
+    dataset_release(&train);
+    dataset_release(&test);
+    if (series_mode)
+        series_spec_release(&spec);
+    return status;
+}
+
+int trainer_merge(const struct train_settings *s)
+{
+    struct dataset table = {0}, train = {0}, test = {0};
+    struct series_spec spec;
+    struct evaluation ev = {0};
+    struct fr_error err = {{0}};
+    struct forest **shards = NULL;
+    struct forest *f = NULL;
+    char dir[PATH_MAX], pattern[PATH_MAX + 32];
+    glob_t g = {0};
+    int series_mode = 0, status = EXIT_ERROR, globbed = 0;
+
+    if (shard_dir(s, dir, sizeof dir, &err) != 0)
+        goto out;
+    snprintf(pattern, sizeof pattern, "%s/shard-*-of-*.bin", dir);
+    if (glob(pattern, 0, NULL, &g) != 0) {
+        fr_error_set(&err, "no shards in '%s'", dir);
+        goto out;
+    }
+    globbed = 1;
+    shards = calloc(g.gl_pathc, sizeof *shards);
+    if (shards == NULL) {
+        fr_error_set(&err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        shards[i] = model_load(g.gl_pathv[i], NULL, &err);
+        if (shards[i] == NULL)
+            goto out;
+    }
+    f = forest_merge(shards, g.gl_pathc, &err);
+    if (f == NULL)
+        goto out;
+    say(s, "merged %zu shards from %s into %u trees", g.gl_pathc, dir,
+        f->n_trees);
+    if (load_table(s, &table, &spec, &series_mode, &err) != 0)
+        goto out;
+    if (series_mode != f->has_series ||
+        table.n_features != f->n_features) {
+        fr_error_set(&err, "the shards were trained on %u features (%s), "
+                     "the data gives %zu (%s)", f->n_features,
+                     f->has_series ? "series" : "tabular", table.n_features,
+                     series_mode ? "series" : "tabular");
+        goto out;
+    }
+    if (dataset_split(&table, s->test_fraction, &train, &test, &err) != 0 ||
+        evaluate(s, f, &train, &test, &ev, &err) != 0)
+        goto out;
+    print_metrics(s, &ev);
+    status = publish(s, f, &test, &ev, series_mode);
+    if (status != EXIT_ERROR && store_remove_tree(dir) == 0)
+        say(s, "removed %s", dir);
+    goto out_quiet;
+out:
+    fail(&err);
+out_quiet:
+    if (shards != NULL) {
+        for (size_t i = 0; i < g.gl_pathc; i++)
+            forest_free(shards[i]);
+    }
+    free(shards);
+    if (globbed)
+        globfree(&g);
+    forest_free(f);
+    free(ev.predicted);
+    dataset_release(&table);
+    dataset_release(&train);
+    dataset_release(&test);
+    if (series_mode)
+        series_spec_release(&spec);
+    return status;
+}
+
+int trainer_synth(const struct train_settings *s)
+{
+    struct series_data raw;
+    struct fr_error err = {{0}};
+    int rc;
+
+    if (synth_generate(s->synth_series, s->synth_days, s->seed, &raw,
+                       &err) != 0) {
+        fail(&err);
+        return EXIT_ERROR;
+    }
+    rc = series_data_write_csv(&raw, s->out, s->target_column, &err);
+    if (rc == 0)
+        say(s, "wrote %zu records of %zu series to '%s'", raw.n, raw.n_series,
+            s->out);
+    else
+        fail(&err);
+    series_data_release(&raw);
+    return rc == 0 ? EXIT_TRAINED : EXIT_ERROR;
+}
+
+int trainer_table(const struct train_settings *s)
+{
+    struct dataset table = {0};
+    struct series_spec spec;
+    struct fr_error err = {{0}};
+    int series_mode = 0, rc;
+
+    if (load_table(s, &table, &spec, &series_mode, &err) != 0) {
+        fail(&err);
+        return EXIT_ERROR;
+    }
+    rc = tabular_write_csv(&table, s->out, s->target_column, &err);
+    if (rc == 0)
+        say(s, "wrote %zu rows x %zu features to '%s'", table.n_rows,
+            table.n_features, s->out);
+    else
+        fail(&err);
+    dataset_release(&table);
+    if (series_mode)
+        series_spec_release(&spec);
+    return rc == 0 ? EXIT_TRAINED : EXIT_ERROR;
+}

@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs the Debian packages a task needs, only those missing, so it is
+# quick when everything is there. Usage: install-deps.sh build|test|bench|images
+set -eu
+
+build="build-essential libmicrohttpd-dev libcjson-dev libcsv-dev zlib1g-dev"
+test="$build clang libclang-rt-14-dev curl wrk python3"
+bench="$test python3-sklearn python3-xgboost python3-pandas python3-joblib \
+python3-fastapi uvicorn hyperfine time"
+images="debootstrap"
+
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+bench) want=$bench ;;
+images) want=$images ;;
+*) echo "usage: $0 build|test|bench|images" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "install-deps: installing$missing"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
