@@ -6,6 +6,7 @@
  */
 #include "dataset.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,8 @@ static int push_from(struct dataset *dst, const struct dataset *src, size_t i,
  * leaving at least one training row when n >= 2. */
 static size_t test_rows(size_t n, double fraction)
 {
-    size_t t = (size_t)((double)n * fraction + 0.999999);
+    /* ceil, forgiving the rounding of n * fraction (10 * 0.2 is 2, not 3) */
+    size_t t = (size_t)ceil((double)n * fraction - 1e-9);
 
     if (t >= n)
         t = n > 1 ? n - 1 : 0;

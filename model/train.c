@@ -322,11 +322,13 @@ static int publish(const struct train_settings *s, const struct forest *f,
                 "(%s); promoting the new one", err.msg);
         } else if (ev->model.rmse >
                    cur_rmse * (1.0 + s->promote_max_regression)) {
-            say(s, "not promoted: test RMSE %.4f is %.1f%% worse than current "
-                "version %s's %.4f (PROMOTE_MAX_REGRESSION %g); %s is kept in "
-                "versions/ and current still points at %s", ev->model.rmse,
-                100.0 * (ev->model.rmse / cur_rmse - 1.0), current, cur_rmse,
-                s->promote_max_regression, st.version, current);
+            /* Said even with QUIET: it explains the exit status. */
+            fprintf(stderr, "forest-train: not promoted: test RMSE %.4f is "
+                    "%.1f%% worse than current version %s's %.4f "
+                    "(PROMOTE_MAX_REGRESSION %g); %s is kept in versions/ and "
+                    "current still points at %s\n", ev->model.rmse,
+                    100.0 * (ev->model.rmse / cur_rmse - 1.0), current,
+                    cur_rmse, s->promote_max_regression, st.version, current);
             status = EXIT_NOT_PROMOTED;
         } else {
             say(s, "gate passed: test RMSE %.4f vs current %s's %.4f",

@@ -1,0 +1,27 @@
+#!/bin/sh
+# make run: train on the built-in synthetic data into ./models, then serve
+# it on http://127.0.0.1:${PORT:-8000} until Ctrl-C.
+set -eu
+cd "$(dirname "$0")/.."
+MODEL_DIR=${MODEL_DIR:-$PWD/models}
+PORT=${PORT:-8000}
+export MODEL_DIR PORT
+mkdir -p "$MODEL_DIR"
+
+echo "run: training on synthetic data into $MODEL_DIR"
+# Exit 3 means "trained but not promoted": the model already there is
+# better, and it is what gets served.
+status=0
+build/forest-train || status=$?
+[ "$status" -eq 0 ] || [ "$status" -eq 3 ] || exit "$status"
+
+cat <<EOT
+
+run: serving $MODEL_DIR/current on http://127.0.0.1:$PORT (Ctrl-C stops)
+  curl -s localhost:$PORT/ready
+  curl -s localhost:$PORT/model
+  curl -s -X POST localhost:$PORT/predict -H 'Content-Type: application/json' \\
+    -d '{"features": [120, 118, 131, 125, 119, 117, 122.4, 5.1, 121.8, 6.3, 4, 27, 11, 0, 0]}'
+
+EOT
+exec build/forest-serve

@@ -1,0 +1,206 @@
+#!/bin/bash
+# Program tests of forest-train (the ASan + UBSan build): settings, bad
+# input, the model store's promotion gate, pruning, crash safety, shards and
+# every data path, run the way a user or a Kubernetes Job runs it.
+# Prints one line per case and closes with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.."
+TRAIN=${FOREST_TRAIN:-build/asan/forest-train}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+T=$(mktemp -d /tmp/forest-cli-XXXXXX)
+trap 'rm -rf "$T"' EXIT
+passed=0 failed=0
+
+# Small and fast everywhere; each case overrides what it tests.
+export SYNTH_SERIES=4 SYNTH_DAYS=200 N_ESTIMATORS=10 MAX_DEPTH=6 QUIET=true
+export ASAN_OPTIONS=detect_leaks=1
+
+check() { # check NAME COMMAND...: the command's success is the verdict
+    local name=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "  ok    $name"
+    else
+        failed=$((failed + 1))
+        echo "  FAIL  $name"
+        [ -s "$T/err" ] && sed 's/^/        stderr: /' "$T/err" | head -5
+    fi
+}
+
+run() { # run ARGS...: forest-train with stdout/stderr captured, sets $rc
+    "$TRAIN" "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+
+exits() { [ "$rc" -eq "$1" ]; }
+says() { grep -qF -- "$1" "$T/err"; }
+json() { # json FILE EXPR: evaluates a Python expression on the document d
+    "$PY" -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)"
+}
+current() { readlink "$1/current"; }
+fingerprint() { # what a reader of MODEL_DIR would see
+    echo "$(current "$1") $(cksum <"$1/current/model.bin")"
+}
+
+echo "cli: settings"
+run --n-estimators=-3
+check "cli-1.1 N_ESTIMATORS=-3 exits 2 and names the setting" \
+    eval 'exits 2 && says "invalid --n-estimators '"'"'-3'"'"'"'
+MAX_DEPTH=ten run
+check "cli-1.2 MAX_DEPTH=ten exits 2 and names the variable" \
+    eval 'exits 2 && says "invalid MAX_DEPTH '"'"'ten'"'"': expected a whole number"'
+DATA_MODE=images run
+check "cli-1.3 DATA_MODE must be series or tabular" \
+    eval 'exits 2 && says "expected one of series|tabular"'
+run --no-such-flag
+check "cli-1.4 an unknown flag is refused" \
+    eval 'exits 2 && says "unknown flag '"'"'--no-such-flag'"'"'"'
+run fly
+check "cli-1.5 an unknown command is refused" \
+    eval 'exits 2 && says "unknown command '"'"'fly'"'"'"'
+run --help
+check "cli-1.6 --help lists every setting with its default" \
+    eval 'exits 0 && grep -q "N_ESTIMATORS *--n-estimators *default: 100" "$T/out" &&
+          grep -q PROMOTE_MAX_REGRESSION "$T/out" && grep -q KEEP_VERSIONS "$T/out"'
+TEST_FRACTION=1.5 run
+check "cli-1.7 TEST_FRACTION out of range is refused" exits 2
+MAX_FEATURES=0 run
+check "cli-1.8 MAX_FEATURES=0 is refused" exits 2
+SHARD_COUNT=2 SHARD_INDEX=2 run --model-dir "$T"
+check "cli-1.9 SHARD_INDEX must be below SHARD_COUNT" exits 2
+
+echo "cli: training and the model store"
+M=$T/models
+mkdir "$M"
+MODEL_VERSION=v1 run --model-dir "$M"
+check "cli-2.1 synthetic training promotes version v1" \
+    eval 'exits 0 && [ "$(current "$M")" = versions/v1 ]'
+check "cli-2.2 the version holds model.bin, metadata.json and report.svg" \
+    eval '[ -s "$M/versions/v1/model.bin" ] && grep -q "<svg" "$M/versions/v1/report.svg"'
+check "cli-2.3 metadata.json has the contract's keys" \
+    json "$M/current/metadata.json" \
+    "d['version']=='v1' and d['created_at'].endswith('Z') and len(d['features'])==15
+     and d['features'][0]=='lag_1' and d['hyperparameters']['n_estimators']==10
+     and d['metrics']['mae']>0 and d['metrics']['rmse']>0 and 'r2' in d['metrics']
+     and d['baseline']['name']=='seasonal_naive_7' and d['baseline']['rmse']>0
+     and d['training']['rows']>0 and d['training']['seconds']>=0
+     and d['checksum'].startswith('crc32:') and d['model_file']['bytes']>0"
+check "cli-2.4 the forest beats the seasonal-naive baseline" \
+    json "$M/current/metadata.json" "d['metrics']['rmse'] < d['baseline']['rmse']"
+before=$(fingerprint "$M")
+
+MODEL_VERSION=v2 MAX_DEPTH=1 N_ESTIMATORS=2 run --model-dir "$M"
+check "cli-3.1 a much worse model exits 3 (kept, not promoted)" \
+    eval 'exits 3 && [ -d "$M/versions/v2" ] && says "not promoted: test RMSE"'
+check "cli-3.2 current still serves v1 after the refusal" \
+    eval '[ "$(fingerprint "$M")" = "$before" ]'
+MODEL_VERSION=v3 MAX_DEPTH=1 N_ESTIMATORS=2 PROMOTE_MAX_REGRESSION=1000 run --model-dir "$M"
+check "cli-3.3 PROMOTE_MAX_REGRESSION lets it through" \
+    eval 'exits 0 && [ "$(current "$M")" = versions/v3 ]'
+MODEL_VERSION=v3 run --model-dir "$M"
+check "cli-3.4 an existing version name is refused, nothing changes" \
+    eval 'exits 1 && says "already exists" && [ "$(current "$M")" = versions/v3 ]'
+for v in v4 v5 v6; do
+    MODEL_VERSION=$v KEEP_VERSIONS=2 run --model-dir "$M"
+done
+check "cli-3.5 KEEP_VERSIONS=2 leaves two versions, current among them" \
+    eval '[ "$(ls "$M/versions" | wc -l)" -eq 2 ] && [ "$(current "$M")" = versions/v6 ]'
+
+echo "cli: bad input leaves the promoted model alone"
+before=$(fingerprint "$M")
+bad() { # bad NAME CSV-TEXT EXPECTED-MESSAGE [ENV...]
+    local name=$1 text=$2 msg=$3
+    shift 3
+    printf '%b' "$text" >"$T/bad.csv"
+    env "$@" "$TRAIN" --model-dir "$M" --data-path "$T/bad.csv" >"$T/out" 2>"$T/err"
+    rc=$?
+    check "$name" eval 'exits 1 && says "$msg" && [ "$(wc -l <"$T/err")" -eq 1 ] &&
+                        [ "$(fingerprint "$M")" = "$before" ]'
+}
+bad "cli-4.1 empty file" "" "is empty"
+bad "cli-4.2 header only" "date,demand\n" "has a header but no data rows"
+bad "cli-4.3 no target column" "date,sales\n2024-01-01,3\n" "no target column 'demand'"
+bad "cli-4.4 no date column" "day,demand\n2024-01-01,3\n" "no date column 'date'"
+bad "cli-4.5 non-numeric cell with line and column" \
+    "date,demand\n2024-01-01,3\n2024-01-02,lots\n" "line 3 column 2 ('demand'): 'lots' is not a number"
+bad "cli-4.6 unparsable date with line and column" \
+    "date,demand\n2024-01-01,3\n2024-13-02,4\n" "line 3 column 1 ('date'): '2024-13-02' is not a date"
+bad "cli-4.7 too few rows for the lags" \
+    "date,demand\n2024-01-01,3\n2024-01-02,4\n" "too few rows for the lags"
+bad "cli-4.8 tabular non-numeric cell" "a,demand\n1,2\nx,3\n" \
+    "line 3 column 1 ('a'): 'x' is not a number" DATA_MODE=tabular
+bad "cli-4.9 ragged row" "a,demand\n1,2\n3\n" "line 3: 1 columns" DATA_MODE=tabular
+run --model-dir "$M" --data-path "$T/none.csv"
+check "cli-4.10 a missing file is named" \
+    eval 'exits 1 && says "cannot open '"'"'$T/none.csv'"'"'" && [ "$(fingerprint "$M")" = "$before" ]'
+touch "$T/file"
+run --model-dir "$T/file/models"
+check "cli-4.11 an unusable MODEL_DIR is named" eval 'exits 1 && says "is not a directory"'
+
+echo "cli: a crash mid-training"
+export -n QUIET
+SYNTH_SERIES=60 SYNTH_DAYS=400 N_ESTIMATORS=400 MAX_DEPTH=12 MODEL_VERSION=big \
+    "$TRAIN" --model-dir "$M" >"$T/crash.log" 2>&1 &
+pid=$!
+for _ in $(seq 200); do # wait until it is growing trees, then kill it hard
+    grep -q "training " "$T/crash.log" && break
+    sleep 0.05
+done
+sleep 0.3
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+check "cli-5.1 SIGKILL during training leaves current and versions intact" \
+    eval '[ "$(fingerprint "$M")" = "$before" ] && [ ! -e "$M/versions/big" ]'
+export QUIET=true
+
+echo "cli: data paths agree"
+D=$T/d
+mkdir "$D"
+MODEL_VERSION=synthetic run --model-dir "$D"
+run synth --out "$T/series.csv"
+check "cli-6.1 synth writes the series as CSV" \
+    eval 'exits 0 && head -1 "$T/series.csv" | grep -q "^date,series,demand,promo,holiday$"'
+MODEL_VERSION=fromcsv PROMOTE_MAX_REGRESSION=1000 run --model-dir "$D" --data-path "$T/series.csv"
+check "cli-6.2 training on the written CSV gives the same model" \
+    eval 'exits 0 && cmp -s "$D/versions/synthetic/model.bin" "$D/versions/fromcsv/model.bin"'
+run table --out "$T/table.csv"
+check "cli-6.3 table writes the feature table" \
+    eval 'exits 0 && head -1 "$T/table.csv" | grep -q "^lag_1,.*,holiday,demand$"'
+MODEL_VERSION=tab PROMOTE_MAX_REGRESSION=1000 DATA_MODE=tabular run --model-dir "$D" --data-path "$T/table.csv"
+check "cli-6.4 tabular training on the table works" \
+    eval 'exits 0 && json "$D/versions/tab/metadata.json" "d[\"mode\"]==\"tabular\" and d[\"baseline\"][\"name\"]==\"train_mean\""'
+printf 'date,store,demand\n' >"$T/two.csv"
+for i in $(seq 0 59); do
+    day=$(date -u -d "2024-01-01 + $i days" +%F)
+    echo "$day,a,$((10 + i % 7))" >>"$T/two.csv"
+    echo "$day,b,$((20 + i % 5))" >>"$T/two.csv"
+done
+MODEL_VERSION=two PROMOTE_MAX_REGRESSION=1000 SERIES_COLUMN=store run --model-dir "$D" --data-path "$T/two.csv"
+check "cli-6.5 a two-series CSV with a series column trains" \
+    eval 'exits 0 && json "$D/versions/two/metadata.json" "d[\"training\"][\"rows\"]+d[\"training\"][\"test_rows\"]==64"'
+
+echo "cli: shards"
+S=$T/s
+mkdir "$S"
+MODEL_VERSION=whole N_ESTIMATORS=9 run --model-dir "$S"
+for i in 0 1 2; do
+    JOB_COMPLETION_INDEX=$i SHARD_COUNT=3 SHARD_RUN=r1 N_ESTIMATORS=9 run --model-dir "$S"
+done
+check "cli-7.1 each indexed pod writes its shard" \
+    eval 'exits 0 && [ "$(ls "$S/shards/r1" | wc -l)" -eq 3 ]'
+MODEL_VERSION=merged SHARD_COUNT=3 SHARD_RUN=r1 N_ESTIMATORS=9 PROMOTE_MAX_REGRESSION=0 run merge --model-dir "$S"
+# Same trees, so the same test metrics to the last bit (the unit tests
+# compare the trees themselves).
+check "cli-7.2 merged shards equal the forest trained in one piece" \
+    eval 'exits 0 && json "$S/versions/merged/metadata.json" \
+            "d[\"metrics\"]==json.load(open(\"$S/versions/whole/metadata.json\"))[\"metrics\"]" &&
+          [ "$(current "$S")" = versions/merged ] && [ ! -d "$S/shards/r1" ]'
+JOB_COMPLETION_INDEX=0 SHARD_COUNT=3 SHARD_RUN=r2 N_ESTIMATORS=9 run --model-dir "$S"
+SHARD_COUNT=3 SHARD_RUN=r2 N_ESTIMATORS=9 run merge --model-dir "$S"
+check "cli-7.3 merging with a shard missing is refused" \
+    eval 'exits 1 && says "missing or repeated" && [ "$(current "$S")" = versions/merged ]'
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,61 @@
+# Shared settings and helpers for the e2e harness; sourced, never run.
+#
+# Pins: Kubernetes 1.34 is the newest release whose kubelet still runs on
+# cgroup v1 by default (1.35 sets failCgroupV1: true) and still talks to
+# containerd 1.6 (Debian bookworm's); k8s.io/kubernetes v1.34.4 is the newest
+# 1.34 the Go module proxy serves here.
+
+: "${E2E_CACHE:=/var/cache/mini-ml-e2e}"
+: "${K8S_VERSION:=v1.34.4}"
+: "${ETCD_VERSION:=v3.6.6}"
+: "${METRICS_SERVER_VERSION:=v0.8.0}"
+# Everything a running cluster owns: certificates, logs, etcd data, the
+# containerd root, pid files. Removed by cluster-down.sh.
+: "${E2E_STATE:=/var/lib/mini-ml-e2e}"
+: "${E2E_RUN:=/run/mini-ml-e2e}"
+
+K8S_BIN="$E2E_CACHE/bin/kubernetes-$K8S_VERSION"
+ETCD_BIN="$E2E_CACHE/bin/etcd-$ETCD_VERSION"
+MS_BIN="$E2E_CACHE/bin/metrics-server-$METRICS_SERVER_VERSION"
+KUBECONFIG_ADMIN="$E2E_STATE/pki/admin.kubeconfig"
+
+# Addresses: the API server and every host process listen on loopback only;
+# pods live on the harness's own bridge (e2e-br0, 10.88.0.0/16) and services
+# on a virtual range that kube-proxy rewrites; nothing leaves the machine.
+NODE_NAME=e2e-node
+NODE_IP=127.0.0.1
+POD_CIDR=10.88.0.0/16
+SERVICE_CIDR=10.96.0.0/16
+API_PORT=6443
+
+log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+# timed NAME CMD...: run one step, print its name and how long it took.
+timed() {
+	local name=$1 start rc=0
+	shift
+	start=$(date +%s)
+	log "step: $name"
+	"$@" || rc=$?
+	log "step: $name: $([[ $rc == 0 ]] && echo ok || echo "FAILED (rc=$rc)") in $(($(date +%s) - start))s"
+	return "$rc"
+}
+
+# wait_for SECONDS DESCRIPTION CMD...: poll CMD once a second until it succeeds.
+wait_for() {
+	local secs=$1 deadline=$(($(date +%s) + $1)) what=$2
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if (($(date +%s) >= deadline)); then
+			log "timed out after ${secs}s waiting for $what"
+			return 1
+		fi
+		sleep 1
+	done
+}
+
+kc() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }

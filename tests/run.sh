@@ -1,0 +1,40 @@
+#!/bin/sh
+# Runs every test suite and adds up their closing lines "N passed, N failed":
+# the unit tests (ASan + UBSan build), then each tests/<suite>/run.sh.
+# Usage: tests/run.sh [suite...]   e.g. tests/run.sh unit cli
+set -u
+cd "$(dirname "$0")/.."
+
+suites="${*:-unit $(for d in tests/*/run.sh; do basename "$(dirname "$d")"; done)}"
+passed=0 failed=0 broken=""
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+for s in $suites; do
+    echo "== $s"
+    case $s in
+    unit) cmd="build/asan/test-unit" ;;
+    *) cmd="tests/$s/run.sh" ;;
+    esac
+    # Sanitizers: stop at the first error, report leaks.
+    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0" \
+    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+        $cmd >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "$s: no closing line (exit $rc)"
+        broken="$broken $s"
+        continue
+    fi
+    p=$(echo "$line" | cut -d' ' -f1)
+    f=$(echo "$line" | cut -d' ' -f3)
+    passed=$((passed + p))
+    failed=$((failed + f))
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && broken="$broken $s"
+done
+
+[ -n "$broken" ] && echo "suites that crashed or exited non-zero:$broken"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ -z "$broken" ]

@@ -1,0 +1,40 @@
+/*
+ * test.h: the unit tests' tiny runner (after redis' testhelp.h).
+ *
+ * test_cond("name", expr) records one check and prints it when it fails
+ * (or always with -v); main() prints "N passed, N failed" at the end.
+ */
+#ifndef FR_TEST_H
+#define FR_TEST_H
+
+#include <stdio.h>
+
+extern int test_passed, test_failed, test_verbose;
+
+#define test_cond(name, cond)                                                 \
+    do {                                                                      \
+        if (cond) {                                                           \
+            test_passed++;                                                    \
+            if (test_verbose)                                                 \
+                printf("  ok    %s\n", name);                                 \
+        } else {                                                              \
+            test_failed++;                                                    \
+            printf("  FAIL  %s  (%s:%d: %s)\n", name, __FILE__, __LINE__,     \
+                   #cond);                                                    \
+        }                                                                     \
+    } while (0)
+
+/* Each test file registers one suite function. */
+void test_data(void);
+void test_forest(void);
+void test_model(void);
+void test_store(void);
+
+/* Writes text to a new temporary file and returns its path (static buffer
+ * per call site is not needed: the caller copies it). */
+const char *test_write_temp(const char *name, const char *text);
+
+/* A fresh temporary directory for this process. */
+const char *test_temp_dir(void);
+
+#endif

@@ -1,0 +1,339 @@
+/*
+ * test_data.c: CSV parsing, dates, the feature builder (no look-ahead),
+ * the time-ordered split and the metrics.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csvfile.h"
+#include "dataset.h"
+#include "metrics.h"
+#include "series.h"
+#include "synth.h"
+#include "tabular.h"
+#include "test.h"
+
+static int contains(const char *haystack, const char *needle)
+{
+    return strstr(haystack, needle) != NULL;
+}
+
+/* Reads text as a tabular CSV; returns the status and leaves the error. */
+static int read_tab(const char *text, struct dataset *ds, struct fr_error *err)
+{
+    char path[512];
+
+    snprintf(path, sizeof path, "%s", test_write_temp("t.csv", text));
+    memset(err, 0, sizeof *err);
+    return tabular_read_csv(path, "y", ds, err);
+}
+
+static void test_csv(void)
+{
+    struct dataset ds;
+    struct fr_error err;
+
+    test_cond("csv-1.1 quoted fields, CRLF and blank lines parse",
+              read_tab("a,\"b\",y\r\n1,\"2.5\",3\r\n\r\n4,5,6\r\n", &ds,
+                       &err) == 0 && ds.n_rows == 2 && ds.n_features == 2 &&
+                  ds.X[1] == 2.5f && ds.y[1] == 6.0 &&
+                  strcmp(ds.feature_names[1], "b") == 0);
+    dataset_release(&ds);
+    test_cond("csv-1.2 target column in the middle is taken out",
+              read_tab("a,y,b\n1,2,3\n", &ds, &err) == 0 &&
+                  ds.n_features == 2 && ds.X[0] == 1.0f && ds.X[1] == 3.0f &&
+                  ds.y[0] == 2.0);
+    dataset_release(&ds);
+    test_cond("csv-1.3 no final newline is fine",
+              read_tab("a,y\n1,2\n3,4", &ds, &err) == 0 && ds.n_rows == 2);
+    dataset_release(&ds);
+
+    test_cond("csv-2.1 empty file is an error",
+              read_tab("", &ds, &err) != 0 && contains(err.msg, "is empty"));
+    test_cond("csv-2.2 header only is an error",
+              read_tab("a,y\n", &ds, &err) != 0 &&
+                  contains(err.msg, "no data rows"));
+    test_cond("csv-2.3 missing target column is named",
+              read_tab("a,b\n1,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "no target column 'y'"));
+    test_cond("csv-2.4 non-numeric cell names line and column",
+              read_tab("a,y\n1,2\n3,4\nabc,5\n", &ds, &err) != 0 &&
+                  contains(err.msg, "line 4 column 1 ('a'): 'abc' is not a "
+                                    "number"));
+    test_cond("csv-2.5 wrong column count names the line",
+              read_tab("a,y\n1,2\n3\n", &ds, &err) != 0 &&
+                  contains(err.msg, "line 3: 1 columns, but the header has 2"));
+    test_cond("csv-2.6 NaN is refused",
+              read_tab("a,y\nnan,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "not a finite number"));
+    test_cond("csv-2.7 infinity is refused",
+              read_tab("a,y\n1,inf\n", &ds, &err) != 0 &&
+                  contains(err.msg, "not a finite number"));
+    test_cond("csv-2.8 empty cell is refused",
+              read_tab("a,y\n,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "empty cell"));
+    test_cond("csv-2.9 a feature beyond float range is refused",
+              read_tab("a,y\n1e300,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "float range"));
+    test_cond("csv-2.10 a stray quote is a parse error with a line",
+              read_tab("a,y\n1,2\n3,4\"x\n", &ds, &err) != 0 &&
+                  contains(err.msg, "line 3"));
+    test_cond("csv-2.11 a missing file names the file",
+              tabular_read_csv("/nonexistent/x.csv", "y", &ds, &err) != 0 &&
+                  contains(err.msg, "cannot open '/nonexistent/x.csv'"));
+    test_cond("csv-2.12 only a target column is refused",
+              read_tab("y\n1\n", &ds, &err) != 0 &&
+                  contains(err.msg, "no feature columns"));
+    test_cond("csv-2.13 duplicate column names are refused",
+              read_tab("a,a,y\n1,2,3\n", &ds, &err) != 0 &&
+                  contains(err.msg, "appears twice"));
+}
+
+static void test_dates(void)
+{
+    int32_t d;
+    char buf[16];
+    int dow, dom, month;
+
+    test_cond("date-1.1 epoch is day 0",
+              series_parse_date("1970-01-01", &d) == 0 && d == 0);
+    test_cond("date-1.2 leap day 2024 parses",
+              series_parse_date("2024-02-29", &d) == 0);
+    series_format_date(d, buf);
+    test_cond("date-1.3 formatting inverts parsing",
+              strcmp(buf, "2024-02-29") == 0);
+    test_cond("date-1.4 2023-02-29 is not a date",
+              series_parse_date("2023-02-29", &d) != 0);
+    test_cond("date-1.5 1900-02-29 is not a date (century rule)",
+              series_parse_date("1900-02-29", &d) != 0);
+    test_cond("date-1.6 2000-02-29 is a date (400-year rule)",
+              series_parse_date("2000-02-29", &d) == 0);
+    test_cond("date-1.7 month 13 is refused",
+              series_parse_date("2024-13-01", &d) != 0);
+    test_cond("date-1.8 other formats are refused",
+              series_parse_date("01/02/2024", &d) != 0 &&
+                  series_parse_date("2024-1-2", &d) != 0 &&
+                  series_parse_date("2024-01-02x", &d) != 0);
+    series_parse_date("2026-11-27", &d);
+    series_calendar(d, &dow, &dom, &month);
+    test_cond("date-1.9 2026-11-27 is a Friday in November",
+              dow == 4 && dom == 27 && month == 11);
+}
+
+/* A series whose value on day t is 1000 + t, one record per day. */
+static void make_linear(struct series_data *d, int days, int32_t start)
+{
+    memset(d, 0, sizeof *d);
+    d->series_names = calloc(1, sizeof(char *));
+    d->series_names[0] = strdup("s");
+    d->n_series = 1;
+    for (int t = 0; t < days; t++)
+        series_data_push(d, 0, start + t, 1000.0 + t, NULL, (size_t)t + 2,
+                         NULL);
+}
+
+static void test_features(void)
+{
+    struct series_spec spec;
+    struct series_data d;
+    struct dataset ds;
+    struct fr_error err = {{0}};
+    int32_t start;
+    int ok = 1;
+
+    series_parse_date("2024-01-01", &start);
+    series_spec_init(&spec, 0, NULL, &err);
+    test_cond("feat-1.1 default spec has 13 features",
+              series_n_features(&spec) == 13 && series_history(&spec) == 28);
+    make_linear(&d, 60, start);
+    test_cond("feat-1.2 builds one row per day with 28 days of history",
+              series_build(&d, &spec, &ds, &err) == 0 && ds.n_rows == 32);
+    /* Row r is day 28 + r, whose target is 1028 + r. */
+    for (size_t r = 0; r < ds.n_rows && ok; r++) {
+        const float *x = ds.X + r * ds.n_features;
+        double t = 28.0 + (double)r;
+        ok &= ds.y[r] == 1000.0 + t;
+        ok &= x[0] == (float)(1000.0 + t - 1);  /* lag_1 */
+        ok &= x[3] == (float)(1000.0 + t - 7);  /* lag_7 */
+        ok &= x[5] == (float)(1000.0 + t - 28); /* lag_28 */
+        /* mean of the previous 7 days: t-7 .. t-1 */
+        ok &= fabsf(x[6] - (float)(1000.0 + t - 4)) < 1e-3f;
+        ok &= ds.baseline[r] == 1000.0 + t - 7;
+    }
+    test_cond("feat-1.3 lags, rolling mean and baseline use past days only",
+              ok);
+    test_cond("feat-1.4 feature names in model order",
+              strcmp(ds.feature_names[0], "lag_1") == 0 &&
+                  strcmp(ds.feature_names[7], "roll_std_7") == 0 &&
+                  strcmp(ds.feature_names[12], "month") == 0);
+
+    /* No look-ahead: changing the future leaves earlier rows unchanged. */
+    {
+        struct dataset ds2;
+        size_t nf = ds.n_features;
+        d.y[59] = -5.0e6;
+        series_build(&d, &spec, &ds2, &err);
+        test_cond("feat-1.5 a changed future value changes no earlier row's "
+                  "features",
+                  ds2.n_rows == ds.n_rows &&
+                      memcmp(ds.X, ds2.X, (ds.n_rows - 1) * nf *
+                                              sizeof(float)) == 0);
+        dataset_release(&ds2);
+    }
+    dataset_release(&ds);
+
+    /* A gap: day 40 missing removes the rows whose history spans it. */
+    d.day[40] = d.day[59] + 100; /* move it far away */
+    test_cond("feat-2.1 rows whose history has a gap are skipped",
+              series_build(&d, &spec, &ds, &err) == 0 && ds.n_rows == 12);
+    dataset_release(&ds);
+    d.day[40] = d.day[39];
+    test_cond("feat-2.2 two rows for one day are an error naming both lines",
+              series_build(&d, &spec, &ds, &err) != 0 &&
+                  contains(err.msg, "has two rows for") &&
+                  contains(err.msg, "line 42"));
+    series_data_release(&d);
+
+    make_linear(&d, 20, start);
+    test_cond("feat-2.3 too few rows for the lags is an error",
+              series_build(&d, &spec, &ds, &err) != 0 &&
+                  contains(err.msg, "too few rows for the lags"));
+    series_data_release(&d);
+    series_spec_release(&spec);
+}
+
+static void test_series_csv(void)
+{
+    struct series_columns cols = {"date", "demand", "store"};
+    struct series_data d;
+    struct fr_error err = {{0}};
+    char path[512];
+
+    snprintf(path, sizeof path, "%s",
+             test_write_temp("s.csv", "store,date,demand,promo\n"
+                                      "a,2024-01-01,5,0\n"
+                                      "b,2024-01-01,7,1\n"
+                                      "a,2024-01-02,6,1\n"));
+    test_cond("scsv-1.1 series, date, target and a covariate are read",
+              series_data_read_csv(path, &cols, &d, &err) == 0 && d.n == 3 &&
+                  d.n_series == 2 && d.n_covariates == 1 &&
+                  strcmp(d.covariate_names[0], "promo") == 0 &&
+                  d.series[2] == 0 && d.cov[1] == 1.0);
+    series_data_release(&d);
+    snprintf(path, sizeof path, "%s",
+             test_write_temp("s.csv", "date,demand\n2024-01-01,5\n"
+                                      "2024-02-30,6\n"));
+    test_cond("scsv-1.2 an impossible date names line and column",
+              series_data_read_csv(path, &cols, &d, &err) != 0 &&
+                  contains(err.msg, "line 3 column 1 ('date'): '2024-02-30' "
+                                    "is not a date"));
+    snprintf(path, sizeof path, "%s",
+             test_write_temp("s.csv", "day,demand\n2024-01-01,5\n"));
+    test_cond("scsv-1.3 a missing date column is named",
+              series_data_read_csv(path, &cols, &d, &err) != 0 &&
+                  contains(err.msg, "no date column 'date'"));
+    snprintf(path, sizeof path, "%s",
+             test_write_temp("s.csv", "date,demand,promo\n2024-01-01,5,x\n"));
+    test_cond("scsv-1.4 a non-numeric covariate names line and column",
+              series_data_read_csv(path, &cols, &d, &err) != 0 &&
+                  contains(err.msg, "line 2 column 3 ('promo')"));
+}
+
+static void test_split(void)
+{
+    struct dataset ds, train, test;
+    struct fr_error err = {{0}};
+    const char *names[] = {"x"};
+    float x;
+    int ok = 1;
+
+    dataset_init(&ds, 1, names, 4, 1, &err);
+    /* Two series of 10 days, interleaved as a date-ordered file would be. */
+    for (int t = 0; t < 10; t++) {
+        for (int s = 0; s < 2; s++) {
+            x = (float)t;
+            dataset_push(&ds, &x, s * 100 + t, s, t, 0.0, &err);
+        }
+    }
+    ds.n_series = 2;
+    test_cond("split-1.1 series split keeps the last 20% of each series",
+              dataset_split(&ds, 0.2, &train, &test, &err) == 0 &&
+                  train.n_rows == 16 && test.n_rows == 4);
+    for (size_t i = 0; i < test.n_rows; i++)
+        ok &= test.day[i] >= 8;
+    for (size_t i = 0; i < train.n_rows; i++)
+        ok &= train.day[i] < 8;
+    test_cond("split-1.2 every test day is after every training day", ok);
+    dataset_release(&train);
+    dataset_release(&test);
+    free(ds.series);
+    ds.series = NULL;
+    free(ds.day);
+    ds.day = NULL;
+    free(ds.baseline);
+    ds.baseline = NULL;
+    test_cond("split-1.3 tabular split takes the last rows of the file",
+              dataset_split(&ds, 0.25, &train, &test, &err) == 0 &&
+                  test.n_rows == 5 && test.X[0] == 7.0f &&
+                  train.n_rows == 15);
+    dataset_release(&train);
+    dataset_release(&test);
+    ds.n_rows = 1;
+    test_cond("split-1.4 one row cannot be split",
+              dataset_split(&ds, 0.2, &train, &test, &err) != 0 &&
+                  contains(err.msg, "too few rows"));
+    dataset_release(&ds);
+}
+
+static void test_metrics(void)
+{
+    double actual[] = {1, 2, 0, 4};
+    double pred[] = {2, 2, 1, 2};
+    struct metrics m;
+
+    metrics_compute(actual, pred, 4, &m);
+    test_cond("metrics-1.1 MAE", fabs(m.mae - 1.0) < 1e-12);
+    test_cond("metrics-1.2 RMSE", fabs(m.rmse - sqrt(6.0 / 4)) < 1e-12);
+    /* MAPE skips the zero actual: (100% + 0% + 50%) / 3. */
+    test_cond("metrics-1.3 MAPE leaves out zero actuals",
+              fabs(m.mape - 50.0) < 1e-9 && m.mape_rows == 3);
+    /* mean 1.75; SST = 0.5625+0.0625+3.0625+5.0625 = 8.75; SSE = 6 */
+    test_cond("metrics-1.4 R2", fabs(m.r2 - (1.0 - 6.0 / 8.75)) < 1e-12);
+    metrics_compute(pred + 1, pred + 1, 1, &m);
+    test_cond("metrics-1.5 constant actuals give R2 NaN, perfect RMSE 0",
+              isnan(m.r2) && m.rmse == 0.0);
+}
+
+static void test_synth(void)
+{
+    struct series_data a, b;
+    struct fr_error err = {{0}};
+    int same;
+
+    synth_generate(3, 100, 7, &a, &err);
+    synth_generate(3, 100, 7, &b, &err);
+    same = a.n == b.n && memcmp(a.y, b.y, a.n * sizeof *a.y) == 0;
+    test_cond("synth-1.1 same seed, same data", same && a.n == 300);
+    series_data_release(&b);
+    synth_generate(3, 100, 8, &b, &err);
+    test_cond("synth-1.2 another seed, other data",
+              memcmp(a.y, b.y, a.n * sizeof *a.y) != 0);
+    test_cond("synth-1.3 demand is whole and non-negative",
+              a.y[17] >= 0 && a.y[17] == floor(a.y[17]));
+    series_data_release(&a);
+    series_data_release(&b);
+    test_cond("synth-1.4 zero series is refused",
+              synth_generate(0, 100, 7, &a, &err) != 0);
+}
+
+void test_data(void)
+{
+    test_csv();
+    test_dates();
+    test_features();
+    test_series_csv();
+    test_split();
+    test_metrics();
+    test_synth();
+}

@@ -1,0 +1,106 @@
+/*
+ * test_store.c: staging, atomic promotion, the current link and pruning.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "store.h"
+#include "test.h"
+
+static int stage_version(const char *dir, const char *version, double rmse)
+{
+    struct store_stage st;
+    struct fr_error err = {{0}};
+    char path[PATH_MAX], json[128];
+
+    if (store_stage_begin(dir, version, &st, &err) != 0)
+        return -1;
+    snprintf(json, sizeof json, "{\"metrics\": {\"rmse\": %g}}", rmse);
+    if (store_stage_file(&st, "metadata.json", path, sizeof path, &err) ||
+        model_write_file(path, json, strlen(json), &err) ||
+        store_stage_commit(&st, &err))
+        return -1;
+    return 0;
+}
+
+void test_store(void)
+{
+    char dir[512], version[STORE_VERSION_MAX + 1], path[PATH_MAX];
+    struct fr_error err = {{0}};
+    struct store_stage st;
+    double rmse = 0.0;
+    struct stat sb;
+
+    snprintf(dir, sizeof dir, "%s/store", test_temp_dir());
+    mkdir(dir, 0755);
+    test_cond("store-1.1 no current version at first",
+              store_current(dir, version, &err) == 0);
+    test_cond("store-1.2 a staged version appears only when committed",
+              store_stage_begin(dir, "v1", &st, &err) == 0 &&
+                  snprintf(path, sizeof path, "%s/versions/v1", dir) > 0 &&
+                  stat(path, &sb) != 0 && store_stage_commit(&st, &err) == 0 &&
+                  stat(path, &sb) == 0);
+    test_cond("store-1.3 an existing version name is refused",
+              store_stage_begin(dir, "v1", &st, &err) != 0 &&
+                  strstr(err.msg, "already exists"));
+    test_cond("store-1.4 bad version names are refused",
+              !store_version_valid("../x") && !store_version_valid(".hidden") &&
+                  !store_version_valid("") && !store_version_valid("a/b") &&
+                  store_version_valid("20261127T213000Z-2"));
+    test_cond("store-1.5 promote points current at the version",
+              store_promote(dir, "v1", &err) == 0 &&
+                  store_current(dir, version, &err) == 1 &&
+                  strcmp(version, "v1") == 0);
+    snprintf(path, sizeof path, "%s/current", dir);
+    {
+        char target[256];
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        test_cond("store-1.6 the link is relative", strcmp(target,
+                                                          "versions/v1") == 0);
+    }
+    store_stage_begin(dir, "abandoned", &st, &err);
+    store_stage_abort(&st);
+    snprintf(path, sizeof path, "%s/versions/abandoned", dir);
+    test_cond("store-1.7 an aborted stage leaves no version",
+              stat(path, &sb) != 0 && stat(st.staging, &sb) != 0);
+
+    test_cond("store-2.1 metrics.rmse is read from metadata.json",
+              stage_version(dir, "v2", 3.5) == 0 &&
+                  store_version_rmse(dir, "v2", &rmse, &err) == 0 &&
+                  rmse == 3.5);
+    test_cond("store-2.2 a version without metadata has no rmse",
+              store_version_rmse(dir, "v1", &rmse, &err) != 0);
+
+    /* Six more versions, eight in all; current stays v1 (the oldest).
+     * Keeping 3 deletes the 5 oldest others: v2 to v6. */
+    for (int i = 3; i <= 8; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "v%d", i);
+        stage_version(dir, name, 1.0);
+        usleep(2000); /* distinct modification times */
+    }
+    test_cond("store-3.1 prune deletes the oldest beyond KEEP_VERSIONS",
+              store_prune(dir, 3, &err) == 5);
+    snprintf(path, sizeof path, "%s/versions/v1", dir);
+    test_cond("store-3.2 the current version is never pruned",
+              stat(path, &sb) == 0);
+    snprintf(path, sizeof path, "%s/versions/v8", dir);
+    test_cond("store-3.3 the newest versions stay", stat(path, &sb) == 0);
+    snprintf(path, sizeof path, "%s/versions/v2", dir);
+    test_cond("store-3.4 older ones are gone", stat(path, &sb) != 0);
+
+    snprintf(path, sizeof path, "%s/current", dir);
+    unlink(path);
+    symlink("/etc", path);
+    test_cond("store-4.1 a current link outside versions/ is an error",
+              store_current(dir, version, &err) < 0 &&
+                  strstr(err.msg, "not at versions/"));
+    test_cond("store-4.2 a missing MODEL_DIR is named",
+              store_stage_begin("/nonexistent/models", NULL, &st, &err) != 0 &&
+                  strstr(err.msg, "'/nonexistent/models' is not a directory"));
+}
