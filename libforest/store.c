@@ -67,13 +67,10 @@ static int exists(const char *path)
     return lstat(path, &st) == 0;
 }
 
-int store_stage_begin(const char *model_dir, const char *version,
-                      struct store_stage *st, struct fr_error *err)
+int store_check_dir(const char *model_dir, struct fr_error *err)
 {
-    char versions[PATH_MAX];
     struct stat sb;
 
-    memset(st, 0, sizeof *st);
     if (stat(model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fr_error_set(err, "MODEL_DIR '%s' is not a directory", model_dir);
         return -1;
@@ -83,6 +80,17 @@ int store_stage_begin(const char *model_dir, const char *version,
                      strerror(errno));
         return -1;
     }
+    return 0;
+}
+
+int store_stage_begin(const char *model_dir, const char *version,
+                      struct store_stage *st, struct fr_error *err)
+{
+    char versions[PATH_MAX];
+
+    memset(st, 0, sizeof *st);
+    if (store_check_dir(model_dir, err) != 0)
+        return -1;
     if (strlen(model_dir) >= sizeof st->model_dir) {
         fr_error_set(err, "MODEL_DIR path is too long");
         return -1;

@@ -35,6 +35,11 @@ struct store_stage {
  * a dot. Returns 1 when valid. */
 int store_version_valid(const char *version);
 
+/* Checks that MODEL_DIR is a writable directory, so a long training run
+ * can fail before it starts rather than after. Returns 0 or -1 with err
+ * set. */
+int store_check_dir(const char *model_dir, struct fr_error *err);
+
 /* Creates MODEL_DIR/versions when missing and a staging directory for a new
  * version named `version`, or, when version is NULL, named after the UTC
  * time (20261127T213000Z, with -2, -3... if taken). Returns 0, or -1 with

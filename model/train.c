@@ -438,6 +438,8 @@ int trainer_train(const struct train_settings *s)
         fail(&err);
         return EXIT_USAGE;
     }
+    if (store_check_dir(s->model_dir, &err) != 0)
+        goto out;
     if (load_table(s, &table, &spec, &series_mode, &err) != 0)
         goto out;
     if (dataset_split(&table, s->test_fraction, &train, &test, &err) != 0)
@@ -498,7 +500,8 @@ int trainer_merge(const struct train_settings *s)
     glob_t g = {0};
     int series_mode = 0, status = EXIT_ERROR, globbed = 0;
 
-    if (shard_dir(s, dir, sizeof dir, &err) != 0)
+    if (store_check_dir(s->model_dir, &err) != 0 ||
+        shard_dir(s, dir, sizeof dir, &err) != 0)
         goto out;
     snprintf(pattern, sizeof pattern, "%s/shard-*-of-*.bin", dir);
     if (glob(pattern, 0, NULL, &g) != 0) {
