@@ -1008,10 +1008,12 @@ struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
     total = first->params.n_trees;
     for (size_t s = 0; s < n_shards; s++) {
         if (!same_forest_kind(first, shards[s])) {
-            fr_error_set(err, "shard %u was trained with other features or "
-                         "hyperparameters than shard %u",
+            fr_error_set(err, "shard %u of %u and shard %u of %u do not "
+                         "belong to one forest (features, hyperparameters, "
+                         "seed or shard count differ)",
+                         first->params.shard_index, first->params.shard_count,
                          shards[s]->params.shard_index,
-                         first->params.shard_index);
+                         shards[s]->params.shard_count);
             return NULL;
         }
         held += shards[s]->n_trees;

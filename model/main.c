@@ -6,6 +6,7 @@
  *
  *   forest-train [train]        train, evaluate, store and promote a model
  *   forest-train merge          join the shards of a SHARD_RUN and promote
+ *   forest-train promote        point `current` at MODEL_VERSION (rollback)
  *   forest-train synth --out F  write the synthetic series as CSV
  *   forest-train table --out F  write the feature table the model sees
  */
@@ -91,7 +92,8 @@ static const struct config_option OPTIONS[] = {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: forest-train [train|merge|synth|table] [--flag value]...\n"
+            "usage: forest-train [train|merge|promote|synth|table] "
+            "[--flag value]...\n"
             "\n"
             "Trains a random-forest regressor and publishes it to the model "
             "store.\n"
@@ -99,6 +101,8 @@ static void usage(FILE *fp)
             " promote\n"
             "  merge   join MODEL_DIR/shards/SHARD_RUN/*.bin, evaluate, "
             "promote\n"
+            "  promote point current at --model-version V, e.g. to roll "
+            "back\n"
             "  synth   write the synthetic series to --out FILE\n"
             "  table   write the feature table to --out FILE (for tabular "
             "mode)\n"
@@ -147,11 +151,13 @@ int main(int argc, char **argv)
         return trainer_train(&S);
     if (strcmp(command, "merge") == 0)
         return trainer_merge(&S);
+    if (strcmp(command, "promote") == 0)
+        return trainer_promote(&S);
     if (strcmp(command, "synth") == 0)
         return trainer_synth(&S);
     if (strcmp(command, "table") == 0)
         return trainer_table(&S);
     fprintf(stderr, "forest-train: error: unknown command '%s' (train, merge, "
-            "synth or table; see --help)\n", command);
+            "promote, synth or table; see --help)\n", command);
     return EXIT_USAGE;
 }

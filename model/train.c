@@ -503,9 +503,13 @@ int trainer_merge(const struct train_settings *s)
     if (store_check_dir(s->model_dir, &err) != 0 ||
         shard_dir(s, dir, sizeof dir, &err) != 0)
         goto out;
-    snprintf(pattern, sizeof pattern, "%s/shard-*-of-*.bin", dir);
+    /* Only this run's shard count: leftovers of a run split another way
+     * under the same SHARD_RUN are not ours to merge. */
+    snprintf(pattern, sizeof pattern, "%s/shard-*-of-%llu.bin", dir,
+             s->shard_count);
     if (glob(pattern, 0, NULL, &g) != 0) {
-        fr_error_set(&err, "no shards in '%s'", dir);
+        fr_error_set(&err, "no shards of SHARD_COUNT %llu in '%s'",
+                     s->shard_count, dir);
         goto out;
     }
     globbed = 1;
@@ -559,6 +563,45 @@ out_quiet:
     dataset_release(&test);
     if (series_mode)
         series_spec_release(&spec);
+    return status;
+}
+
+int trainer_promote(const struct train_settings *s)
+{
+    struct fr_error err = {{0}};
+    char path[PATH_MAX], previous[STORE_VERSION_MAX + 1] = "none";
+    struct forest *f = NULL;
+    int lock = -1, status = EXIT_ERROR;
+
+    if (s->model_version == NULL || !store_version_valid(s->model_version)) {
+        fprintf(stderr, "forest-train: error: promote needs MODEL_VERSION "
+                "(--model-version), the name of a directory in "
+                "MODEL_DIR/versions/\n");
+        return EXIT_USAGE;
+    }
+    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/model.bin",
+                         s->model_dir, s->model_version) >= sizeof path) {
+        fr_error_set(&err, "path too long under '%s'", s->model_dir);
+        goto out;
+    }
+    /* Only a model that loads is ever pointed at: a rollback must not
+     * break the servers that follow `current`. */
+    f = model_load(path, NULL, &err);
+    if (f == NULL)
+        goto out;
+    lock = store_lock(s->model_dir, &err);
+    if (lock < 0 || store_current(s->model_dir, previous, &err) < 0 ||
+        store_promote(s->model_dir, s->model_version, &err) != 0)
+        goto out;
+    say(s, "promoted %s (was %s): %s/current -> versions/%s",
+        s->model_version, previous, s->model_dir, s->model_version);
+    status = EXIT_TRAINED;
+    goto done;
+out:
+    fail(&err);
+done:
+    store_unlock(lock);
+    forest_free(f);
     return status;
 }
 

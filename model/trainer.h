@@ -68,6 +68,7 @@ struct run_info {
 /* The commands; each returns an exit status and prints its own errors. */
 int trainer_train(const struct train_settings *s);
 int trainer_merge(const struct train_settings *s);
+int trainer_promote(const struct train_settings *s);
 int trainer_synth(const struct train_settings *s);
 int trainer_table(const struct train_settings *s);
 

@@ -108,6 +108,20 @@ done
 check "cli-3.5 KEEP_VERSIONS=2 leaves two versions, current among them" \
     eval '[ "$(ls "$M/versions" | wc -l)" -eq 2 ] && [ "$(current "$M")" = versions/v6 ]'
 
+MODEL_VERSION=v5 run promote --model-dir "$M"
+check "cli-3.6 promote rolls current back to an older version" \
+    eval 'exits 0 && [ "$(current "$M")" = versions/v5 ]'
+cp "$M/versions/v6/model.bin" "$T/good.bin"
+printf 'garbage' >"$M/versions/v6/model.bin"
+MODEL_VERSION=v6 run promote --model-dir "$M"
+check "cli-3.7 promote refuses a version whose model does not load" \
+    eval 'exits 1 && says "not a model file" && [ "$(current "$M")" = versions/v5 ]'
+cp "$T/good.bin" "$M/versions/v6/model.bin"
+MODEL_VERSION=v6 run promote --model-dir "$M"
+run promote --model-dir "$M"
+check "cli-3.8 promote without MODEL_VERSION is a usage error" \
+    eval 'exits 2 && [ "$(current "$M")" = versions/v6 ]'
+
 echo "cli: bad input leaves the promoted model alone"
 before=$(fingerprint "$M")
 bad() { # bad NAME CSV-TEXT EXPECTED-MESSAGE [ENV...]
@@ -201,6 +215,14 @@ JOB_COMPLETION_INDEX=0 SHARD_COUNT=3 SHARD_RUN=r2 N_ESTIMATORS=9 run --model-dir
 SHARD_COUNT=3 SHARD_RUN=r2 N_ESTIMATORS=9 run merge --model-dir "$S"
 check "cli-7.3 merging with a shard missing is refused" \
     eval 'exits 1 && says "missing or repeated" && [ "$(current "$S")" = versions/merged ]'
+JOB_COMPLETION_INDEX=1 SHARD_COUNT=3 SHARD_RUN=r2 N_ESTIMATORS=9 SEED=5 run --model-dir "$S"
+JOB_COMPLETION_INDEX=2 SHARD_COUNT=3 SHARD_RUN=r2 N_ESTIMATORS=9 run --model-dir "$S"
+SHARD_COUNT=3 SHARD_RUN=r2 N_ESTIMATORS=9 run merge --model-dir "$S"
+check "cli-7.4 shards of another seed are refused by name" \
+    eval 'exits 1 && says "do not belong to one forest" && [ "$(current "$S")" = versions/merged ]'
+SHARD_COUNT=4 SHARD_RUN=r2 N_ESTIMATORS=9 run merge --model-dir "$S"
+check "cli-7.5 merge only takes shards of its SHARD_COUNT" \
+    eval 'exits 1 && says "no shards of SHARD_COUNT 4"'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
