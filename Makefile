@@ -25,7 +25,7 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c
 SERVE_SRC := api/main.c api/server.c api/handlers.c api/registry.c \
-             api/request.c api/metrics.c api/log.c
+             api/request.c api/stats.c api/log.c api/buf.c
 TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
              tests/unit/test_model.c tests/unit/test_store.c
 
@@ -61,6 +61,10 @@ build/forest-train: $(TRAIN_OBJ) build/libforest.a
 build/forest-serve: $(SERVE_OBJ) build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ -lmicrohttpd $(LDLIBS)
 
+# Batch-prediction benchmark (bench/predict.c), used by make bench.
+build/bench-predict: bench/predict.c build/libforest.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 build/asan/forest-train: $(SAN_TRAIN_OBJ) build/asan/libforest.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
@@ -82,6 +86,48 @@ run: deps all
 
 bench: all
 	bench/run.sh
+bench: build/bench-predict
+
+# libFuzzer targets (clang) for request bodies and model files, a short run;
+# FUZZ_SECONDS per target (tests/fuzz/run.sh).
+fuzz:
+	LIB_SRC="$(LIB_SRC)" SERVE_SRC="$(SERVE_SRC)" tests/fuzz/run.sh
 
 clean:
 	rm -rf build
+
+# A one-node Kubernetes built from the Go module proxy (cached under
+# /var/cache/mini-ml-e2e), the whole user flow on it, then teardown.
+e2e:
+	tests/e2e/run.sh
+
+# Container images (model/Dockerfile, api/Dockerfile), tagged IMAGE_TAG and
+# the git describe version; missing base images are made locally.
+IMAGE_TAG ?= dev
+.PHONY: image-test manifest-test minikube-up minikube-load minikube-retrain \
+        minikube-parallel-train minikube-down
+images:
+	scripts/build-images.sh $(IMAGE_TAG) $(VERSION)
+
+# Builds both images and runs them with plain Docker and compose (slow).
+image-test:
+	IMAGE_TAG=$(IMAGE_TAG) tests/images/run.sh
+
+# Renders k8s/ and its examples and checks them offline (schemas, the
+# restricted Pod Security Standard, labels, requests).
+manifest-test:
+	tests/images/manifests.sh
+
+# The minikube workflow: up (start, build, apply, train, smoke test), load
+# (the HPA from 2 to 5), retrain (new model, no restart), the parallel
+# training example, down (remove the platform).
+minikube-up:
+	scripts/minikube-up.sh
+minikube-load:
+	scripts/minikube-load.sh
+minikube-retrain:
+	scripts/minikube-retrain.sh
+minikube-parallel-train:
+	scripts/minikube-parallel-train.sh
+minikube-down:
+	scripts/minikube-down.sh

@@ -1,0 +1,192 @@
+// Command k8scheck checks rendered Kubernetes manifests offline, no cluster
+// needed (tests/images/manifests.sh runs it on `kubectl kustomize k8s/`):
+//   - each object decodes strictly into its k8s.io/api type, so an unknown
+//     or misspelt field fails, as `kubectl apply --validate=strict` would;
+//   - every pod template meets the "restricted" Pod Security Standard, by
+//     the same library the API server's admission plugin uses;
+//   - the project's conventions (STYLE.md): the app.kubernetes.io labels on
+//     every object and pod template, no version in selectors, requests and
+//     a memory limit on every container, read-only root filesystem, no
+//     service-account token, probes on named ports.
+//
+// Reads multi-document YAML on stdin; prints failures and a closing
+// "N passed, N failed"; exits 1 when anything failed.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	"sigs.k8s.io/yaml"
+)
+
+var passed, failed int
+
+func check(name string, ok bool, detail string) {
+	if ok {
+		passed++
+		return
+	}
+	failed++
+	fmt.Printf("FAIL %s: %s\n", name, detail)
+}
+
+var wantLabels = []string{"app.kubernetes.io/name", "app.kubernetes.io/instance",
+	"app.kubernetes.io/component", "app.kubernetes.io/part-of", "app.kubernetes.io/managed-by"}
+
+func checkLabels(what string, l map[string]string) {
+	for _, k := range wantLabels {
+		check(what+" label "+k, l[k] != "", "missing")
+	}
+}
+
+func checkSelector(what string, s map[string]string) {
+	for k := range s {
+		check(what+" selector", !strings.Contains(k, "version"), "selects on "+k)
+	}
+}
+
+func checkPod(what string, meta metav1.ObjectMeta, spec *corev1.PodSpec) {
+	checkLabels(what+" pod template", meta.Labels)
+	ev, err := policy.NewEvaluator(policy.DefaultChecks())
+	if err != nil {
+		panic(err)
+	}
+	lv := psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	for _, r := range ev.EvaluatePod(lv, &meta, spec) {
+		check(what+" restricted PSS", r.Allowed, r.ForbiddenReason+": "+r.ForbiddenDetail)
+	}
+	check(what+" automountServiceAccountToken false",
+		spec.AutomountServiceAccountToken != nil && !*spec.AutomountServiceAccountToken, "not false")
+	for _, c := range spec.Containers {
+		cw := what + " container " + c.Name
+		check(cw+" cpu request", !c.Resources.Requests.Cpu().IsZero(), "none")
+		check(cw+" memory request", !c.Resources.Requests.Memory().IsZero(), "none")
+		check(cw+" memory limit", !c.Resources.Limits.Memory().IsZero(), "none")
+		sc := c.SecurityContext
+		check(cw+" readOnlyRootFilesystem", sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem, "not true")
+		for _, p := range []*corev1.Probe{c.LivenessProbe, c.ReadinessProbe, c.StartupProbe} {
+			if p != nil && p.HTTPGet != nil {
+				found := false
+				for _, cp := range c.Ports {
+					found = found || cp.Name == p.HTTPGet.Port.String()
+				}
+				check(cw+" probe port is a named container port", found, p.HTTPGet.Port.String())
+			}
+		}
+		for _, m := range c.VolumeMounts {
+			found := false
+			for _, v := range spec.Volumes {
+				found = found || v.Name == m.Name
+			}
+			check(cw+" volumeMount "+m.Name+" has a volume", found, "no such volume")
+		}
+	}
+}
+
+func decode(doc []byte, v interface{}) error { return yaml.UnmarshalStrict(doc, v) }
+
+func main() {
+	in, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		panic(err)
+	}
+	for _, doc := range bytes.Split(in, []byte("\n---\n")) {
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		var tm metav1.TypeMeta
+		if err := yaml.Unmarshal(doc, &tm); err != nil {
+			check("yaml", false, err.Error())
+			continue
+		}
+		if tm.Kind == "" && tm.APIVersion == "" {
+			continue // only comments
+		}
+		var obj interface{}
+		switch tm.APIVersion + "/" + tm.Kind {
+		case "v1/Namespace":
+			obj = &corev1.Namespace{}
+		case "v1/ConfigMap":
+			obj = &corev1.ConfigMap{}
+		case "v1/PersistentVolumeClaim":
+			obj = &corev1.PersistentVolumeClaim{}
+		case "v1/PersistentVolume":
+			obj = &corev1.PersistentVolume{}
+		case "v1/Service":
+			obj = &corev1.Service{}
+		case "batch/v1/Job":
+			obj = &batchv1.Job{}
+		case "batch/v1/CronJob":
+			obj = &batchv1.CronJob{}
+		case "apps/v1/Deployment":
+			obj = &appsv1.Deployment{}
+		case "autoscaling/v2/HorizontalPodAutoscaler":
+			obj = &autoscalingv2.HorizontalPodAutoscaler{}
+		case "policy/v1/PodDisruptionBudget":
+			obj = &policyv1.PodDisruptionBudget{}
+		case "networking.k8s.io/v1/NetworkPolicy":
+			obj = &networkingv1.NetworkPolicy{}
+		default:
+			check("known kind", false, tm.APIVersion+" "+tm.Kind)
+			continue
+		}
+		err := decode(doc, obj)
+		var meta *metav1.ObjectMeta
+		name := tm.Kind
+		switch o := obj.(type) {
+		case *corev1.Namespace:
+			meta = &o.ObjectMeta
+		case *corev1.ConfigMap:
+			meta = &o.ObjectMeta
+		case *corev1.PersistentVolumeClaim:
+			meta = &o.ObjectMeta
+		case *corev1.PersistentVolume:
+			meta = &o.ObjectMeta
+		case *corev1.Service:
+			meta = &o.ObjectMeta
+			checkSelector(name, o.Spec.Selector)
+		case *batchv1.Job:
+			meta = &o.ObjectMeta
+			checkPod("Job/"+o.Name, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec)
+		case *batchv1.CronJob:
+			meta = &o.ObjectMeta
+			checkLabels("CronJob/"+o.Name+" job template", o.Spec.JobTemplate.Labels)
+			checkPod("CronJob/"+o.Name, o.Spec.JobTemplate.Spec.Template.ObjectMeta, &o.Spec.JobTemplate.Spec.Template.Spec)
+		case *appsv1.Deployment:
+			meta = &o.ObjectMeta
+			checkSelector("Deployment/"+o.Name, o.Spec.Selector.MatchLabels)
+			checkPod("Deployment/"+o.Name, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec)
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			meta = &o.ObjectMeta
+		case *policyv1.PodDisruptionBudget:
+			meta = &o.ObjectMeta
+			checkSelector("PDB/"+o.Name, o.Spec.Selector.MatchLabels)
+		case *networkingv1.NetworkPolicy:
+			meta = &o.ObjectMeta
+			checkSelector("NetworkPolicy/"+o.Name, o.Spec.PodSelector.MatchLabels)
+		}
+		name = tm.Kind + "/" + meta.Name
+		check(name+" decodes strictly", err == nil, fmt.Sprint(err))
+		checkLabels(name, meta.Labels)
+		if tm.Kind != "Namespace" && tm.Kind != "PersistentVolume" {
+			check(name+" has a namespace", meta.Namespace != "", "none")
+		}
+	}
+	fmt.Printf("%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		os.Exit(1)
+	}
+}
