@@ -679,8 +679,8 @@ struct batch {
     double *out;
 };
 
-#define PREDICT_CHUNK 512 /* rows a worker takes at a time */
-#define LANES 8           /* rows walked down one tree together */
+#define PREDICT_CHUNK 2048 /* rows a worker takes at a time */
+#define LANES 16          /* rows walked down one tree together */
 
 /* Walks LANES rows down a tree at once: their loads are independent, so
  * the CPU overlaps the memory latency of one row's step with the others'. */
@@ -691,7 +691,7 @@ static void predict_lanes(const struct tree *tree, const float *X, size_t nf,
     uint32_t idx[LANES] = {0};
 
     for (uint32_t d = 0; d < tree->depth; d++) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int k = 0; k < LANES; k++) {
             const struct tree_node *nd = &nodes[idx[k]];
             idx[k] = nd->left + (X[k * nf + nd->feature] > nd->threshold);
