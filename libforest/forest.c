@@ -229,13 +229,21 @@ static int binner_build(struct binner *b, const struct dataset *ds,
 
 /* ---- growing one tree ------------------------------------------------ */
 
-/* One histogram cell. Bootstrap weights are whole draw counts, so they fit
- * in 32 bits beside the distinct-row count that min_samples_leaf needs. */
-struct hcell {
-    double sum;   /* sum of weight * y */
-    uint32_t w;   /* sum of weights (bootstrap draws) */
-    uint32_t n;   /* distinct rows */
+/* A node's histogram: for cell f * max_bins + b (feature f, bin b), the
+ * weighted target sum, and the bootstrap weight (draws) and distinct-row
+ * count packed into one 64-bit word, weight in the low half. Both counts are
+ * at most n_rows < 2^31, and a child's counts never exceed its parent's, so
+ * one 64-bit add or subtract updates both without carrying between halves.
+ * Two flat arrays rather than an array of structs: building adds to two
+ * words per cell, and the subtraction trick is two plain vector loops. */
+struct hist {
+    double *sum;   /* hist_cells sums of weight * y */
+    uint64_t *wn;  /* hist_cells (distinct rows << 32) | weight */
 };
+
+#define WN_ROW(w) ((uint64_t)(w) | (1ull << 32)) /* one row of weight w */
+#define WN_W(x) ((uint32_t)(x))
+#define WN_N(x) ((uint32_t)((x) >> 32))
 
 struct node_task {
     uint32_t node;     /* index in the tree's node array */
@@ -268,7 +276,8 @@ struct trainer {
 struct grower {
     uint32_t *count;          /* bootstrap draws of each row */
     uint32_t *rows, *tmp;     /* in-bag rows, partitioned per node */
-    struct hcell *hists;      /* n_slots histograms */
+    double *hist_sums;        /* n_slots x hist_cells */
+    uint64_t *hist_wns;       /* n_slots x hist_cells */
     int *free_slots;
     int n_free;
     uint32_t *features;       /* feature order for sampling */
@@ -282,7 +291,8 @@ static void grower_release(struct grower *g)
     free(g->count);
     free(g->rows);
     free(g->tmp);
-    free(g->hists);
+    free(g->hist_sums);
+    free(g->hist_wns);
     free(g->free_slots);
     free(g->features);
     free(g->stack);
@@ -298,21 +308,25 @@ static int grower_init(struct grower *g, const struct trainer *t)
     g->count = malloc(n * sizeof *g->count);
     g->rows = malloc(n * sizeof *g->rows);
     g->tmp = malloc(n * sizeof *g->tmp);
-    g->hists = malloc((size_t)slots * t->hist_cells * sizeof *g->hists);
+    g->hist_sums = malloc((size_t)slots * t->hist_cells * sizeof(double));
+    g->hist_wns = malloc((size_t)slots * t->hist_cells * sizeof(uint64_t));
     g->free_slots = malloc((size_t)slots * sizeof *g->free_slots);
     g->features = malloc(t->n_features * sizeof *g->features);
     g->stack = malloc((size_t)slots * sizeof *g->stack);
     g->cap_nodes = 256;
     g->nodes = malloc(g->cap_nodes * sizeof *g->nodes);
-    if (!g->count || !g->rows || !g->tmp || !g->hists || !g->free_slots ||
+    if (!g->count || !g->rows || !g->tmp || !g->hist_sums || !g->hist_wns ||
+        !g->free_slots ||
         !g->features || !g->stack || !g->nodes)
         return -1;
     return 0;
 }
 
-static struct hcell *slot(const struct trainer *t, struct grower *g, int s)
+static struct hist slot(const struct trainer *t, struct grower *g, int s)
 {
-    return g->hists + (size_t)s * t->hist_cells;
+    struct hist h = {g->hist_sums + (size_t)s * t->hist_cells,
+                     g->hist_wns + (size_t)s * t->hist_cells};
+    return h;
 }
 
 static int take_slot(struct grower *g)
@@ -327,37 +341,37 @@ static void give_slot(struct grower *g, int s)
 }
 
 static void build_hist(const struct trainer *t, struct grower *g,
-                       struct hcell *h, uint32_t lo, uint32_t hi)
+                       struct hist h, uint32_t lo, uint32_t hi)
 {
     size_t nf = t->n_features, stride = t->p->max_bins;
     const uint8_t *bins = t->bins.bins;
     const double *y = t->ds->y;
 
-    memset(h, 0, t->hist_cells * sizeof *h);
+    memset(h.sum, 0, t->hist_cells * sizeof *h.sum);
+    memset(h.wn, 0, t->hist_cells * sizeof *h.wn);
     for (uint32_t i = lo; i < hi; i++) {
         uint32_t r = g->rows[i];
         uint32_t w = g->count[r];
         double wy = w * y[r];
+        uint64_t wn = WN_ROW(w);
         const uint8_t *rb = bins + (size_t)r * nf;
 
         for (size_t f = 0; f < nf; f++) {
-            struct hcell *c = h + f * stride + rb[f];
-            c->sum += wy;
-            c->w += w;
-            c->n += 1;
+            size_t cell = f * stride + rb[f];
+            h.sum[cell] += wy;
+            h.wn[cell] += wn;
         }
     }
 }
 
 /* parent -= child, cell by cell: the larger child's histogram. */
-static void subtract_hist(const struct trainer *t, struct hcell *parent,
-                          const struct hcell *child)
+static void subtract_hist(const struct trainer *t, struct hist parent,
+                          struct hist child)
 {
-    for (size_t i = 0; i < t->hist_cells; i++) {
-        parent[i].sum -= child[i].sum;
-        parent[i].w -= child[i].w;
-        parent[i].n -= child[i].n;
-    }
+    for (size_t i = 0; i < t->hist_cells; i++)
+        parent.sum[i] -= child.sum[i];
+    for (size_t i = 0; i < t->hist_cells; i++)
+        parent.wn[i] -= child.wn[i];
 }
 
 struct split {
@@ -371,7 +385,7 @@ struct split {
  * scan its bins left to right keeping the left side's totals. */
 static int find_split(const struct trainer *t, struct grower *g,
                       struct rng *r, const struct node_task *task,
-                      const struct hcell *h, struct split *best)
+                      struct hist h, struct split *best)
 {
     size_t nf = t->n_features, stride = t->p->max_bins;
     uint32_t msl = t->p->min_samples_leaf;
@@ -387,23 +401,25 @@ static int find_split(const struct trainer *t, struct grower *g,
     }
     for (size_t k = 0; k < t->n_try; k++) {
         uint32_t f = g->features[k];
-        const struct hcell *c = h + f * stride;
+        const double *sums = h.sum + f * stride;
+        const uint64_t *wns = h.wn + f * stride;
         double sum_l = 0.0;
-        uint32_t w_l = 0, n_l = 0;
+        uint64_t wn_l = 0;
 
         for (uint32_t b = 0; b + 1 < t->bins.n_bins[f]; b++) {
             double sum_r, gain;
-            uint32_t w_r;
+            uint32_t w_l, n_l, w_r;
 
-            sum_l += c[b].sum;
-            w_l += c[b].w;
-            n_l += c[b].n;
+            if (wns[b] == 0)
+                continue; /* same partition as the previous bin */
+            sum_l += sums[b];
+            wn_l += wns[b];
+            w_l = WN_W(wn_l);
+            n_l = WN_N(wn_l);
             if (n_l < msl)
                 continue;
             if (task->n - n_l < msl)
                 break;
-            if (c[b].n == 0)
-                continue; /* same partition as the previous bin */
             w_r = task->w - w_l;
             sum_r = task->sum - sum_l;
             gain = sum_l * sum_l / w_l + sum_r * sum_r / w_r - parent;
@@ -425,9 +441,9 @@ static int find_split(const struct trainer *t, struct grower *g,
      * middle one, as scikit-learn takes the midpoint between the node's
      * neighbouring values, so unseen values in the gap divide evenly. */
     {
-        const struct hcell *c = h + best->feature * stride;
+        const uint64_t *wns = h.wn + best->feature * stride;
         uint32_t next = best->bin + 1;
-        while (next + 1 < t->bins.n_bins[best->feature] && c[next].n == 0)
+        while (next + 1 < t->bins.n_bins[best->feature] && wns[next] == 0)
             next++;
         best->bin = (best->bin + next) / 2;
     }
