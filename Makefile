@@ -89,9 +89,10 @@ bench: all
 bench: build/bench-predict
 
 # libFuzzer targets (clang) for request bodies and model files, a short run;
-# FUZZ_SECONDS per target (tests/fuzz/run.sh).
+# FUZZ_SECONDS per target (tests/fuzz/fuzz.sh; not a run.sh, so make test
+# does not fuzz).
 fuzz:
-	LIB_SRC="$(LIB_SRC)" SERVE_SRC="$(SERVE_SRC)" tests/fuzz/run.sh
+	LIB_SRC="$(LIB_SRC)" SERVE_SRC="$(SERVE_SRC)" tests/fuzz/fuzz.sh
 
 clean:
 	rm -rf build

@@ -109,7 +109,18 @@ build_etcd() {
 		"go.etcd.io/etcd/server/v3/etcdmain"
 	)
 
-	func main() { etcdmain.Main(os.Args) }
+	func build_crictl() {
+	local v=$CRICTL_VERSION out="$E2E_CACHE/bin/crictl-$CRICTL_VERSION"
+	[[ -f $out/.done ]] && return 0
+	mkdir -p "$out"
+	# crictl lets teardown remove pods through the CRI (network and netns
+	# included) after the kubelet is gone, and shows containers on failure.
+	GOBIN="$out" GOFLAGS='' go install -trimpath -ldflags "-s -w" \
+		"sigs.k8s.io/cri-tools/cmd/crictl@$v"
+	touch "$out/.done"
+}
+
+main() { etcdmain.Main(os.Args) }
 	EOF
 	mkdir -p "$out"
 	(cd "$src" && go build -trimpath -ldflags "-s -w" -o "$out/etcd" .)
@@ -120,9 +131,21 @@ build_metrics_server() {
 	local v=$METRICS_SERVER_VERSION out="$E2E_CACHE/bin/metrics-server-$METRICS_SERVER_VERSION"
 	[[ -f $out/.done ]] && return 0
 	mkdir -p "$out"
-	# metrics-server has no replace directives, so go install works as is.
-	GOBIN="$out" GOFLAGS= go install -trimpath -ldflags "-s -w" \
+	# metrics-server has no replace directives, so go install works as is
+	# (go install pkg@version refuses -mod=mod, hence the empty GOFLAGS).
+	GOBIN="$out" GOFLAGS='' go install -trimpath -ldflags "-s -w" \
 		"sigs.k8s.io/metrics-server/cmd/metrics-server@$v"
+	touch "$out/.done"
+}
+
+build_crictl() {
+	local v=$CRICTL_VERSION out="$E2E_CACHE/bin/crictl-$CRICTL_VERSION"
+	[[ -f $out/.done ]] && return 0
+	mkdir -p "$out"
+	# crictl lets teardown remove pods through the CRI (network and netns
+	# included) after the kubelet is gone, and shows containers on failure.
+	GOBIN="$out" GOFLAGS='' go install -trimpath -ldflags "-s -w" \
+		"sigs.k8s.io/cri-tools/cmd/crictl@$v"
 	touch "$out/.done"
 }
 
@@ -134,6 +157,7 @@ main() {
 	timed "build etcd $ETCD_VERSION" build_etcd
 	timed "build metrics-server $METRICS_SERVER_VERSION" build_metrics_server
 	timed "build kubernetes $K8S_VERSION" build_kubernetes
+	timed "build crictl $CRICTL_VERSION" build_crictl
 }
 
 main "$@"

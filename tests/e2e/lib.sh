@@ -9,6 +9,7 @@
 : "${K8S_VERSION:=v1.34.4}"
 : "${ETCD_VERSION:=v3.6.6}"
 : "${METRICS_SERVER_VERSION:=v0.8.0}"
+: "${CRICTL_VERSION:=v1.34.0}"
 # Everything a running cluster owns: certificates, logs, etcd data, the
 # containerd root, pid files. Removed by cluster-down.sh.
 : "${E2E_STATE:=/var/lib/mini-ml-e2e}"
@@ -17,15 +18,22 @@
 K8S_BIN="$E2E_CACHE/bin/kubernetes-$K8S_VERSION"
 ETCD_BIN="$E2E_CACHE/bin/etcd-$ETCD_VERSION"
 MS_BIN="$E2E_CACHE/bin/metrics-server-$METRICS_SERVER_VERSION"
+CRICTL_BIN="$E2E_CACHE/bin/crictl-$CRICTL_VERSION"
 KUBECONFIG_ADMIN="$E2E_STATE/pki/admin.kubeconfig"
 
-# Addresses: the API server and every host process listen on loopback only;
-# pods live on the harness's own bridge (e2e-br0, 10.88.0.0/16) and services
-# on a virtual range that kube-proxy rewrites; nothing leaves the machine.
+# Addresses: host processes listen on 127.0.0.1 or on the address of the
+# harness's own bridge e2e-br0 (the node IP: the kubelet refuses a loopback
+# one); pods live on that bridge and services on a virtual range that
+# kube-proxy rewrites. Nothing is sent to any other address.
+BRIDGE=e2e-br0
 NODE_NAME=e2e-node
-NODE_IP=127.0.0.1
+NODE_IP=10.88.0.1
 POD_CIDR=10.88.0.0/16
 SERVICE_CIDR=10.96.0.0/16
+# Built locally from tests/e2e/images/pause.c: no registry to pull from.
+PAUSE_IMAGE=docker.io/mini-ml-e2e/pause:1
+# Debian's busybox-static in a FROM-scratch image, for the smoke pod.
+SMOKE_IMAGE=docker.io/mini-ml-e2e/busybox:1
 API_PORT=6443
 
 log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -51,7 +59,8 @@ wait_for() {
 	shift 2
 	until "$@" >/dev/null 2>&1; do
 		if (($(date +%s) >= deadline)); then
-			log "timed out after ${secs}s waiting for $what"
+			log "timed out after ${secs}s waiting for $what; last attempt said:"
+			"$@" 2>&1 | tail -n 5 | sed 's/^/  /' >&2 || true
 			return 1
 		fi
 		sleep 1

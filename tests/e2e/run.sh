@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# The end-to-end test: the whole platform on a one-node Kubernetes built from
+# source (cluster-up.sh), driven the way a user drives it.
+#
+#   tests/e2e/run.sh                 (what `make e2e` runs)
+#   E2E_KEEP=1 tests/e2e/run.sh      leave the cluster up afterwards
+#   E2E_ONLY=smoke tests/e2e/run.sh  cluster + smoke pod only
+#
+# Flow: cluster up → smoke pod through a NodePort → every manifest checked
+# with --dry-run=server --validate=strict → images loaded → apply -k of the
+# e2e overlay → training Job completes and writes a model to the PVC → the
+# API's 2 replicas are Ready → /predict answers on NodePort 30800 → a Job
+# from the CronJob retrains and the same pods serve the new version → load
+# drives the HPA above 2 replicas → teardown. Prints each step's duration,
+# pod events and logs on failure, and closes with "N passed, N failed".
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$here/lib.sh"
+
+NS=ml-platform
+NODE_PORT=30800
+OVERLAY="$here/overlay"
+# The overlay's PersistentVolume points here (tests/e2e/overlay/pv.yaml).
+PV_DIR="$E2E_STATE/pv/models"
+: "${PREDICT_PATH:=/predict}"
+: "${PREDICT_BODY_FILE:=$here/data/predict-request.json}"
+
+passed=0
+failed=0
+
+# check NAME CMD...: one counted check of the flow.
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+		log "ok: $name"
+	else
+		failed=$((failed + 1))
+		log "FAIL: $name"
+		return 1
+	fi
+}
+
+# Pod events, descriptions and logs of a namespace: what one needs to see
+# why a check failed without rerunning.
+diagnose() {
+	local ns=$1 pod
+	log "diagnostics for namespace $ns"
+	kc -n "$ns" get all,pvc,events -o wide 2>&1 | sed 's/^/  /' >&2 || true
+	for pod in $(kc -n "$ns" get pods -o name 2>/dev/null); do
+		log "--- describe $pod"
+		kc -n "$ns" describe "$pod" 2>&1 | tail -n 25 | sed 's/^/  /' >&2 || true
+		log "--- logs $pod"
+		kc -n "$ns" logs "$pod" --all-containers --tail=40 2>&1 | sed 's/^/  /' >&2 || true
+		kc -n "$ns" logs "$pod" --all-containers --previous --tail=20 2>/dev/null | sed 's/^/  (previous) /' >&2 || true
+	done
+}
+
+# Host side of a failure: the last lines of each component's log.
+diagnose_components() {
+	local f
+	for f in "$E2E_STATE"/logs/*.log; do
+		[[ -f $f ]] || continue
+		log "--- last lines of $(basename "$f")"
+		tail -n 15 "$f" | sed 's/^/  /' >&2
+	done
+}
+
+finish() {
+	local rc=$?
+	if ((failed > 0 || rc != 0)); then
+		if [[ -f $KUBECONFIG_ADMIN ]]; then
+			diagnose e2e-smoke
+			diagnose "$NS"
+		fi
+		diagnose_components
+	fi
+	if [[ ${E2E_KEEP:-0} == 1 ]]; then
+		log "E2E_KEEP=1: cluster left up; KUBECONFIG=$KUBECONFIG_ADMIN; tests/e2e/cluster-down.sh stops it"
+	else
+		timed "teardown" "$here/cluster-down.sh" || true
+		check "teardown left no process, bridge, mount, iptables chain or state behind" torn_down || true
+	fi
+	log "total $(($(date +%s) - t0))s"
+	echo "$passed passed, $failed failed"
+	((failed == 0 && rc == 0))
+}
+
+torn_down() {
+	local left=""
+	[[ -e $E2E_STATE || -e $E2E_RUN ]] && left+=" state-dirs"
+	ip link show "$BRIDGE" >/dev/null 2>&1 && left+=" bridge"
+	grep -qE "$E2E_STATE|$E2E_RUN" /proc/mounts && left+=" mounts"
+	iptables-save 2>/dev/null | grep -q -- '-A KUBE-\|:KUBE-' && left+=" iptables-KUBE-chains"
+	local exe
+	for exe in /proc/[0-9]*/exe; do
+		[[ $(readlink "$exe" 2>/dev/null) == "$E2E_CACHE"/bin/* ]] && left+=" process:${exe//[^0-9]/}"
+	done
+	[[ -z $left ]] || log "left behind:$left"
+	[[ -z $left ]]
+}
+
+# --- smoke: kubelet, CNI, kube-proxy and metrics with a trivial pod ---------
+
+load_smoke_image() {
+	local dir
+	dir=$(mktemp -d)
+	mkdir -p "$dir/bin" "$dir/www"
+	cp /bin/busybox "$dir/bin/busybox"
+	local a
+	for a in sh httpd sleep wget; do
+		ln -s busybox "$dir/bin/$a"
+	done
+	echo smoke-ok >"$dir/www/index.html"
+	printf 'FROM scratch\nCOPY . /\nUSER 65534\n' >"$dir/Dockerfile"
+	docker build -q -t "$SMOKE_IMAGE" "$dir" >/dev/null
+	rm -rf "$dir"
+	docker save "$SMOKE_IMAGE" | ctr --address "$E2E_RUN/containerd.sock" -n k8s.io images import - >/dev/null
+}
+
+smoke_apply() {
+	kc apply -f - >/dev/null <<-EOF
+	apiVersion: v1
+	kind: Namespace
+	metadata: {name: e2e-smoke}
+	---
+	apiVersion: v1
+	kind: Pod
+	metadata: {name: web, namespace: e2e-smoke, labels: {app: web}}
+	spec:
+	  automountServiceAccountToken: false
+	  # busybox httpd as PID 1 ignores SIGTERM; do not wait 30 s for it.
+	  terminationGracePeriodSeconds: 1
+	  containers:
+	  - name: web
+	    image: $SMOKE_IMAGE
+	    imagePullPolicy: Never
+	    command: [/bin/httpd, -f, -p, "8080", -h, /www]
+	    ports: [{name: http, containerPort: 8080}]
+	    readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 2}
+	    resources: {requests: {cpu: 10m, memory: 16Mi}}
+	    securityContext: {runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}
+	---
+	apiVersion: v1
+	kind: Service
+	metadata: {name: web, namespace: e2e-smoke}
+	spec:
+	  type: NodePort
+	  selector: {app: web}
+	  ports: [{port: 80, targetPort: http, nodePort: 30801}]
+	EOF
+}
+
+pod_ready() { kc -n "$1" wait --for=condition=Ready "pod/$2" --timeout=5s; }
+smoke_nodeport() { [[ $(curl -fsS --max-time 3 http://127.0.0.1:30801/) == smoke-ok ]]; }
+smoke_metrics() { kc top pod -n e2e-smoke web --no-headers; }
+
+smoke() {
+	timed "smoke image (busybox-static, FROM scratch)" load_smoke_image
+	check "smoke pod objects accepted" smoke_apply || return 1
+	check "smoke pod Ready within 90s" wait_for 90 "smoke pod" pod_ready e2e-smoke web || return 1
+	check "smoke pod answers on 127.0.0.1:30801 through kube-proxy" wait_for 30 "NodePort 30801" smoke_nodeport
+	check "metrics-server reports the smoke pod within 120s" wait_for 120 "pod metrics" smoke_metrics
+	kc delete namespace e2e-smoke --wait=false >/dev/null
+}
+
+# --- the platform's own flow -------------------------------------------------
+
+# validate_manifests: every file in k8s/ and the overlay, one check each,
+# against the real API server with strict field validation. The namespaces
+# exist first so that namespaced objects can be dry-run at all.
+validate_manifests() {
+	local ns f
+	for ns in $(kc kustomize "$repo/k8s" | awk '/^kind: Namespace$/{n=1} n && /^  name:/{print $2; n=0}'); do
+		kc create namespace "$ns" --dry-run=client -o yaml | kc apply -f - >/dev/null
+	done
+	# Every YAML file, k8s/examples/ included; kustomization.yaml files are
+	# checked as the kustomizations they are.
+	while IFS= read -r f; do
+		if [[ $(basename "$f") == kustomization.yaml ]]; then
+			check "kustomization ${f#"$repo"/} passes --dry-run=server --validate=strict" \
+				kc apply --dry-run=server --validate=strict -k "$(dirname "$f")" >/dev/null || true
+		else
+			check "manifest ${f#"$repo"/} passes --dry-run=server --validate=strict" \
+				kc apply --dry-run=server --validate=strict -f "$f" >/dev/null || true
+		fi
+	done < <(find "$repo/k8s" "$OVERLAY" -name '*.yaml' | sort)
+}
+
+# The images the manifests name, built by `make images` and copied into the
+# cluster's containerd (the pods use imagePullPolicy: Never).
+load_project_images() {
+	make -C "$repo" images
+	local img
+	for img in $(kc kustomize "$OVERLAY" | sed -n 's/^ *image: *//p' | tr -d '"' | sort -u); do
+		docker image inspect "$img" >/dev/null || {
+			log "image $img named by the manifests does not exist after make images"
+			return 1
+		}
+		docker save "$img" | ctr --address "$E2E_RUN/containerd.sock" -n k8s.io images import - >/dev/null
+		log "loaded $img"
+	done
+}
+
+# The hostPath PV's directory; pods run as non-root and hostPath volumes
+# ignore fsGroup, so it is writable by all (inside the test state dir only).
+prepare_pv() {
+	mkdir -p "$PV_DIR"
+	chmod 0777 "$PV_DIR"
+}
+
+# kind_name KIND: the name of the (first) object of that kind in $NS.
+kind_name() { kc -n "$NS" get "$1" -o jsonpath='{.items[0].metadata.name}'; }
+
+job_complete() { kc -n "$NS" wait --for=condition=Complete "job/$1" --timeout="$2s"; }
+model_on_pvc() { [[ -f $PV_DIR/current/model.bin ]]; }
+current_version() { basename "$(readlink "$PV_DIR/current")"; }
+
+api_ready() {
+	local d ready
+	d=$(kind_name deployments)
+	kc -n "$NS" rollout status "deployment/$d" --timeout=5s >/dev/null || return 1
+	ready=$(kc -n "$NS" get "deployment/$d" -o jsonpath='{.status.readyReplicas}')
+	[[ $ready == 2 ]]
+}
+
+predict() {
+	curl -fsS --max-time 5 -H 'Content-Type: application/json' \
+		--data-binary "@$PREDICT_BODY_FILE" "http://127.0.0.1:$NODE_PORT$PREDICT_PATH"
+}
+
+# The version the API reports in its /predict answer ("model_version").
+served_version() { predict | sed -n 's/.*"model_version" *: *"\([^"]*\)".*/\1/p'; }
+serves_version() { [[ $(served_version) == "$1" ]]; }
+
+# uid:restarts of each API pod, to show that retraining restarts none.
+api_pods_state() {
+	kc -n "$NS" get pods -l app.kubernetes.io/component=api \
+		-o jsonpath='{range .items[*]}{.metadata.uid}:{.status.containerStatuses[0].restartCount} {end}'
+}
+
+retrain() {
+	local cj v1=$1 before
+	cj=$(kind_name cronjobs)
+	before=$(api_pods_state)
+	check "job created from cronjob/$cj" kc -n "$NS" create job e2e-retrain --from="cronjob/$cj" >/dev/null || return 1
+	check "retraining job completes within 300s" job_complete e2e-retrain 300 || return 1
+	local v2
+	v2=$(current_version)
+	check "retraining promoted a new version ($v1 -> $v2)" test "$v2" != "$v1" || return 1
+	check "API serves $v2 within 120s" wait_for 120 "version $v2" serves_version "$v2"
+	local after
+	after=$(api_pods_state)
+	check "the API pods were not restarted or replaced" test "$after" == "$before" || {
+		log "pods uid:restarts before: $before; after: $after; last terminations:"
+		kc -n "$NS" get pods -l app.kubernetes.io/component=api -o jsonpath='{range .items[*]}{.metadata.name}: {.status.containerStatuses[0].lastState.terminated}{"\n"}{end}' >&2
+	}
+}
+
+hpa_scaled() {
+	local hpa n
+	hpa=$(kind_name horizontalpodautoscalers)
+	n=$(kc -n "$NS" get "hpa/$hpa" -o jsonpath='{.status.desiredReplicas}')
+	[[ -n $n && $n -gt 2 ]]
+}
+
+api_scaled_ready() {
+	local n
+	n=$(kc -n "$NS" get "deployment/$(kind_name deployments)" -o jsonpath='{.status.readyReplicas}')
+	[[ -n $n && $n -gt 2 ]]
+}
+
+# A /predict batch of 500 copies of the sample row: the server's CPU goes
+# into prediction rather than HTTP, so a few clients are enough load.
+make_load_body() {
+	local row
+	row=$(sed -n 's/.*"features": *\(\[[^]]*\]\).*/\1/p' "$PREDICT_BODY_FILE")
+	{
+		printf '{"instances": [%s' "$row"
+		for _ in $(seq 499); do printf ',%s' "$row"; done
+		printf ']}\n'
+	} >"$E2E_STATE/load-body.json"
+}
+
+# Bounded load on 127.0.0.1 only: 4 clients, at most $1 seconds.
+drive_load() {
+	local secs=$1 i
+	make_load_body
+	for i in 1 2 3 4; do
+		timeout "$secs" bash -c '
+			while :; do
+				curl -s --no-progress-meter -o /dev/null --parallel --parallel-max 4 -H "Content-Type: application/json" \
+					--data-binary "@$1" "http://127.0.0.1:$2$3?[1-50]" || true
+			done' _ "$E2E_STATE/load-body.json" "$NODE_PORT" "$PREDICT_PATH" 2>/dev/null &
+	done
+}
+
+hpa() {
+	drive_load 300
+	check "load drives the HPA above 2 replicas within 300s" wait_for 300 "HPA scale-up" hpa_scaled &&
+		check "more than 2 API replicas Ready within 120s" wait_for 120 "scaled pods Ready" api_scaled_ready
+	# Stop the load generators (children of this shell, by their pids).
+	local pids
+	mapfile -t pids < <(jobs -p)
+	((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true
+	wait 2>/dev/null || true
+}
+
+platform() {
+	[[ -f $repo/k8s/kustomization.yaml ]] || {
+		check "k8s/kustomization.yaml exists" false
+		return 1
+	}
+	timed "server-side validation of every manifest" validate_manifests
+	check "make images and load them into the cluster" timed "images" load_project_images || return 1
+	prepare_pv
+	check "kubectl apply -k (k8s/ + e2e overlay)" timed "apply" kc apply -k "$OVERLAY" || return 1
+	local job
+	# The Job of k8s/ (the overlay adds none).
+	job=$(kc kustomize "$OVERLAY" | awk '/^kind: Job$/{j=1} j && /^  name:/{print $2; exit}')
+	check "training job/$job completes within 300s" timed "training job" job_complete "$job" 300 || return 1
+	check "the job wrote a model to the PVC" model_on_pvc || return 1
+	local v1
+	v1=$(current_version)
+	check "API deployment has 2 Ready replicas within 180s" timed "API rollout" wait_for 180 "API Ready" api_ready || return 1
+	check "/predict answers through NodePort $NODE_PORT" timed "predict" wait_for 30 "/predict" predict || return 1
+	check "API serves the trained version $v1" serves_version "$v1" || true
+	timed "retrain from the CronJob" retrain "$v1" || true
+	timed "HPA scale-up under load" hpa || true
+}
+
+main() {
+	t0=$(date +%s)
+	trap finish EXIT
+	# Without these, a SIGTERM (CI's timeout) would skip the EXIT trap and
+	# leave the cluster running.
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	# A run that was killed (CI timeout, ^C twice) leaves its cluster up.
+	if [[ -e $E2E_STATE || -e $E2E_RUN ]]; then
+		log "removing what an earlier run left behind"
+		"$here/cluster-down.sh"
+	fi
+	check "cluster up" timed "cluster up" "$here/cluster-up.sh" || return 1
+	timed "smoke test" smoke || true
+	[[ ${E2E_ONLY:-} == smoke ]] && return 0
+	timed "platform flow" platform || true
+}
+
+main "$@"
