@@ -37,7 +37,7 @@ SAN_TRAIN_OBJ := $(TRAIN_SRC:%.c=build/asan/%.o)
 SAN_SERVE_OBJ := $(SERVE_SRC:%.c=build/asan/%.o)
 SAN_TEST_OBJ  := $(TEST_SRC:%.c=build/asan/%.o)
 
-.PHONY: all deps test unit-test program-test run bench images e2e fuzz clean
+.PHONY: all deps test run bench images image-test manifest-test e2e fuzz clean
 
 all: build/forest-train build/forest-serve
 
@@ -77,16 +77,17 @@ build/asan/test-unit: $(SAN_TEST_OBJ) build/asan/libforest.a
 deps:
 	scripts/install-deps.sh build
 
-# Every test runner prints "N passed, N failed"; tests/run.sh adds them up.
+# The unit, program, server and README suites under ASan + UBSan; each
+# prints "N passed, N failed" and tests/run.sh adds them up. The slower
+# image-test, manifest-test and e2e are separate targets (CI runs them all).
 test: build/asan/test-unit build/asan/forest-train build/asan/forest-serve
 	tests/run.sh
 
 run: deps all
 	scripts/run.sh
 
-bench: all
+bench: all build/bench-predict
 	bench/run.sh
-bench: build/bench-predict
 
 # libFuzzer targets (clang) for request bodies and model files, a short run;
 # FUZZ_SECONDS per target (tests/fuzz/fuzz.sh; not a run.sh, so make test
@@ -105,8 +106,8 @@ e2e:
 # Container images (model/Dockerfile, api/Dockerfile), tagged IMAGE_TAG and
 # the git describe version; missing base images are made locally.
 IMAGE_TAG ?= dev
-.PHONY: image-test manifest-test minikube-up minikube-load minikube-retrain \
-        minikube-parallel-train minikube-down
+.PHONY: minikube-up minikube-load minikube-retrain minikube-parallel-train \
+        minikube-down
 images:
 	scripts/build-images.sh $(IMAGE_TAG) $(VERSION)
 
