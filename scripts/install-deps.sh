@@ -4,7 +4,7 @@
 set -eu
 
 build="build-essential libmicrohttpd-dev libcjson-dev libcsv-dev zlib1g-dev"
-test="$build clang libclang-rt-14-dev curl wrk python3"
+test="$build clang libclang-rt-14-dev curl wrk jq python3"
 bench="$test python3-sklearn python3-xgboost python3-pandas python3-joblib \
 python3-fastapi uvicorn python3-statsmodels time"
 images="debootstrap"

@@ -1,0 +1,605 @@
+/*
+ * handlers.c: every endpoint of forest-serve (see handlers.h and the
+ * reference in api/README-api.md).
+ *
+ * A request takes one reference on the model when it starts and drops it
+ * when its answer is written, so a reload in between cannot change the
+ * model under it and every number in one answer comes from one version.
+ * Answers are written straight into the connection's buffer with buf.h's
+ * JSON writers instead of building a cJSON tree: the shapes are fixed and
+ * this keeps the hot path to a few appends.
+ */
+#include "handlers.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "series.h"
+
+#define JSON_TYPE "application/json"
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define GET_METHODS "GET, HEAD"
+
+void handlers_error(struct buf *out, const char *msg)
+{
+    buf_reset(out);
+    buf_add(out, "{\"error\":", 9);
+    buf_json_string(out, msg);
+    buf_add(out, "}", 1);
+}
+
+static void fail(struct reply *r, struct buf *out, int status,
+                 const char *msg)
+{
+    r->status = status;
+    r->content_type = JSON_TYPE;
+    handlers_error(out, msg);
+}
+
+static void no_model(struct reply *r, struct buf *out)
+{
+    fail(r, out, 503, "no model loaded yet");
+}
+
+/* ---- routing --------------------------------------------------------------- */
+
+struct route {
+    enum endpoint ep;
+    const char *methods;   /* what the path allows */
+    const char *name;      /* V2: the model name in the path, not NUL-ended */
+    size_t name_len;
+    const char *version;   /* V2: a version in the path, or NULL */
+    size_t version_len;
+};
+
+/* Splits /v2/models/{name}[/versions/{v}][/ready|/infer]. */
+static void route_v2_model(const char *p, struct route *rt)
+{
+    const char *slash = strchr(p, '/');
+
+    rt->name = p;
+    rt->name_len = slash ? (size_t)(slash - p) : strlen(p);
+    p += rt->name_len;
+    if (rt->name_len == 0)
+        return;
+    if (strncmp(p, "/versions/", 10) == 0) {
+        rt->version = p + 10;
+        slash = strchr(rt->version, '/');
+        rt->version_len = slash ? (size_t)(slash - rt->version) :
+                                  strlen(rt->version);
+        if (rt->version_len == 0)
+            return;
+        p = rt->version + rt->version_len;
+    }
+    if (*p == '\0') {
+        rt->ep = EP_V2_MODEL;
+        rt->methods = GET_METHODS;
+    } else if (strcmp(p, "/ready") == 0) {
+        rt->ep = EP_V2_MODEL_READY;
+        rt->methods = GET_METHODS;
+    } else if (strcmp(p, "/infer") == 0) {
+        rt->ep = EP_V2_INFER;
+        rt->methods = "POST";
+    }
+}
+
+static void route(const char *url, struct route *rt)
+{
+    static const struct {
+        const char *path;
+        enum endpoint ep;
+        const char *methods;
+    } FIXED[] = {
+        {"/health", EP_HEALTH, GET_METHODS},
+        {"/ready", EP_READY, GET_METHODS},
+        {"/predict", EP_PREDICT, "POST"},
+        {"/forecast", EP_FORECAST, "POST"},
+        {"/model", EP_MODEL, GET_METHODS},
+        {"/metrics", EP_METRICS, GET_METHODS},
+        {"/v2", EP_V2_SERVER, GET_METHODS},
+        {"/v2/health/live", EP_V2_LIVE, GET_METHODS},
+        {"/v2/health/ready", EP_V2_READY, GET_METHODS},
+    };
+
+    memset(rt, 0, sizeof *rt);
+    rt->ep = EP_NOT_FOUND;
+    for (size_t i = 0; i < sizeof FIXED / sizeof FIXED[0]; i++) {
+        if (strcmp(url, FIXED[i].path) == 0) {
+            rt->ep = FIXED[i].ep;
+            rt->methods = FIXED[i].methods;
+            return;
+        }
+    }
+    if (strncmp(url, "/v2/models/", 11) == 0)
+        route_v2_model(url + 11, rt);
+}
+
+enum endpoint handlers_route(const char *url)
+{
+    struct route rt;
+
+    route(url, &rt);
+    return rt.ep;
+}
+
+static int method_allowed(const char *methods, const char *method)
+{
+    if (strcmp(methods, "POST") == 0)
+        return strcmp(method, "POST") == 0;
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+/* ---- health and readiness ------------------------------------------------- */
+
+static void ready(struct app *app, struct reply *r, struct buf *out)
+{
+    struct model *m = registry_acquire(app->registry);
+    int draining = atomic_load(&app->draining);
+
+    r->status = m != NULL && !draining ? 200 : 503;
+    if (r->status == 200)
+        buf_puts(out, "{\"status\":\"ready\",\"model_loaded\":true,"
+                 "\"model_version\":");
+    else if (draining)
+        buf_printf(out, "{\"status\":\"draining\",\"error\":\"shutting "
+                   "down\",\"model_loaded\":%s,\"model_version\":",
+                   m ? "true" : "false");
+    else
+        buf_puts(out, "{\"status\":\"not ready\",\"error\":\"no model "
+                 "loaded yet\",\"model_loaded\":false,\"model_version\":");
+    if (m != NULL)
+        buf_json_string(out, m->version);
+    else
+        buf_puts(out, "null");
+    buf_puts(out, "}");
+    model_release(m);
+}
+
+static void v2_ready(struct app *app, struct reply *r, struct buf *out)
+{
+    struct model *m = registry_acquire(app->registry);
+
+    if (m != NULL && !atomic_load(&app->draining)) {
+        r->status = 200;
+        buf_puts(out, "{\"ready\":true}");
+    } else {
+        r->status = 503;
+        buf_printf(out, "{\"ready\":false,\"error\":\"%s\"}",
+                   m ? "shutting down" : "no model loaded yet");
+    }
+    model_release(m);
+}
+
+/* ---- /metrics --------------------------------------------------------------- */
+
+static void metrics(struct app *app, struct reply *r, struct buf *out)
+{
+    struct model *m = registry_acquire(app->registry);
+    struct stats_model sm = {0};
+
+    sm.loaded = m != NULL;
+    if (m != NULL) {
+        sm.version = m->version;
+        sm.checksum = m->checksum;
+        sm.loaded_at = m->loaded_at;
+        sm.load_seconds = m->load_seconds;
+    }
+    sm.reload_ok = atomic_load(&app->registry->loads_ok);
+    sm.reload_failed = atomic_load(&app->registry->loads_failed);
+    sm.draining = atomic_load(&app->draining);
+    stats_render(app->stats, &sm, out);
+    r->status = 200;
+    r->content_type = METRICS_TYPE;
+    model_release(m);
+}
+
+/* ---- predictions ------------------------------------------------------------- */
+
+/* Mean and interval of one row from the spread of the trees: the central
+ * `level` of their predictions, e.g. the 5th to 95th percentile for 0.9. */
+static int spread(const struct forest *f, const float *row, double level,
+                  double *res)
+{
+    double lo = (1.0 - level) / 2.0;
+
+    return forest_predict_spread(f, row, lo, 1.0 - lo, &res[0], &res[1],
+                                 &res[2], &res[3]);
+}
+
+static void interval_json(struct buf *out, double level, const double *res)
+{
+    buf_puts(out, "{\"level\":");
+    buf_json_double(out, level);
+    buf_puts(out, ",\"lower\":");
+    buf_json_double(out, res[2]);
+    buf_puts(out, ",\"upper\":");
+    buf_json_double(out, res[3]);
+    buf_puts(out, ",\"std\":");
+    buf_json_double(out, res[1]);
+    buf_puts(out, "}");
+}
+
+/* Predicts the rows; with a level, res holds 4 doubles per row (mean, std,
+ * lower, upper), else 1. Returns 0, or -1 when memory runs out. */
+static int predict_rows(const struct forest *f, const float *X, size_t n,
+                        double level, double *res)
+{
+    size_t nf = f->n_features;
+
+    if (level <= 0) {
+        /* One row skips the batch machinery; a batch walks 8 rows down
+         * each tree together (forest_predict), on this thread only: the
+         * server's threads already use every core. */
+        if (n == 1)
+            res[0] = forest_predict_row(f, X);
+        else
+            forest_predict(f, X, n, 1, res);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (spread(f, X + i * nf, level, res + 4 * i) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void predict(struct app *app, const char *body, size_t len,
+                    struct scratch *sc, struct buf *out, struct reply *r)
+{
+    struct model *m = registry_acquire(app->registry);
+    struct predict_request req;
+    struct fr_error err = {{0}};
+    size_t per;
+    double *res;
+    int status;
+
+    if (m == NULL) {
+        no_model(r, out);
+        return;
+    }
+    status = request_predict(body, len, m->forest, app->max_batch_rows, sc,
+                             &req, &err);
+    if (status != 0) {
+        fail(r, out, status, err.msg);
+        goto out;
+    }
+    per = req.level > 0 ? 4 : 1;
+    res = scratch_outs(sc, req.n_rows * per);
+    if (res == NULL ||
+        predict_rows(m->forest, req.X, req.n_rows, req.level, res) != 0) {
+        fail(r, out, 500, "out of memory for the predictions");
+        goto out;
+    }
+    stats_add_predictions(app->stats, req.n_rows);
+    if (!req.batch) {
+        buf_puts(out, "{\"prediction\":");
+        buf_json_double(out, res[0]);
+        if (req.level > 0) {
+            buf_puts(out, ",\"interval\":");
+            interval_json(out, req.level, res);
+        }
+    } else {
+        buf_puts(out, "{\"predictions\":[");
+        for (size_t i = 0; i < req.n_rows; i++) {
+            if (i > 0)
+                buf_add(out, ",", 1);
+            buf_json_double(out, res[i * per]);
+        }
+        buf_puts(out, "]");
+        if (req.level > 0) {
+            buf_puts(out, ",\"intervals\":[");
+            for (size_t i = 0; i < req.n_rows; i++) {
+                if (i > 0)
+                    buf_add(out, ",", 1);
+                interval_json(out, req.level, res + i * per);
+            }
+            buf_puts(out, "]");
+        }
+    }
+    buf_puts(out, ",\"model_version\":");
+    buf_json_string(out, m->version);
+    buf_puts(out, "}");
+    r->status = 200;
+out:
+    model_release(m);
+}
+
+static void forecast(struct app *app, const char *body, size_t len,
+                     struct scratch *sc, struct buf *out, struct reply *r)
+{
+    struct model *m = registry_acquire(app->registry);
+    struct forecast_request req;
+    struct fr_error err = {{0}};
+    const struct forest *f;
+    uint32_t h;
+    double *past, *res;
+    float *row;
+    char msg[FR_ERROR_MAX + 64], date[16];
+    int status;
+
+    if (m == NULL) {
+        no_model(r, out);
+        return;
+    }
+    f = m->forest;
+    if (!f->has_series) {
+        snprintf(msg, sizeof msg, "model '%s' was trained on a table, not "
+                 "a series: /forecast needs a series model (use /predict)",
+                 m->version);
+        fail(r, out, 422, msg);
+        goto out;
+    }
+    status = request_forecast(body, len, f, app->max_horizon, sc, &req,
+                              &err);
+    if (status != 0) {
+        fail(r, out, status, err.msg);
+        goto out;
+    }
+    h = series_history(&f->series);
+    /* outs: 4 results per day, then the sliding window of h values. */
+    res = scratch_outs(sc, 4 * req.horizon + h);
+    row = scratch_rows(sc, f->n_features);
+    if (res == NULL || row == NULL) {
+        fail(r, out, 500, "out of memory for the forecast");
+        goto out;
+    }
+    past = res + 4 * req.horizon;
+    memcpy(past, req.past, h * sizeof *past);
+    /* Each day's prediction becomes the newest past value of the next
+     * day, through the same series_build_row() that built training rows. */
+    for (size_t d = 0; d < req.horizon; d++) {
+        double *day = res + 4 * d;
+        series_build_row(&f->series, past, req.first_day + (int32_t)d,
+                         req.cov + d * f->series.n_covariates, row);
+        if (req.level > 0) {
+            if (spread(f, row, req.level, day) != 0) {
+                fail(r, out, 500, "out of memory for the forecast");
+                goto out;
+            }
+        } else {
+            day[0] = forest_predict_row(f, row);
+        }
+        memmove(past, past + 1, (h - 1) * sizeof *past);
+        past[h - 1] = day[0];
+    }
+    stats_add_predictions(app->stats, req.horizon);
+    buf_puts(out, "{\"forecast\":[");
+    for (size_t d = 0; d < req.horizon; d++) {
+        series_format_date(req.first_day + (int32_t)d, date);
+        buf_printf(out, "%s{\"date\":\"%s\",\"value\":", d ? "," : "", date);
+        buf_json_double(out, res[4 * d]);
+        if (req.level > 0) {
+            buf_puts(out, ",\"interval\":");
+            interval_json(out, req.level, res + 4 * d);
+        }
+        buf_puts(out, "}");
+    }
+    buf_puts(out, "],\"model_version\":");
+    buf_json_string(out, m->version);
+    buf_puts(out, "}");
+    r->status = 200;
+out:
+    model_release(m);
+}
+
+/* ---- V2 (Open Inference Protocol) ------------------------------------------ */
+
+/* Checks the model name and version of a V2 path. Returns the model (a
+ * reference the caller drops) or NULL with the error reply written. */
+static struct model *v2_model(struct app *app, const struct route *rt,
+                              struct buf *out, struct reply *r)
+{
+    char msg[400];
+    struct model *m;
+
+    if (strlen(app->model_name) != rt->name_len ||
+        strncmp(app->model_name, rt->name, rt->name_len) != 0) {
+        snprintf(msg, sizeof msg, "unknown model '%.*s' (this server serves "
+                 "'%s')", (int)(rt->name_len > 100 ? 100 : rt->name_len),
+                 rt->name, app->model_name);
+        fail(r, out, 404, msg);
+        return NULL;
+    }
+    m = registry_acquire(app->registry);
+    if (m == NULL) {
+        no_model(r, out);
+        return NULL;
+    }
+    if (rt->version != NULL && (strlen(m->version) != rt->version_len ||
+                                strncmp(m->version, rt->version,
+                                        rt->version_len) != 0)) {
+        snprintf(msg, sizeof msg, "model '%s' has no version '%.*s' (serving "
+                 "'%s')", app->model_name,
+                 (int)(rt->version_len > 100 ? 100 : rt->version_len),
+                 rt->version, m->version);
+        fail(r, out, 404, msg);
+        model_release(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void v2_metadata(struct app *app, const struct route *rt,
+                        struct buf *out, struct reply *r)
+{
+    struct model *m = v2_model(app, rt, out, r);
+
+    if (m == NULL)
+        return;
+    buf_puts(out, "{\"name\":");
+    buf_json_string(out, app->model_name);
+    buf_puts(out, ",\"versions\":[");
+    buf_json_string(out, m->version);
+    buf_puts(out, "],\"platform\":\"forest-serve\",\"inputs\":[{\"name\":"
+             "\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,");
+    buf_printf(out, "%u", m->forest->n_features);
+    buf_puts(out, "]}],\"outputs\":[{\"name\":\"predict\",\"datatype\":"
+             "\"FP32\",\"shape\":[-1,1]}],\"parameters\":{\"features\":[");
+    for (uint32_t i = 0; i < m->forest->n_features; i++) {
+        if (i > 0)
+            buf_add(out, ",", 1);
+        buf_json_string(out, m->forest->feature_names[i]);
+    }
+    buf_puts(out, "]}}");
+    r->status = 200;
+    model_release(m);
+}
+
+static void v2_model_ready(struct app *app, const struct route *rt,
+                           struct buf *out, struct reply *r)
+{
+    struct model *m = v2_model(app, rt, out, r);
+    int ok = m != NULL && !atomic_load(&app->draining);
+
+    if (m == NULL && r->status == 404)
+        return;
+    buf_reset(out);
+    r->status = ok ? 200 : 503;
+    buf_puts(out, "{\"name\":");
+    buf_json_string(out, app->model_name);
+    buf_printf(out, ",\"ready\":%s", ok ? "true" : "false");
+    if (!ok)
+        buf_printf(out, ",\"error\":\"%s\"",
+                   m ? "shutting down" : "no model loaded yet");
+    buf_puts(out, "}");
+    model_release(m);
+}
+
+static void v2_infer(struct app *app, const struct route *rt,
+                     const char *body, size_t len, struct scratch *sc,
+                     struct buf *out, struct reply *r)
+{
+    struct model *m = v2_model(app, rt, out, r);
+    struct infer_request req;
+    struct fr_error err = {{0}};
+    double *res;
+    int status;
+
+    if (m == NULL)
+        return;
+    status = request_infer(body, len, m->forest, app->max_batch_rows, sc,
+                           &req, &err);
+    if (status != 0) {
+        fail(r, out, status, err.msg);
+        goto out;
+    }
+    res = scratch_outs(sc, req.n_rows);
+    if (res == NULL) {
+        fail(r, out, 500, "out of memory for the predictions");
+        goto out;
+    }
+    predict_rows(m->forest, req.X, req.n_rows, 0, res);
+    stats_add_predictions(app->stats, req.n_rows);
+    buf_puts(out, "{\"model_name\":");
+    buf_json_string(out, app->model_name);
+    buf_puts(out, ",\"model_version\":");
+    buf_json_string(out, m->version);
+    if (req.has_id) {
+        buf_puts(out, ",\"id\":");
+        buf_json_string(out, req.id);
+    }
+    buf_printf(out, ",\"outputs\":[{\"name\":\"predict\",\"datatype\":"
+               "\"%s\",\"shape\":[%zu,1],\"data\":[",
+               req.fp64 ? "FP64" : "FP32", req.n_rows);
+    for (size_t i = 0; i < req.n_rows; i++) {
+        if (i > 0)
+            buf_add(out, ",", 1);
+        if (req.fp64)
+            buf_json_double(out, res[i]);
+        else
+            buf_json_float(out, (float)res[i]);
+    }
+    buf_puts(out, "]}]}");
+    r->status = 200;
+out:
+    model_release(m);
+}
+
+/* ---- dispatch ----------------------------------------------------------------- */
+
+void handlers_dispatch(struct app *app, const char *method, const char *url,
+                       const char *body, size_t len, struct scratch *sc,
+                       struct buf *out, struct reply *r)
+{
+    struct route rt;
+    char msg[200];
+
+    r->status = 500;
+    r->content_type = JSON_TYPE;
+    r->allow = NULL;
+    route(url, &rt);
+    r->endpoint = rt.ep;
+    if (rt.ep == EP_NOT_FOUND) {
+        snprintf(msg, sizeof msg, "no such endpoint '%.100s'", url);
+        fail(r, out, 404, msg);
+        return;
+    }
+    if (!method_allowed(rt.methods, method)) {
+        snprintf(msg, sizeof msg, "method %.20s is not allowed on '%.100s' "
+                 "(allowed: %s)", method, url, rt.methods);
+        fail(r, out, 405, msg);
+        r->allow = rt.methods;
+        return;
+    }
+    switch (rt.ep) {
+    case EP_HEALTH:
+        r->status = 200;
+        buf_puts(out, "{\"status\":\"healthy\"}");
+        break;
+    case EP_READY:
+        ready(app, r, out);
+        break;
+    case EP_PREDICT:
+        predict(app, body, len, sc, out, r);
+        break;
+    case EP_FORECAST:
+        forecast(app, body, len, sc, out, r);
+        break;
+    case EP_MODEL: {
+        struct model *m = registry_acquire(app->registry);
+        if (m == NULL) {
+            no_model(r, out);
+            break;
+        }
+        r->status = 200;
+        buf_add(out, m->metadata, m->metadata_len);
+        model_release(m);
+        break;
+    }
+    case EP_METRICS:
+        metrics(app, r, out);
+        break;
+    case EP_V2_SERVER:
+        r->status = 200;
+        buf_puts(out, "{\"name\":\"forest-serve\",\"version\":");
+        buf_json_string(out, FR_VERSION);
+        buf_puts(out, ",\"extensions\":[]}");
+        break;
+    case EP_V2_LIVE:
+        r->status = 200;
+        buf_puts(out, "{\"live\":true}");
+        break;
+    case EP_V2_READY:
+        v2_ready(app, r, out);
+        break;
+    case EP_V2_MODEL:
+        v2_metadata(app, &rt, out, r);
+        break;
+    case EP_V2_MODEL_READY:
+        v2_model_ready(app, &rt, out, r);
+        break;
+    case EP_V2_INFER:
+        v2_infer(app, &rt, body, len, sc, out, r);
+        break;
+    default:
+        fail(r, out, 404, "no such endpoint");
+        break;
+    }
+    if (out->failed) {
+        r->status = 500;
+        r->content_type = JSON_TYPE;
+        buf_release(out);
+        buf_puts(out, "{\"error\":\"out of memory writing the answer\"}");
+    }
+}

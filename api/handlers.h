@@ -1,0 +1,51 @@
+/*
+ * handlers.h: the endpoints, from (method, path, body) to (status, JSON).
+ *
+ * Nothing here knows about HTTP connections: server.c hands over a whole
+ * request and sends back what the handler wrote, so the tests and the fuzz
+ * target can drive every endpoint without a socket.
+ */
+#ifndef FS_HANDLERS_H
+#define FS_HANDLERS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "registry.h"
+#include "request.h"
+#include "stats.h"
+
+struct app {
+    struct registry *registry;
+    struct stats *stats;
+    const char *model_name;   /* the model's name in the V2 protocol */
+    size_t max_batch_rows;    /* rows in one /predict or infer request */
+    size_t max_horizon;       /* days in one /forecast request */
+    atomic_int draining;      /* set on SIGTERM: not ready any more */
+};
+
+/* What to send back; the body is in the buffer passed to dispatch. */
+struct reply {
+    int status;               /* HTTP status code */
+    enum endpoint endpoint;   /* for the metrics' label */
+    const char *content_type; /* a static string */
+    const char *allow;        /* the Allow header of a 405, else NULL */
+};
+
+/* Answers one request: writes the body into out (which the caller has
+ * reset) and fills reply. body may be NULL when len is 0. Cannot fail:
+ * every problem, running out of memory included, becomes a status and an
+ * {"error": "..."} body. */
+void handlers_dispatch(struct app *app, const char *method, const char *url,
+                       const char *body, size_t len, struct scratch *sc,
+                       struct buf *out, struct reply *reply);
+
+/* The endpoint a path belongs to (EP_NOT_FOUND for none), whatever the
+ * method: for the metrics of requests refused before dispatch. */
+enum endpoint handlers_route(const char *url);
+
+/* Writes {"error": msg} into out (after resetting it). */
+void handlers_error(struct buf *out, const char *msg);
+
+#endif

@@ -1,0 +1,281 @@
+/*
+ * main.c: forest-serve, the prediction server of the Mini ML Platform.
+ *
+ * Reads its settings (environment variables, or --long-flags which win),
+ * starts the model registry's reload watcher and the HTTP server, then
+ * waits for SIGTERM or SIGINT in this thread while the others serve:
+ *
+ *   signal       /ready turns 503 and answers say "Connection: close"
+ *   DRAIN_SECONDS later (or at a second signal)
+ *                the listening socket closes; requests in flight finish
+ *                (for up to CONNECTION_TIMEOUT_SECONDS)
+ *   then         exit 0
+ *
+ * Every signal is blocked before the first thread starts, so all threads
+ * inherit the mask and only sigwait() here ever sees them.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "handlers.h"
+#include "log.h"
+#include "registry.h"
+#include "server.h"
+#include "stats.h"
+
+enum {
+    EXIT_OK = 0,     /* served, then shut down cleanly on a signal */
+    EXIT_ERROR = 1,  /* could not start: port in use, bad HOST, ... */
+    EXIT_USAGE = 2   /* bad setting or command line */
+};
+
+static struct {
+    const char *host, *model_dir, *model_path, *model_name, *log_level;
+    unsigned long long port, threads, max_body, max_connections, timeout;
+    unsigned long long header_bytes, max_batch_rows, max_horizon;
+    double reload_interval, drain_seconds;
+} S;
+
+/* The one list of settings: parsing, ranges and --help all come from it. */
+static const struct config_option OPTIONS[] = {
+    {"PORT", CONFIG_UINT, "8000", "TCP port; 0 = any free port (logged)",
+     &S.port, 0, 65535, NULL},
+    {"HOST", CONFIG_STRING, "0.0.0.0",
+     "address to listen on (IPv4, IPv6 such as ::, or a host name)",
+     &S.host, 0, 0, NULL},
+    {"MODEL_DIR", CONFIG_STRING, "/models",
+     "model store: serves MODEL_DIR/current -> versions/<v>/model.bin",
+     &S.model_dir, 0, 0, NULL},
+    {"MODEL_PATH", CONFIG_STRING, NULL,
+     "serve this model.bin instead of MODEL_DIR/current", &S.model_path, 0,
+     0, NULL},
+    {"MODEL_NAME", CONFIG_STRING, "forest",
+     "the model's name in the V2 protocol (/v2/models/<name>)",
+     &S.model_name, 0, 0, NULL},
+    {"RELOAD_INTERVAL_SECONDS", CONFIG_DOUBLE, "2",
+     "how often to look for a new model; 0 = load once at start",
+     &S.reload_interval, 0, 86400, NULL},
+    {"THREADS", CONFIG_UINT, "0", "HTTP worker threads; 0 = one per core",
+     &S.threads, 0, 1024, NULL},
+    {"MAX_BODY_BYTES", CONFIG_UINT, "1048576",
+     "largest request body; larger gets 413", &S.max_body, 64,
+     1073741824, NULL},
+    {"MAX_BATCH_ROWS", CONFIG_UINT, "10000",
+     "most rows in one /predict or V2 infer request", &S.max_batch_rows, 1,
+     10000000, NULL},
+    {"MAX_HORIZON_DAYS", CONFIG_UINT, "366",
+     "most days in one /forecast request", &S.max_horizon, 1, 100000,
+     NULL},
+    {"DRAIN_SECONDS", CONFIG_DOUBLE, "5",
+     "after SIGTERM, keep serving this long (not ready) before closing",
+     &S.drain_seconds, 0, 3600, NULL},
+    {"MAX_CONNECTIONS", CONFIG_UINT, "1024",
+     "open connections at once; more are refused", &S.max_connections, 1,
+     1000000, NULL},
+    {"CONNECTION_TIMEOUT_SECONDS", CONFIG_UINT, "15",
+     "close a connection idle this long; also the most time in-flight "
+     "requests get at shutdown", &S.timeout, 1, 86400, NULL},
+    {"MAX_HEADER_BYTES", CONFIG_UINT, "16384",
+     "memory per connection for the request line and headers",
+     &S.header_bytes, 4096, 1048576, NULL},
+    {"LOG_LEVEL", CONFIG_STRING, "info",
+     "debug (adds a line per request), info, warn or error", &S.log_level,
+     0, 0, "debug|info|warn|error"},
+};
+
+#define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: forest-serve [--flag value]...\n"
+            "\n"
+            "Serves the model forest-train promoted over HTTP: /predict, "
+            "/forecast,\n/health, /ready, /model, /metrics and the KServe V2 "
+            "protocol under /v2.\nReloads the model when MODEL_DIR/current "
+            "(or MODEL_PATH) changes.\n"
+            "\n"
+            "Settings (environment variable or flag; flags win):\n");
+    config_usage(fp, OPTIONS, N_OPTIONS);
+    fprintf(fp, "\nSignals: SIGTERM or SIGINT drains (see DRAIN_SECONDS) and "
+            "exits; a second one\nskips the rest of the drain.\n"
+            "Exit status: 0 clean shutdown, 1 could not start (port in use, "
+            "bad HOST),\n2 bad setting.\n");
+}
+
+static void log_settings(void)
+{
+    struct log_line l;
+
+    log_begin(&l, LOG_INFO, "starting");
+    log_str(&l, "version", FR_VERSION);
+    log_int(&l, "port", (long long)S.port);
+    log_str(&l, "host", S.host);
+    if (S.model_path != NULL)
+        log_str(&l, "model_path", S.model_path);
+    else
+        log_str(&l, "model_dir", S.model_dir);
+    log_str(&l, "model_name", S.model_name);
+    log_num(&l, "reload_interval_seconds", S.reload_interval);
+    log_int(&l, "threads", (long long)S.threads);
+    log_int(&l, "max_body_bytes", (long long)S.max_body);
+    log_int(&l, "max_batch_rows", (long long)S.max_batch_rows);
+    log_int(&l, "max_horizon_days", (long long)S.max_horizon);
+    log_num(&l, "drain_seconds", S.drain_seconds);
+    log_int(&l, "max_connections", (long long)S.max_connections);
+    log_int(&l, "connection_timeout_seconds", (long long)S.timeout);
+    log_int(&l, "max_header_bytes", (long long)S.header_bytes);
+    log_str(&l, "log_level", S.log_level);
+    log_end(&l);
+}
+
+static struct timespec seconds_ts(double s)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)s;
+    ts.tv_nsec = (long)((s - (double)ts.tv_sec) * 1e9);
+    return ts;
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The shutdown sequence of the file header. */
+static void drain(struct server *srv, struct app *app, const sigset_t *sigs,
+                  int sig)
+{
+    struct timespec wait = seconds_ts(S.drain_seconds);
+    struct log_line l;
+    double deadline;
+    int64_t left;
+
+    atomic_store(&app->draining, 1);
+    log_begin(&l, LOG_INFO, "draining");
+    log_str(&l, "signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    log_num(&l, "drain_seconds", S.drain_seconds);
+    log_end(&l);
+    /* Keep serving while Kubernetes takes the pod out of the Service; a
+     * second signal means "now". */
+    if (S.drain_seconds > 0 && sigtimedwait(sigs, NULL, &wait) > 0)
+        log_msg(LOG_INFO, "drain_cut_short", "second signal");
+    server_quiesce(srv);
+    log_begin(&l, LOG_INFO, "listener_closed");
+    log_int(&l, "in_flight", (long long)stats_in_flight(app->stats));
+    log_end(&l);
+    deadline = now_mono() + (double)S.timeout;
+    left = stats_in_flight(app->stats);
+    while (left > 0 && now_mono() < deadline) {
+        struct timespec tick = seconds_ts(0.01);
+        nanosleep(&tick, NULL);
+        left = stats_in_flight(app->stats);
+    }
+    log_begin(&l, LOG_INFO, "stopping");
+    log_int(&l, "in_flight_abandoned", (long long)(left > 0 ? left : 0));
+    log_end(&l);
+}
+
+int main(int argc, char **argv)
+{
+    struct fr_error err = {{0}};
+    struct registry registry;
+    struct registry_config rcfg;
+    struct server_config scfg;
+    struct server srv;
+    struct stats stats;
+    struct app app;
+    enum log_level level;
+    sigset_t sigs;
+    int positional[1], sig = 0, rc = EXIT_ERROR;
+    struct log_line l;
+
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            usage(stdout);
+            return EXIT_OK;
+        }
+        if (strcmp(argv[a], "--version") == 0) {
+            printf("forest-serve %s\n", FR_VERSION);
+            return EXIT_OK;
+        }
+    }
+    if (config_load(OPTIONS, N_OPTIONS, argc, argv, 1, positional, 0,
+                    &err) < 0) {
+        fprintf(stderr, "forest-serve: error: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    if (S.model_name[0] == '\0' || strchr(S.model_name, '/') != NULL) {
+        fprintf(stderr, "forest-serve: error: invalid MODEL_NAME '%s': it "
+                "is a path segment, so not empty and no '/'\n",
+                S.model_name);
+        return EXIT_USAGE;
+    }
+    log_parse_level(S.log_level, &level); /* choices were checked */
+    log_set_level(level);
+    log_settings();
+
+    /* Before any thread exists, so every thread inherits the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    stats_init(&stats);
+    rcfg.model_dir = S.model_dir;
+    rcfg.model_path = S.model_path;
+    rcfg.interval = S.reload_interval;
+    if (registry_init(&registry, &rcfg, &err) != 0) {
+        log_msg(LOG_ERROR, "start_failed", err.msg);
+        return EXIT_ERROR;
+    }
+    memset(&app, 0, sizeof app);
+    app.registry = &registry;
+    app.stats = &stats;
+    app.model_name = S.model_name;
+    app.max_batch_rows = (size_t)S.max_batch_rows;
+    app.max_horizon = (size_t)S.max_horizon;
+    atomic_init(&app.draining, 0);
+
+    scfg.host = S.host;
+    scfg.port = (unsigned)S.port;
+    scfg.threads = (unsigned)S.threads;
+    scfg.max_body = (size_t)S.max_body;
+    scfg.max_connections = (unsigned)S.max_connections;
+    scfg.timeout = (unsigned)S.timeout;
+    scfg.header_memory = (size_t)S.header_bytes;
+    scfg.log_requests = log_enabled(LOG_DEBUG);
+    if (server_start(&srv, &app, &scfg, &err) != 0) {
+        log_msg(LOG_ERROR, "start_failed", err.msg);
+        goto out_registry;
+    }
+    if (registry_start(&registry, &err) != 0) {
+        log_msg(LOG_ERROR, "start_failed", err.msg);
+        server_stop(&srv);
+        goto out_registry;
+    }
+    log_begin(&l, LOG_INFO, "listening");
+    log_str(&l, "host", S.host);
+    log_int(&l, "port", srv.port);
+    log_end(&l);
+
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    drain(&srv, &app, &sigs, sig);
+    server_stop(&srv);
+    registry_stop(&registry);
+    log_msg(LOG_INFO, "stopped", "clean shutdown");
+    rc = EXIT_OK;
+out_registry:
+    registry_release(&registry);
+    return rc;
+}

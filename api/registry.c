@@ -1,0 +1,571 @@
+/*
+ * registry.c: the served model, its reference count and the reload
+ * watcher (see registry.h).
+ *
+ * The current pointer is guarded by a mutex rather than published with
+ * atomics: taking a reference must read the pointer and increment its count
+ * as one step, or a swap between the two could free the model first. The
+ * lock is held for two instructions, so it costs an uncontended lock per
+ * request. Loading (file read, decode, checks, metadata) happens entirely
+ * in the watcher thread before the lock is taken for the swap.
+ */
+#include "registry.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "model.h"
+#include "store.h"
+
+static double now_unix(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the model ------------------------------------------------------- */
+
+int model_verify(const struct forest *f, struct fr_error *err)
+{
+    float *zero = NULL;
+    double p;
+    int rc = -1;
+
+    if (f->n_features < 1 || f->n_trees < 1) {
+        fr_error_set(err, "the model has %u features and %u trees",
+                     f->n_features, f->n_trees);
+        return -1;
+    }
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        const struct tree *tree = &f->trees[t];
+        for (uint32_t i = 0; i < tree->n_nodes; i++) {
+            if (!isfinite(tree->nodes[i].value)) {
+                fr_error_set(err, "tree %u node %u: value is not finite", t,
+                             i);
+                return -1;
+            }
+        }
+    }
+    zero = calloc(f->n_features, sizeof *zero);
+    if (zero == NULL) {
+        fr_error_set(err, "out of memory verifying the model");
+        return -1;
+    }
+    p = forest_predict_row(f, zero);
+    if (!isfinite(p)) {
+        fr_error_set(err, "a test prediction is not finite");
+        goto out;
+    }
+    rc = 0;
+out:
+    free(zero);
+    return rc;
+}
+
+static cJSON *uint_array(const uint32_t *v, uint32_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+
+    for (uint32_t i = 0; a != NULL && i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+    return a;
+}
+
+/* A metadata.json-like description for a model file that came without
+ * one (MODEL_PATH pointing at a lone model.bin). */
+static char *describe(const struct forest *f, const char *version,
+                      const char *checksum, const char *source)
+{
+    cJSON *root = cJSON_CreateObject(), *names, *imp, *hp;
+    char *text = NULL;
+
+    if (root == NULL)
+        return NULL;
+    cJSON_AddStringToObject(root, "version", version);
+    cJSON_AddStringToObject(root, "checksum", checksum);
+    cJSON_AddStringToObject(root, "source", source);
+    cJSON_AddStringToObject(root, "mode", f->has_series ? "series" : "tabular");
+    cJSON_AddNumberToObject(root, "trees", f->n_trees);
+    names = cJSON_AddArrayToObject(root, "features");
+    imp = cJSON_AddObjectToObject(root, "feature_importances");
+    for (uint32_t i = 0; names && imp && i < f->n_features; i++) {
+        cJSON_AddItemToArray(names, cJSON_CreateString(f->feature_names[i]));
+        cJSON_AddNumberToObject(imp, f->feature_names[i], f->importances[i]);
+    }
+    hp = cJSON_AddObjectToObject(root, "hyperparameters");
+    if (hp != NULL) {
+        cJSON_AddNumberToObject(hp, "n_estimators", f->params.n_trees);
+        cJSON_AddNumberToObject(hp, "max_depth", f->params.max_depth);
+        cJSON_AddNumberToObject(hp, "min_samples_leaf",
+                                f->params.min_samples_leaf);
+        cJSON_AddNumberToObject(hp, "max_features", f->params.max_features);
+        cJSON_AddNumberToObject(hp, "max_bins", f->params.max_bins);
+        cJSON_AddNumberToObject(hp, "seed", (double)f->params.seed);
+    }
+    if (isfinite(f->oob_rmse))
+        cJSON_AddNumberToObject(root, "oob_rmse", f->oob_rmse);
+    if (f->has_series) {
+        const struct series_spec *s = &f->series;
+        cJSON *o = cJSON_AddObjectToObject(root, "series"), *cov;
+        if (o != NULL) {
+            cJSON_AddItemToObject(o, "lags", uint_array(s->lags, s->n_lags));
+            cJSON_AddItemToObject(o, "windows",
+                                  uint_array(s->windows, s->n_windows));
+            cov = cJSON_AddArrayToObject(o, "covariates");
+            for (uint32_t i = 0; cov && i < s->n_covariates; i++)
+                cJSON_AddItemToArray(cov,
+                                     cJSON_CreateString(s->covariates[i]));
+            cJSON_AddNumberToObject(o, "history_days", series_history(s));
+        }
+    }
+    text = cJSON_Print(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+struct model *model_new(struct forest *f, const char *version, uint32_t crc,
+                        const char *source, const char *metadata,
+                        size_t metadata_len, struct fr_error *err)
+{
+    struct model *m = NULL;
+
+    if (model_verify(f, err) != 0)
+        goto fail;
+    if (strlen(version) >= MODEL_VERSION_MAX) {
+        fr_error_set(err, "version name '%.40s...' is too long", version);
+        goto fail;
+    }
+    m = calloc(1, sizeof *m);
+    if (m == NULL)
+        goto nomem;
+    m->forest = f;
+    f = NULL;
+    snprintf(m->version, sizeof m->version, "%s", version);
+    snprintf(m->checksum, sizeof m->checksum, "crc32:%08x", (unsigned)crc);
+    m->crc = crc;
+    m->source = strdup(source);
+    if (m->source == NULL)
+        goto nomem;
+    if (metadata != NULL) {
+        m->metadata = malloc(metadata_len + 1);
+        if (m->metadata == NULL)
+            goto nomem;
+        memcpy(m->metadata, metadata, metadata_len);
+        m->metadata[metadata_len] = '\0';
+        m->metadata_len = metadata_len;
+    } else {
+        /* cJSON_Print allocates with malloc (default hooks): free() is
+         * the right release. */
+        m->metadata = describe(m->forest, m->version, m->checksum, source);
+        if (m->metadata == NULL)
+            goto nomem;
+        m->metadata_len = strlen(m->metadata);
+    }
+    m->loaded_at = now_unix();
+    atomic_init(&m->refs, 1);
+    return m;
+nomem:
+    fr_error_set(err, "out of memory preparing the model");
+fail:
+    if (m != NULL) {
+        atomic_init(&m->refs, 1);
+        model_release(m);
+    }
+    forest_free(f);
+    return NULL;
+}
+
+void model_release(struct model *m)
+{
+    if (m == NULL)
+        return;
+    if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    forest_free(m->forest);
+    free(m->source);
+    free(m->metadata);
+    free(m);
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+/* Reads metadata.json when it exists. Returns 1 with *text set (the caller
+ * frees it), 0 when there is none, -1 with err set. */
+static int read_metadata(const char *path, char **text, size_t *len,
+                         struct fr_error *err)
+{
+    struct stat st;
+    uint8_t *buf;
+
+    *text = NULL;
+    *len = 0;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return 0;
+    if (model_read_file(path, MODEL_METADATA_MAX, &buf, len, err) != 0)
+        return -1;
+    *text = (char *)buf;
+    return 1;
+}
+
+/* Checks that metadata.json describes this model.bin: a version directory
+ * whose two files disagree is half-written or tampered with. Copies the
+ * metadata's "version" into version_out when version_out is not NULL and
+ * it has one. Returns 0, or -1 with err set. */
+static int check_metadata(const char *text, size_t len, uint32_t crc,
+                          char *version_out, size_t version_len,
+                          struct fr_error *err)
+{
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    const cJSON *sum, *file, *v;
+    char want[24];
+    int rc = -1;
+
+    if (!cJSON_IsObject(root)) {
+        fr_error_set(err, "metadata.json is not a JSON object");
+        goto out;
+    }
+    snprintf(want, sizeof want, "crc32:%08x", (unsigned)crc);
+    sum = cJSON_GetObjectItemCaseSensitive(root, "checksum");
+    file = cJSON_GetObjectItemCaseSensitive(root, "model_file");
+    if (cJSON_IsString(sum)) {
+        if (strcmp(sum->valuestring, want) != 0) {
+            fr_error_set(err, "metadata.json says checksum '%.40s' but "
+                         "model.bin has '%s'", sum->valuestring, want);
+            goto out;
+        }
+    } else if (cJSON_IsObject(file)) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(file, "crc32");
+        if (cJSON_IsString(c) && strcmp(c->valuestring, want + 6) != 0) {
+            fr_error_set(err, "metadata.json says crc32 '%.40s' but "
+                         "model.bin has '%s'", c->valuestring, want + 6);
+            goto out;
+        }
+    }
+    v = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (version_out != NULL && cJSON_IsString(v) &&
+        store_version_valid(v->valuestring))
+        snprintf(version_out, version_len, "%s", v->valuestring);
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+/* Loads model.bin at path with the metadata.json at meta_path (optional).
+ * version may be NULL: the metadata's version, else the checksum, names
+ * the model. Returns the model or NULL with err set. */
+static struct model *load(const char *path, const char *meta_path,
+                          const char *version, struct fr_error *err)
+{
+    double t0 = now_mono();
+    struct forest *f = NULL;
+    struct model *m = NULL;
+    uint8_t *bin = NULL;
+    char *meta = NULL;
+    size_t bin_len, meta_len = 0;
+    char name[MODEL_VERSION_MAX] = "";
+    uint32_t crc = 0;
+
+    if (model_read_file(path, MODEL_MAX_BYTES, &bin, &bin_len, err) != 0)
+        goto out;
+    f = model_decode(bin, bin_len, &crc, err);
+    if (f == NULL) {
+        fr_error_prefix(err, "cannot load model '%s'", path);
+        goto out;
+    }
+    if (read_metadata(meta_path, &meta, &meta_len, err) < 0)
+        goto out;
+    if (meta != NULL && check_metadata(meta, meta_len, crc, name,
+                                       sizeof name, err) != 0) {
+        fr_error_prefix(err, "'%s'", meta_path);
+        goto out;
+    }
+    if (version != NULL)
+        snprintf(name, sizeof name, "%s", version);
+    else if (name[0] == '\0')
+        snprintf(name, sizeof name, "%08x", (unsigned)crc);
+    m = model_new(f, name, crc, path, meta, meta_len, err);
+    f = NULL;
+    if (m == NULL) {
+        fr_error_prefix(err, "model '%s' refused", path);
+        goto out;
+    }
+    m->load_seconds = now_mono() - t0;
+out:
+    forest_free(f);
+    free(bin);
+    free(meta);
+    return m;
+}
+
+/* ---- the registry -------------------------------------------------------- */
+
+int registry_init(struct registry *r, const struct registry_config *cfg,
+                  struct fr_error *err)
+{
+    pthread_condattr_t ca;
+
+    memset(r, 0, sizeof *r);
+    r->cfg = *cfg;
+    if (cfg->model_path == NULL && cfg->model_dir == NULL) {
+        fr_error_set(err, "neither MODEL_DIR nor MODEL_PATH is set");
+        return -1;
+    }
+    atomic_init(&r->loads_ok, 0);
+    atomic_init(&r->loads_failed, 0);
+    /* The watcher sleeps on a monotonic clock so a wall-clock jump cannot
+     * stall reloads. */
+    if (pthread_condattr_init(&ca) != 0 ||
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+        pthread_cond_init(&r->wake, &ca) != 0) {
+        fr_error_set(err, "cannot create the watcher's condition variable");
+        return -1;
+    }
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_mutex_init(&r->wake_lock, NULL);
+    return 0;
+}
+
+struct model *registry_acquire(struct registry *r)
+{
+    struct model *m;
+
+    pthread_mutex_lock(&r->lock);
+    m = r->current;
+    if (m != NULL)
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&r->lock);
+    return m;
+}
+
+void registry_install(struct registry *r, struct model *m)
+{
+    struct model *old;
+
+    pthread_mutex_lock(&r->lock);
+    old = r->current;
+    r->current = m;
+    pthread_mutex_unlock(&r->lock);
+    /* Requests still holding the old model keep it alive; the last one
+     * to finish frees it. */
+    model_release(old);
+}
+
+/* Where the model comes from now. Returns 1 with ident (what identifies
+ * this source) and the paths filled, 0 when there is nothing to load, -1
+ * when the source is unusable (err set; ident still identifies it). */
+static int source(struct registry *r, char *ident, size_t ident_len,
+                  char *path, char *meta_path, char *version,
+                  struct fr_error *err)
+{
+    if (r->cfg.model_path != NULL) {
+        const char *mp = r->cfg.model_path, *slash = strrchr(mp, '/');
+        /* metadata.json beside the file: "m.bin" -> "metadata.json",
+         * "/m.bin" -> "/metadata.json", "a/m.bin" -> "a/metadata.json". */
+        int dir_len = slash == NULL ? 0 : (int)(slash - mp) + 1;
+        struct stat st;
+
+        if (stat(mp, &st) != 0)
+            return 0;
+        snprintf(ident, ident_len, "file:%llu:%llu:%lld:%lld.%09ld",
+                 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                 (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec);
+        if (snprintf(path, PATH_MAX, "%s", mp) >= PATH_MAX ||
+            snprintf(meta_path, PATH_MAX, "%.*smetadata.json", dir_len, mp) >=
+                PATH_MAX) {
+            fr_error_set(err, "MODEL_PATH is too long");
+            return -1;
+        }
+        version[0] = '\0';
+        return 1;
+    }
+    switch (store_current(r->cfg.model_dir, version, err)) {
+    case 0:
+        return 0;
+    case 1:
+        break;
+    default:
+        snprintf(ident, ident_len, "bad:%s", err->msg);
+        return -1;
+    }
+    snprintf(ident, ident_len, "version:%s", version);
+    if (snprintf(path, PATH_MAX, "%s/versions/%s/model.bin",
+                 r->cfg.model_dir, version) >= PATH_MAX ||
+        snprintf(meta_path, PATH_MAX, "%s/versions/%s/metadata.json",
+                 r->cfg.model_dir, version) >= PATH_MAX) {
+        fr_error_set(err, "MODEL_DIR is too long");
+        return -1;
+    }
+    return 1;
+}
+
+static void log_refused(struct registry *r, const char *what,
+                        const struct fr_error *err)
+{
+    struct model *cur = registry_acquire(r);
+    struct log_line l;
+
+    log_begin(&l, LOG_ERROR, "model_refused");
+    log_str(&l, "source", what);
+    log_str(&l, "error", err->msg);
+    log_str(&l, "serving", cur ? cur->version : NULL);
+    log_end(&l);
+    model_release(cur);
+}
+
+int registry_poll(struct registry *r)
+{
+    struct fr_error err = {{0}};
+    char ident[sizeof r->seen], path[PATH_MAX], meta[PATH_MAX];
+    char version[STORE_VERSION_MAX + 1] = "";
+    struct model *m, *cur;
+    struct log_line l;
+    int found;
+
+    found = source(r, ident, sizeof ident, path, meta, version, &err);
+    if (found == 0) {
+        /* Nothing to load: keep serving what we have (the version
+         * directory may have been pruned), and load whatever appears. */
+        r->seen_valid = 0;
+        if (!r->missing_logged) {
+            log_begin(&l, LOG_WARN, "model_missing");
+            log_str(&l, "source", r->cfg.model_path ? r->cfg.model_path :
+                    r->cfg.model_dir);
+            log_str(&l, "msg", r->cfg.model_path ? "no model file yet" :
+                    "no current version yet (MODEL_DIR/current is absent)");
+            log_end(&l);
+            r->missing_logged = 1;
+        }
+        return 0;
+    }
+    r->missing_logged = 0;
+    if (r->seen_valid && strcmp(ident, r->seen) == 0)
+        return 0;
+    snprintf(r->seen, sizeof r->seen, "%s", ident);
+    r->seen_valid = 1;
+    if (found < 0) {
+        atomic_fetch_add_explicit(&r->loads_failed, 1, memory_order_relaxed);
+        log_refused(r, r->cfg.model_path ? r->cfg.model_path :
+                    r->cfg.model_dir, &err);
+        return -1;
+    }
+    m = load(path, meta, r->cfg.model_path ? NULL : version, &err);
+    if (m == NULL) {
+        atomic_fetch_add_explicit(&r->loads_failed, 1, memory_order_relaxed);
+        log_refused(r, path, &err);
+        return -1;
+    }
+    cur = registry_acquire(r);
+    if (cur != NULL && cur->crc == m->crc &&
+        strcmp(cur->version, m->version) == 0) {
+        /* The file was rewritten with the same model (a copy, a touch):
+         * keep the one serving rather than count a reload. */
+        model_release(cur);
+        model_release(m);
+        return 0;
+    }
+    log_begin(&l, LOG_INFO, cur ? "model_reloaded" : "model_loaded");
+    log_str(&l, "version", m->version);
+    log_str(&l, "checksum", m->checksum);
+    log_str(&l, "path", m->source);
+    log_str(&l, "mode", m->forest->has_series ? "series" : "tabular");
+    log_int(&l, "features", m->forest->n_features);
+    log_int(&l, "trees", m->forest->n_trees);
+    log_num(&l, "load_ms", round(m->load_seconds * 1e6) / 1e3);
+    log_str(&l, "previous", cur ? cur->version : NULL);
+    log_end(&l);
+    model_release(cur);
+    registry_install(r, m);
+    atomic_fetch_add_explicit(&r->loads_ok, 1, memory_order_relaxed);
+    return 1;
+}
+
+static void *watch(void *arg)
+{
+    struct registry *r = arg;
+    struct timespec deadline;
+
+    pthread_mutex_lock(&r->wake_lock);
+    while (!r->stopping) {
+        pthread_mutex_unlock(&r->wake_lock);
+        registry_poll(r);
+        pthread_mutex_lock(&r->wake_lock);
+        if (r->stopping)
+            break;
+        if (r->cfg.interval <= 0) {
+            /* Load once: sleep until shutdown. */
+            while (!r->stopping)
+                pthread_cond_wait(&r->wake, &r->wake_lock);
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &deadline);
+        {
+            double whole = floor(r->cfg.interval);
+            long ns = (long)((r->cfg.interval - whole) * 1e9);
+            deadline.tv_sec += (time_t)whole;
+            deadline.tv_nsec += ns;
+            if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+            }
+        }
+        while (!r->stopping &&
+               pthread_cond_timedwait(&r->wake, &r->wake_lock, &deadline) ==
+                   0)
+            ;
+    }
+    pthread_mutex_unlock(&r->wake_lock);
+    return NULL;
+}
+
+int registry_start(struct registry *r, struct fr_error *err)
+{
+    int rc = pthread_create(&r->watcher, NULL, watch, r);
+
+    if (rc != 0) {
+        fr_error_set(err, "cannot start the reload watcher: %s",
+                     strerror(rc));
+        return -1;
+    }
+    r->watcher_started = 1;
+    return 0;
+}
+
+void registry_stop(struct registry *r)
+{
+    if (!r->watcher_started)
+        return;
+    pthread_mutex_lock(&r->wake_lock);
+    r->stopping = 1;
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->wake_lock);
+    pthread_join(r->watcher, NULL);
+    r->watcher_started = 0;
+}
+
+void registry_release(struct registry *r)
+{
+    registry_install(r, NULL);
+    pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->wake_lock);
+    pthread_cond_destroy(&r->wake);
+}

@@ -1,0 +1,111 @@
+/*
+ * registry.h: the model being served, and its hot reload.
+ *
+ * The registry holds one reference-counted `struct model`. A request takes
+ * a reference with registry_acquire() and drops it with model_release()
+ * when its answer is written, so a swap never pulls a forest out from under
+ * a request: the old model is freed by whoever drops the last reference.
+ *
+ * A watcher thread polls the source every RELOAD_INTERVAL_SECONDS:
+ *   MODEL_DIR   the target of MODEL_DIR/current (versions/<v>) changed
+ *   MODEL_PATH  the file's device, inode, size or mtime changed
+ * and then loads, decodes and verifies the new model off the request path.
+ * A model that fails is refused, logged and counted, and the old one keeps
+ * serving; the same source is not retried until it changes again.
+ */
+#ifndef FS_REGISTRY_H
+#define FS_REGISTRY_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "forest.h"
+
+#define MODEL_VERSION_MAX 128        /* bytes of a version name */
+#define MODEL_METADATA_MAX (16u << 20) /* refuse larger metadata.json */
+
+struct model {
+    struct forest *forest;            /* owned, verified */
+    char version[MODEL_VERSION_MAX];  /* "v1", "20261127T213000Z", ... */
+    char checksum[24];                /* "crc32:749c94f8" */
+    uint32_t crc;                     /* CRC-32 of model.bin's payload */
+    char *source;                     /* the model.bin it came from, owned */
+    char *metadata;                   /* JSON text for GET /model, owned */
+    size_t metadata_len;              /* bytes of metadata, no NUL */
+    double loaded_at;                 /* Unix time of the swap */
+    double load_seconds;              /* read + decode + verify */
+    atomic_uint refs;                 /* >= 1 while reachable */
+};
+
+/* Checks what model_decode() cannot know is wrong for serving: every node
+ * value is finite (so no answer is NaN) and a prediction of a zero row is
+ * finite. Returns 0, or -1 with err saying what is wrong. */
+int model_verify(const struct forest *f, struct fr_error *err);
+
+/* Wraps a decoded forest for serving: verifies it, keeps metadata (a JSON
+ * text of metadata_len bytes, copied) or, when metadata is NULL, builds a
+ * small JSON description from the forest. Takes ownership of f in every
+ * case (freed on failure). Returns the model with one reference, or NULL
+ * with err set. */
+struct model *model_new(struct forest *f, const char *version, uint32_t crc,
+                        const char *source, const char *metadata,
+                        size_t metadata_len, struct fr_error *err);
+
+/* Drops one reference; the last one frees the model. NULL does nothing. */
+void model_release(struct model *m);
+
+struct registry_config {
+    const char *model_dir;  /* serve model_dir/current (when no path) */
+    const char *model_path; /* serve this model.bin; wins over model_dir */
+    double interval;        /* seconds between polls; 0 = load once */
+};
+
+struct registry {
+    struct registry_config cfg;
+    pthread_mutex_t lock;       /* guards current */
+    struct model *current;      /* NULL until a model loads */
+    pthread_mutex_t wake_lock;  /* guards stopping; with wake */
+    pthread_cond_t wake;        /* signalled by registry_stop */
+    int stopping;
+    pthread_t watcher;
+    int watcher_started;
+    char seen[PATH_MAX + 128];  /* identity of the source last tried */
+    int seen_valid;             /* seen holds something */
+    int missing_logged;         /* "no model" was logged for this absence */
+    _Atomic uint64_t loads_ok;  /* models swapped in */
+    _Atomic uint64_t loads_failed; /* models refused */
+};
+
+/* Prepares the registry; loads nothing yet. Returns 0, or -1 with err set
+ * (neither source given, threads primitives unavailable). */
+int registry_init(struct registry *r, const struct registry_config *cfg,
+                  struct fr_error *err);
+
+/* Starts the watcher thread, whose first poll happens at once. Returns 0,
+ * or -1 with err set. */
+int registry_start(struct registry *r, struct fr_error *err);
+
+/* Polls the source once and loads it when it changed. Returns 1 when a new
+ * model was swapped in, 0 when nothing changed (or no model exists yet),
+ * -1 when a new model was refused. Logs what it did. */
+int registry_poll(struct registry *r);
+
+/* Swaps m in (the registry takes the caller's reference) and drops the
+ * registry's reference on the previous model. */
+void registry_install(struct registry *r, struct model *m);
+
+/* Takes a reference on the model serving now, or returns NULL when none
+ * is loaded. The caller drops it with model_release(). */
+struct model *registry_acquire(struct registry *r);
+
+/* Stops and joins the watcher thread; safe when it never started. */
+void registry_stop(struct registry *r);
+
+/* Drops the current model and frees the locks. Call after registry_stop. */
+void registry_release(struct registry *r);
+
+#endif

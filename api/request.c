@@ -1,0 +1,749 @@
+/*
+ * request.c: parsing and checking of request bodies (see request.h).
+ *
+ * cJSON builds the tree; everything after that is checking it against the
+ * model. Every value that becomes a feature must be a JSON number, finite,
+ * and within float32's range, because the trees compare float32 features
+ * and converting a larger double to float is undefined behaviour in C.
+ *
+ * Rows given by name are filled without a "seen" bitmap: the row starts as
+ * all NaN (a value no request can put there, since NaN is refused), so a
+ * name met twice finds a number already in place and a missing name leaves
+ * a NaN behind.
+ */
+#include "request.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- scratch memory ------------------------------------------------------ */
+
+void scratch_init(struct scratch *sc)
+{
+    memset(sc, 0, sizeof *sc);
+}
+
+void scratch_release(struct scratch *sc)
+{
+    free(sc->rows);
+    free(sc->vals);
+    free(sc->outs);
+    scratch_init(sc);
+}
+
+void scratch_reset(struct scratch *sc)
+{
+    if (sc->rows_cap * sizeof(float) > SCRATCH_KEEP_BYTES) {
+        free(sc->rows);
+        sc->rows = NULL;
+        sc->rows_cap = 0;
+    }
+    if (sc->vals_cap * sizeof(double) > SCRATCH_KEEP_BYTES) {
+        free(sc->vals);
+        sc->vals = NULL;
+        sc->vals_cap = 0;
+    }
+    if (sc->outs_cap * sizeof(double) > SCRATCH_KEEP_BYTES) {
+        free(sc->outs);
+        sc->outs = NULL;
+        sc->outs_cap = 0;
+    }
+}
+
+/* Grows *p to hold n elements of elem bytes; old contents are dropped. */
+static void *grow(void **p, size_t *cap, size_t n, size_t elem)
+{
+    void *q;
+
+    if (n == 0)
+        n = 1;
+    if (n <= *cap)
+        return *p;
+    if (n > SIZE_MAX / elem)
+        return NULL;
+    q = malloc(n * elem);
+    if (q == NULL)
+        return NULL;
+    free(*p);
+    *p = q;
+    *cap = n;
+    return q;
+}
+
+float *scratch_rows(struct scratch *sc, size_t n)
+{
+    return grow((void **)&sc->rows, &sc->rows_cap, n, sizeof(float));
+}
+
+double *scratch_vals(struct scratch *sc, size_t n)
+{
+    return grow((void **)&sc->vals, &sc->vals_cap, n, sizeof(double));
+}
+
+double *scratch_outs(struct scratch *sc, size_t n)
+{
+    return grow((void **)&sc->outs, &sc->outs_cap, n, sizeof(double));
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+/* Parses the whole body. Returns the tree, or NULL with *status and err
+ * set: 400 for malformed JSON, 422 when the only fault is a NaN or an
+ * infinity written as a bare word (as Python's json.dumps does), which is
+ * a bad value rather than bad syntax for the client's purposes. */
+static cJSON *parse(const char *body, size_t len, int *status,
+                    struct fr_error *err)
+{
+    const char *end = NULL;
+    cJSON *root;
+
+    if (len == 0) {
+        *status = 400;
+        fr_error_set(err, "malformed JSON: the body is empty");
+        return NULL;
+    }
+    root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    if (root != NULL) {
+        /* cJSON stops at a NUL inside the buffer: insist on using it all. */
+        while (end < body + len && isspace((unsigned char)*end))
+            end++;
+        if (end == body + len)
+            return root;
+        cJSON_Delete(root);
+        *status = 400;
+        fr_error_set(err, "malformed JSON: unexpected data at byte %zu",
+                     (size_t)(end - body));
+        return NULL;
+    }
+    if (end != NULL && end >= body && end < body + len) {
+        const char *p = end;
+        size_t left = (size_t)(body + len - p);
+        if (left > 0 && (*p == '-' || *p == '+')) {
+            p++;
+            left--;
+        }
+        if (left >= 3 && (strncasecmp(p, "nan", 3) == 0 ||
+                          strncasecmp(p, "inf", 3) == 0)) {
+            *status = 422;
+            fr_error_set(err, "NaN and infinities are not valid values "
+                         "(found '%.*s' at byte %zu)",
+                         left >= 8 && strncasecmp(p, "infinity", 8) == 0 ?
+                         (int)(p - end) + 8 : (int)(p - end) + 3,
+                         end, (size_t)(end - body));
+            return NULL;
+        }
+        *status = 400;
+        fr_error_set(err, "malformed JSON near byte %zu",
+                     (size_t)(end - body));
+        return NULL;
+    }
+    *status = 400;
+    fr_error_set(err, "malformed JSON");
+    return NULL;
+}
+
+static const char *kind(const cJSON *v)
+{
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    if (cJSON_IsNull(v))
+        return "null";
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsObject(v))
+        return "an object";
+    return "not a number";
+}
+
+/* Checks one value: a finite JSON number with |x| <= limit. Returns 0, or
+ * -1 with err naming `what` (already formatted by the caller). */
+static int number(const cJSON *v, double limit, const char *what,
+                  double *out, struct fr_error *err)
+{
+    double x;
+
+    if (!cJSON_IsNumber(v)) {
+        fr_error_set(err, "%s is not a number (got %s)", what, kind(v));
+        return -1;
+    }
+    x = v->valuedouble;
+    if (!isfinite(x)) {
+        fr_error_set(err, "%s is not finite (the number overflows a double)",
+                     what);
+        return -1;
+    }
+    if (fabs(x) > limit) {
+        if (limit == FLT_MAX)
+            fr_error_set(err, "%s is %g, which overflows float32", what, x);
+        else
+            fr_error_set(err, "%s is %g, out of range (|x| <= %g)", what, x,
+                         limit);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* An optional "interval": level in (0, 1). Returns 0 or -1 with err set. */
+static int interval(const cJSON *v, double *level, struct fr_error *err)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0.0) ||
+        !(v->valuedouble < 1.0)) {
+        fr_error_set(err, "'interval' must be a number between 0 and 1 "
+                     "(exclusive), such as 0.9 for the central 90%% of the "
+                     "trees' predictions");
+        return -1;
+    }
+    *level = v->valuedouble;
+    return 0;
+}
+
+/* A whole number in [lo, hi]. */
+static int whole(const cJSON *v, double lo, double hi, size_t *out)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo) ||
+        !(v->valuedouble <= hi) || v->valuedouble != floor(v->valuedouble))
+        return -1;
+    *out = (size_t)v->valuedouble;
+    return 0;
+}
+
+/* Index of key among names, trying position `hint` first: clients usually
+ * send names in the model's order, which makes the lookup one strcmp. */
+static long find_name(char *const *names, size_t n, const char *key,
+                      size_t hint)
+{
+    if (hint < n && strcmp(names[hint], key) == 0)
+        return (long)hint;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], key) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/* Reads n named values: an object {"name": number, ...} with every name
+ * exactly once, or an array of n numbers in order. `ctx` prefixes
+ * messages ("", "instances[3]: "), `noun` names the things ("feature",
+ * "covariate"). Returns 0 or -1 with err set. */
+static int named_values(const cJSON *item, char *const *names, size_t n,
+                        double limit, const char *ctx, const char *noun,
+                        double *out, struct fr_error *err)
+{
+    char what[160];
+    size_t i = 0;
+    const cJSON *v;
+
+    if (cJSON_IsArray(item)) {
+        size_t got = (size_t)cJSON_GetArraySize(item);
+        if (got != n) {
+            fr_error_set(err, "%sexpected %zu %ss, got %zu", ctx, n, noun,
+                         got);
+            return -1;
+        }
+        cJSON_ArrayForEach(v, item) {
+            snprintf(what, sizeof what, "%s%s %zu ('%s')", ctx, noun, i,
+                     names[i]);
+            if (number(v, limit, what, &out[i], err) != 0)
+                return -1;
+            i++;
+        }
+        return 0;
+    }
+    if (!cJSON_IsObject(item)) {
+        fr_error_set(err, "%sexpected an object of named %ss or an array of "
+                     "%zu numbers, got %s", ctx, noun, n, kind(item));
+        return -1;
+    }
+    for (i = 0; i < n; i++)
+        out[i] = NAN;
+    i = 0;
+    cJSON_ArrayForEach(v, item) {
+        long k = find_name(names, n, v->string, i++);
+        if (k < 0) {
+            fr_error_set(err, "%sunknown %s '%.64s'", ctx, noun, v->string);
+            return -1;
+        }
+        if (!isnan(out[k])) {
+            fr_error_set(err, "%s%s '%s' is given twice", ctx, noun,
+                         names[k]);
+            return -1;
+        }
+        snprintf(what, sizeof what, "%s%s '%s'", ctx, noun, names[k]);
+        if (number(v, limit, what, &out[k], err) != 0)
+            return -1;
+    }
+    for (i = 0; i < n; i++) {
+        if (isnan(out[i])) {
+            size_t missing = 0;
+            for (size_t j = i; j < n; j++)
+                missing += isnan(out[j]) != 0;
+            if (missing > 1)
+                fr_error_set(err, "%smissing %s '%s' (and %zu more)", ctx,
+                             noun, names[i], missing - 1);
+            else
+                fr_error_set(err, "%smissing %s '%s'", ctx, noun, names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One feature row of f into row (float32, range already checked). */
+static int feature_row(const cJSON *item, const struct forest *f,
+                       const char *ctx, double *tmp, float *row,
+                       struct fr_error *err)
+{
+    if (named_values(item, f->feature_names, f->n_features, FLT_MAX, ctx,
+                     "feature", tmp, err) != 0)
+        return -1;
+    for (uint32_t i = 0; i < f->n_features; i++)
+        row[i] = (float)tmp[i];
+    return 0;
+}
+
+/* Rejects keys outside allowed[] and keys given twice (cJSON keeps both,
+ * and silently using one would hide a client's bug). */
+static int check_keys(const cJSON *root, const char *const *allowed,
+                      size_t n_allowed, const char *hint,
+                      struct fr_error *err)
+{
+    unsigned seen = 0;
+    const cJSON *v;
+
+    cJSON_ArrayForEach(v, root) {
+        size_t k = 0;
+        while (k < n_allowed && strcmp(v->string, allowed[k]) != 0)
+            k++;
+        if (k == n_allowed) {
+            fr_error_set(err, "unknown key '%.64s' (%s)", v->string, hint);
+            return -1;
+        }
+        if (seen & (1u << k)) {
+            fr_error_set(err, "key '%s' is given twice", allowed[k]);
+            return -1;
+        }
+        seen |= 1u << k;
+    }
+    return 0;
+}
+
+/* ---- /predict ------------------------------------------------------------ */
+
+int request_predict(const char *body, size_t len, const struct forest *f,
+                    size_t max_rows, struct scratch *sc,
+                    struct predict_request *out, struct fr_error *err)
+{
+    static const char *const KEYS[] = {"features", "instances", "interval"};
+    const cJSON *features, *instances, *lvl, *v;
+    size_t nf = f->n_features, n, i = 0;
+    double *tmp;
+    float *rows;
+    cJSON *root;
+    int status = 422;
+
+    memset(out, 0, sizeof *out);
+    root = parse(body, len, &status, err);
+    if (root == NULL)
+        return status;
+    status = 422;
+    if (!cJSON_IsObject(root)) {
+        fr_error_set(err, "the body must be a JSON object with 'features' "
+                     "or 'instances'");
+        goto out;
+    }
+    if (check_keys(root, KEYS, 3, "expected 'features' or 'instances', "
+                   "and optionally 'interval'", err) != 0)
+        goto out;
+    features = cJSON_GetObjectItemCaseSensitive(root, "features");
+    instances = cJSON_GetObjectItemCaseSensitive(root, "instances");
+    lvl = cJSON_GetObjectItemCaseSensitive(root, "interval");
+    if ((features == NULL) == (instances == NULL)) {
+        fr_error_set(err, features ? "give either 'features' (one row) or "
+                     "'instances' (a batch), not both" :
+                     "the body needs 'features' (one row) or 'instances' "
+                     "(a batch of rows)");
+        goto out;
+    }
+    if (lvl != NULL && interval(lvl, &out->level, err) != 0)
+        goto out;
+    tmp = scratch_vals(sc, nf);
+    if (tmp == NULL)
+        goto nomem;
+    if (features != NULL) {
+        rows = scratch_rows(sc, nf);
+        if (rows == NULL)
+            goto nomem;
+        if (feature_row(features, f, "", tmp, rows, err) != 0)
+            goto out;
+        out->X = rows;
+        out->n_rows = 1;
+        status = 0;
+        goto out;
+    }
+    if (!cJSON_IsArray(instances)) {
+        fr_error_set(err, "'instances' must be an array of rows, got %s",
+                     kind(instances));
+        goto out;
+    }
+    n = (size_t)cJSON_GetArraySize(instances);
+    if (n == 0) {
+        fr_error_set(err, "'instances' is empty");
+        goto out;
+    }
+    if (n > max_rows) {
+        fr_error_set(err, "'instances' has %zu rows, more than the limit of "
+                     "%zu (MAX_BATCH_ROWS)", n, max_rows);
+        goto out;
+    }
+    /* Every value takes at least two bytes ("1,"), so a body of len bytes
+     * holds fewer than len values: more rows than that cannot be complete,
+     * and refusing them first keeps a short body from reserving memory
+     * for a huge batch. */
+    if (n > len / nf) {
+        fr_error_set(err, "'instances' has %zu rows, which cannot each hold "
+                     "%zu features in a %zu-byte body", n, nf, len);
+        goto out;
+    }
+    rows = scratch_rows(sc, n * nf);
+    if (rows == NULL)
+        goto nomem;
+    cJSON_ArrayForEach(v, instances) {
+        char ctx[48];
+        snprintf(ctx, sizeof ctx, "instances[%zu]: ", i);
+        if (feature_row(v, f, ctx, tmp, rows + i * nf, err) != 0)
+            goto out;
+        i++;
+    }
+    out->X = rows;
+    out->n_rows = n;
+    out->batch = 1;
+    status = 0;
+    goto out;
+nomem:
+    status = 500;
+    fr_error_set(err, "out of memory for the request's rows");
+out:
+    cJSON_Delete(root);
+    return status;
+}
+
+/* ---- V2 infer ------------------------------------------------------------ */
+
+/* Reads the data of a [batch, nf] input, flat or nested, into rows. */
+static int infer_data(const cJSON *data, size_t batch, const struct forest *f,
+                      float *rows, struct fr_error *err)
+{
+    size_t nf = f->n_features, i = 0;
+    const cJSON *v, *w;
+    char what[160];
+    double x;
+
+    if (!cJSON_IsArray(data)) {
+        fr_error_set(err, "input 'data' must be an array, got %s", kind(data));
+        return -1;
+    }
+    if (cJSON_IsArray(data->child)) {
+        if ((size_t)cJSON_GetArraySize(data) != batch) {
+            fr_error_set(err, "input 'data' has %d rows, the shape says %zu",
+                         cJSON_GetArraySize(data), batch);
+            return -1;
+        }
+        cJSON_ArrayForEach(v, data) {
+            size_t j = 0;
+            if (!cJSON_IsArray(v) || (size_t)cJSON_GetArraySize(v) != nf) {
+                fr_error_set(err, "input 'data' row %zu must be an array of "
+                             "%zu numbers", i, nf);
+                return -1;
+            }
+            cJSON_ArrayForEach(w, v) {
+                snprintf(what, sizeof what, "input 'data' row %zu value %zu "
+                         "('%s')", i, j, f->feature_names[j]);
+                if (number(w, FLT_MAX, what, &x, err) != 0)
+                    return -1;
+                rows[i * nf + j] = (float)x;
+                j++;
+            }
+            i++;
+        }
+        return 0;
+    }
+    if ((size_t)cJSON_GetArraySize(data) != batch * nf) {
+        fr_error_set(err, "input 'data' has %d values, the shape [%zu, %zu] "
+                     "needs %zu", cJSON_GetArraySize(data), batch, nf,
+                     batch * nf);
+        return -1;
+    }
+    cJSON_ArrayForEach(v, data) {
+        snprintf(what, sizeof what, "input 'data' value %zu (row %zu, '%s')",
+                 i, i / nf, f->feature_names[i % nf]);
+        if (number(v, FLT_MAX, what, &x, err) != 0)
+            return -1;
+        rows[i] = (float)x;
+        i++;
+    }
+    return 0;
+}
+
+int request_infer(const char *body, size_t len, const struct forest *f,
+                  size_t max_rows, struct scratch *sc,
+                  struct infer_request *out, struct fr_error *err)
+{
+    const cJSON *id, *inputs, *in, *name, *shape, *dtype, *data;
+    size_t nf = f->n_features, batch = 0, width = 0;
+    float *rows;
+    cJSON *root;
+    int status = 422;
+
+    memset(out, 0, sizeof *out);
+    root = parse(body, len, &status, err);
+    if (root == NULL)
+        return status;
+    status = 422;
+    if (!cJSON_IsObject(root)) {
+        fr_error_set(err, "the body must be a JSON object with 'inputs'");
+        goto out;
+    }
+    id = cJSON_GetObjectItemCaseSensitive(root, "id");
+    if (id != NULL) {
+        if (!cJSON_IsString(id) || strlen(id->valuestring) > REQUEST_ID_MAX) {
+            fr_error_set(err, "'id' must be a string of at most %d bytes",
+                         REQUEST_ID_MAX);
+            goto out;
+        }
+        snprintf(out->id, sizeof out->id, "%s", id->valuestring);
+        out->has_id = 1;
+    }
+    inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+    if (!cJSON_IsArray(inputs) || cJSON_GetArraySize(inputs) != 1) {
+        fr_error_set(err, "'inputs' must be an array of exactly one input "
+                     "tensor of shape [batch, %zu]", nf);
+        goto out;
+    }
+    in = inputs->child;
+    if (!cJSON_IsObject(in)) {
+        fr_error_set(err, "the input must be an object with 'name', "
+                     "'shape', 'datatype' and 'data'");
+        goto out;
+    }
+    name = cJSON_GetObjectItemCaseSensitive(in, "name");
+    if (name != NULL && !cJSON_IsString(name)) {
+        fr_error_set(err, "input 'name' must be a string");
+        goto out;
+    }
+    dtype = cJSON_GetObjectItemCaseSensitive(in, "datatype");
+    if (!cJSON_IsString(dtype)) {
+        fr_error_set(err, "input 'datatype' is missing: use FP32 or FP64");
+        goto out;
+    }
+    if (strcmp(dtype->valuestring, "FP64") == 0) {
+        out->fp64 = 1;
+    } else if (strcmp(dtype->valuestring, "FP32") != 0) {
+        fr_error_set(err, "input datatype '%.32s' is not supported: use FP32 "
+                     "or FP64", dtype->valuestring);
+        goto out;
+    }
+    shape = cJSON_GetObjectItemCaseSensitive(in, "shape");
+    if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) != 2 ||
+        whole(shape->child, 0, 1e15, &batch) != 0 ||
+        whole(shape->child->next, 0, 1e15, &width) != 0) {
+        fr_error_set(err, "input 'shape' must be [batch, %zu]", nf);
+        goto out;
+    }
+    if (width != nf) {
+        fr_error_set(err, "input shape [%zu, %zu] does not fit the model, "
+                     "which takes [batch, %zu]", batch, width, nf);
+        goto out;
+    }
+    if (batch == 0 || batch > max_rows) {
+        fr_error_set(err, "input batch size %zu is out of range 1..%zu "
+                     "(MAX_BATCH_ROWS)", batch, max_rows);
+        goto out;
+    }
+    data = cJSON_GetObjectItemCaseSensitive(in, "data");
+    if (data == NULL) {
+        fr_error_set(err, "input 'data' is missing");
+        goto out;
+    }
+    /* As for /predict: the body must be able to hold the values before
+     * memory is reserved for them. */
+    if (batch > len / nf) {
+        fr_error_set(err, "input shape [%zu, %zu] needs more values than a "
+                     "%zu-byte body can hold", batch, nf, len);
+        goto out;
+    }
+    rows = scratch_rows(sc, batch * nf);
+    if (rows == NULL) {
+        status = 500;
+        fr_error_set(err, "out of memory for the request's rows");
+        goto out;
+    }
+    if (infer_data(data, batch, f, rows, err) != 0)
+        goto out;
+    out->X = rows;
+    out->n_rows = batch;
+    status = 0;
+out:
+    cJSON_Delete(root);
+    return status;
+}
+
+/* ---- /forecast ----------------------------------------------------------- */
+
+static int history(const cJSON *hist, uint32_t h, double *past,
+                   int32_t *last_day, struct fr_error *err)
+{
+    size_t n, i = 0;
+    int32_t prev = 0;
+    const cJSON *v;
+
+    if (!cJSON_IsArray(hist)) {
+        fr_error_set(err, "'history' must be an array of {\"date\": "
+                     "\"YYYY-MM-DD\", \"value\": number}, oldest first");
+        return -1;
+    }
+    n = (size_t)cJSON_GetArraySize(hist);
+    if (n < h) {
+        fr_error_set(err, "'history' has %zu days, the model needs the %u "
+                     "consecutive days before the first forecast day", n, h);
+        return -1;
+    }
+    cJSON_ArrayForEach(v, hist) {
+        const cJSON *date = cJSON_GetObjectItemCaseSensitive(v, "date");
+        const cJSON *value = cJSON_GetObjectItemCaseSensitive(v, "value");
+        char what[64], text[16];
+        int32_t day;
+        double x;
+
+        if (!cJSON_IsObject(v) || !cJSON_IsString(date)) {
+            fr_error_set(err, "history[%zu] must be an object with \"date\" "
+                         "(YYYY-MM-DD) and \"value\"", i);
+            return -1;
+        }
+        if (series_parse_date(date->valuestring, &day) != 0) {
+            fr_error_set(err, "history[%zu]: '%.32s' is not a date "
+                         "(YYYY-MM-DD)", i, date->valuestring);
+            return -1;
+        }
+        if (i > 0 && day != prev + 1) {
+            series_format_date(prev, text);
+            fr_error_set(err, "history[%zu]: '%.32s' does not follow '%s': "
+                         "the history must be consecutive days, oldest "
+                         "first", i, date->valuestring, text);
+            return -1;
+        }
+        snprintf(what, sizeof what, "history[%zu] value", i);
+        if (value == NULL) {
+            fr_error_set(err, "history[%zu] has no \"value\"", i);
+            return -1;
+        }
+        if (number(value, REQUEST_HISTORY_LIMIT, what, &x, err) != 0)
+            return -1;
+        if (i >= n - h)
+            past[i - (n - h)] = x;
+        prev = day;
+        i++;
+    }
+    *last_day = prev;
+    return 0;
+}
+
+int request_forecast(const char *body, size_t len, const struct forest *f,
+                     size_t max_horizon, struct scratch *sc,
+                     struct forecast_request *out, struct fr_error *err)
+{
+    static const char *const KEYS[] = {"history", "horizon", "covariates",
+                                       "interval"};
+    const struct series_spec *s = &f->series;
+    const cJSON *hist, *hor, *cov, *lvl, *v;
+    uint32_t h = series_history(s);
+    size_t nc = s->n_covariates, i = 0;
+    int32_t last_day = 0;
+    double *vals;
+    cJSON *root;
+    int status = 422;
+
+    memset(out, 0, sizeof *out);
+    root = parse(body, len, &status, err);
+    if (root == NULL)
+        return status;
+    status = 422;
+    if (!cJSON_IsObject(root)) {
+        fr_error_set(err, "the body must be a JSON object with 'history' "
+                     "and 'horizon'");
+        goto out;
+    }
+    if (check_keys(root, KEYS, 4, "expected 'history', 'horizon', "
+                   "'covariates' and 'interval'", err) != 0)
+        goto out;
+    hist = cJSON_GetObjectItemCaseSensitive(root, "history");
+    hor = cJSON_GetObjectItemCaseSensitive(root, "horizon");
+    cov = cJSON_GetObjectItemCaseSensitive(root, "covariates");
+    lvl = cJSON_GetObjectItemCaseSensitive(root, "interval");
+    if (hist == NULL) {
+        fr_error_set(err, "'history' is missing: give the last %u days as "
+                     "[{\"date\": \"YYYY-MM-DD\", \"value\": number}, ...]",
+                     h);
+        goto out;
+    }
+    if (hor == NULL || whole(hor, 1, (double)max_horizon, &out->horizon)) {
+        fr_error_set(err, "'horizon' must be a whole number of days from 1 "
+                     "to %zu", max_horizon);
+        goto out;
+    }
+    if (lvl != NULL && interval(lvl, &out->level, err) != 0)
+        goto out;
+    if (nc == 0 && cov != NULL) {
+        fr_error_set(err, "the model has no covariates: leave out "
+                     "'covariates'");
+        goto out;
+    }
+    if (nc > 0 && cov == NULL) {
+        fr_error_set(err, "'covariates' is missing: the model needs '%s'%s "
+                     "for each of the %zu forecast days", s->covariates[0],
+                     nc > 1 ? " and the other covariates" : "", out->horizon);
+        goto out;
+    }
+    if (nc > 0 && (!cJSON_IsArray(cov) ||
+                   (size_t)cJSON_GetArraySize(cov) != out->horizon)) {
+        fr_error_set(err, "'covariates' must be an array with one entry per "
+                     "forecast day (%zu)", out->horizon);
+        goto out;
+    }
+    /* vals: the past window, then horizon x nc covariates, then one row's
+     * worth for parsing. max_horizon and nc are small, h <= 3660. */
+    vals = scratch_vals(sc, h + out->horizon * nc + nc);
+    if (vals == NULL) {
+        status = 500;
+        fr_error_set(err, "out of memory for the forecast");
+        goto out;
+    }
+    if (history(hist, h, vals, &last_day, err) != 0)
+        goto out;
+    if (nc > 0) {
+        cJSON_ArrayForEach(v, cov) {
+            char ctx[48];
+            snprintf(ctx, sizeof ctx, "covariates[%zu]: ", i);
+            if (named_values(v, s->covariates, nc, FLT_MAX, ctx, "covariate",
+                             vals + h + i * nc, err) != 0)
+                goto out;
+            i++;
+        }
+    }
+    out->past = vals;
+    out->cov = vals + h;
+    out->first_day = last_day + 1;
+    status = 0;
+out:
+    cJSON_Delete(root);
+    return status;
+}

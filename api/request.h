@@ -1,0 +1,108 @@
+/*
+ * request.h: request bodies of /predict, /forecast and V2 infer, parsed
+ * and checked against a model, with no HTTP involved.
+ *
+ * Each parser takes the body as bytes, returns 0 with the rows ready for
+ * the forest, or the HTTP status to answer (400 malformed JSON, 422 a
+ * request that is JSON but wrong for this model, 500 out of memory) with a
+ * message for the {"error": ...} body. The unit tests and the fuzz target
+ * call them directly.
+ *
+ * Row data lands in a `struct scratch` that the server keeps per connection
+ * and reuses, so a keep-alive client costs no allocation per request after
+ * its first (the JSON tree itself is cJSON's, allocated per request).
+ */
+#ifndef FS_REQUEST_H
+#define FS_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "forest.h"
+
+#define REQUEST_ID_MAX 256           /* bytes of a V2 request id */
+#define REQUEST_HISTORY_LIMIT 1e37   /* |value| of a forecast history day */
+#define SCRATCH_KEEP_BYTES (256u * 1024) /* reset frees larger regions */
+
+/* Reusable memory for one request at a time. */
+struct scratch {
+    float *rows;      /* feature rows, row-major */
+    size_t rows_cap;  /* floats allocated */
+    double *vals;     /* parsed values (history, covariates, a row) */
+    size_t vals_cap;  /* doubles allocated */
+    double *outs;     /* results (predictions, intervals) */
+    size_t outs_cap;  /* doubles allocated */
+};
+
+void scratch_init(struct scratch *sc);
+void scratch_release(struct scratch *sc);
+
+/* Frees regions that grew past SCRATCH_KEEP_BYTES; keeps the rest. */
+void scratch_reset(struct scratch *sc);
+
+/* Room for n floats / doubles in a region, grown as needed (contents are
+ * not kept). Return NULL when n is too large or memory runs out. */
+float *scratch_rows(struct scratch *sc, size_t n);
+double *scratch_vals(struct scratch *sc, size_t n);
+double *scratch_outs(struct scratch *sc, size_t n);
+
+/* POST /predict:
+ *   {"features": {"lag_1": 120.5, ...}}   one row by name, any order
+ *   {"features": [120.5, ...]}            one row in model order
+ *   {"instances": [[...], {...}, ...]}    a batch; rows in either form
+ * plus optionally "interval": 0.9 (the central 90% of the trees). */
+struct predict_request {
+    const float *X;   /* n_rows x n_features, in the scratch's rows */
+    size_t n_rows;    /* 1..max_rows */
+    int batch;        /* 1 for "instances": answer with "predictions" */
+    double level;     /* interval level in (0, 1); 0 = no interval */
+};
+
+/* Parses a /predict body for forest f. Returns 0, or 400/422/500 with err
+ * set. */
+int request_predict(const char *body, size_t len, const struct forest *f,
+                    size_t max_rows, struct scratch *sc,
+                    struct predict_request *out, struct fr_error *err);
+
+/* POST /v2/models/{name}/infer, the Open Inference Protocol:
+ *   {"id": "42", "inputs": [{"name": "input-0", "shape": [2, N],
+ *    "datatype": "FP32", "data": [...]}]}
+ * data is flat row-major or nested [batch][N]. */
+struct infer_request {
+    const float *X;               /* n_rows x n_features, scratch's rows */
+    size_t n_rows;                /* 1..max_rows */
+    int fp64;                     /* answer in FP64 rather than FP32 */
+    int has_id;                   /* the request had an "id" */
+    char id[REQUEST_ID_MAX + 1];  /* echoed in the answer */
+};
+
+/* Parses a V2 infer body for forest f. Returns 0, or 400/422/500 with err
+ * set. */
+int request_infer(const char *body, size_t len, const struct forest *f,
+                  size_t max_rows, struct scratch *sc,
+                  struct infer_request *out, struct fr_error *err);
+
+/* POST /forecast, for a forest trained on a series (f->has_series):
+ *   {"history": [{"date": "2024-03-01", "value": 118.0}, ...],
+ *    "horizon": 7,
+ *    "covariates": [{"promo": 1, "holiday": 0}, ...],   one per day ahead
+ *    "interval": 0.9}                                   optional
+ * history: consecutive days, oldest first, at least series_history() of
+ * them; the forecast starts the day after the last. */
+struct forecast_request {
+    const double *past;  /* the last series_history() values, oldest first,
+                            in the scratch's vals */
+    int32_t first_day;   /* days since 1970-01-01 of the first forecast */
+    size_t horizon;      /* days to forecast, 1..max_horizon */
+    const double *cov;   /* horizon x n_covariates, in the scratch's vals */
+    double level;        /* interval level in (0, 1); 0 = no interval */
+};
+
+/* Parses a /forecast body for forest f (which must have a series). Returns
+ * 0, or 400/422/500 with err set. */
+int request_forecast(const char *body, size_t len, const struct forest *f,
+                     size_t max_horizon, struct scratch *sc,
+                     struct forecast_request *out, struct fr_error *err);
+
+#endif

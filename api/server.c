@@ -1,0 +1,319 @@
+/*
+ * server.c: libmicrohttpd glue (see server.h).
+ *
+ * MHD calls the access handler several times per request: once when the
+ * headers are in, once per chunk of body, and once more with no data when
+ * the body is complete. The connection's state (`struct conn`, created and
+ * freed by MHD's connection notifications) carries the body and the answer
+ * between those calls and from one keep-alive request to the next, so a
+ * steady client costs no buffer allocation per request.
+ *
+ * A body larger than MAX_BODY_BYTES is refused with 413: at once when its
+ * Content-Length says so, or, for a chunked body, after the rest has been
+ * read and thrown away (MHD can only answer between chunks by closing).
+ */
+#include "server.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct conn {
+    struct buf body;         /* the request body so far */
+    struct buf out;          /* the answer */
+    struct scratch sc;       /* rows and results */
+    struct timespec start;   /* when the headers were in */
+    int too_large;           /* the body passed max_body: answer 413 */
+    size_t discarded;        /* bytes thrown away after that */
+    int status;              /* the status sent, 0 until then */
+    enum endpoint ep;        /* for the metrics */
+};
+
+static double since(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) +
+           (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
+                                  struct conn *cn, const struct reply *r)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+
+    resp = MHD_create_response_from_buffer(cn->out.len, cn->out.data,
+                                           MHD_RESPMEM_MUST_COPY);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            r->content_type);
+    if (r->allow != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    /* While draining, ask keep-alive clients to reconnect: their next
+     * connection goes to a pod that is still in the Service. */
+    if (atomic_load_explicit(&s->app->draining, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    ret = MHD_queue_response(c, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    cn->status = r->status;
+    cn->ep = r->endpoint;
+    return ret;
+}
+
+static enum MHD_Result too_large(struct server *s, struct MHD_Connection *c,
+                                 struct conn *cn, const char *url)
+{
+    struct reply r = {413, handlers_route(url), "application/json", NULL};
+    char msg[160];
+
+    snprintf(msg, sizeof msg, "the request body is larger than %zu bytes "
+             "(MAX_BODY_BYTES)", s->cfg.max_body);
+    handlers_error(&cn->out, msg);
+    return send_reply(s, c, cn, &r);
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
+                                      const char *url, const char *method,
+                                      const char *version,
+                                      const char *upload_data,
+                                      size_t *upload_size, void **req_cls)
+{
+    struct server *s = cls;
+    struct conn *cn = *req_cls;
+    struct reply r;
+
+    (void)version;
+    if (cn == NULL) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const char *len;
+
+        cn = ci != NULL ? ci->socket_context : NULL;
+        if (cn == NULL)
+            return MHD_NO; /* no memory for the connection: drop it */
+        buf_reset(&cn->body);
+        buf_reset(&cn->out);
+        scratch_reset(&cn->sc);
+        cn->too_large = 0;
+        cn->discarded = 0;
+        cn->status = 0;
+        cn->ep = EP_NOT_FOUND;
+        clock_gettime(CLOCK_MONOTONIC, &cn->start);
+        stats_request_begin(s->app->stats);
+        *req_cls = cn;
+        len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (len != NULL && strtoull(len, NULL, 10) > s->cfg.max_body)
+            return too_large(s, c, cn, url);
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        if (!cn->too_large &&
+            cn->body.len + *upload_size > s->cfg.max_body) {
+            cn->too_large = 1;
+            buf_release(&cn->body);
+        }
+        if (!cn->too_large) {
+            buf_add(&cn->body, upload_data, *upload_size);
+        } else {
+            /* Swallowing the rest lets the 413 arrive in order; a client
+             * that keeps streaming far past the limit is cut off. */
+            cn->discarded += *upload_size;
+            if (cn->discarded / 8 > s->cfg.max_body)
+                return MHD_NO;
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (cn->status != 0)
+        return MHD_YES; /* answered early (413 by Content-Length) */
+    if (cn->too_large)
+        return too_large(s, c, cn, url);
+    if (cn->body.failed) {
+        struct reply oom = {500, EP_NOT_FOUND, "application/json", NULL};
+        handlers_error(&cn->out, "out of memory reading the body");
+        return send_reply(s, c, cn, &oom);
+    }
+    handlers_dispatch(s->app, method, url, cn->body.data, cn->body.len,
+                      &cn->sc, &cn->out, &r);
+    return send_reply(s, c, cn, &r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct server *s = cls;
+    struct conn *cn = *req_cls;
+    double secs;
+
+    (void)c;
+    if (cn == NULL)
+        return;
+    secs = since(&cn->start);
+    stats_request_end(s->app->stats, cn->ep,
+                      toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ?
+                      cn->status : 0, secs);
+    if (s->cfg.log_requests) {
+        struct log_line l;
+        log_begin(&l, LOG_DEBUG, "request");
+        log_str(&l, "endpoint", stats_endpoint_name(cn->ep));
+        log_int(&l, "status", cn->status);
+        log_bool(&l, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+        log_num(&l, "ms", secs * 1e3);
+        log_end(&l);
+    }
+    *req_cls = NULL;
+}
+
+static void connection_event(void *cls, struct MHD_Connection *c,
+                             void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe)
+{
+    struct conn *cn;
+
+    (void)cls;
+    (void)c;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        cn = calloc(1, sizeof *cn);
+        if (cn != NULL) {
+            buf_init(&cn->body);
+            buf_init(&cn->out);
+            scratch_init(&cn->sc);
+        }
+        *socket_context = cn;
+        return;
+    }
+    cn = *socket_context;
+    if (cn != NULL) {
+        buf_release(&cn->body);
+        buf_release(&cn->out);
+        scratch_release(&cn->sc);
+        free(cn);
+    }
+    *socket_context = NULL;
+}
+
+/* MHD's own complaints (a client that broke the protocol, a failed
+ * accept) go to the JSON log rather than stderr, at most MHD_LOG_PER_SECOND
+ * lines a second so a hostile client cannot flood the log. */
+#define MHD_LOG_PER_SECOND 20
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    static _Atomic long window;   /* the second being counted */
+    static atomic_int in_window;  /* lines logged in it */
+    struct timespec now;
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (atomic_exchange(&window, (long)now.tv_sec) != (long)now.tv_sec)
+        atomic_store(&in_window, 0);
+    if (atomic_fetch_add(&in_window, 1) >= MHD_LOG_PER_SECOND)
+        return;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_msg(LOG_WARN, "http", msg);
+}
+
+int server_start(struct server *s, struct app *app,
+                 const struct server_config *cfg, struct fr_error *err)
+{
+    struct addrinfo hints, *ai = NULL;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO;
+    unsigned threads = cfg->threads;
+    const union MHD_DaemonInfo *info;
+    char port[16];
+    int rc;
+
+    memset(s, 0, sizeof *s);
+    s->app = app;
+    s->cfg = *cfg;
+    s->quiesced_fd = -1;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (unsigned)n : 1;
+    }
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof port, "%u", cfg->port);
+    rc = getaddrinfo(cfg->host, port, &hints, &ai);
+    if (rc != 0) {
+        fr_error_set(err, "cannot use HOST '%s': %s", cfg->host,
+                     gai_strerror(rc));
+        return -1;
+    }
+    if (ai->ai_family == AF_INET6) {
+        const struct sockaddr_in6 *a6 = (const void *)ai->ai_addr;
+        /* "::" means every address, as 0.0.0.0 does: take IPv4 too. */
+        flags |= IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr) ? MHD_USE_DUAL_STACK
+                                                         : MHD_USE_IPv6;
+    }
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s,
+        /* First, so MHD routes even its option errors here. */
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_memory,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, connection_event, s,
+        MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (s->daemon == NULL) {
+        fr_error_set(err, "cannot listen on %s port %u (in use, or not an "
+                     "address of this host)", cfg->host, cfg->port);
+        return -1;
+    }
+    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info != NULL ? info->port : cfg->port;
+    return 0;
+}
+
+void server_quiesce(struct server *s)
+{
+    if (s->daemon == NULL || s->quiesced_fd >= 0)
+        return;
+    s->quiesced_fd = MHD_quiesce_daemon(s->daemon);
+    /* MHD no longer accepts, but the socket would still complete
+     * handshakes into its backlog and leave those clients hanging. On
+     * Linux, shutdown() of a listening socket closes it for the network
+     * (new connections are refused at once) while the descriptor stays
+     * valid, so no MHD thread can see it reused before server_stop. */
+    if (s->quiesced_fd >= 0)
+        shutdown(s->quiesced_fd, SHUT_RDWR);
+}
+
+void server_stop(struct server *s)
+{
+    if (s->daemon == NULL)
+        return;
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    /* MHD hands the listening socket over on quiesce; close it only now
+     * that no MHD thread can touch it. */
+    if (s->quiesced_fd >= 0)
+        close(s->quiesced_fd);
+    s->quiesced_fd = -1;
+}

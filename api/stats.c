@@ -1,0 +1,219 @@
+/*
+ * stats.c: Prometheus counters and their text exposition (see stats.h).
+ *
+ * Only series that have seen a request are printed, so a scrape stays a
+ * few dozen lines instead of every endpoint x status code combination.
+ */
+#include "stats.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static const char *const EP_NAMES[EP_COUNT] = {
+    "health",   "ready",       "predict",   "forecast",       "model",
+    "metrics",  "v2_server",   "v2_live",   "v2_ready",       "v2_model",
+    "v2_model_ready",          "v2_infer",  "not_found"};
+
+static const int CODES[STATS_N_CODES - 1] = {200, 400, 404, 405,
+                                             413, 422, 500, 503};
+
+/* Upper bounds in seconds; the last bucket is +Inf. */
+static const double BOUNDS[STATS_N_BUCKETS - 1] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+    0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
+
+void stats_init(struct stats *s)
+{
+    for (int e = 0; e < EP_COUNT; e++) {
+        for (int c = 0; c < STATS_N_CODES; c++)
+            atomic_init(&s->requests[e][c], 0);
+        for (int b = 0; b < STATS_N_BUCKETS; b++)
+            atomic_init(&s->latency[e][b], 0);
+        atomic_init(&s->latency_ns[e], 0);
+    }
+    atomic_init(&s->in_flight, 0);
+    atomic_init(&s->predictions, 0);
+}
+
+const char *stats_endpoint_name(enum endpoint ep)
+{
+    return (unsigned)ep < EP_COUNT ? EP_NAMES[ep] : "unknown";
+}
+
+void stats_request_begin(struct stats *s)
+{
+    atomic_fetch_add_explicit(&s->in_flight, 1, memory_order_relaxed);
+}
+
+static int code_slot(int status)
+{
+    for (int i = 0; i < STATS_N_CODES - 1; i++) {
+        if (CODES[i] == status)
+            return i;
+    }
+    return STATS_N_CODES - 1;
+}
+
+void stats_request_end(struct stats *s, enum endpoint ep, int status,
+                       double seconds)
+{
+    int b = 0;
+
+    atomic_fetch_sub_explicit(&s->in_flight, 1, memory_order_relaxed);
+    if ((unsigned)ep >= EP_COUNT || status == 0)
+        return;
+    while (b < STATS_N_BUCKETS - 1 && seconds > BOUNDS[b])
+        b++;
+    atomic_fetch_add_explicit(&s->requests[ep][code_slot(status)], 1,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->latency[ep][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->latency_ns[ep],
+                              (uint64_t)(seconds > 0 ? seconds * 1e9 : 0),
+                              memory_order_relaxed);
+}
+
+void stats_add_predictions(struct stats *s, uint64_t n)
+{
+    atomic_fetch_add_explicit(&s->predictions, n, memory_order_relaxed);
+}
+
+int64_t stats_in_flight(struct stats *s)
+{
+    return atomic_load_explicit(&s->in_flight, memory_order_relaxed);
+}
+
+static uint64_t get(_Atomic uint64_t *v)
+{
+    return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void render_requests(struct stats *s, struct buf *out)
+{
+    buf_puts(out,
+             "# HELP forest_serve_requests_total HTTP requests answered, by "
+             "endpoint and status code.\n"
+             "# TYPE forest_serve_requests_total counter\n");
+    for (int e = 0; e < EP_COUNT; e++) {
+        for (int c = 0; c < STATS_N_CODES; c++) {
+            uint64_t n = get(&s->requests[e][c]);
+            char code[8];
+            if (n == 0)
+                continue;
+            if (c < STATS_N_CODES - 1)
+                snprintf(code, sizeof code, "%d", CODES[c]);
+            else
+                snprintf(code, sizeof code, "other");
+            buf_printf(out,
+                       "forest_serve_requests_total{endpoint=\"%s\",code="
+                       "\"%s\"} %llu\n", EP_NAMES[e], code,
+                       (unsigned long long)n);
+        }
+    }
+}
+
+static void render_latency(struct stats *s, struct buf *out)
+{
+    buf_puts(out,
+             "# HELP forest_serve_request_duration_seconds Time from the "
+             "request's headers to the end of its response.\n"
+             "# TYPE forest_serve_request_duration_seconds histogram\n");
+    for (int e = 0; e < EP_COUNT; e++) {
+        uint64_t cum = 0;
+        for (int b = 0; b < STATS_N_BUCKETS; b++)
+            cum += get(&s->latency[e][b]);
+        if (cum == 0)
+            continue;
+        cum = 0;
+        for (int b = 0; b < STATS_N_BUCKETS; b++) {
+            cum += get(&s->latency[e][b]);
+            if (b < STATS_N_BUCKETS - 1)
+                buf_printf(out,
+                           "forest_serve_request_duration_seconds_bucket{"
+                           "endpoint=\"%s\",le=\"%g\"} %llu\n", EP_NAMES[e],
+                           BOUNDS[b], (unsigned long long)cum);
+            else
+                buf_printf(out,
+                           "forest_serve_request_duration_seconds_bucket{"
+                           "endpoint=\"%s\",le=\"+Inf\"} %llu\n",
+                           EP_NAMES[e], (unsigned long long)cum);
+        }
+        buf_printf(out,
+                   "forest_serve_request_duration_seconds_sum{endpoint="
+                   "\"%s\"} %.9f\n"
+                   "forest_serve_request_duration_seconds_count{endpoint="
+                   "\"%s\"} %llu\n", EP_NAMES[e],
+                   (double)get(&s->latency_ns[e]) / 1e9, EP_NAMES[e],
+                   (unsigned long long)cum);
+    }
+}
+
+/* Label values are version names ([A-Za-z0-9._-]) and checksums, but a
+ * version read from a metadata.json could hold anything: escape it. */
+static void label_value(struct buf *out, const char *v)
+{
+    buf_add(out, "\"", 1);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            buf_add(out, "\\", 1);
+        if (*p == '\n')
+            buf_add(out, "\\n", 2);
+        else
+            buf_add(out, p, 1);
+    }
+    buf_add(out, "\"", 1);
+}
+
+void stats_render(struct stats *s, const struct stats_model *m,
+                  struct buf *out)
+{
+    render_requests(s, out);
+    render_latency(s, out);
+    buf_printf(out,
+               "# HELP forest_serve_requests_in_flight Requests being "
+               "served now.\n"
+               "# TYPE forest_serve_requests_in_flight gauge\n"
+               "forest_serve_requests_in_flight %lld\n"
+               "# HELP forest_serve_predictions_total Rows predicted "
+               "(each forecast day counts as one).\n"
+               "# TYPE forest_serve_predictions_total counter\n"
+               "forest_serve_predictions_total %llu\n",
+               (long long)stats_in_flight(s),
+               (unsigned long long)get(&s->predictions));
+    buf_printf(out,
+               "# HELP forest_serve_model_loaded 1 while a model is "
+               "serving.\n"
+               "# TYPE forest_serve_model_loaded gauge\n"
+               "forest_serve_model_loaded %d\n", m->loaded ? 1 : 0);
+    if (m->loaded) {
+        buf_puts(out,
+                 "# HELP forest_serve_model_info The model serving now.\n"
+                 "# TYPE forest_serve_model_info gauge\n"
+                 "forest_serve_model_info{version=");
+        label_value(out, m->version);
+        buf_puts(out, ",checksum=");
+        label_value(out, m->checksum);
+        buf_printf(out,
+                   "} 1\n"
+                   "# HELP forest_serve_model_load_timestamp_seconds When "
+                   "the serving model was swapped in (Unix time).\n"
+                   "# TYPE forest_serve_model_load_timestamp_seconds gauge\n"
+                   "forest_serve_model_load_timestamp_seconds %.3f\n"
+                   "# HELP forest_serve_model_load_duration_seconds Time to "
+                   "read, decode and verify the serving model.\n"
+                   "# TYPE forest_serve_model_load_duration_seconds gauge\n"
+                   "forest_serve_model_load_duration_seconds %.6f\n",
+                   m->loaded_at, m->load_seconds);
+    }
+    buf_printf(out,
+               "# HELP forest_serve_model_reloads_total Model loads "
+               "(the first included), by result.\n"
+               "# TYPE forest_serve_model_reloads_total counter\n"
+               "forest_serve_model_reloads_total{result=\"success\"} %llu\n"
+               "forest_serve_model_reloads_total{result=\"failure\"} %llu\n"
+               "# HELP forest_serve_draining 1 after SIGTERM, while "
+               "shutting down.\n"
+               "# TYPE forest_serve_draining gauge\n"
+               "forest_serve_draining %d\n",
+               (unsigned long long)m->reload_ok,
+               (unsigned long long)m->reload_failed, m->draining ? 1 : 0);
+}

@@ -1,0 +1,84 @@
+/*
+ * stats.h: the server's Prometheus metrics.
+ *
+ * Counters are relaxed atomics updated on the request path (a handful of
+ * uncontended adds per request) and read only when /metrics renders them,
+ * so no lock is ever taken for them. Latency buckets are stored
+ * non-cumulative and summed at render time.
+ */
+#ifndef FS_STATS_H
+#define FS_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+/* What a request was for: the `endpoint` label. */
+enum endpoint {
+    EP_HEALTH,
+    EP_READY,
+    EP_PREDICT,
+    EP_FORECAST,
+    EP_MODEL,
+    EP_METRICS,
+    EP_V2_SERVER,
+    EP_V2_LIVE,
+    EP_V2_READY,
+    EP_V2_MODEL,
+    EP_V2_MODEL_READY,
+    EP_V2_INFER,
+    EP_NOT_FOUND, /* no such path */
+    EP_COUNT
+};
+
+#define STATS_N_CODES 9    /* 200 400 404 405 413 422 500 503 other */
+#define STATS_N_BUCKETS 15 /* latency bucket upper bounds, +Inf last */
+
+struct stats {
+    _Atomic uint64_t requests[EP_COUNT][STATS_N_CODES];
+    _Atomic uint64_t latency[EP_COUNT][STATS_N_BUCKETS]; /* per bucket */
+    _Atomic uint64_t latency_ns[EP_COUNT];               /* sum, ns */
+    _Atomic int64_t in_flight;      /* requests begun and not completed */
+    _Atomic uint64_t predictions;   /* rows predicted, forecast steps too */
+};
+
+/* What /metrics says about the model; filled by the caller. */
+struct stats_model {
+    int loaded;              /* a model is serving */
+    const char *version;     /* when loaded */
+    const char *checksum;    /* "crc32:xxxxxxxx", when loaded */
+    double loaded_at;        /* Unix time of the swap, when loaded */
+    double load_seconds;     /* read + decode + verify, when loaded */
+    uint64_t reload_ok;      /* loads that succeeded, the first included */
+    uint64_t reload_failed;  /* loads refused */
+    int draining;            /* shutting down */
+};
+
+/* Zeroes every counter; cannot fail. */
+void stats_init(struct stats *s);
+
+/* The name used in the `endpoint` label ("predict", "v2_infer", ...). */
+const char *stats_endpoint_name(enum endpoint ep);
+
+/* A request has begun (headers read): the in-flight gauge goes up. */
+void stats_request_begin(struct stats *s);
+
+/* A request has completed with this status after `seconds`: the gauge goes
+ * down and the counters and histogram take it. Status 0 (the client went
+ * away before an answer was made) only lowers the gauge. */
+void stats_request_end(struct stats *s, enum endpoint ep, int status,
+                       double seconds);
+
+/* Counts n predicted rows. */
+void stats_add_predictions(struct stats *s, uint64_t n);
+
+/* Requests begun and not yet completed. */
+int64_t stats_in_flight(struct stats *s);
+
+/* Appends the Prometheus text exposition (format 0.0.4) to out. Sets
+ * out->failed when memory runs out. */
+void stats_render(struct stats *s, const struct stats_model *m,
+                  struct buf *out);
+
+#endif

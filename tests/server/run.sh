@@ -1,0 +1,666 @@
+#!/usr/bin/env bash
+# tests/server/run.sh: forest-serve end to end, against the ASan/UBSan
+# build, on 127.0.0.1 with ports the kernel picks (PORT=0; the server logs
+# the one it got).
+#
+#   1. the request/response cases in tests/server/cases/ (see its README)
+#      against three servers: a series model, a lone tabular model file, and
+#      no model at all;
+#   2. scenarios: body limits, hostile input, agreement between the input
+#      forms, hot reload under concurrent requests, corrupt and mismatched
+#      models refused while the old one serves, MODEL_PATH reloads, SIGTERM
+#      draining, the command line, and the logs.
+#
+# Every server's stdout must be JSON lines and its stderr empty (so no
+# sanitizer report), and it must exit 0 on SIGTERM (so no leak either).
+# Prints one line per check and "N passed, N failed" at the end.
+#
+#   SERVE=path    the server binary (default build/asan/forest-serve)
+#   TRAIN=path    the trainer (default build/asan/forest-train, else
+#                 build/forest-train)
+#   VERBOSE=1     print passing checks' details too
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+SERVE=${SERVE:-build/asan/forest-serve}
+if [ -z "${TRAIN:-}" ]; then
+    TRAIN=build/asan/forest-train
+    [ -x "$TRAIN" ] || TRAIN=build/forest-train
+fi
+for tool in curl jq "$SERVE" "$TRAIN"; do
+    if ! command -v "$tool" >/dev/null 2>&1 && [ ! -x "$tool" ]; then
+        echo "server tests: error: '$tool' is missing (make $SERVE $TRAIN;" \
+             "apt-get install curl jq)" >&2
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+done
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/forest-serve-test.XXXXXX")
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+passed=0
+failed=0
+declare -A PID PORT
+
+cleanup() {
+    for name in "${!PID[@]}"; do
+        kill -KILL "${PID[$name]}" 2>/dev/null
+    done
+    wait 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+pass() {
+    passed=$((passed + 1))
+    echo "  ok    $1"
+}
+
+fail() {
+    failed=$((failed + 1))
+    echo "  FAIL  $1${2:+: $2}"
+}
+
+# check NAME COMMAND...: passes when the command succeeds.
+check() {
+    local name=$1
+    shift
+    if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# has FILE TEXT: the file contains the text.
+has() {
+    grep -qF -- "$2" "$1"
+}
+
+# wait_until SECONDS 'CONDITION': evaluates the shell condition every
+# 0.1 s until it holds (a single string, so $(...) in it is re-run).
+wait_until() {
+    local deadline=$((SECONDS + $1))
+    until eval "$2"; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.1
+    done
+}
+
+# ---- models -------------------------------------------------------------
+
+# train_series DIR VERSION SEED: a small series model, promoted.
+train_series() {
+    mkdir -p "$1"
+    N_ESTIMATORS=10 MAX_DEPTH=4 SYNTH_SERIES=3 SYNTH_DAYS=120 SEED=$3 \
+        MODEL_VERSION=$2 PROMOTE_MAX_REGRESSION=1000 QUIET=1 \
+        "$TRAIN" --model-dir "$1" >>"$TMP/train.log" 2>&1
+}
+
+# train_tabular DIR VERSION SEED: a 3-feature tabular model, promoted.
+train_tabular() {
+    mkdir -p "$1"
+    awk -v seed="$3" 'BEGIN { srand(seed); print "temp,humidity,wind,load";
+        for (i = 0; i < 300; i++) { t = rand() * 30; h = rand() * 100;
+            w = rand() * 20;
+            printf "%.2f,%.2f,%.2f,%.3f\n", t, h, w,
+                   50 + 2 * t - 0.1 * h + rand() * 5 } }' >"$TMP/tab-$3.csv"
+    N_ESTIMATORS=5 MAX_DEPTH=3 SEED=$3 MODEL_VERSION=$2 \
+        PROMOTE_MAX_REGRESSION=1000 QUIET=1 "$TRAIN" --model-dir "$1" \
+        --data-path "$TMP/tab-$3.csv" --data-mode tabular \
+        --target-column load >>"$TMP/train.log" 2>&1
+}
+
+# ---- servers ------------------------------------------------------------
+
+# start_server NAME [VAR=value...]: starts forest-serve with the settings
+# (defaults: PORT=0, HOST=127.0.0.1, DRAIN_SECONDS=0) and waits until it
+# listens; sets PORT[NAME] and PID[NAME].
+start_server() {
+    local name=$1
+    shift
+    env PORT=0 HOST=127.0.0.1 DRAIN_SECONDS=0 "$@" "$SERVE" \
+        >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    PID[$name]=$!
+    if ! wait_until 30 'has "$TMP/$name.out" "\"event\":\"listening\""'; then
+        fail "server '$name' starts" "$(cat "$TMP/$name.err")"
+        return 1
+    fi
+    PORT[$name]=$(grep '"event":"listening"' "$TMP/$name.out" |
+                  jq -r .port)
+}
+
+url() {
+    echo "http://127.0.0.1:${PORT[$1]}$2"
+}
+
+# logs_clean NAME: stdout is JSON lines, stderr is empty.
+logs_clean() {
+    local bad
+    bad=$(jq -c . <"$TMP/$1.out" 2>&1 >/dev/null)
+    if [ -n "$bad" ]; then
+        echo "    stdout of '$1' is not JSON lines: $bad" >&2
+        return 1
+    fi
+    if [ -s "$TMP/$1.err" ]; then
+        echo "    stderr of '$1':" >&2
+        head -40 "$TMP/$1.err" >&2
+        return 1
+    fi
+}
+
+# stop_server NAME [SIGNAL]: signals the server, waits, and checks it
+# exited 0 with clean logs.
+stop_server() {
+    local name=$1 sig=${2:-TERM} rc
+    kill -"$sig" "${PID[$name]}"
+    wait "${PID[$name]}"
+    rc=$?
+    unset "PID[$name]"
+    check "server '$name' exits 0 on SIG$sig" [ "$rc" -eq 0 ]
+    check "server '$name' logs JSON lines, no sanitizer report" \
+        logs_clean "$name"
+}
+
+# metric NAME SERIES: the value of one metric line.
+metric() {
+    curl -s "$(url "$1" /metrics)" | awk -v s="$2" '$1 == s { print $2 }'
+}
+
+ready_version() {
+    curl -s "$(url "$1" /ready)" | jq -r '.model_version // "none"'
+}
+
+# ---- the cases ----------------------------------------------------------
+
+# run_case FILE: one request/response case.
+run_case() {
+    local file=$1 name desc="" server=series method="" path="" status=""
+    local -a headers=() rheaders=() expects=() jqs=() args=()
+    local line in_body=0 got body_file="$TMP/case.body" resp="$TMP/case.resp"
+    local hdrs="$TMP/case.hdrs" why=""
+
+    name=$(basename "$file")
+    : >"$body_file"
+    while IFS= read -r line || [ -n "$line" ]; do
+        if [ $in_body -eq 1 ]; then
+            printf '%s\n' "$line" >>"$body_file"
+            continue
+        fi
+        case $line in
+        "# "*) [ -z "$desc" ] && desc=${line#\# } ;;
+        "server: "*) server=${line#server: } ;;
+        "request: "*) line=${line#request: }
+                      method=${line%% *}
+                      path=${line#* } ;;
+        "header: "*) headers+=(-H "${line#header: }") ;;
+        "status: "*) status=${line#status: } ;;
+        "response-header: "*) rheaders+=("${line#response-header: }") ;;
+        "expect: "*) expects+=("${line#expect: }") ;;
+        "jq: "*) jqs+=("${line#jq: }") ;;
+        "---") in_body=1 ;;
+        "") ;;
+        *) fail "$name" "bad directive '$line'"
+           return ;;
+        esac
+    done <"$file"
+    if [ -z "${PORT[$server]:-}" ]; then
+        fail "$name" "no server '$server'"
+        return
+    fi
+    if [ "$method" = HEAD ]; then
+        args=(--head)
+    else
+        args=(-X "$method")
+    fi
+    [ $in_body -eq 1 ] && args+=(--data-binary "@$body_file")
+    got=$(curl -s -o "$resp" -D "$hdrs" -w '%{http_code}' "${args[@]}" \
+          "${headers[@]}" "$(url "$server" "$path")")
+    if [ "$got" != "$status" ]; then
+        why="status $got, expected $status"
+    elif [ "$method" != HEAD ] && [ "$path" != /metrics ] &&
+         ! jq -e . "$resp" >/dev/null 2>&1; then
+        why="the body is not JSON"
+    elif [ "$status" -ge 400 ] &&
+         ! jq -e '.error | type == "string"' "$resp" >/dev/null 2>&1; then
+        why="no \"error\" string in the body"
+    fi
+    for h in "${rheaders[@]}"; do
+        [ -z "$why" ] && ! grep -qiF -- "$h" "$hdrs" &&
+            why="no header '$h'"
+    done
+    for e in "${expects[@]}"; do
+        [ -z "$why" ] && ! grep -qF -- "$e" "$resp" && why="no '$e' in body"
+    done
+    for q in "${jqs[@]}"; do
+        [ -z "$why" ] && ! jq -e "$q" "$resp" >/dev/null 2>&1 &&
+            why="jq '$q' is not true"
+    done
+    if [ -n "$why" ]; then
+        fail "$name ($desc)" "$why; body: $(head -c 400 "$resp")"
+    else
+        pass "$name ($desc)"
+    fi
+}
+
+# ---- scenarios ----------------------------------------------------------
+
+ROW='[120.5,118,119,121,117,115,119.2,2.1,118,3.3,2,15,3,0,0]'
+NAMED='{"lag_1":120.5,"lag_2":118,"lag_3":119,"lag_7":121,"lag_14":117,
+"lag_28":115,"roll_mean_7":119.2,"roll_std_7":2.1,"roll_mean_28":118,
+"roll_std_28":3.3,"day_of_week":2,"day_of_month":15,"month":3,"promo":0,
+"holiday":0}'
+
+# post NAME PATH BODY: prints "STATUS BODY".
+post() {
+    curl -s -w ' %{http_code}' -X POST --data-binary "$3" "$(url "$1" "$2")" |
+        awk '{ code = $NF; $NF = ""; print code, $0 }'
+}
+
+status_of() {
+    curl -s -o /dev/null -w '%{http_code}' "$@"
+}
+
+scenario_forms_agree() {
+    local a b c d
+    a=$(post series /predict "{\"features\":$NAMED}" | cut -d' ' -f2- |
+        jq .prediction)
+    b=$(post series /predict "{\"features\":$ROW}" | cut -d' ' -f2- |
+        jq .prediction)
+    c=$(post series /predict "{\"instances\":[$ROW,$NAMED]}" |
+        cut -d' ' -f2- | jq '.predictions[1]')
+    d=$(post series /v2/models/forest/infer \
+        "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,15],\"datatype\":\"FP64\",\"data\":$ROW}]}" |
+        cut -d' ' -f2- | jq '.outputs[0].data[0]')
+    check "by name, in order, in a batch and V2 FP64 give one answer ($a)" \
+        eval '[ -n "$a" ] && [ "$a" = "$b" ] && [ "$b" = "$c" ] && [ "$c" = "$d" ]'
+    b=$(post series /predict "{\"features\":$ROW,\"interval\":0.9}" |
+        cut -d' ' -f2- | jq .prediction)
+    check "asking for an interval does not change the prediction" \
+        [ "$a" = "$b" ]
+}
+
+scenario_limits() {
+    local big="$TMP/big.json" code
+    # limits server: small limits so the files stay small.
+    start_server limits MODEL_DIR="$TMP/series" MAX_BODY_BYTES=4096 \
+        MAX_BATCH_ROWS=5 MAX_HEADER_BYTES=4096 || return
+    wait_until 30 '[ "$(ready_version limits)" = v1 ]'
+    { printf '{"features":%s}' "$ROW"; head -c 5000 /dev/zero | tr '\0' ' '; } >"$big"
+    code=$(status_of -X POST --data-binary "@$big" -H 'Expect:' "$(url limits /predict)")
+    check "a body over MAX_BODY_BYTES is 413 (Content-Length)" [ "$code" = 413 ]
+    code=$(status_of -X POST --data-binary "@$big" -H 'Expect: 100-continue' "$(url limits /predict)")
+    check "a body over MAX_BODY_BYTES is 413 (Expect: 100-continue)" [ "$code" = 413 ]
+    code=$(curl -s -o "$TMP/413.json" -w '%{http_code}' -X POST -H 'Transfer-Encoding: chunked' \
+           --data-binary "@$big" "$(url limits /predict)")
+    check "a chunked body over MAX_BODY_BYTES is 413 with a JSON error" \
+        eval '[ "$code" = 413 ] && jq -e ".error | contains(\"MAX_BODY_BYTES\")" "$TMP/413.json" >/dev/null'
+    printf '{"features":%s}' "$ROW" >"$big"
+    head -c $((4096 - $(stat -c %s "$big"))) /dev/zero | tr '\0' ' ' >>"$big"
+    code=$(status_of -X POST --data-binary "@$big" "$(url limits /predict)")
+    check "a body of exactly MAX_BODY_BYTES is served ($(stat -c %s "$big") bytes)" \
+        [ "$code" = 200 ]
+    code=$(post limits /predict "{\"instances\":[$ROW,$ROW,$ROW,$ROW,$ROW,$ROW]}" | cut -d' ' -f1)
+    check "a batch over MAX_BATCH_ROWS is 422" [ "$code" = 422 ]
+    code=$(post limits /v2/models/forest/infer \
+        "{\"inputs\":[{\"name\":\"x\",\"shape\":[6,15],\"datatype\":\"FP32\",\"data\":[]}]}" | cut -d' ' -f1)
+    check "a V2 batch over MAX_BATCH_ROWS is 422" [ "$code" = 422 ]
+    code=$(status_of -H "X-Big: $(head -c 6000 /dev/zero | tr '\0' a)" "$(url limits /health)")
+    check "headers over MAX_HEADER_BYTES are refused by libmicrohttpd (431)" [ "$code" = 431 ]
+    check "the server still answers after the refusals" \
+        [ "$(status_of "$(url limits /health)")" = 200 ]
+    stop_server limits
+}
+
+scenario_hostile() {
+    local code ok=1 i deep
+    deep=$(head -c 3000 /dev/zero | tr '\0' '[')
+    code=$(post series /predict "$deep" | cut -d' ' -f1)
+    check "3000 nested brackets are 400, not a stack overflow" [ "$code" = 400 ]
+    deep="{\"features\":$(head -c 900 /dev/zero | tr '\0' '[')1$(head -c 900 /dev/zero | tr '\0' ']')}"
+    code=$(post series /predict "$deep" | cut -d' ' -f1)
+    check "900 nested arrays as features are 422" [ "$code" = 422 ]
+    printf '{"features":%s}\0trailing' "$ROW" >"$TMP/nul.json"
+    code=$(status_of -X POST --data-binary "@$TMP/nul.json" "$(url series /predict)")
+    check "a NUL byte after the document is 400" [ "$code" = 400 ]
+    for i in $(seq 1 40); do
+        head -c $((RANDOM % 600 + 1)) /dev/urandom >"$TMP/rand.bin"
+        for path in /predict /forecast /v2/models/forest/infer; do
+            code=$(curl -s -o "$TMP/rand.resp" -w '%{http_code}' -X POST \
+                   --data-binary "@$TMP/rand.bin" "$(url series "$path")")
+            if [ "$code" != 400 ] && [ "$code" != 422 ]; then
+                ok=0
+                echo "    $path: random body gave $code" >&2
+            elif ! jq -e '.error | type == "string"' "$TMP/rand.resp" >/dev/null 2>&1; then
+                ok=0
+                echo "    $path: random body's answer is not a JSON error" >&2
+            fi
+        done
+    done
+    check "120 random bodies are all 400/422 with a JSON error" [ $ok -eq 1 ]
+    check "the server is still healthy" [ "$(status_of "$(url series /health)")" = 200 ]
+}
+
+scenario_slow_client() {
+    local rc
+    start_server slow MODEL_DIR="$TMP/series" CONNECTION_TIMEOUT_SECONDS=1 || return
+    # Half a request line, then silence: the server must hang up.
+    exec 3<>"/dev/tcp/127.0.0.1/${PORT[slow]}"
+    printf 'GET /hea' >&3
+    timeout 20 cat <&3 >/dev/null
+    rc=$?
+    exec 3<&-
+    check "an idle half-sent request is closed by CONNECTION_TIMEOUT_SECONDS" [ $rc -ne 124 ]
+    check "the server still answers" [ "$(status_of "$(url slow /health)")" = 200 ]
+    stop_server slow
+}
+
+# load_loop NAME OUT STOPFILE: POSTs /predict over keep-alive until the
+# stop file exists; appends "status version" lines to OUT.
+load_loop() {
+    local u
+    u=$(url "$1" /predict)
+    local -a urls=()
+    for _ in $(seq 1 25); do urls+=("$u"); done
+    while [ ! -e "$3" ]; do
+        curl -s -w '\n%{http_code}\n' --data-binary "{\"features\":$ROW}" \
+            "${urls[@]}" | paste - - |
+            awk -F'\t' '{ v = $1; sub(/.*"model_version":"/, "", v);
+                          sub(/".*/, "", v); print $2, v }' >>"$2"
+    done
+}
+
+scenario_reload() {
+    local dir="$TMP/reload" stop="$TMP/reload.stop" loads=() bad total versions
+    mkdir -p "$dir"
+    start_server reload MODEL_DIR="$dir" RELOAD_INTERVAL_SECONDS=0.1 || return
+    check "without a model /ready is 503" \
+        [ "$(status_of "$(url reload /ready)")" = 503 ]
+    train_series "$dir" r1 1
+    check "the first model is picked up without a restart" \
+        wait_until 30 '[ "$(ready_version reload)" = r1 ]'
+    rm -f "$stop"
+    for i in 1 2 3 4; do
+        load_loop reload "$TMP/load.$i" "$stop" &
+        loads+=($!)
+    done
+    wait_until 30 '[ -s "$TMP/load.1" ]'
+    train_series "$dir" r2 2
+    check "v r2 is swapped in under load" wait_until 30 '[ "$(ready_version reload)" = r2 ]'
+    train_series "$dir" r3 3
+    check "v r3 is swapped in under load" wait_until 30 '[ "$(ready_version reload)" = r3 ]'
+    # Let requests run on r3 for a moment, then stop the load.
+    wait_until 30 'cat "$TMP"/load.* | grep -q " r3$"'
+    touch "$stop"
+    wait "${loads[@]}"
+    total=$(cat "$TMP"/load.* | wc -l)
+    bad=$(cat "$TMP"/load.* | awk '$1 != 200' | wc -l)
+    versions=$(cat "$TMP"/load.* | awk '{ print $2 }' | sort -u | tr '\n' ' ')
+    check "no request failed across two swaps ($total requests, versions: $versions)" \
+        eval '[ "$total" -gt 0 ] && [ "$bad" -eq 0 ]'
+    check "every answer names a version that was serving" \
+        [ -z "$(cat "$TMP"/load.* | awk '$2 != "r1" && $2 != "r2" && $2 != "r3"')" ]
+    check "metrics count 3 successful loads" \
+        [ "$(metric reload 'forest_serve_model_reloads_total{result="success"}')" = 3 ]
+    check "the reload is logged with version, checksum and previous version" \
+        grep -q '"event":"model_reloaded","version":"r3","checksum":"crc32:' "$TMP/reload.out"
+}
+
+# promote DIR VERSION: points current at versions/VERSION atomically, as
+# the trainer does.
+promote() {
+    ln -s "versions/$2" "$1/current.tmp" && mv -T "$1/current.tmp" "$1/current"
+}
+
+# refused NAME DESCRIPTION: the failure counter went up by one, r3 serves.
+expect_refused() {
+    local want=$1 desc=$2
+    check "$desc is refused" wait_until 30 \
+        '[ "$(metric reload "forest_serve_model_reloads_total{result=\"failure\"}")" = "$want" ]'
+    check "  ... and r3 keeps serving" [ "$(ready_version reload)" = r3 ]
+    check "  ... and predictions still work" \
+        [ "$(post reload /predict "{\"features\":$ROW}" | cut -d' ' -f1)" = 200 ]
+}
+
+scenario_corrupt() {
+    local dir="$TMP/reload" size
+    # A byte flipped in the middle of the payload: the checksum catches it.
+    cp -r "$dir/versions/r3" "$dir/versions/flipped"
+    size=$(stat -c %s "$dir/versions/flipped/model.bin")
+    printf '\xff' | dd of="$dir/versions/flipped/model.bin" bs=1 \
+        seek=$((size / 2)) conv=notrunc status=none
+    promote "$dir" flipped
+    expect_refused 1 "a model with a flipped byte"
+    grep -q '"event":"model_refused".*checksum mismatch' "$TMP/reload.out"
+    check "  ... and the refusal is logged with the reason" [ $? -eq 0 ]
+    # A truncated file.
+    cp -r "$dir/versions/r3" "$dir/versions/truncated"
+    truncate -s 100 "$dir/versions/truncated/model.bin"
+    promote "$dir" truncated
+    expect_refused 2 "a truncated model"
+    # Not a model at all.
+    mkdir -p "$dir/versions/garbage"
+    head -c 4096 /dev/urandom >"$dir/versions/garbage/model.bin"
+    promote "$dir" garbage
+    expect_refused 3 "a file of random bytes"
+    # A valid model.bin whose metadata.json describes another model.
+    cp -r "$dir/versions/r3" "$dir/versions/mismatch"
+    cp "$dir/versions/r2/metadata.json" "$dir/versions/mismatch/metadata.json"
+    promote "$dir" mismatch
+    expect_refused 4 "a model whose metadata.json has another checksum"
+    # current pointing outside versions/.
+    ln -s /etc "$dir/current.tmp" && mv -T "$dir/current.tmp" "$dir/current"
+    expect_refused 5 "a current link outside versions/"
+    # A missing model.bin.
+    mkdir -p "$dir/versions/empty"
+    promote "$dir" empty
+    expect_refused 6 "a version without model.bin"
+    check "the refusals are counted, the successes unchanged" \
+        [ "$(metric reload 'forest_serve_model_reloads_total{result="success"}')" = 3 ]
+    # The serving version's directory disappears: it keeps serving.
+    rm -rf "$dir/versions/r3"
+    sleep 0.5
+    check "a deleted version directory does not stop the model serving" \
+        [ "$(ready_version reload)" = r3 ]
+    # And a good model after all that is loaded.
+    train_series "$dir" r4 4
+    check "a good model after the refusals is loaded" \
+        wait_until 30 '[ "$(ready_version reload)" = r4 ]'
+    stop_server reload
+}
+
+scenario_model_path() {
+    local dir="$TMP/mp" code
+    mkdir -p "$dir"
+    train_tabular "$TMP/tab2" a 11
+    train_tabular "$TMP/tab3" b 12
+    cp "$TMP/tab2/versions/a/model.bin" "$dir/model.bin"
+    start_server mp MODEL_PATH="$dir/model.bin" RELOAD_INTERVAL_SECONDS=0.1 || return
+    wait_until 30 '[ "$(ready_version mp)" != none ]'
+    local v1 v2
+    v1=$(ready_version mp)
+    check "MODEL_PATH without metadata.json: the version is the checksum ($v1)" \
+        eval '[[ "$v1" =~ ^[0-9a-f]{8}$ ]]'
+    cp "$TMP/tab3/versions/b/model.bin" "$dir/model.bin.tmp"
+    mv "$dir/model.bin.tmp" "$dir/model.bin"
+    check "replacing the file reloads it" wait_until 30 '[ "$(ready_version mp)" != "$v1" ]'
+    v2=$(ready_version mp)
+    head -c 2000 /dev/urandom >"$dir/model.bin.tmp"
+    mv "$dir/model.bin.tmp" "$dir/model.bin"
+    check "a corrupt replacement is refused" wait_until 30 \
+        '[ "$(metric mp "forest_serve_model_reloads_total{result=\"failure\"}")" = 1 ]'
+    check "  ... and the previous model keeps serving" [ "$(ready_version mp)" = "$v2" ]
+    rm -f "$dir/model.bin"
+    sleep 0.5
+    code=$(post mp /predict '{"features":{"temp":1,"humidity":2,"wind":3}}' | cut -d' ' -f1)
+    check "a deleted MODEL_PATH does not stop the model serving" [ "$code" = 200 ]
+    # With metadata.json beside the file, its version names the model.
+    cp "$TMP/tab2/versions/a/model.bin" "$TMP/tab2/versions/a/metadata.json" "$dir/"
+    check "a file with metadata.json beside it takes the metadata's version" \
+        wait_until 30 '[ "$(ready_version mp)" = a ]'
+    stop_server mp
+}
+
+scenario_drain() {
+    local slow="$TMP/slow.json" code rc
+    start_server drain MODEL_DIR="$TMP/series" DRAIN_SECONDS=3 || return
+    wait_until 30 '[ "$(ready_version drain)" = v1 ]'
+    # A request still uploading when the listener closes: ~6 s at 1 KB/s.
+    { printf '{"features":%s' "$ROW"; head -c 6000 /dev/zero | tr '\0' ' '; printf '}'; } >"$slow"
+    curl -s -o "$TMP/slow.resp" -w '%{http_code}' --limit-rate 1k \
+        -H 'Expect:' -X POST --data-binary "@$slow" "$(url drain /predict)" >"$TMP/slow.code" &
+    local slow_pid=$!
+    wait_until 30 '[ "$(metric drain forest_serve_requests_in_flight)" -ge 2 ]' 2>/dev/null
+    kill -TERM "${PID[drain]}"
+    check "SIGTERM turns /ready 503 at once" \
+        wait_until 10 '[ "$(status_of "$(url drain /ready)")" = 503 ]'
+    check "  ... while /health stays 200" [ "$(status_of "$(url drain /health)")" = 200 ]
+    code=$(post drain /predict "{\"features\":$ROW}" | cut -d' ' -f1)
+    check "  ... and /predict is still served during the drain" [ "$code" = 200 ]
+    curl -s -D "$TMP/drain.hdrs" -o /dev/null "$(url drain /health)"
+    check "  ... with Connection: close, so clients reconnect elsewhere" \
+        grep -qi '^Connection: close' "$TMP/drain.hdrs"
+    check "after DRAIN_SECONDS the listener closes" \
+        wait_until 30 'has "$TMP/drain.out" "\"event\":\"listener_closed\""'
+    if kill -0 "${PID[drain]}" 2>/dev/null && [ ! -s "$TMP/slow.code" ]; then
+        curl -s -o /dev/null --max-time 5 "$(url drain /health)"
+        check "  ... new connections are refused while a request finishes" [ $? -eq 7 ]
+    fi
+    wait "$slow_pid"
+    check "the request in flight at the close completes with 200" \
+        eval '[ "$(cat "$TMP/slow.code")" = 200 ] && jq -e .prediction "$TMP/slow.resp" >/dev/null'
+    wait "${PID[drain]}"
+    rc=$?
+    unset "PID[drain]"
+    check "the server then exits 0" [ $rc -eq 0 ]
+    check "the drain is logged: draining, listener_closed, stopping, stopped" \
+        [ "$(jq -r .event "$TMP/drain.out" | grep -E '^(draining|listener_closed|stopping|stopped)$' | tr '\n' ' ')" = "draining listener_closed stopping stopped " ]
+    check "server 'drain' logs JSON lines, no sanitizer report" logs_clean drain
+    # SIGINT does the same, and a second signal cuts the drain short.
+    start_server int MODEL_DIR="$TMP/series" DRAIN_SECONDS=600 || return
+    kill -INT "${PID[int]}"
+    wait_until 10 'has "$TMP/int.out" "\"event\":\"draining\""'
+    stop_server int INT
+    check "a second signal cuts the drain short" \
+        has "$TMP/int.out" '"event":"drain_cut_short"'
+}
+
+scenario_cli() {
+    local out code
+    out=$("$SERVE" --help)
+    local missing=""
+    for v in PORT HOST MODEL_DIR MODEL_PATH MODEL_NAME RELOAD_INTERVAL_SECONDS \
+             THREADS MAX_BODY_BYTES DRAIN_SECONDS LOG_LEVEL MAX_CONNECTIONS \
+             CONNECTION_TIMEOUT_SECONDS MAX_BATCH_ROWS MAX_HORIZON_DAYS \
+             MAX_HEADER_BYTES; do
+        grep -q -- "$v" <<<"$out" || missing="$missing $v"
+    done
+    check "--help lists every setting${missing:+ (missing:$missing)}" [ -z "$missing" ]
+    check "--version prints the version" bash -c "'$SERVE' --version | grep -q '^forest-serve '"
+    "$SERVE" --no-such-flag >/dev/null 2>&1
+    check "an unknown flag exits 2" [ $? -eq 2 ]
+    PORT=70000 "$SERVE" >/dev/null 2>&1
+    check "PORT=70000 exits 2" [ $? -eq 2 ]
+    "$SERVE" --log-level verbose >/dev/null 2>&1
+    check "LOG_LEVEL=verbose exits 2" [ $? -eq 2 ]
+    "$SERVE" --model-name a/b >/dev/null 2>&1
+    check "a MODEL_NAME with a slash exits 2" [ $? -eq 2 ]
+    PORT=${PORT[series]} HOST=127.0.0.1 MODEL_DIR="$TMP/series" "$SERVE" >"$TMP/busy.out" 2>&1
+    code=$?
+    check "a port in use exits 1 with a JSON error line" \
+        eval '[ $code -eq 1 ] && grep -q "\"event\":\"start_failed\"" "$TMP/busy.out"'
+    HOST=no.such.host.invalid "$SERVE" >"$TMP/host.out" 2>&1
+    check "an unknown HOST exits 1" [ $? -eq 1 ]
+}
+
+scenario_debug_log() {
+    start_server debug MODEL_DIR="$TMP/series" LOG_LEVEL=debug || return
+    wait_until 30 '[ "$(ready_version debug)" = v1 ]'
+    post debug /predict "{\"features\":$ROW}" >/dev/null
+    check "LOG_LEVEL=debug logs each request" \
+        wait_until 10 'has "$TMP/debug.out" "\"event\":\"request\",\"endpoint\":\"predict\",\"status\":200"'
+    stop_server debug
+    check "by default no request is logged" \
+        bash -c "! grep -q '\"event\":\"request\"' '$TMP/series.out'"
+    check "the start-up line lists the configuration" \
+        bash -c "head -1 '$TMP/series.out' | jq -e '.event == \"starting\" and .max_body_bytes == 1048576 and .drain_seconds == 0' >/dev/null"
+}
+
+scenario_metrics_after() {
+    local m
+    m=$(curl -s "$(url series /metrics)")
+    check "metrics count predictions by status code" \
+        grep -q 'forest_serve_requests_total{endpoint="predict",code="422"}' <<<"$m"
+    check "metrics count predicted rows" \
+        [ "$(awk '$1 == "forest_serve_predictions_total" { print $2 }' <<<"$m")" -gt 0 ]
+    check "the latency histogram has a +Inf bucket per endpoint" \
+        grep -q 'forest_serve_request_duration_seconds_bucket{endpoint="predict",le="+Inf"}' <<<"$m"
+}
+
+# ---- main ---------------------------------------------------------------
+
+echo "server tests ($SERVE)"
+
+# The unit tests: parsers, handlers and reference counts without a socket,
+# linked against the ASan objects that built $SERVE.
+unit_tests() {
+    local objs=() o summary rc
+    for o in buf log stats registry request handlers; do
+        objs+=("build/asan/api/$o.o")
+    done
+    if ! ${CC:-cc} -std=c11 -Wall -Wextra -Werror -g -O1 \
+        -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+        -fno-omit-frame-pointer -pthread -D_POSIX_C_SOURCE=200809L \
+        -D_DEFAULT_SOURCE -DFR_VERSION='"test"' -Ilibforest -Iapi \
+        -o "$TMP/test-request" tests/server/test_request.c "${objs[@]}" \
+        build/asan/libforest.a -lcjson -lcsv -lz -lm >"$TMP/cc.log" 2>&1; then
+        fail "build tests/server/test_request.c (make build/asan/forest-serve first)" \
+            "$(head -20 "$TMP/cc.log")"
+        return
+    fi
+    "$TMP/test-request" >"$TMP/unit.log" 2>&1
+    rc=$?
+    grep -v ' passed, .* failed$' "$TMP/unit.log"
+    # A leak or sanitizer report after the summary still fails the run.
+    [ $rc -eq 0 ] || fail "unit tests exit 0 (leaks, sanitizers)" "exit status $rc"
+    summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$TMP/unit.log")
+    if [ -z "$summary" ]; then
+        fail "unit tests ran to the end" "$(tail -20 "$TMP/unit.log")"
+        return
+    fi
+    passed=$((passed + $(cut -d' ' -f1 <<<"$summary")))
+    failed=$((failed + $(cut -d' ' -f3 <<<"$summary")))
+}
+echo "unit (tests/server/test_request.c):"
+unit_tests
+train_series "$TMP/series" v1 42 || { fail "train the series model" "$(tail -5 "$TMP/train.log")"; }
+train_tabular "$TMP/tab" t 7 || fail "train the tabular model" "$(tail -5 "$TMP/train.log")"
+mkdir -p "$TMP/lone" "$TMP/empty"
+cp "$TMP/tab/versions/t/model.bin" "$TMP/lone/tabular.bin"
+
+start_server series MODEL_DIR="$TMP/series"
+start_server tabular MODEL_PATH="$TMP/lone/tabular.bin"
+start_server empty MODEL_DIR="$TMP/empty"
+check "the series server loads v1" wait_until 30 '[ "$(ready_version series)" = v1 ]'
+check "the tabular server loads its file" wait_until 30 '[ "$(ready_version tabular)" != none ]'
+
+echo "cases (tests/server/cases):"
+for f in tests/server/cases/*-*.*; do
+    run_case "$f"
+done
+
+echo "scenarios:"
+scenario_forms_agree
+scenario_hostile
+scenario_metrics_after
+scenario_limits
+scenario_slow_client
+scenario_reload
+scenario_corrupt
+scenario_model_path
+scenario_drain
+scenario_cli
+scenario_debug_log
+for name in series tabular empty; do
+    stop_server "$name"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,326 @@
+/*
+ * test_request.c: unit tests of the server's parts that need no socket:
+ * the JSON writers (buf.c), the request parsers (request.c), the handlers
+ * on hand-built forests whose answers are known exactly, and the
+ * registry's reference counting. tests/server/run.sh builds it against
+ * the ASan objects and runs it first.
+ *
+ * The forests are two stumps each, so every number can be worked out by
+ * hand: tabular "a <= 10 ? 20 : 5" and "b <= 0 ? 0 : 100"; the series one
+ * "lag_1 <= 10 ? 20 : 5" and "promo <= 0.5 ? 0 : 10".
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "handlers.h"
+#include "registry.h"
+#include "request.h"
+#include "series.h"
+#include "stats.h"
+
+static int passed, failed;
+
+/* A string literal and its length, for the parsers' (body, len). */
+#define LIT(s) s, strlen(s)
+
+#define check(name, cond)                                                   \
+    do {                                                                    \
+        if (cond) {                                                         \
+            passed++;                                                       \
+            printf("  ok    %s\n", name);                                   \
+        } else {                                                            \
+            failed++;                                                       \
+            printf("  FAIL  %s  (%s:%d: %s)\n", name, __FILE__, __LINE__,   \
+                   #cond);                                                  \
+        }                                                                   \
+    } while (0)
+
+/* A stump: nodes[0] splits, nodes[1] and nodes[2] are leaves. */
+static void stump(struct tree *t, uint32_t index, uint32_t feature,
+                  float threshold, float left, float right)
+{
+    t->index = index;
+    t->depth = 1;
+    t->n_nodes = 3;
+    t->nodes = calloc(3, sizeof *t->nodes);
+    t->nodes[0] = (struct tree_node){feature, threshold, 1, 0.0f};
+    t->nodes[1] = (struct tree_node){0, INFINITY, 1, left};
+    t->nodes[2] = (struct tree_node){0, INFINITY, 2, right};
+}
+
+static struct forest *forest_of(const char *const *names, uint32_t nf)
+{
+    struct forest *f = calloc(1, sizeof *f);
+
+    f->n_features = nf;
+    f->n_trees = 2;
+    f->trees = calloc(2, sizeof *f->trees);
+    f->feature_names = calloc(nf, sizeof *f->feature_names);
+    f->importances = calloc(nf, sizeof *f->importances);
+    for (uint32_t i = 0; i < nf; i++)
+        f->feature_names[i] = strdup(names[i]);
+    forest_params_default(&f->params);
+    f->params.n_trees = 2;
+    f->oob_rmse = NAN;
+    return f;
+}
+
+static struct forest *tabular(void)
+{
+    static const char *const names[] = {"a", "b"};
+    struct forest *f = forest_of(names, 2);
+
+    stump(&f->trees[0], 0, 0, 10.0f, 20.0f, 5.0f);
+    stump(&f->trees[1], 1, 1, 0.0f, 0.0f, 100.0f);
+    return f;
+}
+
+static struct forest *series(void)
+{
+    static const char *const names[] = {"lag_1", "day_of_week",
+                                        "day_of_month", "month", "promo"};
+    struct forest *f = forest_of(names, 5);
+
+    f->has_series = 1;
+    f->series.n_lags = 1;
+    f->series.lags[0] = 1;
+    f->series.n_covariates = 1;
+    f->series.covariates[0] = strdup("promo");
+    stump(&f->trees[0], 0, 0, 10.0f, 20.0f, 5.0f);
+    stump(&f->trees[1], 1, 4, 0.5f, 0.0f, 10.0f);
+    return f;
+}
+
+static struct registry registry;
+static struct stats stats;
+static struct app app;
+static struct scratch sc;
+static struct buf out;
+static struct reply reply;
+
+/* POSTs body to path; returns the status, the answer is in out.data. */
+static int post(const char *path, const char *body)
+{
+    buf_reset(&out);
+    scratch_reset(&sc);
+    handlers_dispatch(&app, "POST", path, body, strlen(body), &sc, &out,
+                      &reply);
+    return reply.status;
+}
+
+static int get(const char *path)
+{
+    buf_reset(&out);
+    handlers_dispatch(&app, "GET", path, NULL, 0, &sc, &out, &reply);
+    return reply.status;
+}
+
+static void install(struct forest *f, const char *version)
+{
+    struct fr_error err = {{0}};
+    struct model *m = model_new(f, version, 0x1234abcd, "test", NULL, 0,
+                                &err);
+
+    if (m == NULL) {
+        printf("  FAIL  model_new: %s\n", err.msg);
+        exit(1);
+    }
+    registry_install(&registry, m);
+}
+
+static void test_buf(void)
+{
+    struct buf b;
+
+    buf_init(&b);
+    buf_json_string(&b, "a\"b\\c\n\x01\xc3\xa9");
+    check("buf: strings are escaped, UTF-8 passes through",
+          strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\"") == 0);
+    buf_reset(&b);
+    buf_json_double(&b, 0.1);
+    buf_add(&b, " ", 1);
+    buf_json_double(&b, 1.0 / 3.0);
+    buf_add(&b, " ", 1);
+    buf_json_double(&b, NAN);
+    buf_add(&b, " ", 1);
+    buf_json_double(&b, 1e300);
+    check("buf: doubles are shortest round-trip, NaN is null",
+          strcmp(b.data, "0.1 0.3333333333333333 null 1e+300") == 0);
+    buf_reset(&b);
+    buf_json_float(&b, 0.1f);
+    buf_add(&b, " ", 1);
+    buf_json_float(&b, 108.33668f);
+    check("buf: floats are shortest round-trip as float32",
+          strcmp(b.data, "0.1 108.33668") == 0);
+    buf_reset(&b);
+    for (int i = 0; i < 100000; i++)
+        buf_printf(&b, "%d,", i);
+    check("buf: grows past BUF_KEEP_BYTES", !b.failed && b.len > 500000);
+    buf_reset(&b);
+    check("buf: reset frees a large buffer", b.cap == 0 && b.len == 0);
+    buf_release(&b);
+}
+
+static void test_parsers(void)
+{
+    struct forest *f = tabular();
+    struct predict_request pr;
+    struct infer_request ir;
+    struct fr_error err = {{0}};
+    int st;
+
+    st = request_predict(LIT("{\"features\":{\"b\":2,\"a\":1}}"), f, 10,
+                         &sc, &pr, &err);
+    check("parse: named features land in model order",
+          st == 0 && pr.n_rows == 1 && pr.X[0] == 1.0f && pr.X[1] == 2.0f);
+    st = request_predict(LIT("{\"instances\":[[1,2],{\"a\":3,\"b\":4}]}"),
+                         f, 10, &sc, &pr, &err);
+    check("parse: a mixed batch", st == 0 && pr.batch && pr.n_rows == 2 &&
+          pr.X[2] == 3.0f && pr.X[3] == 4.0f);
+    st = request_predict(LIT("{\"instances\":[[1,2],[1,2],[1,2]]}"), f, 2,
+                         &sc, &pr, &err);
+    check("parse: MAX_BATCH_ROWS", st == 422 && strstr(err.msg, "limit"));
+    /* The length is honoured: the bytes after it are never read. */
+    st = request_predict("{\"features\":[1,2]}garbage", 18, f, 10, &sc, &pr,
+                         &err);
+    check("parse: only len bytes are read", st == 0 && pr.X[1] == 2.0f);
+    st = request_predict(LIT("{\"features\":[1,2]"), f, 10, &sc, &pr, &err);
+    check("parse: truncated JSON is 400", st == 400);
+    st = request_predict(LIT("{\"features\":[1,inf]}"), f, 10, &sc, &pr,
+                         &err);
+    check("parse: a bare inf is 422 naming it",
+          st == 422 && strstr(err.msg, "'inf'"));
+    st = request_predict(LIT("{\"features\":[3.5e38,1]}"), f, 10, &sc, &pr,
+                         &err);
+    check("parse: 3.5e38 overflows float32",
+          st == 422 && strstr(err.msg, "overflows float32"));
+    st = request_predict(LIT("{\"features\":[3.4e38,-1e-50]}"), f, 10, &sc,
+                         &pr, &err);
+    check("parse: 3.4e38 and underflow are fine",
+          st == 0 && isfinite(pr.X[0]));
+    st = request_predict("{\"instances\":[[1,2],[1,2],[1,2],[1,2],[1,2]]}",
+                         20, f, 100, &sc, &pr, &err);
+    check("parse: a cut body is malformed", st == 400);
+    st = request_infer(LIT("{\"id\":\"x\",\"inputs\":[{\"name\":\"i\","
+                           "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":"
+                           "[[1,2],[3,4]]}]}"), f, 10, &sc, &ir, &err);
+    check("parse: V2 nested data",
+          st == 0 && ir.n_rows == 2 && ir.X[3] == 4.0f && ir.has_id &&
+          strcmp(ir.id, "x") == 0 && !ir.fp64);
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":"
+                           "[100000,2],\"datatype\":\"FP32\",\"data\":[]}]}"),
+                       f, 1000000, &sc, &ir, &err);
+    check("parse: a V2 shape the body cannot fill is refused before "
+          "allocating", st == 422 && strstr(err.msg, "body can hold"));
+    forest_free(f);
+}
+
+static void test_tabular(void)
+{
+    install(tabular(), "t1");
+    check("predict: a <= 10, b > 0: (20 + 100) / 2",
+          post("/predict", "{\"features\":{\"a\":1,\"b\":1}}") == 200 &&
+          strcmp(out.data, "{\"prediction\":60,\"model_version\":\"t1\"}") ==
+              0);
+    check("predict: a > 10, b <= 0: (5 + 0) / 2",
+          post("/predict", "{\"features\":[11,-1]}") == 200 &&
+          strstr(out.data, "\"prediction\":2.5,"));
+    check("predict: a batch takes the lane path and agrees",
+          post("/predict", "{\"instances\":[[1,1],[11,-1],[10,0],[10.5,0.5],"
+               "[1,1],[1,1],[1,1],[1,1],[11,-1]]}") == 200 &&
+          strstr(out.data, "[60,2.5,10,52.5,60,60,60,60,2.5]"));
+    check("predict: the interval of two trees at 0.5: quartiles 40 and 80",
+          post("/predict", "{\"features\":[1,1],\"interval\":0.5}") == 200 &&
+          strstr(out.data, "\"lower\":40,\"upper\":80"));
+    check("infer: FP32 output",
+          post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
+               "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,1,11,-1]}]}")
+              == 200 && strstr(out.data, "\"data\":[60,2.5]"));
+    check("forecast: a tabular model is 422",
+          post("/forecast", "{\"history\":[],\"horizon\":1}") == 422);
+    check("model: described from the forest",
+          get("/model") == 200 && strstr(out.data, "\"mode\":\t\"tabular\"") &&
+          strstr(out.data, "crc32:1234abcd"));
+    check("v2 metadata: shape [-1, 2]",
+          get("/v2/models/forest") == 200 &&
+          strstr(out.data, "\"shape\":[-1,2]"));
+}
+
+static void test_series(void)
+{
+    char body[2048];
+    size_t n = 0;
+
+    install(series(), "s1");
+    /* 7 days of history (series_history is at least 7), last value 7. */
+    n += (size_t)snprintf(body + n, sizeof body - n, "{\"history\":[");
+    for (int d = 1; d <= 7; d++)
+        n += (size_t)snprintf(body + n, sizeof body - n,
+                              "%s{\"date\":\"2024-02-%02d\",\"value\":%d}",
+                              d > 1 ? "," : "", 22 + d, d);
+    snprintf(body + n, sizeof body - n, "],\"horizon\":3,\"covariates\":"
+             "[{\"promo\":0},[1],{\"promo\":0}]}");
+    /* Day 1: lag 7 -> 20, promo 0 -> 0: 10. Day 2: lag 10 -> 20, promo 1
+     * -> 10: 15. Day 3: lag 15 -> 5, promo 0 -> 0: 2.5. */
+    check("forecast: each day's prediction feeds the next day's lag",
+          post("/forecast", body) == 200 &&
+          strstr(out.data, "[{\"date\":\"2024-03-01\",\"value\":10},"
+                 "{\"date\":\"2024-03-02\",\"value\":15},"
+                 "{\"date\":\"2024-03-03\",\"value\":2.5}]"));
+    check("forecast: counts its days as predictions",
+          atomic_load(&stats.predictions) >= 3);
+    check("predict: the series model by name",
+          post("/predict", "{\"features\":{\"lag_1\":11,\"day_of_week\":0,"
+               "\"day_of_month\":1,\"month\":1,\"promo\":1}}") == 200 &&
+          strstr(out.data, "\"prediction\":7.5,"));
+}
+
+static void test_refcount(void)
+{
+    struct model *held;
+
+    install(tabular(), "r1");
+    held = registry_acquire(&registry);
+    install(tabular(), "r2");
+    check("refcount: a held model outlives its swap",
+          held != NULL && strcmp(held->version, "r1") == 0 &&
+          forest_predict_row(held->forest, (const float[]){1, 1}) == 60.0);
+    model_release(held);
+    held = registry_acquire(&registry);
+    check("refcount: the registry serves the new one",
+          held != NULL && strcmp(held->version, "r2") == 0);
+    model_release(held);
+}
+
+int main(void)
+{
+    struct registry_config cfg = {"/nonexistent", NULL, 0};
+    struct fr_error err = {{0}};
+
+    if (registry_init(&registry, &cfg, &err) != 0)
+        return 1;
+    stats_init(&stats);
+    app.registry = &registry;
+    app.stats = &stats;
+    app.model_name = "forest";
+    app.max_batch_rows = 100;
+    app.max_horizon = 10;
+    atomic_init(&app.draining, 0);
+    scratch_init(&sc);
+    buf_init(&out);
+
+    test_buf();
+    test_parsers();
+    test_tabular();
+    test_series();
+    test_refcount();
+
+    registry_release(&registry);
+    scratch_release(&sc);
+    buf_release(&out);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}
