@@ -149,6 +149,23 @@ static cJSON *parse(const char *body, size_t len, int *status,
     return NULL;
 }
 
+/* parse() for a body that must be a JSON object; `shape` names what the
+ * object should hold, for the message. Returns the object, or NULL with
+ * *status (400 or 422) and err set. */
+static cJSON *parse_object(const char *body, size_t len, const char *shape,
+                           int *status, struct fr_error *err)
+{
+    cJSON *root = parse(body, len, status, err);
+
+    if (root != NULL && !cJSON_IsObject(root)) {
+        *status = 422;
+        fr_error_set(err, "the body must be a JSON object with %s", shape);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
 static const char *kind(const cJSON *v)
 {
     if (cJSON_IsString(v))
@@ -352,15 +369,11 @@ int request_predict(const char *body, size_t len, const struct forest *f,
     int status = 422;
 
     memset(out, 0, sizeof *out);
-    root = parse(body, len, &status, err);
+    root = parse_object(body, len, "'features' or 'instances'", &status,
+                        err);
     if (root == NULL)
         return status;
     status = 422;
-    if (!cJSON_IsObject(root)) {
-        fr_error_set(err, "the body must be a JSON object with 'features' "
-                     "or 'instances'");
-        goto out;
-    }
     if (check_keys(root, KEYS, 3, "expected 'features' or 'instances', "
                    "and optionally 'interval'", err) != 0)
         goto out;
@@ -505,14 +518,10 @@ int request_infer(const char *body, size_t len, const struct forest *f,
     int status = 422;
 
     memset(out, 0, sizeof *out);
-    root = parse(body, len, &status, err);
+    root = parse_object(body, len, "'inputs'", &status, err);
     if (root == NULL)
         return status;
     status = 422;
-    if (!cJSON_IsObject(root)) {
-        fr_error_set(err, "the body must be a JSON object with 'inputs'");
-        goto out;
-    }
     id = cJSON_GetObjectItemCaseSensitive(root, "id");
     if (id != NULL) {
         if (!cJSON_IsString(id) || strlen(id->valuestring) > REQUEST_ID_MAX) {
@@ -673,15 +682,10 @@ int request_forecast(const char *body, size_t len, const struct forest *f,
     int status = 422;
 
     memset(out, 0, sizeof *out);
-    root = parse(body, len, &status, err);
+    root = parse_object(body, len, "'history' and 'horizon'", &status, err);
     if (root == NULL)
         return status;
     status = 422;
-    if (!cJSON_IsObject(root)) {
-        fr_error_set(err, "the body must be a JSON object with 'history' "
-                     "and 'horizon'");
-        goto out;
-    }
     if (check_keys(root, KEYS, 4, "expected 'history', 'horizon', "
                    "'covariates' and 'interval'", err) != 0)
         goto out;

@@ -11,16 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *copy_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-
-    if (c != NULL)
-        memcpy(c, s, n);
-    return c;
-}
-
 static void *grow(void *p, size_t count, size_t size)
 {
     if (count != 0 && size > SIZE_MAX / count)
@@ -82,7 +72,7 @@ int dataset_init(struct dataset *ds, size_t n_features,
     if (ds->feature_names == NULL)
         goto nomem;
     for (size_t i = 0; i < n_features; i++) {
-        ds->feature_names[i] = copy_string(feature_names[i]);
+        ds->feature_names[i] = strdup(feature_names[i]);
         if (ds->feature_names[i] == NULL)
             goto nomem;
     }

@@ -819,16 +819,6 @@ static int compute_oob(struct trainer *t, struct forest *f, size_t workers)
 
 /* ---- the forest ------------------------------------------------------ */
 
-static char *copy_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-
-    if (c != NULL)
-        memcpy(c, s, n);
-    return c;
-}
-
 /* A forest with names copied and arrays for n_trees trees. */
 static struct forest *forest_alloc(uint32_t n_features,
                                    char *const *names, uint32_t n_trees)
@@ -846,7 +836,7 @@ static struct forest *forest_alloc(uint32_t n_features,
         goto fail;
     f->n_trees = n_trees;
     for (uint32_t i = 0; i < n_features; i++) {
-        f->feature_names[i] = copy_string(names[i]);
+        f->feature_names[i] = strdup(names[i]);
         if (f->feature_names[i] == NULL)
             goto fail;
     }

@@ -116,16 +116,6 @@ void series_calendar(int32_t day, int *dow, int *dom, int *month)
 
 /* ---- the feature spec ----------------------------------------------- */
 
-static char *copy_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-
-    if (c != NULL)
-        memcpy(c, s, n);
-    return c;
-}
-
 int series_spec_init(struct series_spec *s, size_t n_covariates,
                      const char *const *names, struct fr_error *err)
 {
@@ -143,7 +133,7 @@ int series_spec_init(struct series_spec *s, size_t n_covariates,
     s->n_windows = sizeof windows / sizeof windows[0];
     memcpy(s->windows, windows, sizeof windows);
     for (size_t i = 0; i < n_covariates; i++) {
-        s->covariates[i] = copy_string(names[i]);
+        s->covariates[i] = strdup(names[i]);
         if (s->covariates[i] == NULL) {
             series_spec_release(s);
             fr_error_set(err, "out of memory");
@@ -367,7 +357,7 @@ static int32_t series_number(struct series_data *d, struct name_table *t,
     if (names == NULL)
         return -1;
     d->series_names = names;
-    names[d->n_series] = copy_string(name);
+    names[d->n_series] = strdup(name);
     if (names[d->n_series] == NULL)
         return -1;
     t->slots[j] = (int32_t)d->n_series + 1;
@@ -417,7 +407,7 @@ static int series_header(struct series_reader *r, const struct csvfile_row *row,
     if (!d->covariate_names || !r->cov_col || !r->cov || !r->header)
         goto nomem;
     for (size_t i = 0; i < row->n_fields; i++) {
-        r->header[i] = copy_string(row->fields[i]);
+        r->header[i] = strdup(row->fields[i]);
         if (r->header[i] == NULL)
             goto nomem;
         if ((long)i == r->date_col || (long)i == r->target_col ||
@@ -429,7 +419,7 @@ static int series_header(struct series_reader *r, const struct csvfile_row *row,
             return -1;
         }
         r->cov_col[d->n_covariates] = (long)i;
-        d->covariate_names[d->n_covariates] = copy_string(row->fields[i]);
+        d->covariate_names[d->n_covariates] = strdup(row->fields[i]);
         if (d->covariate_names[d->n_covariates] == NULL)
             goto nomem;
         d->n_covariates++;
@@ -637,7 +627,7 @@ int series_build(struct series_data *d, const struct series_spec *spec,
     if (out->series_names == NULL)
         goto nomem;
     for (size_t s = 0; s < d->n_series; s++) {
-        out->series_names[s] = copy_string(d->series_names[s]);
+        out->series_names[s] = strdup(d->series_names[s]);
         if (out->series_names[s] == NULL)
             goto nomem;
     }

@@ -43,16 +43,6 @@ static double holiday_effect(int32_t day)
     return 1.0;
 }
 
-static char *copy_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *c = malloc(n);
-
-    if (c != NULL)
-        memcpy(c, s, n);
-    return c;
-}
-
 int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
                    struct series_data *data, struct fr_error *err)
 {
@@ -74,15 +64,15 @@ int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
     data->series_names = calloc(n_series, sizeof(char *));
     if (data->covariate_names == NULL || data->series_names == NULL)
         goto nomem;
-    data->covariate_names[0] = copy_string("promo");
-    data->covariate_names[1] = copy_string("holiday");
+    data->covariate_names[0] = strdup("promo");
+    data->covariate_names[1] = strdup("holiday");
     if (!data->covariate_names[0] || !data->covariate_names[1])
         goto nomem;
     for (size_t s = 0; s < n_series; s++) {
         char name[64];
         snprintf(name, sizeof name, "store%02zu-item%03zu", s % n_stores + 1,
                  s / n_stores + 1);
-        data->series_names[s] = copy_string(name);
+        data->series_names[s] = strdup(name);
         if (data->series_names[s] == NULL)
             goto nomem;
         data->n_series++;

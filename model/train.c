@@ -166,6 +166,45 @@ static void params_from(const struct train_settings *s,
     p->oob = s->oob_score;
 }
 
+/* The data side of a run: the feature table split by time. */
+struct run_data {
+    struct dataset train, test;
+    struct series_spec spec; /* valid in series mode */
+    int series_mode;
+};
+
+/* Loads the data, builds the features and splits them. Returns 0 or -1
+ * with err set; on failure d holds nothing. */
+static int run_data_load(const struct train_settings *s, struct run_data *d,
+                         struct fr_error *err)
+{
+    struct dataset table = {0};
+    int rc;
+
+    memset(d, 0, sizeof *d);
+    if (load_table(s, &table, &d->spec, &d->series_mode, err) != 0)
+        return -1;
+    rc = dataset_split(&table, s->test_fraction, &d->train, &d->test, err);
+    dataset_release(&table);
+    if (rc != 0) {
+        if (d->series_mode)
+            series_spec_release(&d->spec);
+        return -1;
+    }
+    say(s, "split by time: %zu training rows, %zu test rows "
+        "(TEST_FRACTION %g)", d->train.n_rows, d->test.n_rows,
+        s->test_fraction);
+    return 0;
+}
+
+static void run_data_release(struct run_data *d)
+{
+    dataset_release(&d->train);
+    dataset_release(&d->test);
+    if (d->series_mode)
+        series_spec_release(&d->spec);
+}
+
 /* ---- evaluation ------------------------------------------------------ */
 
 static long peak_rss_kb(void)
@@ -357,6 +396,27 @@ out:
     return EXIT_ERROR;
 }
 
+/* Scores f on the test split, prints the comparison with the baseline and
+ * publishes the version. Returns an exit status. */
+static int evaluate_and_publish(const struct train_settings *s,
+                                const struct forest *f,
+                                const struct run_data *d,
+                                struct evaluation *ev)
+{
+    struct fr_error err = {{0}};
+    int status;
+
+    if (evaluate(s, f, &d->train, &d->test, ev, &err) != 0) {
+        fail(&err);
+        return EXIT_ERROR;
+    }
+    print_metrics(s, ev);
+    status = publish(s, f, &d->test, ev, d->series_mode);
+    say(s, "done in %.2fs, peak memory %.1f MiB",
+        now_seconds() - program_start, peak_rss_kb() / 1024.0);
+    return status;
+}
+
 /* ---- shards ---------------------------------------------------------- */
 
 static int shard_dir(const struct train_settings *s, char *buf, size_t len,
@@ -423,14 +483,13 @@ fail:
 
 int trainer_train(const struct train_settings *s)
 {
-    struct dataset table = {0}, train = {0}, test = {0};
-    struct series_spec spec;
+    struct run_data d = {0};
     struct forest_params params;
     struct evaluation ev = {0};
     struct progress prog = {0};
     struct fr_error err = {{0}};
     struct forest *f = NULL;
-    int series_mode = 0, status = EXIT_ERROR;
+    int status = EXIT_ERROR;
     double t0;
 
     params_from(s, &params);
@@ -438,15 +497,9 @@ int trainer_train(const struct train_settings *s)
         fail(&err);
         return EXIT_USAGE;
     }
-    if (store_check_dir(s->model_dir, &err) != 0)
+    if (store_check_dir(s->model_dir, &err) != 0 ||
+        run_data_load(s, &d, &err) != 0)
         goto out;
-    if (load_table(s, &table, &spec, &series_mode, &err) != 0)
-        goto out;
-    if (dataset_split(&table, s->test_fraction, &train, &test, &err) != 0)
-        goto out;
-    dataset_release(&table);
-    say(s, "split by time: %zu training rows, %zu test rows "
-        "(TEST_FRACTION %g)", train.n_rows, test.n_rows, s->test_fraction);
     say(s, "training %u of %u trees (depth %u, min_samples_leaf %u, "
         "max_features %g, %u bins, SEED %llu)",
         (params.n_trees - params.shard_index + params.shard_count - 1) /
@@ -456,49 +509,38 @@ int trainer_train(const struct train_settings *s)
     prog.start = prog.last = t0 = now_seconds();
     prog.tty = isatty(STDERR_FILENO);
     prog.quiet = s->quiet;
-    f = forest_train(&train, series_mode ? &spec : NULL, &params, on_progress,
-                     &prog, &err);
+    f = forest_train(&d.train, d.series_mode ? &d.spec : NULL, &params,
+                     on_progress, &prog, &err);
     if (f == NULL)
         goto out;
     ev.train_seconds = now_seconds() - t0;
     say(s, "grew %u trees in %.2fs", f->n_trees, ev.train_seconds);
     if (s->oob_score && !isnan(f->oob_rmse))
         say(s, "out-of-bag RMSE %.4f over %zu rows", f->oob_rmse, f->oob_rows);
-    if (s->shard_count > 1) {
+    if (s->shard_count > 1)
         status = write_shard(s, f);
-        goto out_quiet;
-    }
-    if (evaluate(s, f, &train, &test, &ev, &err) != 0)
-        goto out;
-    print_metrics(s, &ev);
-    status = publish(s, f, &test, &ev, series_mode);
-    say(s, "done in %.2fs, peak memory %.1f MiB",
-        now_seconds() - program_start, peak_rss_kb() / 1024.0);
-    goto out_quiet;
+    else
+        status = evaluate_and_publish(s, f, &d, &ev);
+    goto done;
 out:
     fail(&err);
-out_quiet:
+done:
     forest_free(f);
     free(ev.predicted);
-    dataset_release(&table);
-    dataset_release(&train);
-    dataset_release(&test);
-    if (series_mode)
-        series_spec_release(&spec);
+    run_data_release(&d);
     return status;
 }
 
 int trainer_merge(const struct train_settings *s)
 {
-    struct dataset table = {0}, train = {0}, test = {0};
-    struct series_spec spec;
+    struct run_data d = {0};
     struct evaluation ev = {0};
     struct fr_error err = {{0}};
     struct forest **shards = NULL;
     struct forest *f = NULL;
     char dir[PATH_MAX], pattern[PATH_MAX + 32];
     glob_t g = {0};
-    int series_mode = 0, status = EXIT_ERROR, globbed = 0;
+    int status = EXIT_ERROR, globbed = 0;
 
     if (store_check_dir(s->model_dir, &err) != 0 ||
         shard_dir(s, dir, sizeof dir, &err) != 0)
@@ -528,27 +570,23 @@ int trainer_merge(const struct train_settings *s)
         goto out;
     say(s, "merged %zu shards from %s into %u trees", g.gl_pathc, dir,
         f->n_trees);
-    if (load_table(s, &table, &spec, &series_mode, &err) != 0)
+    if (run_data_load(s, &d, &err) != 0)
         goto out;
-    if (series_mode != f->has_series ||
-        table.n_features != f->n_features) {
+    if (d.series_mode != f->has_series ||
+        d.train.n_features != f->n_features) {
         fr_error_set(&err, "the shards were trained on %u features (%s), "
                      "the data gives %zu (%s)", f->n_features,
-                     f->has_series ? "series" : "tabular", table.n_features,
-                     series_mode ? "series" : "tabular");
+                     f->has_series ? "series" : "tabular", d.train.n_features,
+                     d.series_mode ? "series" : "tabular");
         goto out;
     }
-    if (dataset_split(&table, s->test_fraction, &train, &test, &err) != 0 ||
-        evaluate(s, f, &train, &test, &ev, &err) != 0)
-        goto out;
-    print_metrics(s, &ev);
-    status = publish(s, f, &test, &ev, series_mode);
+    status = evaluate_and_publish(s, f, &d, &ev);
     if (status != EXIT_ERROR && store_remove_tree(dir) == 0)
         say(s, "removed %s", dir);
-    goto out_quiet;
+    goto done;
 out:
     fail(&err);
-out_quiet:
+done:
     if (shards != NULL) {
         for (size_t i = 0; i < g.gl_pathc; i++)
             forest_free(shards[i]);
@@ -558,11 +596,7 @@ out_quiet:
         globfree(&g);
     forest_free(f);
     free(ev.predicted);
-    dataset_release(&table);
-    dataset_release(&train);
-    dataset_release(&test);
-    if (series_mode)
-        series_spec_release(&spec);
+    run_data_release(&d);
     return status;
 }
 
