@@ -26,6 +26,8 @@ struct reader {
     char **fields;      /* owned copies for the current record */
     size_t n_fields;
     size_t cap_fields;
+    char **header;      /* the header record's fields, owned */
+    size_t n_header;
     size_t line;        /* line being fed to libcsv */
     long records;       /* records delivered, header included */
     int failed;
@@ -76,16 +78,32 @@ static void on_record(int terminator, void *arg)
 {
     struct reader *r = arg;
     struct csvfile_row row;
+    int is_header = r->records == 0;
 
     (void)terminator;
     if (r->failed) {
         clear_fields(r);
         return;
     }
-    row.n_fields = r->n_fields;
-    row.fields = r->fields;
+    if (is_header) {
+        /* Keep the header's fields: every data row is checked against
+         * them and hands them to the callback for its messages. */
+        r->header = r->fields;
+        r->n_header = r->n_fields;
+        r->fields = NULL;
+        r->n_fields = r->cap_fields = 0;
+    } else if (r->n_fields != r->n_header) {
+        fr_error_set(r->err, "'%s' line %zu: %zu columns, but the header has "
+                     "%zu", r->path, r->line, r->n_fields, r->n_header);
+        r->failed = 1;
+        clear_fields(r);
+        return;
+    }
+    row.n_fields = is_header ? r->n_header : r->n_fields;
+    row.fields = is_header ? r->header : r->fields;
+    row.header = r->header;
     row.line = r->line;
-    if (r->fn(&row, r->records == 0, r->ctx, r->err) != 0)
+    if (r->fn(&row, is_header, r->ctx, r->err) != 0)
         r->failed = 1;
     r->records++;
     clear_fields(r);
@@ -159,10 +177,17 @@ long csvfile_read(const char *path, csvfile_row_fn fn, void *ctx,
         fr_error_set(err, "'%s' is empty", path);
         goto out;
     }
+    if (r.records == 1) {
+        fr_error_set(err, "'%s' has a header but no data rows", path);
+        goto out;
+    }
     rc = r.records - 1;
 out:
     clear_fields(&r);
     free(r.fields);
+    for (size_t i = 0; i < r.n_header; i++)
+        free(r.header[i]);
+    free(r.header);
     if (parser_ready)
         csv_free(&parser);
     free(buf);

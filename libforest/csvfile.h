@@ -14,8 +14,10 @@
 #include "error.h"
 
 struct csvfile_row {
-    size_t n_fields;      /* fields in this record */
+    size_t n_fields;      /* fields in this record; a data record has
+                             exactly as many as the header */
     char **fields;        /* NUL-terminated field texts */
+    char *const *header;  /* the header's n_fields names (for messages) */
     size_t line;          /* 1-based physical line the record ends on */
 };
 
@@ -25,8 +27,9 @@ typedef int (*csvfile_row_fn)(const struct csvfile_row *row, int is_header,
                               void *ctx, struct fr_error *err);
 
 /* Reads path record by record. Returns the number of data records (header
- * excluded) or -1 with err set: the file is missing or unreadable, it is
- * empty, it is not valid CSV, or the callback stopped. */
+ * excluded, at least 1) or -1 with err set: the file is missing or
+ * unreadable, it is empty or has only a header, a record has another number
+ * of fields than the header, it is not valid CSV, or the callback stopped. */
 long csvfile_read(const char *path, csvfile_row_fn fn, void *ctx,
                   struct fr_error *err);
 

@@ -368,8 +368,6 @@ struct series_reader {
     struct series_data *data;
     const struct series_columns *cols;
     struct name_table names;
-    size_t n_columns;
-    char **header;          /* borrowed from the header record */
     long date_col, target_col, series_col;
     long *cov_col;          /* n_covariates column numbers */
     double *cov;            /* scratch for one record */
@@ -389,7 +387,6 @@ static int series_header(struct series_reader *r, const struct csvfile_row *row,
 {
     struct series_data *d = r->data;
 
-    r->n_columns = row->n_fields;
     r->date_col = find_column(row, r->cols->date);
     r->target_col = find_column(row, r->cols->target);
     r->series_col = r->cols->series ? find_column(row, r->cols->series) : -1;
@@ -403,13 +400,9 @@ static int series_header(struct series_reader *r, const struct csvfile_row *row,
     d->covariate_names = calloc(row->n_fields, sizeof(char *));
     r->cov_col = calloc(row->n_fields, sizeof *r->cov_col);
     r->cov = calloc(row->n_fields, sizeof *r->cov);
-    r->header = calloc(row->n_fields, sizeof(char *));
-    if (!d->covariate_names || !r->cov_col || !r->cov || !r->header)
+    if (!d->covariate_names || !r->cov_col || !r->cov)
         goto nomem;
     for (size_t i = 0; i < row->n_fields; i++) {
-        r->header[i] = strdup(row->fields[i]);
-        if (r->header[i] == NULL)
-            goto nomem;
         if ((long)i == r->date_col || (long)i == r->target_col ||
             (long)i == r->series_col)
             continue;
@@ -440,11 +433,6 @@ static int series_row(const struct csvfile_row *row, int is_header, void *ctx,
 
     if (is_header)
         return series_header(r, row, err);
-    if (row->n_fields != r->n_columns) {
-        fr_error_set(err, "'%s' line %zu: %zu columns, but the header has %zu",
-                     d->path, row->line, row->n_fields, r->n_columns);
-        return -1;
-    }
     if (series_parse_date(row->fields[r->date_col], &day) != 0) {
         fr_error_set(err, "'%s' line %zu column %ld ('%s'): '%.40s' is not a "
                      "date (YYYY-MM-DD)", d->path, row->line, r->date_col + 1,
@@ -458,7 +446,7 @@ static int series_row(const struct csvfile_row *row, int is_header, void *ctx,
     for (size_t i = 0; i < d->n_covariates; i++) {
         long c = r->cov_col[i];
         if (csvfile_number(row->fields[c], d->path, row->line, (size_t)c + 1,
-                           r->header[c], &r->cov[i], err) != 0)
+                           row->header[c], &r->cov[i], err) != 0)
             return -1;
     }
     if (r->series_col >= 0) {
@@ -480,25 +468,14 @@ int series_data_read_csv(const char *path, const struct series_columns *cols,
                          struct series_data *data, struct fr_error *err)
 {
     struct series_reader r = {.data = data, .cols = cols};
-    long rows;
     int rc = -1;
 
     memset(data, 0, sizeof *data);
     data->path = path;
-    rows = csvfile_read(path, series_row, &r, err);
-    if (rows < 0)
+    if (csvfile_read(path, series_row, &r, err) < 0)
         goto out;
-    if (rows == 0) {
-        fr_error_set(err, "'%s' has a header but no data rows", path);
-        goto out;
-    }
     rc = 0;
 out:
-    if (r.header != NULL) {
-        for (size_t i = 0; i < r.n_columns; i++)
-            free(r.header[i]);
-    }
-    free(r.header);
     free(r.cov_col);
     free(r.cov);
     free(r.names.slots);

@@ -16,9 +16,7 @@ struct tab_reader {
     const char *path;
     const char *target;
     struct dataset *ds;
-    size_t n_columns;
     long target_col;
-    char **header;
     float *row;
 };
 
@@ -29,7 +27,6 @@ static int tab_header(struct tab_reader *r, const struct csvfile_row *row,
     size_t k = 0;
     int rc = -1;
 
-    r->n_columns = row->n_fields;
     r->target_col = -1;
     for (size_t i = 0; i < row->n_fields; i++) {
         if (strcmp(row->fields[i], r->target) == 0)
@@ -46,14 +43,10 @@ static int tab_header(struct tab_reader *r, const struct csvfile_row *row,
         return -1;
     }
     names = calloc(row->n_fields, sizeof *names);
-    r->header = calloc(row->n_fields, sizeof *r->header);
     r->row = calloc(row->n_fields, sizeof *r->row);
-    if (names == NULL || r->header == NULL || r->row == NULL)
+    if (names == NULL || r->row == NULL)
         goto nomem;
     for (size_t i = 0; i < row->n_fields; i++) {
-        r->header[i] = strdup(row->fields[i]);
-        if (r->header[i] == NULL)
-            goto nomem;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(row->fields[i], row->fields[j]) == 0) {
                 fr_error_set(err, "'%s': column '%s' appears twice", r->path,
@@ -84,15 +77,10 @@ static int tab_row(const struct csvfile_row *row, int is_header, void *ctx,
 
     if (is_header)
         return tab_header(r, row, err);
-    if (row->n_fields != r->n_columns) {
-        fr_error_set(err, "'%s' line %zu: %zu columns, but the header has %zu",
-                     r->path, row->line, row->n_fields, r->n_columns);
-        return -1;
-    }
     for (size_t i = 0; i < row->n_fields; i++) {
         double v;
         if (csvfile_number(row->fields[i], r->path, row->line, i + 1,
-                           r->header[i], &v, err) != 0)
+                           row->header[i], &v, err) != 0)
             return -1;
         if ((long)i == r->target_col) {
             y = v;
@@ -101,7 +89,7 @@ static int tab_row(const struct csvfile_row *row, int is_header, void *ctx,
         if (fabs(v) > FLT_MAX) {
             fr_error_set(err, "'%s' line %zu column %zu ('%s'): %g is out of "
                          "the float range of features", r->path, row->line,
-                         i + 1, r->header[i], v);
+                         i + 1, row->header[i], v);
             return -1;
         }
         r->row[k++] = (float)v;
@@ -113,24 +101,13 @@ int tabular_read_csv(const char *path, const char *target,
                      struct dataset *out, struct fr_error *err)
 {
     struct tab_reader r = {.path = path, .target = target, .ds = out};
-    long rows;
     int rc = -1;
 
     memset(out, 0, sizeof *out);
-    rows = csvfile_read(path, tab_row, &r, err);
-    if (rows < 0)
+    if (csvfile_read(path, tab_row, &r, err) < 0)
         goto out;
-    if (rows == 0) {
-        fr_error_set(err, "'%s' has a header but no data rows", path);
-        goto out;
-    }
     rc = 0;
 out:
-    if (r.header != NULL) {
-        for (size_t i = 0; i < r.n_columns; i++)
-            free(r.header[i]);
-    }
-    free(r.header);
     free(r.row);
     if (rc != 0)
         dataset_release(out);
