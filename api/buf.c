@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 void buf_init(struct buf *b)
@@ -110,6 +111,36 @@ void buf_printf(struct buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1 to 4 bytes), or 0 when
+ * it is not one: a stray continuation byte, a sequence cut short (a URL's
+ * %FF, a message truncated with %.64s), an overlong form or a surrogate. */
+static size_t utf8_len(const unsigned char *p)
+{
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    size_t n;
+    uint32_t cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0)
+        n = 2;
+    else if ((p[0] & 0xf0) == 0xe0)
+        n = 3;
+    else if ((p[0] & 0xf8) == 0xf0)
+        n = 4;
+    else
+        return 0;
+    cp = p[0] & (0x7fu >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3fu);
+    }
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
 void buf_json_string(struct buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -146,9 +177,20 @@ void buf_json_string(struct buf *b, const char *s)
                 o[4] = hex[*p >> 4];
                 o[5] = hex[*p & 15];
                 b->len += 6;
-            } else {
+            } else if (*p < 0x80) {
                 o[0] = (char)*p;
                 b->len++;
+            } else {
+                /* JSON must be UTF-8: bytes that are not become U+FFFD. */
+                size_t n = utf8_len(p);
+                if (n == 0) {
+                    memcpy(o, "\\ufffd", 6);
+                    b->len += 6;
+                } else {
+                    memcpy(o, p, n);
+                    b->len += n;
+                    p += n - 1;
+                }
             }
         }
     }

@@ -1,6 +1,6 @@
 /*
  * handlers.c: every endpoint of forest-serve (see handlers.h and the
- * reference in api/README-api.md).
+ * reference in api/README.md).
  *
  * A request takes one reference on the model when it starts and drops it
  * when its answer is written, so a reload in between cannot change the

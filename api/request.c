@@ -723,9 +723,9 @@ int request_forecast(const char *body, size_t len, const struct forest *f,
                      "forecast day (%zu)", out->horizon);
         goto out;
     }
-    /* vals: the past window, then horizon x nc covariates, then one row's
-     * worth for parsing. max_horizon and nc are small, h <= 3660. */
-    vals = scratch_vals(sc, h + out->horizon * nc + nc);
+    /* vals: the past window, then horizon x nc covariates. max_horizon and
+     * nc are small, h <= 3660. */
+    vals = scratch_vals(sc, h + out->horizon * nc);
     if (vals == NULL) {
         status = 500;
         fr_error_set(err, "out of memory for the forecast");

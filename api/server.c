@@ -6,11 +6,14 @@
  * the body is complete. The connection's state (`struct conn`, created and
  * freed by MHD's connection notifications) carries the body and the answer
  * between those calls and from one keep-alive request to the next, so a
- * steady client costs no buffer allocation per request.
+ * steady client reuses its body and answer buffers (libmicrohttpd copies
+ * each answer into its response).
  *
  * A body larger than MAX_BODY_BYTES is refused with 413: at once when its
  * Content-Length says so, or, for a chunked body, after the rest has been
- * read and thrown away (MHD can only answer between chunks by closing).
+ * read and thrown away (MHD can only answer between chunks by closing); a
+ * chunked body past 8 x MAX_BODY_BYTES, or an upload still going after
+ * CONNECTION_TIMEOUT_SECONDS, is cut off by closing the connection.
  */
 #include "server.h"
 
@@ -120,6 +123,10 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         return MHD_YES;
     }
     if (*upload_size > 0) {
+        /* The idle timeout misses a client that trickles its body a byte at
+         * a time to hold a connection: uploads get the same budget in all. */
+        if (since(&cn->start) > s->cfg.timeout)
+            return MHD_NO;
         if (!cn->too_large &&
             cn->body.len + *upload_size > s->cfg.max_body) {
             cn->too_large = 1;
@@ -142,7 +149,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
     if (cn->too_large)
         return too_large(s, c, cn, url);
     if (cn->body.failed) {
-        struct reply oom = {500, EP_NOT_FOUND, "application/json", NULL};
+        struct reply oom = {500, handlers_route(url), "application/json",
+                            NULL};
         handlers_error(&cn->out, "out of memory reading the body");
         return send_reply(s, c, cn, &oom);
     }
@@ -174,6 +182,11 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
         log_num(&l, "ms", secs * 1e3);
         log_end(&l);
     }
+    /* The answer was copied into the response: let a large request's
+     * buffers go now, not when (if ever) the next request arrives. */
+    buf_reset(&cn->body);
+    buf_reset(&cn->out);
+    scratch_reset(&cn->sc);
     *req_cls = NULL;
 }
 
