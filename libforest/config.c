@@ -165,28 +165,3 @@ void config_usage(FILE *fp, const struct config_option *opts, size_t n_opts)
                 name, opts[i].def ? opts[i].def : "(unset)", opts[i].help);
     }
 }
-
-void config_print(FILE *fp, const char *prefix,
-                  const struct config_option *opts, size_t n_opts)
-{
-    for (size_t i = 0; i < n_opts; i++) {
-        const struct config_option *o = &opts[i];
-        fprintf(fp, "%s%s=", prefix, o->env);
-        switch (o->type) {
-        case CONFIG_STRING: {
-            const char *s = *(const char **)o->target;
-            fprintf(fp, "%s\n", s ? s : "");
-            break;
-        }
-        case CONFIG_UINT:
-            fprintf(fp, "%llu\n", *(unsigned long long *)o->target);
-            break;
-        case CONFIG_DOUBLE:
-            fprintf(fp, "%g\n", *(double *)o->target);
-            break;
-        case CONFIG_BOOL:
-            fprintf(fp, "%s\n", *(int *)o->target ? "true" : "false");
-            break;
-        }
-    }
-}

@@ -43,8 +43,4 @@ int config_load(const struct config_option *opts, size_t n_opts, int argc,
 /* Prints every setting with its flag, default and help. */
 void config_usage(FILE *fp, const struct config_option *opts, size_t n_opts);
 
-/* Prints the settings in effect as "NAME=value" lines to fp, prefixed. */
-void config_print(FILE *fp, const char *prefix,
-                  const struct config_option *opts, size_t n_opts);
-
 #endif

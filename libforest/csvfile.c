@@ -10,6 +10,7 @@
 
 #include <csv.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #define READ_BLOCK (1u << 20)
 #define MAX_FIELDS 4096 /* a wider file is surely not what we expect */
+#define MAX_NAME 255    /* bytes in a column name, as the model file keeps */
 
 struct reader {
     const char *path;
@@ -54,6 +56,19 @@ static void on_field(void *data, size_t len, void *arg)
         r->fields = f;
         r->cap_fields = cap;
     }
+    if (len != 0 && memchr(data, '\0', len) != NULL) {
+        fr_error_set(r->err, "'%s' line %zu: a NUL byte in a field (is this a "
+                     "text file?)", r->path, r->line);
+        r->failed = 1;
+        return;
+    }
+    /* A UTF-8 byte order mark before the first header name is not part of
+     * the name (spreadsheets write one). */
+    if (r->records == 0 && r->n_fields == 0 && len >= 3 &&
+        memcmp(data, "\xef\xbb\xbf", 3) == 0) {
+        data = (char *)data + 3;
+        len -= 3;
+    }
     copy = malloc(len + 1);
     if (copy == NULL)
         goto nomem;
@@ -74,6 +89,30 @@ static void clear_fields(struct reader *r)
     r->n_fields = 0;
 }
 
+/* A header's names must be usable as feature names: non-empty, at most
+ * MAX_NAME bytes, each once. Returns 0 or -1 with err set. */
+static int check_header(struct reader *r)
+{
+    for (size_t i = 0; i < r->n_header; i++) {
+        size_t len = strlen(r->header[i]);
+        if (len == 0 || len > MAX_NAME) {
+            fr_error_set(r->err, "'%s' line %zu column %zu: a column name "
+                         "must be 1 to %d bytes, not %zu", r->path, r->line,
+                         i + 1, MAX_NAME, len);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(r->header[i], r->header[j]) == 0) {
+                fr_error_set(r->err, "'%s' line %zu: column '%s' appears twice "
+                             "(columns %zu and %zu)", r->path, r->line,
+                             r->header[i], j + 1, i + 1);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static void on_record(int terminator, void *arg)
 {
     struct reader *r = arg;
@@ -92,6 +131,10 @@ static void on_record(int terminator, void *arg)
         r->n_header = r->n_fields;
         r->fields = NULL;
         r->n_fields = r->cap_fields = 0;
+        if (check_header(r) != 0) {
+            r->failed = 1;
+            return;
+        }
     } else if (r->n_fields != r->n_header) {
         fr_error_set(r->err, "'%s' line %zu: %zu columns, but the header has "
                      "%zu", r->path, r->line, r->n_fields, r->n_header);
@@ -222,6 +265,12 @@ int csvfile_number(const char *text, const char *path, size_t line,
     if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1.0)) {
         fr_error_set(err, "'%s' line %zu column %zu ('%s'): '%.40s' is not a "
                      "finite number", path, line, column, column_name, text);
+        return -1;
+    }
+    if (fabs(v) > FLT_MAX) {
+        fr_error_set(err, "'%s' line %zu column %zu ('%s'): %g is beyond the "
+                     "float range of the model", path, line, column,
+                     column_name, v);
         return -1;
     }
     *out = v;

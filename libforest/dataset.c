@@ -220,12 +220,3 @@ out:
     }
     return rc;
 }
-
-int dataset_feature_index(const struct dataset *ds, const char *name)
-{
-    for (size_t i = 0; i < ds->n_features; i++) {
-        if (strcmp(ds->feature_names[i], name) == 0)
-            return (int)i;
-    }
-    return -1;
-}

@@ -60,7 +60,4 @@ int dataset_split(const struct dataset *ds, double test_fraction,
                   struct dataset *train, struct dataset *test,
                   struct fr_error *err);
 
-/* Index of the feature called name, or -1. */
-int dataset_feature_index(const struct dataset *ds, const char *name);
-
 #endif

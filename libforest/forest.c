@@ -961,15 +961,6 @@ out:
     return f;
 }
 
-int forest_feature_index(const struct forest *f, const char *name)
-{
-    for (uint32_t i = 0; i < f->n_features; i++) {
-        if (strcmp(f->feature_names[i], name) == 0)
-            return (int)i;
-    }
-    return -1;
-}
-
 static int same_spec(const struct forest *a, const struct forest *b)
 {
     if (a->has_series != b->has_series)

@@ -105,9 +105,6 @@ void forest_predict(const struct forest *f, const float *X, size_t n_rows,
 struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
                             struct fr_error *err);
 
-/* Index of the feature called name, or -1. */
-int forest_feature_index(const struct forest *f, const char *name);
-
 void forest_free(struct forest *f);
 
 #endif

@@ -168,8 +168,15 @@ int model_encode(const struct forest *f, uint8_t **buf, size_t *len,
         fr_error_set(err, "out of memory encoding the model");
         return -1;
     }
-    payload_crc = (uint32_t)crc32(0L, o.buf + MODEL_HEADER_BYTES,
-                                  (uInt)(o.len - MODEL_HEADER_BYTES));
+    if (o.len > MODEL_MAX_BYTES) {
+        free(o.buf);
+        fr_error_set(err, "the model would be %zu bytes, over the %llu the "
+                     "loader accepts: use fewer or shallower trees", o.len,
+                     (unsigned long long)MODEL_MAX_BYTES);
+        return -1;
+    }
+    payload_crc = (uint32_t)crc32_z(0L, o.buf + MODEL_HEADER_BYTES,
+                                    o.len - MODEL_HEADER_BYTES);
     memcpy(o.buf, MAGIC, 8);
     set_u32(o.buf + 8, MODEL_FORMAT_VERSION);
     set_u32(o.buf + 12, 0);
@@ -335,7 +342,7 @@ out:
 static int decode_series(struct in *in, struct forest *f, struct fr_error *err)
 {
     struct series_spec *s = &f->series;
-    char name[64];
+    char name[SERIES_NAME_MAX + 1];
 
     s->n_lags = get_u32(in);
     if (s->n_lags > SERIES_MAX_LAGS)
@@ -419,7 +426,7 @@ struct forest *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
                      (unsigned long long)payload, len - MODEL_HEADER_BYTES);
         return NULL;
     }
-    if ((uint32_t)crc32(0L, buf + MODEL_HEADER_BYTES, (uInt)payload) !=
+    if ((uint32_t)crc32_z(0L, buf + MODEL_HEADER_BYTES, (size_t)payload) !=
         payload_crc) {
         fr_error_set(err, "payload checksum mismatch: the file is corrupted");
         return NULL;
@@ -572,7 +579,9 @@ int model_write_file(const char *path, const void *data, size_t len,
         p += n;
         len -= (size_t)n;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    if (fsync(fd) != 0)
+        goto fail;
+    if (close(fd) != 0) {
         fd = -1;
         goto fail;
     }
@@ -585,7 +594,7 @@ int model_write_file(const char *path, const void *data, size_t len,
 fail:
     fr_error_set(err, "cannot write '%s': %s", path, strerror(errno));
     if (fd >= 0)
-        close(fd);
+        close(fd); /* after the message: close may change errno */
     unlink(tmp);
     return -1;
 }

@@ -54,7 +54,9 @@ struct forest *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
 
 /* Writes f to path durably: a temporary file in the same directory,
  * fsync, rename over path, fsync of the directory. Returns 0, or -1 with
- * err set; on failure path is untouched. *crc may be NULL. */
+ * err set (also when the model would exceed MODEL_MAX_BYTES); path then
+ * holds the old file, or the whole new one if only the final directory
+ * fsync failed. *crc may be NULL. */
 int model_save(const struct forest *f, const char *path, uint32_t *crc,
                struct fr_error *err);
 

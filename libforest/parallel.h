@@ -12,11 +12,11 @@
 
 #include <stddef.h>
 
-/* Runs fn(ctx, worker, item) for item in [0, n_items) on n_workers threads
- * (worker in [0, n_workers) names the thread's scratch space). fn returns 0,
- * or non-zero to stop handing out further items. Returns 0 when every item
- * returned 0, -1 when one failed or a thread could not be started (then the
- * items that could run still ran on the calling thread). */
+/* Runs fn(ctx, worker, item) for item in [0, n_items) on up to n_workers
+ * threads (worker in [0, n_workers) names the thread's scratch space). fn
+ * returns 0, or non-zero to stop handing out further items. Returns 0 when
+ * every item ran and returned 0, -1 when one failed. If threads cannot be
+ * started, the calling thread runs the items alone: slower, not wrong. */
 int parallel_for(size_t n_workers, size_t n_items,
                  int (*fn)(void *ctx, size_t worker, size_t item), void *ctx);
 

@@ -382,6 +382,24 @@ static int find_column(const struct csvfile_row *row, const char *name)
     return -1;
 }
 
+/* Whether name is one the builder gives its own features (lag_1, month...):
+ * a covariate of that name would make two features with one name. */
+static int is_built_feature(const char *name)
+{
+    struct series_spec spec;
+    char built[SERIES_NAME_MAX + 1];
+    int found = 0;
+
+    if (series_spec_init(&spec, 0, NULL, NULL) != 0)
+        return 0;
+    for (size_t i = 0; i < series_n_features(&spec) && !found; i++) {
+        series_feature_name(&spec, i, built, sizeof built);
+        found = strcmp(built, name) == 0;
+    }
+    series_spec_release(&spec);
+    return found;
+}
+
 static int series_header(struct series_reader *r, const struct csvfile_row *row,
                          struct fr_error *err)
 {
@@ -409,6 +427,12 @@ static int series_header(struct series_reader *r, const struct csvfile_row *row,
         if (d->n_covariates == SERIES_MAX_COVARIATES) {
             fr_error_set(err, "'%s' has more than %d covariate columns",
                          d->path, SERIES_MAX_COVARIATES);
+            return -1;
+        }
+        if (is_built_feature(row->fields[i])) {
+            fr_error_set(err, "'%s' column %zu: a covariate cannot be called "
+                         "'%s', the name of a feature built from the series",
+                         d->path, i + 1, row->fields[i]);
             return -1;
         }
         r->cov_col[d->n_covariates] = (long)i;
@@ -550,10 +574,10 @@ int series_build(struct series_data *d, const struct series_spec *spec,
     if (names == NULL || order == NULL || past == NULL || row == NULL)
         goto nomem;
     for (size_t i = 0; i < nf; i++) {
-        names[i] = malloc(64);
+        names[i] = malloc(SERIES_NAME_MAX + 1);
         if (names[i] == NULL)
             goto nomem;
-        series_feature_name(spec, i, names[i], 64);
+        series_feature_name(spec, i, names[i], SERIES_NAME_MAX + 1);
     }
     if (dataset_init(out, nf, (const char *const *)names, d->n, 1, err) != 0)
         goto out;

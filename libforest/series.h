@@ -22,6 +22,7 @@
 #define SERIES_MAX_WINDOWS 4
 #define SERIES_MAX_COVARIATES 64
 #define SERIES_SEASON 7 /* the seasonal-naive baseline predicts y[t-7] */
+#define SERIES_NAME_MAX 255 /* bytes in a feature or covariate name */
 
 /* How feature rows are built from a series. Stored in the model file so the
  * server builds forecast rows exactly as training did. */

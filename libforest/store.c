@@ -69,6 +69,7 @@ static int exists(const char *path)
 
 int store_check_dir(const char *model_dir, struct fr_error *err)
 {
+    char version[STORE_VERSION_MAX + 1];
     struct stat sb;
 
     if (stat(model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
@@ -80,7 +81,8 @@ int store_check_dir(const char *model_dir, struct fr_error *err)
                      strerror(errno));
         return -1;
     }
-    return 0;
+    /* A `current` that is not our link would only fail after training. */
+    return store_current(model_dir, version, err) < 0 ? -1 : 0;
 }
 
 int store_stage_begin(const char *model_dir, const char *version,

@@ -35,9 +35,9 @@ struct store_stage {
  * a dot. Returns 1 when valid. */
 int store_version_valid(const char *version);
 
-/* Checks that MODEL_DIR is a writable directory, so a long training run
- * can fail before it starts rather than after. Returns 0 or -1 with err
- * set. */
+/* Checks that MODEL_DIR is a writable directory whose `current`, if any,
+ * is a link into versions/, so a long training run fails before it starts
+ * rather than after. Returns 0 or -1 with err set. */
 int store_check_dir(const char *model_dir, struct fr_error *err);
 
 /* Creates MODEL_DIR/versions when missing and a staging directory for a new
@@ -77,7 +77,8 @@ int store_version_rmse(const char *model_dir, const char *version,
                        double *rmse, struct fr_error *err);
 
 /* Points `current` at version atomically. Returns 0 or -1 with err set;
- * on failure `current` is unchanged. */
+ * on failure `current` is unchanged, unless only the final fsync of
+ * MODEL_DIR failed (then the switch happened but may not survive a crash). */
 int store_promote(const char *model_dir, const char *version,
                   struct fr_error *err);
 

@@ -59,11 +59,11 @@ int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
     }
     series_parse_date(SYNTH_START, &start);
     n_stores = (size_t)ceil(sqrt((double)n_series));
-    data->n_covariates = 2;
     data->covariate_names = calloc(2, sizeof(char *));
     data->series_names = calloc(n_series, sizeof(char *));
     if (data->covariate_names == NULL || data->series_names == NULL)
         goto nomem;
+    data->n_covariates = 2;
     data->covariate_names[0] = strdup("promo");
     data->covariate_names[1] = strdup("holiday");
     if (!data->covariate_names[0] || !data->covariate_names[1])

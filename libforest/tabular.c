@@ -4,8 +4,6 @@
 #include "tabular.h"
 
 #include <errno.h>
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,13 +45,6 @@ static int tab_header(struct tab_reader *r, const struct csvfile_row *row,
     if (names == NULL || r->row == NULL)
         goto nomem;
     for (size_t i = 0; i < row->n_fields; i++) {
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(row->fields[i], row->fields[j]) == 0) {
-                fr_error_set(err, "'%s': column '%s' appears twice", r->path,
-                             row->fields[i]);
-                goto out;
-            }
-        }
         if ((long)i != r->target_col)
             names[k++] = row->fields[i];
     }
@@ -82,17 +73,10 @@ static int tab_row(const struct csvfile_row *row, int is_header, void *ctx,
         if (csvfile_number(row->fields[i], r->path, row->line, i + 1,
                            row->header[i], &v, err) != 0)
             return -1;
-        if ((long)i == r->target_col) {
+        if ((long)i == r->target_col)
             y = v;
-            continue;
-        }
-        if (fabs(v) > FLT_MAX) {
-            fr_error_set(err, "'%s' line %zu column %zu ('%s'): %g is out of "
-                         "the float range of features", r->path, row->line,
-                         i + 1, row->header[i], v);
-            return -1;
-        }
-        r->row[k++] = (float)v;
+        else
+            r->row[k++] = (float)v;
     }
     return dataset_push(r->ds, r->row, y, 0, 0, 0.0, err);
 }

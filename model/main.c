@@ -131,8 +131,12 @@ int main(int argc, char **argv)
         }
     }
     /* An Indexed Job tells each pod its index; it is the default shard. */
-    if (getenv("SHARD_INDEX") == NULL && getenv("JOB_COMPLETION_INDEX"))
-        setenv("SHARD_INDEX", getenv("JOB_COMPLETION_INDEX"), 1);
+    {
+        const char *shard = getenv("SHARD_INDEX");
+        const char *index = getenv("JOB_COMPLETION_INDEX");
+        if ((shard == NULL || *shard == '\0') && index != NULL)
+            setenv("SHARD_INDEX", index, 1);
+    }
     n_pos = config_load(OPTIONS, N_OPTIONS, argc, argv, 1, positional, 1,
                         &err);
     if (n_pos < 0) {

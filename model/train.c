@@ -269,8 +269,9 @@ static void print_metrics(const struct train_settings *s,
 
 /* ---- the model store ------------------------------------------------- */
 
-/* Reloads the staged model file and checks it predicts the test rows
- * exactly as the forest in memory: what gets promoted is what was tested. */
+/* Reloads the staged model file and checks it predicts the first 1000 test
+ * rows exactly as the forest in memory (the CRC covers the rest): what gets
+ * promoted is what was tested. */
 static int verify_staged(const char *path, const struct forest *f,
                          const struct dataset *test, uint32_t crc,
                          struct fr_error *err)
@@ -580,6 +581,16 @@ int trainer_merge(const struct train_settings *s)
                      d.series_mode ? "series" : "tabular");
         goto out;
     }
+    /* Same count is not enough: columns in another order would be scored
+     * (and promoted) against the wrong features. */
+    for (uint32_t i = 0; i < f->n_features; i++) {
+        if (strcmp(f->feature_names[i], d.train.feature_names[i]) != 0) {
+            fr_error_set(&err, "the shards' feature %u is '%s', the data's is "
+                         "'%s'", i + 1, f->feature_names[i],
+                         d.train.feature_names[i]);
+            goto out;
+        }
+    }
     status = evaluate_and_publish(s, f, &d, &ev);
     if (status != EXIT_ERROR && store_remove_tree(dir) == 0)
         say(s, "removed %s", dir);
@@ -619,12 +630,13 @@ int trainer_promote(const struct train_settings *s)
         goto out;
     }
     /* Only a model that loads is ever pointed at: a rollback must not
-     * break the servers that follow `current`. */
-    f = model_load(path, NULL, &err);
-    if (f == NULL)
-        goto out;
+     * break the servers that follow `current`. Under the lock, so no
+     * trainer prunes the version between the check and the switch. */
     lock = store_lock(s->model_dir, &err);
-    if (lock < 0 || store_current(s->model_dir, previous, &err) < 0 ||
+    if (lock < 0)
+        goto out;
+    f = model_load(path, NULL, &err);
+    if (f == NULL || store_current(s->model_dir, previous, &err) < 0 ||
         store_promote(s->model_dir, s->model_version, &err) != 0)
         goto out;
     say(s, "promoted %s (was %s): %s/current -> versions/%s",

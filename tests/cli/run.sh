@@ -153,6 +153,19 @@ touch "$T/file"
 run --model-dir "$T/file/models"
 check "cli-4.11 an unusable MODEL_DIR is named" eval 'exits 1 && says "is not a directory"'
 
+printf 'date,demand,lag_1\n2024-01-01,3,1\n' >"$T/bad.csv"
+run --model-dir "$M" --data-path "$T/bad.csv"
+check "cli-4.12 a covariate named like a built feature is refused" \
+    eval 'exits 1 && says "a covariate cannot be called '"'"'lag_1'"'"'"'
+printf 'date,demand,demand\n2024-01-01,3,3\n' >"$T/bad.csv"
+run --model-dir "$M" --data-path "$T/bad.csv"
+check "cli-4.13 a repeated target column is refused (it would leak the answer)" \
+    eval 'exits 1 && says "column '"'"'demand'"'"' appears twice"'
+mkdir -p "$T/odd/current"
+run --model-dir "$T/odd"
+check "cli-4.14 a current that is not a link fails before training" \
+    eval 'exits 1 && says "is not a symbolic link" && [ ! -d "$T/odd/versions" ]'
+
 echo "cli: a crash mid-training"
 export -n QUIET
 SYNTH_SERIES=60 SYNTH_DAYS=400 N_ESTIMATORS=400 MAX_DEPTH=12 MODEL_VERSION=big \
@@ -223,6 +236,19 @@ check "cli-7.4 shards of another seed are refused by name" \
 SHARD_COUNT=4 SHARD_RUN=r2 N_ESTIMATORS=9 run merge --model-dir "$S"
 check "cli-7.5 merge only takes shards of its SHARD_COUNT" \
     eval 'exits 1 && says "no shards of SHARD_COUNT 4"'
+
+SHARD_INDEX= JOB_COMPLETION_INDEX=2 SHARD_COUNT=3 SHARD_RUN=r3 N_ESTIMATORS=9 run --model-dir "$S"
+check "cli-7.6 an empty SHARD_INDEX falls back to JOB_COMPLETION_INDEX" \
+    eval 'exits 0 && [ -f "$S/shards/r3/shard-2-of-3.bin" ]'
+printf 'a,b,demand\n' >"$T/ab.csv"
+for i in $(seq 40); do echo "$i,$((i % 7)),$((i * 3 % 11))" >>"$T/ab.csv"; done
+awk -F, 'BEGIN { OFS = "," } { print $2, $1, $3 }' "$T/ab.csv" >"$T/ba.csv"
+for i in 0 1; do
+    SHARD_INDEX=$i SHARD_COUNT=2 SHARD_RUN=ab DATA_MODE=tabular run --model-dir "$S" --data-path "$T/ab.csv"
+done
+SHARD_COUNT=2 SHARD_RUN=ab DATA_MODE=tabular run merge --model-dir "$S" --data-path "$T/ba.csv"
+check "cli-7.7 merging against data with the columns in another order is refused" \
+    eval 'exits 1 && says "the shards'"'"' feature 1 is '"'"'a'"'"', the data'"'"'s is '"'"'b'"'"'"'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -29,6 +29,21 @@ static int read_tab(const char *text, struct dataset *ds, struct fr_error *err)
     return tabular_read_csv(path, "y", ds, err);
 }
 
+/* read_tab for text holding a NUL byte: len bytes are written as they are. */
+static int read_tab_bytes(const char *text, size_t len, struct dataset *ds,
+                          struct fr_error *err)
+{
+    char path[512];
+    FILE *fp;
+
+    snprintf(path, sizeof path, "%s/nul.csv", test_temp_dir());
+    fp = fopen(path, "wb");
+    fwrite(text, 1, len, fp);
+    fclose(fp);
+    memset(err, 0, sizeof *err);
+    return tabular_read_csv(path, "y", ds, err);
+}
+
 static void test_csv(void)
 {
     struct dataset ds;
@@ -87,7 +102,21 @@ static void test_csv(void)
                   contains(err.msg, "no feature columns"));
     test_cond("csv-2.13 duplicate column names are refused",
               read_tab("a,a,y\n1,2,3\n", &ds, &err) != 0 &&
-                  contains(err.msg, "appears twice"));
+                  contains(err.msg, "column 'a' appears twice (columns 1 and "
+                                    "2)"));
+    test_cond("csv-2.14 an empty column name is refused",
+              read_tab("a,,y\n1,2,3\n", &ds, &err) != 0 &&
+                  contains(err.msg, "line 1 column 2: a column name must be"));
+    test_cond("csv-2.15 a target beyond float range is refused",
+              read_tab("a,y\n1,1e39\n", &ds, &err) != 0 &&
+                  contains(err.msg, "beyond the float range"));
+    test_cond("csv-2.16 a NUL byte is refused with its line",
+              read_tab_bytes("a,y\n1,2\n3\0,4\n", 13, &ds, &err) != 0 &&
+                  contains(err.msg, "line 3: a NUL byte"));
+    test_cond("csv-2.17 a UTF-8 byte order mark is not part of the name",
+              read_tab("\xef\xbb\xbf" "a,y\n1,2\n", &ds, &err) == 0 &&
+                  strcmp(ds.feature_names[0], "a") == 0);
+    dataset_release(&ds);
 }
 
 static void test_dates(void)
