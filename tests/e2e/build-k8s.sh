@@ -127,26 +127,26 @@ main() { etcdmain.Main(os.Args) }
 	touch "$out/.done"
 }
 
-build_metrics_server() {
-	local v=$METRICS_SERVER_VERSION out="$E2E_CACHE/bin/metrics-server-$METRICS_SERVER_VERSION"
+# A Go tool built with go install into the cache, once per version
+# (go install pkg@version refuses -mod=mod, hence the empty GOFLAGS).
+go_install_cached() { # NAME VERSION PACKAGE
+	local out="$E2E_CACHE/bin/$1-$2"
 	[[ -f $out/.done ]] && return 0
 	mkdir -p "$out"
-	# metrics-server has no replace directives, so go install works as is
-	# (go install pkg@version refuses -mod=mod, hence the empty GOFLAGS).
-	GOBIN="$out" GOFLAGS='' go install -trimpath -ldflags "-s -w" \
-		"sigs.k8s.io/metrics-server/cmd/metrics-server@$v"
+	GOBIN="$out" GOFLAGS='' go install -trimpath -ldflags "-s -w" "$3@$2"
 	touch "$out/.done"
 }
 
+# metrics-server has no replace directives, so go install works as is.
+build_metrics_server() {
+	go_install_cached metrics-server "$METRICS_SERVER_VERSION" \
+		sigs.k8s.io/metrics-server/cmd/metrics-server
+}
+
+# crictl lets teardown remove pods through the CRI (network and netns
+# included) after the kubelet is gone, and shows containers on failure.
 build_crictl() {
-	local v=$CRICTL_VERSION out="$E2E_CACHE/bin/crictl-$CRICTL_VERSION"
-	[[ -f $out/.done ]] && return 0
-	mkdir -p "$out"
-	# crictl lets teardown remove pods through the CRI (network and netns
-	# included) after the kubelet is gone, and shows containers on failure.
-	GOBIN="$out" GOFLAGS='' go install -trimpath -ldflags "-s -w" \
-		"sigs.k8s.io/cri-tools/cmd/crictl@$v"
-	touch "$out/.done"
+	go_install_cached crictl "$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl
 }
 
 main() {
