@@ -79,63 +79,24 @@ out:
     return rc;
 }
 
-static cJSON *uint_array(const uint32_t *v, uint32_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-
-    for (uint32_t i = 0; a != NULL && i < n; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
-    return a;
-}
-
 /* A metadata.json-like description for a model file that came without
  * one (MODEL_PATH pointing at a lone model.bin). */
 static char *describe(const struct forest *f, const char *version,
                       const char *checksum, const char *source)
 {
-    cJSON *root = cJSON_CreateObject(), *names, *imp, *hp;
+    cJSON *root = cJSON_CreateObject();
     char *text = NULL;
 
     if (root == NULL)
         return NULL;
-    cJSON_AddStringToObject(root, "version", version);
-    cJSON_AddStringToObject(root, "checksum", checksum);
-    cJSON_AddStringToObject(root, "source", source);
-    cJSON_AddStringToObject(root, "mode", f->has_series ? "series" : "tabular");
-    cJSON_AddNumberToObject(root, "trees", f->n_trees);
-    names = cJSON_AddArrayToObject(root, "features");
-    imp = cJSON_AddObjectToObject(root, "feature_importances");
-    for (uint32_t i = 0; names && imp && i < f->n_features; i++) {
-        cJSON_AddItemToArray(names, cJSON_CreateString(f->feature_names[i]));
-        cJSON_AddNumberToObject(imp, f->feature_names[i], f->importances[i]);
-    }
-    hp = cJSON_AddObjectToObject(root, "hyperparameters");
-    if (hp != NULL) {
-        cJSON_AddNumberToObject(hp, "n_estimators", f->params.n_trees);
-        cJSON_AddNumberToObject(hp, "max_depth", f->params.max_depth);
-        cJSON_AddNumberToObject(hp, "min_samples_leaf",
-                                f->params.min_samples_leaf);
-        cJSON_AddNumberToObject(hp, "max_features", f->params.max_features);
-        cJSON_AddNumberToObject(hp, "max_bins", f->params.max_bins);
-        cJSON_AddNumberToObject(hp, "seed", (double)f->params.seed);
-    }
-    if (isfinite(f->oob_rmse))
-        cJSON_AddNumberToObject(root, "oob_rmse", f->oob_rmse);
-    if (f->has_series) {
-        const struct series_spec *s = &f->series;
-        cJSON *o = cJSON_AddObjectToObject(root, "series"), *cov;
-        if (o != NULL) {
-            cJSON_AddItemToObject(o, "lags", uint_array(s->lags, s->n_lags));
-            cJSON_AddItemToObject(o, "windows",
-                                  uint_array(s->windows, s->n_windows));
-            cov = cJSON_AddArrayToObject(o, "covariates");
-            for (uint32_t i = 0; cov && i < s->n_covariates; i++)
-                cJSON_AddItemToArray(cov,
-                                     cJSON_CreateString(s->covariates[i]));
-            cJSON_AddNumberToObject(o, "history_days", series_history(s));
-        }
-    }
-    text = cJSON_Print(root);
+    if (cJSON_AddStringToObject(root, "version", version) &&
+        cJSON_AddStringToObject(root, "checksum", checksum) &&
+        cJSON_AddStringToObject(root, "source", source) &&
+        cJSON_AddNumberToObject(root, "trees", f->n_trees) &&
+        model_describe(f, root) == 0 &&
+        (!isfinite(f->oob_rmse) ||
+         cJSON_AddNumberToObject(root, "oob_rmse", f->oob_rmse)))
+        text = cJSON_Print(root);
     cJSON_Delete(root);
     return text;
 }

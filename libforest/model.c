@@ -8,6 +8,7 @@
  */
 #include "model.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -535,6 +536,68 @@ nomem:
 fail:
     forest_free(f);
     return NULL;
+}
+
+/* ---- description ------------------------------------------------------ */
+
+static cJSON *uint_array(const uint32_t *v, uint32_t n)
+{
+    cJSON *a = cJSON_CreateArray();
+
+    for (uint32_t i = 0; a != NULL && i < n; i++) {
+        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]))) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+int model_describe(const struct forest *f, cJSON *obj)
+{
+    const struct forest_params *p = &f->params;
+    cJSON *names, *imp, *hp, *series;
+
+    if (!cJSON_AddStringToObject(obj, "mode",
+                                 f->has_series ? "series" : "tabular"))
+        return -1;
+    names = cJSON_AddArrayToObject(obj, "features");
+    imp = cJSON_AddObjectToObject(obj, "feature_importances");
+    if (names == NULL || imp == NULL)
+        return -1;
+    for (uint32_t i = 0; i < f->n_features; i++) {
+        if (!cJSON_AddItemToArray(names,
+                                  cJSON_CreateString(f->feature_names[i])) ||
+            !cJSON_AddNumberToObject(imp, f->feature_names[i],
+                                     f->importances[i]))
+            return -1;
+    }
+    hp = cJSON_AddObjectToObject(obj, "hyperparameters");
+    if (hp == NULL || !cJSON_AddNumberToObject(hp, "n_estimators", p->n_trees) ||
+        !cJSON_AddNumberToObject(hp, "max_depth", p->max_depth) ||
+        !cJSON_AddNumberToObject(hp, "min_samples_leaf", p->min_samples_leaf) ||
+        !cJSON_AddNumberToObject(hp, "max_features", p->max_features) ||
+        !cJSON_AddNumberToObject(hp, "max_bins", p->max_bins) ||
+        !cJSON_AddNumberToObject(hp, "seed", (double)p->seed) ||
+        !cJSON_AddBoolToObject(hp, "bootstrap", 1))
+        return -1;
+    if (!f->has_series)
+        return 0;
+    series = cJSON_AddObjectToObject(obj, "series");
+    if (series == NULL ||
+        !cJSON_AddItemToObject(series, "lags",
+                               uint_array(f->series.lags, f->series.n_lags)) ||
+        !cJSON_AddItemToObject(series, "windows",
+                               uint_array(f->series.windows,
+                                          f->series.n_windows)) ||
+        !cJSON_AddItemToObject(series, "covariates",
+                               cJSON_CreateStringArray(
+                                   (const char *const *)f->series.covariates,
+                                   (int)f->series.n_covariates)) ||
+        !cJSON_AddNumberToObject(series, "history_days",
+                                 series_history(&f->series)))
+        return -1;
+    return 0;
 }
 
 /* ---- files ------------------------------------------------------------ */

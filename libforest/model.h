@@ -40,6 +40,17 @@
 #define MODEL_HEADER_BYTES 32
 #define MODEL_MAX_BYTES (1024ull * 1024 * 1024) /* refuse larger files */
 
+struct cJSON;
+
+/* Adds to the JSON object obj what the forest itself says about the model:
+ * "mode", "features" (names in model order), "feature_importances",
+ * "hyperparameters" and, for a series model, "series" (lags, windows,
+ * covariates, history_days); "oob_rmse" inside "metrics" is the caller's.
+ * The trainer's metadata.json and the server's description of a lone
+ * model.bin both start from this, so the two cannot drift. Returns 0, or -1
+ * when memory runs out (obj may then hold part of it). */
+int model_describe(const struct forest *f, struct cJSON *obj);
+
 /* Serialises f into a new malloc'd buffer. Returns 0 and sets *buf, *len and
  * *crc (the payload's CRC-32), or -1 with err set (no memory). */
 int model_encode(const struct forest *f, uint8_t **buf, size_t *len,

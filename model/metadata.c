@@ -24,21 +24,12 @@ static void add_metrics(cJSON *obj, const struct metrics *m)
     cJSON_AddNumberToObject(obj, "rows", (double)m->n);
 }
 
-static cJSON *uint_array(const uint32_t *v, uint32_t n)
-{
-    cJSON *a = cJSON_CreateArray();
-
-    for (uint32_t i = 0; a != NULL && i < n; i++)
-        cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
-    return a;
-}
-
 int metadata_write(const char *path, const struct forest *f,
                    const struct run_info *info, struct fr_error *err)
 {
     const struct train_settings *s = info->settings;
     const struct evaluation *ev = info->eval;
-    cJSON *root = cJSON_CreateObject(), *o, *names, *imp;
+    cJSON *root = cJSON_CreateObject(), *o;
     char crc[16];
     char *text = NULL;
     int rc = -1;
@@ -49,28 +40,13 @@ int metadata_write(const char *path, const struct forest *f,
     cJSON_AddStringToObject(root, "version", info->version);
     cJSON_AddStringToObject(root, "created_at", info->created_at);
     cJSON_AddStringToObject(root, "trainer_version", FR_VERSION);
-    cJSON_AddStringToObject(root, "mode",
-                            info->series_mode ? "series" : "tabular");
     cJSON_AddStringToObject(root, "target", s->target_column);
     cJSON_AddStringToObject(root, "data", info->data_source);
-    names = cJSON_AddArrayToObject(root, "features");
-    imp = cJSON_AddObjectToObject(root, "feature_importances");
-    for (uint32_t i = 0; names && imp && i < f->n_features; i++) {
-        cJSON_AddItemToArray(names, cJSON_CreateString(f->feature_names[i]));
-        cJSON_AddNumberToObject(imp, f->feature_names[i], f->importances[i]);
-    }
-    o = cJSON_AddObjectToObject(root, "hyperparameters");
-    if (o != NULL) {
-        cJSON_AddNumberToObject(o, "n_estimators", f->params.n_trees);
-        cJSON_AddNumberToObject(o, "max_depth", f->params.max_depth);
-        cJSON_AddNumberToObject(o, "min_samples_leaf",
-                                f->params.min_samples_leaf);
-        cJSON_AddNumberToObject(o, "max_features", f->params.max_features);
-        cJSON_AddNumberToObject(o, "max_bins", f->params.max_bins);
-        cJSON_AddNumberToObject(o, "seed", (double)f->params.seed);
-        cJSON_AddBoolToObject(o, "bootstrap", 1);
-        cJSON_AddNumberToObject(o, "test_fraction", s->test_fraction);
-    }
+    if (model_describe(f, root) != 0)
+        goto nomem;
+    cJSON_AddNumberToObject(
+        cJSON_GetObjectItemCaseSensitive(root, "hyperparameters"),
+        "test_fraction", s->test_fraction);
     o = cJSON_AddObjectToObject(root, "metrics");
     if (o != NULL) {
         add_metrics(o, &ev->model);
@@ -89,22 +65,6 @@ int metadata_write(const char *path, const struct forest *f,
         cJSON_AddNumberToObject(o, "seconds", ev->train_seconds);
         cJSON_AddNumberToObject(o, "total_seconds", ev->total_seconds);
         cJSON_AddNumberToObject(o, "peak_rss_kb", (double)ev->peak_rss_kb);
-    }
-    if (f->has_series) {
-        o = cJSON_AddObjectToObject(root, "series");
-        if (o != NULL) {
-            cJSON_AddItemToObject(o, "lags", uint_array(f->series.lags,
-                                                        f->series.n_lags));
-            cJSON_AddItemToObject(o, "windows",
-                                  uint_array(f->series.windows,
-                                             f->series.n_windows));
-            cJSON_AddItemToObject(o, "covariates",
-                                  cJSON_CreateStringArray(
-                                      (const char *const *)f->series.covariates,
-                                      (int)f->series.n_covariates));
-            cJSON_AddNumberToObject(o, "history_days",
-                                    series_history(&f->series));
-        }
     }
     o = cJSON_AddObjectToObject(root, "model_file");
     if (o != NULL) {
