@@ -36,6 +36,18 @@ static int in_choices(const char *choices, const char *v)
     return 0;
 }
 
+static int is_bool_word(const char *v)
+{
+    static const char *const words[] = {"true", "false", "1", "0", "yes",
+                                        "no"};
+
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (strcmp(v, words[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static int set_value(const struct config_option *o, const char *v,
                      const char *source, struct fr_error *err)
 {
@@ -142,7 +154,9 @@ int config_load(const struct config_option *opts, size_t n_opts, int argc,
         if (eq != NULL)
             value = eq + 1;
         else if (opts[i].type == CONFIG_BOOL)
-            value = "true";
+            /* "--quiet" alone is true; "--quiet false" takes the word. */
+            value = a + 1 < argc && is_bool_word(argv[a + 1]) ? argv[++a]
+                                                              : "true";
         else if (a + 1 < argc)
             value = argv[++a];
         else {

@@ -861,7 +861,8 @@ struct forest *forest_train(const struct dataset *train,
     if (forest_params_check(params, err) != 0)
         return NULL;
     if (train->n_rows < 2 || train->n_rows > UINT32_MAX / 2) {
-        fr_error_set(err, "cannot train on %zu rows (need 2 to %u)",
+        fr_error_set(err, "cannot train on %zu training rows (need 2 to %u): "
+                     "give more data or a smaller TEST_FRACTION",
                      train->n_rows, UINT32_MAX / 2);
         return NULL;
     }

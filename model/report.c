@@ -24,7 +24,8 @@
 struct curve {
     size_t n;
     double *actual, *predicted;
-    int32_t first_day; /* series mode: day of point 0, else -1 */
+    int dated;         /* series mode: points are days */
+    int32_t first_day; /* the day of point 0, when dated */
 };
 
 /* Sums actual and predicted per day across series (series mode), or takes
@@ -33,7 +34,6 @@ static int make_curve(const struct dataset *test, const double *pred,
                       struct curve *c)
 {
     memset(c, 0, sizeof *c);
-    c->first_day = -1;
     if (test->day != NULL) {
         int32_t lo = test->day[0], hi = test->day[0];
         for (size_t i = 1; i < test->n_rows; i++) {
@@ -55,6 +55,7 @@ static int make_curve(const struct dataset *test, const double *pred,
             c->predicted[k] += pred[i];
         }
         c->first_day = lo;
+        c->dated = 1;
         return 0;
     }
     c->n = test->n_rows < MAX_POINTS ? test->n_rows : MAX_POINTS;
@@ -142,7 +143,7 @@ int report_write(const char *path, const struct forest *f,
         fprintf(fp, "<text x='6' y='48'>%.0f</text><text x='6' y='%d'>%.0f"
                 "</text>\n", hi, 40 + PLOT_H, lo);
     }
-    if (c.first_day >= 0) {
+    if (c.dated) {
         char d0[16], d1[16];
         series_format_date(c.first_day, d0);
         series_format_date(c.first_day + (int32_t)c.n - 1, d1);
@@ -153,7 +154,7 @@ int report_write(const char *path, const struct forest *f,
     fprintf(fp, "<text x='%d' y='%d'><tspan fill='#333333'>&#9632; actual"
             "</tspan> <tspan fill='#d95f02'>&#9632; predicted</tspan> %s"
             "</text>\n", MARGIN, 78 + PLOT_H,
-            c.first_day >= 0 ? "(all series summed per day)"
+            c.dated ? "(all series summed per day)"
                              : "(last test rows)");
     /* Importance bars, largest first (selection sort: n is small). */
     for (uint32_t i = 0; i < f->n_features; i++)

@@ -64,6 +64,9 @@ run --help
 check "cli-1.6 --help lists every setting with its default" \
     eval 'exits 0 && grep -q "N_ESTIMATORS *--n-estimators *default: 100" "$T/out" &&
           grep -q PROMOTE_MAX_REGRESSION "$T/out" && grep -q KEEP_VERSIONS "$T/out"'
+run synth --out "$T/q.csv" --quiet false
+check "cli-1.10 a boolean flag takes a following true/false (QUIET=true is overridden)" \
+    eval 'exits 0 && grep -q "^forest-train: wrote" "$T/out"'
 TEST_FRACTION=1.5 run
 check "cli-1.7 TEST_FRACTION out of range is refused" exits 2
 MAX_FEATURES=0 run
