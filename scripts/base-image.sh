@@ -119,10 +119,16 @@ build_base() {
     rm -f "$root.log"
     slim_rootfs "$root" "$mirror" "$suite"
     log "docker import as $image"
-    tar --numeric-owner -C "$root" -c . |
-        docker import --change 'CMD ["bash"]' \
-            --message "debootstrap --variant=minbase $suite, slimmed (scripts/base-image.sh)" \
-            - "$image" >/dev/null
+    # POSIX sh has no pipefail: tar writes to a file first, so that a failed
+    # tar is seen rather than imported as a truncated image.
+    tar --numeric-owner -C "$root" -c -f "$root.tar" . ||
+        die "tar of the root filesystem failed"
+    docker import --change 'CMD ["bash"]' \
+        --message "debootstrap --variant=minbase $suite, slimmed (scripts/base-image.sh)" \
+        "$root.tar" "$image" >/dev/null || die "docker import of $image failed"
+    rm -f "$root.tar"
+    docker run --rm --pull never "$image" true ||
+        die "the imported $image does not run"
     cleanup
     trap - EXIT INT TERM
 }
@@ -133,7 +139,7 @@ cleanup() {
     for m in proc sys dev/pts; do
         umount "$root/$m" 2>/dev/null || true
     done
-    rm -rf "$root"
+    rm -rf "$root" "$root.tar"
     root=
 }
 

@@ -9,6 +9,10 @@
 # host process whose pid is recorded in $E2E_RUN/pids so cluster-down.sh
 # stops exactly what this script started. Pods sit on the bridge e2e-br0;
 # every listener is on 127.0.0.1 or on that bridge's address.
+#
+# Error contract: every step function returns non-zero at the first command
+# that fails, with an explicit `|| return 1`: the steps run through `timed`,
+# an `||` context in which bash ignores `set -e`.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,17 +35,21 @@ install_host_packages() {
 	done
 	((${#missing[@]} == 0)) && return 0
 	log "installing ${missing[*]}"
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	apt-get update -qq || return 1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
 }
 
 # start_proc NAME CMD...: run CMD in its own session, log to $LOGS/NAME.log.
 start_proc() {
 	local name=$1
 	shift
+	[[ -x $1 ]] || command -v "$1" >/dev/null || {
+		log "cannot start $name: no program $1"
+		return 1
+	}
 	setsid "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
-	echo $! >"$E2E_RUN/pids/$name"
-	echo "$name" >>"$E2E_RUN/pids/order"
+	echo $! >"$E2E_RUN/pids/$name" || return 1
+	echo "$name" >>"$E2E_RUN/pids/order" || return 1
 }
 
 # alive NAME: the process is still running (it did not die on a bad flag).
@@ -77,29 +85,30 @@ setup_network() {
 	local s
 	for s in "${SAVED_SYSCTLS[@]}"; do
 		echo "$s=$(sysctl -n "$s" 2>/dev/null || true)"
-	done >"$E2E_STATE/sysctls.saved"
+	done >"$E2E_STATE/sysctls.saved" || return 1
 	# Service traffic from a pod to another pod on the same bridge must pass
 	# kube-proxy's iptables rules.
 	modprobe br_netfilter 2>/dev/null || true
-	sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1
+	sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 || return 1
 	# The bridge exists before the cluster so its address can be the node's
 	# address: the kubelet refuses a loopback node IP, and this one never
 	# leaves the machine. The CNI bridge plugin reuses it.
 	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-		ip link add "$BRIDGE" type bridge
-		ip addr add "$NODE_IP/${POD_CIDR#*/}" dev "$BRIDGE"
+		ip link add "$BRIDGE" type bridge || return 1
+		ip addr add "$NODE_IP/${POD_CIDR#*/}" dev "$BRIDGE" || return 1
 	fi
-	ip link set "$BRIDGE" up
+	ip link set "$BRIDGE" up || return 1
 	# Docker sets the FORWARD policy to DROP and bridged frames go through
 	# iptables (br_netfilter): accept what comes from or goes to our bridge.
 	local dir
 	for dir in -i -o; do
 		iptables -C FORWARD "$dir" "$BRIDGE" -m comment --comment mini-ml-e2e -j ACCEPT 2>/dev/null ||
-			iptables -I FORWARD 1 "$dir" "$BRIDGE" -m comment --comment mini-ml-e2e -j ACCEPT
+			iptables -I FORWARD 1 "$dir" "$BRIDGE" -m comment --comment mini-ml-e2e -j ACCEPT ||
+			return 1
 	done
-	mkdir -p "$E2E_STATE/cni/net.d"
+	mkdir -p "$E2E_STATE/cni/net.d" || return 1
 	# As hack/local-up-cluster.sh writes it: bridge + host-local + portmap.
-	cat >"$E2E_STATE/cni/net.d/10-e2e.conflist" <<-EOF
+	cat >"$E2E_STATE/cni/net.d/10-e2e.conflist" <<-EOF || return 1
 	{
 	  "cniVersion": "1.0.0",
 	  "name": "mini-ml-e2e",
@@ -127,21 +136,21 @@ setup_network() {
 cert() {
 	local name=$1 cn=$2 org=${3:-} san=${4:-} ca=${5:-ca} subj="/CN=$2"
 	[[ -n $org ]] && subj="/O=$org/CN=$cn"
-	openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
-	openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
+	openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null || return 1
+	openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null || return 1
 	{
 		echo "basicConstraints=CA:FALSE"
 		echo "keyUsage=critical,digitalSignature,keyEncipherment"
 		echo "extendedKeyUsage=serverAuth,clientAuth"
 		[[ -n $san ]] && echo "subjectAltName=$san"
-	} >"$PKI/$name.ext"
+	} >"$PKI/$name.ext" || return 1
 	openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" \
-		-CAcreateserial -days 2 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
+		-CAcreateserial -days 2 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null || return 1
 }
 
 # kubeconfig NAME: a kubeconfig that authenticates with NAME's certificate.
 kubeconfig() {
-	cat >"$PKI/$1.kubeconfig" <<-EOF
+	cat >"$PKI/$1.kubeconfig" <<-EOF || return 1
 	apiVersion: v1
 	kind: Config
 	clusters:
@@ -162,39 +171,40 @@ kubeconfig() {
 }
 
 make_pki() {
-	mkdir -p "$PKI"
+	mkdir -p "$PKI" || return 1
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mini-ml-e2e-ca \
-		-keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null
+		-keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null || return 1
 	# The aggregation layer authenticates itself to metrics-server with a
 	# separate CA, as kubeadm sets it up.
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mini-ml-e2e-front-proxy-ca \
-		-keyout "$PKI/front-proxy-ca.key" -out "$PKI/front-proxy-ca.crt" 2>/dev/null
+		-keyout "$PKI/front-proxy-ca.key" -out "$PKI/front-proxy-ca.crt" 2>/dev/null || return 1
 	local svc_ip=${SERVICE_CIDR%.*/*}.1
 	cert apiserver kube-apiserver "" \
-		"IP:$NODE_IP,IP:127.0.0.1,IP:$svc_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-	cert admin e2e-admin system:masters
-	cert controller-manager system:kube-controller-manager
-	cert scheduler system:kube-scheduler
-	cert kube-proxy system:kube-proxy
-	cert kubelet "system:node:$NODE_NAME" system:nodes
-	cert front-proxy-client front-proxy-client "" "" front-proxy-ca
+		"IP:$NODE_IP,IP:127.0.0.1,IP:$svc_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local" ||
+		return 1
+	cert admin e2e-admin system:masters || return 1
+	cert controller-manager system:kube-controller-manager || return 1
+	cert scheduler system:kube-scheduler || return 1
+	cert kube-proxy system:kube-proxy || return 1
+	cert kubelet "system:node:$NODE_NAME" system:nodes || return 1
+	cert front-proxy-client front-proxy-client "" "" front-proxy-ca || return 1
 	local k
 	for k in admin controller-manager scheduler kube-proxy kubelet; do
-		kubeconfig "$k"
+		kubeconfig "$k" || return 1
 	done
-	openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
-	openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+	openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null || return 1
+	openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null || return 1
 }
 
 start_etcd() {
-	mkdir -p "$E2E_STATE/etcd"
-	chmod 0700 "$E2E_STATE/etcd"
+	mkdir -p "$E2E_STATE/etcd" || return 1
+	chmod 0700 "$E2E_STATE/etcd" || return 1
 	# A throwaway test store: fsync buys nothing and costs seconds.
 	start_proc etcd "$ETCD_BIN/etcd" --name e2e --data-dir "$E2E_STATE/etcd" \
 		--listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
 		--listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
 		--initial-cluster e2e=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381 \
-		--unsafe-no-fsync --log-level warn
+		--unsafe-no-fsync --log-level warn || return 1
 	wait_proc 30 etcd curl -fsS http://127.0.0.1:2381/health
 }
 
@@ -218,7 +228,7 @@ start_apiserver() {
 		--proxy-client-cert-file "$PKI/front-proxy-client.crt" \
 		--proxy-client-key-file "$PKI/front-proxy-client.key" \
 		--enable-aggregator-routing=true \
-		--kubelet-preferred-address-types InternalIP
+		--kubelet-preferred-address-types InternalIP || return 1
 	wait_proc 90 kube-apiserver kc get --raw /readyz
 }
 
@@ -232,18 +242,18 @@ start_controllers() {
 		--bind-address 127.0.0.1 --leader-elect=false \
 		--service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
 		--use-service-account-credentials=true \
-		--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key"
+		--cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" || return 1
 	start_proc kube-scheduler "$K8S_BIN/kube-scheduler" \
 		--kubeconfig "$PKI/scheduler.kubeconfig" \
 		--authentication-kubeconfig "$PKI/scheduler.kubeconfig" \
 		--authorization-kubeconfig "$PKI/scheduler.kubeconfig" \
-		--bind-address 127.0.0.1 --leader-elect=false
-	wait_proc 60 kube-controller-manager curl -fsSk https://127.0.0.1:10257/healthz
+		--bind-address 127.0.0.1 --leader-elect=false || return 1
+	wait_proc 60 kube-controller-manager curl -fsSk https://127.0.0.1:10257/healthz || return 1
 	wait_proc 60 kube-scheduler curl -fsSk https://127.0.0.1:10259/healthz
 }
 
 start_containerd() {
-	mkdir -p "$E2E_STATE/containerd"
+	mkdir -p "$E2E_STATE/containerd" || return 1
 	local RESTRICT_OOM=false
 	# CAP_SYS_RESOURCE is bit 24 of the bounding set.
 	if (( (0x$(awk '/^CapBnd/ {print $2}' /proc/self/status) >> 24 & 1) == 0 )); then
@@ -251,7 +261,7 @@ start_containerd() {
 	fi
 	# A private containerd: its own root, state, socket and CRI settings,
 	# so Docker's containerd (/run/docker/containerd) is never touched.
-	cat >"$E2E_STATE/containerd/config.toml" <<-EOF
+	cat >"$E2E_STATE/containerd/config.toml" <<-EOF || return 1
 	version = 2
 	root = "$E2E_STATE/containerd/root"
 	state = "$E2E_RUN/containerd/state"
@@ -282,7 +292,7 @@ start_containerd() {
 	    bin_dir = "/usr/lib/cni"
 	    conf_dir = "$E2E_STATE/cni/net.d"
 	EOF
-	start_proc containerd containerd --config "$E2E_STATE/containerd/config.toml"
+	start_proc containerd containerd --config "$E2E_STATE/containerd/config.toml" || return 1
 	wait_proc 30 containerd ctr --address "$CTR_SOCK" version
 }
 
@@ -290,8 +300,8 @@ start_containerd() {
 # into our containerd. Docker only builds; it never pulls anything here.
 image_from_dir() {
 	local name=$1 dir=$2
-	printf 'FROM scratch\nCOPY . /\n' >"$dir/Dockerfile"
-	docker build -q -t "$name" "$dir" >/dev/null
+	printf 'FROM scratch\nCOPY . /\n' >"$dir/Dockerfile" || return 1
+	docker build -q -t "$name" "$dir" >/dev/null || return 1
 	load_image "$name"
 }
 
@@ -302,18 +312,22 @@ load_image() {
 
 load_pause_image() {
 	local dir
-	dir=$(mktemp -d)
-	gcc -static -O2 -Wall -Wextra -Werror -o "$dir/pause" "$here/images/pause.c"
-	strip "$dir/pause"
-	printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' >"$dir/Dockerfile"
-	docker build -q -t "$PAUSE_IMAGE" "$dir" >/dev/null
+	dir=$(mktemp -d) || return 1
+	local rc=0
+	{
+		gcc -static -O2 -Wall -Wextra -Werror -o "$dir/pause" "$here/images/pause.c" &&
+			strip "$dir/pause" &&
+			printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' >"$dir/Dockerfile" &&
+			docker build -q -t "$PAUSE_IMAGE" "$dir" >/dev/null
+	} || rc=1
 	rm -rf "$dir"
+	((rc == 0)) || return 1
 	load_image "$PAUSE_IMAGE"
 }
 
 start_kubelet() {
-	mkdir -p "$E2E_STATE/kubelet"
-	cat >"$E2E_STATE/kubelet/config.yaml" <<-EOF
+	mkdir -p "$E2E_STATE/kubelet" || return 1
+	cat >"$E2E_STATE/kubelet/config.yaml" <<-EOF || return 1
 	apiVersion: kubelet.config.k8s.io/v1beta1
 	kind: KubeletConfiguration
 	# cgroup v1 (hybrid layout) and no systemd: plain cgroupfs. 1.34 still
@@ -345,7 +359,7 @@ start_kubelet() {
 		--kubeconfig "$PKI/kubelet.kubeconfig" \
 		--root-dir "$E2E_STATE/kubelet/root" --cert-dir "$E2E_STATE/kubelet/pki" \
 		--hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
-		--pod-infra-container-image "$PAUSE_IMAGE"
+		--pod-infra-container-image "$PAUSE_IMAGE" || return 1
 	wait_proc 120 kubelet node_ready
 }
 
@@ -354,8 +368,8 @@ node_ready() {
 }
 
 start_kube_proxy() {
-	mkdir -p "$E2E_STATE/kube-proxy"
-	cat >"$E2E_STATE/kube-proxy/config.yaml" <<-EOF
+	mkdir -p "$E2E_STATE/kube-proxy" || return 1
+	cat >"$E2E_STATE/kube-proxy/config.yaml" <<-EOF || return 1
 	apiVersion: kubeproxy.config.k8s.io/v1alpha1
 	kind: KubeProxyConfiguration
 	mode: iptables
@@ -370,12 +384,12 @@ start_kube_proxy() {
 	# Leave the host's conntrack table size alone (local-up-cluster does too).
 	conntrack: {maxPerCore: 0}
 	EOF
-	start_proc kube-proxy "$K8S_BIN/kube-proxy" --config "$E2E_STATE/kube-proxy/config.yaml"
+	start_proc kube-proxy "$K8S_BIN/kube-proxy" --config "$E2E_STATE/kube-proxy/config.yaml" || return 1
 	wait_proc 60 kube-proxy curl -fsS http://127.0.0.1:10256/healthz
 }
 
 start_metrics_server() {
-	mkdir -p "$E2E_STATE/metrics-server"
+	mkdir -p "$E2E_STATE/metrics-server" || return 1
 	# A host process, reached by the aggregator through a selector-less
 	# Service whose endpoint is the bridge address (endpoints cannot be
 	# loopback addresses).
@@ -386,8 +400,8 @@ start_metrics_server() {
 		--bind-address "$NODE_IP" --secure-port 4443 \
 		--cert-dir "$E2E_STATE/metrics-server" \
 		--kubelet-insecure-tls --kubelet-preferred-address-types InternalIP \
-		--kubelet-use-node-status-port --metric-resolution 15s
-	kc apply -f - >/dev/null <<-EOF
+		--kubelet-use-node-status-port --metric-resolution 15s || return 1
+	kc apply -f - >/dev/null <<-EOF || return 1
 	apiVersion: v1
 	kind: Service
 	metadata: {name: metrics-server, namespace: kube-system}
@@ -423,8 +437,10 @@ main() {
 	if [[ -f $E2E_RUN/pids/order ]]; then
 		die "a cluster is already up ($E2E_RUN/pids); run tests/e2e/cluster-down.sh first"
 	fi
-	timed "host packages" install_host_packages
+	# The build first: it needs only Go, and a broken build should fail the
+	# run before anything is installed or started.
 	timed "build components" "$here/build-k8s.sh"
+	timed "host packages" install_host_packages
 	mkdir -p "$E2E_STATE" "$LOGS" "$E2E_RUN/pids"
 	timed "network: bridge $BRIDGE, CNI config, forward rules" setup_network
 	timed "certificates and kubeconfigs" make_pki

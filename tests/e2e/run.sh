@@ -13,6 +13,10 @@
 # from the CronJob retrains and the same pods serve the new version → load
 # drives the HPA above 2 replicas → teardown. Prints each step's duration,
 # pod events and logs on failure, and closes with "N passed, N failed".
+#
+# Error contract: helpers run through `check` and `timed`, that is in a
+# condition, where bash ignores `set -e`; each returns non-zero at the first
+# command that fails with an explicit `|| return 1`.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -107,18 +111,18 @@ torn_down() {
 # --- smoke: kubelet, CNI, kube-proxy and metrics with a trivial pod ---------
 
 load_smoke_image() {
-	local dir
-	dir=$(mktemp -d)
-	mkdir -p "$dir/bin" "$dir/www"
-	cp /bin/busybox "$dir/bin/busybox"
-	local a
-	for a in sh httpd sleep wget; do
-		ln -s busybox "$dir/bin/$a"
-	done
-	echo smoke-ok >"$dir/www/index.html"
-	printf 'FROM scratch\nCOPY . /\nUSER 65534\n' >"$dir/Dockerfile"
-	docker build -q -t "$SMOKE_IMAGE" "$dir" >/dev/null
+	local dir rc=0
+	dir=$(mktemp -d) || return 1
+	{
+		mkdir -p "$dir/bin" "$dir/www" &&
+			cp /bin/busybox "$dir/bin/busybox" &&
+			(cd "$dir/bin" && for a in sh httpd sleep wget; do ln -s busybox "$a" || exit 1; done) &&
+			echo smoke-ok >"$dir/www/index.html" &&
+			printf 'FROM scratch\nCOPY . /\nUSER 65534\n' >"$dir/Dockerfile" &&
+			docker build -q -t "$SMOKE_IMAGE" "$dir" >/dev/null
+	} || rc=1
 	rm -rf "$dir"
+	((rc == 0)) || return 1
 	docker save "$SMOKE_IMAGE" | ctr --address "$E2E_RUN/containerd.sock" -n k8s.io images import - >/dev/null
 }
 
@@ -160,12 +164,12 @@ smoke_nodeport() { [[ $(curl -fsS --max-time 3 http://127.0.0.1:30801/) == smoke
 smoke_metrics() { kc top pod -n e2e-smoke web --no-headers; }
 
 smoke() {
-	timed "smoke image (busybox-static, FROM scratch)" load_smoke_image
+	check "smoke image (busybox-static, FROM scratch) loaded" timed "smoke image" load_smoke_image || return 1
 	check "smoke pod objects accepted" smoke_apply || return 1
 	check "smoke pod Ready within 90s" wait_for 90 "smoke pod" pod_ready e2e-smoke web || return 1
 	check "smoke pod answers on 127.0.0.1:30801 through kube-proxy" wait_for 30 "NodePort 30801" smoke_nodeport
 	check "metrics-server reports the smoke pod within 120s" wait_for 120 "pod metrics" smoke_metrics
-	kc delete namespace e2e-smoke --wait=false >/dev/null
+	kc delete namespace e2e-smoke --wait=false >/dev/null || return 1
 }
 
 # --- the platform's own flow -------------------------------------------------
@@ -175,8 +179,10 @@ smoke() {
 # exist first so that namespaced objects can be dry-run at all.
 validate_manifests() {
 	local ns f
-	for ns in $(kc kustomize "$repo/k8s" | awk '/^kind: Namespace$/{n=1} n && /^  name:/{print $2; n=0}'); do
-		kc create namespace "$ns" --dry-run=client -o yaml | kc apply -f - >/dev/null
+	local namespaces
+	namespaces=$(kc kustomize "$repo/k8s" | awk '/^kind: Namespace$/{n=1} n && /^  name:/{print $2; n=0}') || return 1
+	for ns in $namespaces; do
+		kc create namespace "$ns" --dry-run=client -o yaml | kc apply -f - >/dev/null || return 1
 	done
 	# Every YAML file, k8s/examples/ included; kustomization.yaml files are
 	# checked as the kustomizations they are.
@@ -194,14 +200,20 @@ validate_manifests() {
 # The images the manifests name, built by `make images` and copied into the
 # cluster's containerd (the pods use imagePullPolicy: Never).
 load_project_images() {
-	make -C "$repo" images
-	local img
-	for img in $(kc kustomize "$OVERLAY" | sed -n 's/^ *image: *//p' | tr -d '"' | sort -u); do
+	make -C "$repo" images || return 1
+	local img images
+	images=$(kc kustomize "$OVERLAY" | sed -n 's/^ *image: *//p' | tr -d '"' | sort -u) || return 1
+	[[ -n $images ]] || {
+		log "the overlay names no image"
+		return 1
+	}
+	for img in $images; do
 		docker image inspect "$img" >/dev/null || {
 			log "image $img named by the manifests does not exist after make images"
 			return 1
 		}
-		docker save "$img" | ctr --address "$E2E_RUN/containerd.sock" -n k8s.io images import - >/dev/null
+		docker save "$img" | ctr --address "$E2E_RUN/containerd.sock" -n k8s.io images import - >/dev/null ||
+			return 1
 		log "loaded $img"
 	done
 }
@@ -209,8 +221,7 @@ load_project_images() {
 # The hostPath PV's directory; pods run as non-root and hostPath volumes
 # ignore fsGroup, so it is writable by all (inside the test state dir only).
 prepare_pv() {
-	mkdir -p "$PV_DIR"
-	chmod 0777 "$PV_DIR"
+	mkdir -p "$PV_DIR" && chmod 0777 "$PV_DIR"
 }
 
 # kind_name KIND: the name of the (first) object of that kind in $NS.
@@ -278,18 +289,22 @@ api_scaled_ready() {
 # into prediction rather than HTTP, so a few clients are enough load.
 make_load_body() {
 	local row
-	row=$(sed -n 's/.*"features": *\(\[[^]]*\]\).*/\1/p' "$PREDICT_BODY_FILE")
+	row=$(sed -n 's/.*"features": *\(\[[^]]*\]\).*/\1/p' "$PREDICT_BODY_FILE") || return 1
+	[[ -n $row ]] || {
+		log "no features row in $PREDICT_BODY_FILE"
+		return 1
+	}
 	{
 		printf '{"instances": [%s' "$row"
 		for _ in $(seq 499); do printf ',%s' "$row"; done
 		printf ']}\n'
-	} >"$E2E_STATE/load-body.json"
+	} >"$E2E_STATE/load-body.json" || return 1
 }
 
 # Bounded load on 127.0.0.1 only: 4 clients, at most $1 seconds.
 drive_load() {
 	local secs=$1 i
-	make_load_body
+	make_load_body || return 1
 	for i in 1 2 3 4; do
 		timeout "$secs" bash -c '
 			while :; do
@@ -300,7 +315,7 @@ drive_load() {
 }
 
 hpa() {
-	drive_load 300
+	check "a load body from $PREDICT_BODY_FILE" drive_load 300 || return 1
 	check "load drives the HPA above 2 replicas within 300s" wait_for 300 "HPA scale-up" hpa_scaled &&
 		check "more than 2 API replicas Ready within 120s" wait_for 120 "scaled pods Ready" api_scaled_ready
 	# Stop the load generators (children of this shell, by their pids).
@@ -317,7 +332,7 @@ platform() {
 	}
 	timed "server-side validation of every manifest" validate_manifests
 	check "make images and load them into the cluster" timed "images" load_project_images || return 1
-	prepare_pv
+	check "the PersistentVolume's directory exists" prepare_pv || return 1
 	check "kubectl apply -k (k8s/ + e2e overlay)" timed "apply" kc apply -k "$OVERLAY" || return 1
 	local job
 	# The Job of k8s/ (the overlay adds none).
