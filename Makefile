@@ -37,7 +37,8 @@ SAN_TRAIN_OBJ := $(TRAIN_SRC:%.c=build/asan/%.o)
 SAN_SERVE_OBJ := $(SERVE_SRC:%.c=build/asan/%.o)
 SAN_TEST_OBJ  := $(TEST_SRC:%.c=build/asan/%.o)
 
-.PHONY: all deps test run bench images image-test manifest-test e2e fuzz clean
+.PHONY: all deps test run bench images image-test manifest-test e2e e2e-build-test \
+        fuzz clean
 
 all: build/forest-train build/forest-serve
 
@@ -102,6 +103,11 @@ clean:
 # /var/cache/mini-ml-e2e), the whole user flow on it, then teardown.
 e2e:
 	tests/e2e/run.sh
+
+# The e2e build helper against a fake go: a failing build step must fail
+# make e2e and leave no .done stamp (tests/e2e/build-test.sh, seconds).
+e2e-build-test:
+	tests/e2e/build-test.sh
 
 # Container images (model/Dockerfile, api/Dockerfile), tagged IMAGE_TAG and
 # the git describe version; missing base images are made locally.

@@ -71,6 +71,23 @@ module_gomod() {
 	echo "$path"
 }
 
+# The first line of every .done stamp. Stamps without it were written by
+# the harness before its builds were checked (an empty `touch`), possibly
+# after a failed build, and are not trusted.
+STAMP_FORMAT="mini-ml-e2e build stamp 2"
+
+# is_built DIR BINARY...: DIR holds a stamp of this format and every BINARY
+# is still there and executable. Returns 1 otherwise (the caller rebuilds;
+# Go's build cache makes a rebuild of an intact build quick).
+is_built() {
+	local dir=$1 bin
+	shift
+	[[ -f $dir/.done && $(head -n 1 "$dir/.done") == "$STAMP_FORMAT" ]] || return 1
+	for bin in "$@"; do
+		[[ -x $dir/$bin ]] || return 1
+	done
+}
+
 # stamp_done DIR BINARY...: write DIR/.done once every BINARY in DIR exists,
 # is executable and prints a version. A binary named "kubectl" is asked with
 # `version --client`, every other with `--version`. Returns 1, writing no
@@ -92,8 +109,11 @@ stamp_done() {
 			log "$dir/$bin does not run (no answer to its version flag)"
 			return 1
 		}
+		printf '%s: %s\n' "$bin" "$(head -n 1 <<<"$out")" >>"$dir/.done.new" || return 1
 	done
-	touch "$dir/.done"
+	{ echo "$STAMP_FORMAT" && cat "$dir/.done.new"; } >"$dir/.done.tmp" &&
+		rm -f "$dir/.done.new" &&
+		mv "$dir/.done.tmp" "$dir/.done"
 }
 
 # fresh_out DIR: the output directory of a build that is about to run, with
@@ -106,7 +126,7 @@ K8S_COMMANDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube
 
 build_kubernetes() {
 	local v=$K8S_VERSION out="$E2E_CACHE/bin/kubernetes-$K8S_VERSION"
-	[[ -f $out/.done ]] && return 0
+	is_built "$out" "${K8S_COMMANDS[@]}" && return 0
 	local src="$E2E_CACHE/src/kubernetes-$v" gomod staging minor
 	minor=${v#v1.}
 	minor=${minor%%.*}
@@ -140,7 +160,7 @@ build_kubernetes() {
 
 build_etcd() {
 	local v=$ETCD_VERSION out="$E2E_CACHE/bin/etcd-$ETCD_VERSION"
-	[[ -f $out/.done ]] && return 0
+	is_built "$out" etcd && return 0
 	local src="$E2E_CACHE/src/etcd-$v" gomod m replaces=()
 	gomod=$(module_gomod go.etcd.io/etcd/server/v3 "$v") || return 1
 	# server/v3 replaces its sibling modules with ../api and the like.
@@ -172,7 +192,7 @@ build_etcd() {
 # -mod=mod, hence the empty GOFLAGS).
 go_install_cached() {
 	local out="$E2E_CACHE/bin/$1-$2"
-	[[ -f $out/.done ]] && return 0
+	is_built "$out" "$4" && return 0
 	fresh_out "$out" || return 1
 	GOBIN="$out" GOFLAGS='' go install -trimpath -ldflags "-s -w" "$3@$2" || return 1
 	stamp_done "$out" "$4"

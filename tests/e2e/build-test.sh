@@ -139,5 +139,21 @@ check "ok: a second run with the stamps in place succeeds (exit $rc)" test "$rc"
 check "ok: ... without calling go" test ! -s "$tmp/go.log"
 check "ok: ... and reports each step ok" test "$(grep -c 'step: build .*: ok' "$tmp/out")" == 4
 
+# A stamp the old harness wrote (an empty `touch`, possibly after a failed
+# build) is not trusted, and neither is a stamp whose binary has gone.
+rm -f "$tmp"/cache/bin/etcd-*/etcd
+: >"$(echo "$tmp"/cache/bin/crictl-*)/.done"
+: >"$tmp/go.log"
+PATH="$tmp/fakebin:$PATH" FAKE_GO_MODE=ok FAKE_GO_LOG="$tmp/go.log" \
+	FAKE_GO_DIR="$tmp/gomod" E2E_CACHE="$tmp/cache" "$here/build-k8s.sh" >"$tmp/out" 2>&1
+rc=$?
+check "stale: a run after a binary was deleted and an old-style stamp succeeds (exit $rc)" \
+	test "$rc" == 0
+check "stale: etcd, whose binary was gone, is rebuilt" grep -q 'go build.*-o .*/etcd' "$tmp/go.log"
+check "stale: crictl, whose stamp was empty, is rebuilt" grep -q 'go install.*crictl' "$tmp/go.log"
+check "stale: kubernetes and metrics-server are not" \
+	test "$(grep -c 'kube-apiserver\|metrics-server' "$tmp/go.log")" == 0
+check "stale: every component is stamped again" stamps 4
+
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -135,14 +135,14 @@ setup_network() {
 # cert NAME CN [O] [SAN]: a key and a certificate signed by the cluster CA.
 cert() {
 	local name=$1 cn=$2 org=${3:-} san=${4:-} ca=${5:-ca} subj="/CN=$2"
-	[[ -n $org ]] && subj="/O=$org/CN=$cn"
+	if [[ -n $org ]]; then subj="/O=$org/CN=$cn"; fi
 	openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null || return 1
 	openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null || return 1
 	{
 		echo "basicConstraints=CA:FALSE"
 		echo "keyUsage=critical,digitalSignature,keyEncipherment"
 		echo "extendedKeyUsage=serverAuth,clientAuth"
-		[[ -n $san ]] && echo "subjectAltName=$san"
+		if [[ -n $san ]]; then echo "subjectAltName=$san"; fi
 	} >"$PKI/$name.ext" || return 1
 	openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" \
 		-CAcreateserial -days 2 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null || return 1
