@@ -2,7 +2,7 @@
 # Offline checks of everything under k8s/ (make manifest-test):
 #   - one object per file, and every file listed in its kustomization.yaml;
 #   - the base and each example render (kubectl kustomize, or kustomize);
-#   - the rendered objects pass tests/images/k8scheck (strict schemas of
+#   - the rendered objects pass tests/manifests/k8scheck (strict schemas of
 #     Kubernetes 1.34, the restricted Pod Security Standard, labels, requests).
 # The checker is built with Go from the module proxy on first use.
 # Prints "N passed, N failed" last; exits 1 when anything failed.
@@ -59,10 +59,10 @@ objects=$(grep -c '^kind:' "$OUT/all.yaml")
 echo "manifests: $objects objects rendered"
 
 # The checker: Go, built once into build/.
-if [ ! -x build/k8scheck ] || [ -n "$(find tests/images/k8scheck -newer build/k8scheck -type f)" ]; then
+if [ ! -x build/k8scheck ] || [ -n "$(find tests/manifests/k8scheck -newer build/k8scheck -type f)" ]; then
     mkdir -p build
-    (cd tests/images/k8scheck && go build -o ../../../build/k8scheck .) >"$OUT/go.log" 2>&1
-    test_cond "build tests/images/k8scheck" $? "$OUT/go.log"
+    (cd tests/manifests/k8scheck && go build -o ../../../build/k8scheck .) >"$OUT/go.log" 2>&1
+    test_cond "build tests/manifests/k8scheck" $? "$OUT/go.log"
 fi
 if [ -x build/k8scheck ]; then
     build/k8scheck <"$OUT/all.yaml" >"$OUT/check.log" 2>&1

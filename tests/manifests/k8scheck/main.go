@@ -1,5 +1,5 @@
 // Command k8scheck checks rendered Kubernetes manifests offline, no cluster
-// needed (tests/images/manifests.sh runs it on `kubectl kustomize k8s/`):
+// needed (tests/manifests/run.sh runs it on `kubectl kustomize k8s/`):
 //   - each object decodes strictly into its k8s.io/api type, so an unknown
 //     or misspelt field fails, as `kubectl apply --validate=strict` would;
 //   - every pod template meets the "restricted" Pod Security Standard, by
