@@ -2,6 +2,10 @@
 // needed (tests/manifests/run.sh runs it on `kubectl kustomize k8s/`):
 //   - each object decodes strictly into its k8s.io/api type, so an unknown
 //     or misspelt field fails, as `kubectl apply --validate=strict` would;
+//   - with -schema VERSION=SWAGGER_JSON (repeatable), each object matches
+//     that release's OpenAPI schema: served kind, no unknown fields, every
+//     required field, JSON types (schema.go), so older minors are covered
+//     as well as the 1.34 types;
 //   - every pod template meets the "restricted" Pod Security Standard, by
 //     the same library the API server's admission plugin uses;
 //   - the project's conventions (STYLE.md): the app.kubernetes.io labels on
@@ -9,12 +13,14 @@
 //     a memory limit on every container, read-only root filesystem, no
 //     service-account token, probes on named ports.
 //
+// Usage: k8scheck [-schema v1.33.13=path/to/swagger.json]... <all.yaml
 // Reads multi-document YAML on stdin; prints failures and a closing
 // "N passed, N failed"; exits 1 when anything failed.
 package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -99,6 +105,24 @@ func checkPod(what string, meta metav1.ObjectMeta, spec *corev1.PodSpec) {
 func decode(doc []byte, v interface{}) error { return yaml.UnmarshalStrict(doc, v) }
 
 func main() {
+	var schemas []*openAPI
+	flag.Func("schema", "VERSION=PATH of a Kubernetes swagger.json (repeatable)", func(arg string) error {
+		version, path, ok := strings.Cut(arg, "=")
+		if !ok || version == "" || path == "" {
+			return fmt.Errorf("want VERSION=PATH, got %q", arg)
+		}
+		s, err := loadOpenAPI(version, path)
+		if err != nil {
+			return err
+		}
+		schemas = append(schemas, s)
+		return nil
+	})
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: k8scheck [-schema VERSION=PATH]... <manifests.yaml")
+		os.Exit(2)
+	}
 	in, err := io.ReadAll(os.Stdin)
 	if err != nil {
 		panic(err)
@@ -108,12 +132,19 @@ func main() {
 			continue
 		}
 		var tm metav1.TypeMeta
+		var hdr struct{ Metadata struct{ Name string } }
 		if err := yaml.Unmarshal(doc, &tm); err != nil {
 			check("yaml", false, err.Error())
 			continue
 		}
 		if tm.Kind == "" && tm.APIVersion == "" {
 			continue // only comments
+		}
+		_ = yaml.Unmarshal(doc, &hdr)
+		for _, s := range schemas {
+			errs := s.validateYAML(doc)
+			check(tm.Kind+"/"+hdr.Metadata.Name+" matches the Kubernetes "+s.version+" schema",
+				len(errs) == 0, strings.Join(errs, "; "))
 		}
 		var obj interface{}
 		switch tm.APIVersion + "/" + tm.Kind {
