@@ -11,7 +11,9 @@
 //   - the project's conventions (STYLE.md): the app.kubernetes.io labels on
 //     every object and pod template, no version in selectors, requests and
 //     a memory limit on every container, read-only root filesystem, no
-//     service-account token, probes on named ports.
+//     service-account token, probes on named ports;
+//   - a Deployment an HPA scales sets no replicas (the HPA owns the count;
+//     a re-apply would cut a scaled-out Deployment back to the file's).
 //
 // Usage: k8scheck [-schema v1.33.13=path/to/swagger.json]... <all.yaml
 // Reads multi-document YAML on stdin; prints failures and a closing
@@ -123,6 +125,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: k8scheck [-schema VERSION=PATH]... <manifests.yaml")
 		os.Exit(2)
 	}
+	// namespace/name of each Deployment -> whether it sets spec.replicas;
+	// the HPAs, checked against them once every object is read.
+	deployments := map[string]bool{}
+	var hpas []*autoscalingv2.HorizontalPodAutoscaler
 	in, err := io.ReadAll(os.Stdin)
 	if err != nil {
 		panic(err)
@@ -200,8 +206,10 @@ func main() {
 			meta = &o.ObjectMeta
 			checkSelector("Deployment/"+o.Name, o.Spec.Selector.MatchLabels)
 			checkPod("Deployment/"+o.Name, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec)
+			deployments[o.Namespace+"/"+o.Name] = o.Spec.Replicas != nil
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			meta = &o.ObjectMeta
+			hpas = append(hpas, o)
 		case *policyv1.PodDisruptionBudget:
 			meta = &o.ObjectMeta
 			checkSelector("PDB/"+o.Name, o.Spec.Selector.MatchLabels)
@@ -215,6 +223,16 @@ func main() {
 		if tm.Kind != "Namespace" && tm.Kind != "PersistentVolume" {
 			check(name+" has a namespace", meta.Namespace != "", "none")
 		}
+	}
+	for _, h := range hpas {
+		t := h.Spec.ScaleTargetRef
+		if t.Kind != "Deployment" {
+			continue
+		}
+		what := "HorizontalPodAutoscaler/" + h.Name + " target Deployment/" + t.Name
+		setsReplicas, found := deployments[h.Namespace+"/"+t.Name]
+		check(what+" is in the manifests", found, "not found")
+		check(what+" sets no replicas", !setsReplicas, "spec.replicas is set: every apply resets the HPA's count")
 	}
 	fmt.Printf("%d passed, %d failed\n", passed, failed)
 	if failed > 0 {
