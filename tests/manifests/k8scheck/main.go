@@ -12,6 +12,8 @@
 //     every object and pod template, no version in selectors, requests and
 //     a memory limit on every container, read-only root filesystem, no
 //     service-account token, probes on named ports;
+//   - every NetworkPolicy governs ingress and egress and allows no egress
+//     (overlays that need some add it);
 //   - a Deployment an HPA scales sets no replicas (the HPA owns the count;
 //     a re-apply would cut a scaled-out Deployment back to the file's).
 //
@@ -216,6 +218,16 @@ func main() {
 		case *networkingv1.NetworkPolicy:
 			meta = &o.ObjectMeta
 			checkSelector("NetworkPolicy/"+o.Name, o.Spec.PodSelector.MatchLabels)
+			// Both directions are governed, and the base opens no egress:
+			// an overlay that needs some (object store, DNS) adds a rule.
+			types := map[networkingv1.PolicyType]bool{}
+			for _, t := range o.Spec.PolicyTypes {
+				types[t] = true
+			}
+			w := "NetworkPolicy/" + o.Name
+			check(w+" policyTypes has Ingress", types[networkingv1.PolicyTypeIngress], fmt.Sprint(o.Spec.PolicyTypes))
+			check(w+" policyTypes has Egress", types[networkingv1.PolicyTypeEgress], fmt.Sprint(o.Spec.PolicyTypes))
+			check(w+" allows no egress", len(o.Spec.Egress) == 0, fmt.Sprintf("%d egress rules", len(o.Spec.Egress)))
 		}
 		name = tm.Kind + "/" + meta.Name
 		check(name+" decodes strictly", err == nil, fmt.Sprint(err))
