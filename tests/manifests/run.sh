@@ -72,6 +72,8 @@ echo "manifests: $objects objects rendered"
 k8sfiles=$(find k8s -name '*.yaml' | sort | tr '\n' ' ')
 awk -v files="$k8sfiles" -f tests/manifests/quotes.awk theory/*.md >"$OUT/quotes" 2>&1
 test_cond "quotes.awk ran on theory/" $? "$OUT/quotes"
+grep -q '^OK ' "$OUT/quotes"
+test_cond "theory/ quotes files of k8s/ (quotes.awk found them)" $? "$OUT/quotes"
 while read -r verdict where file reason; do
     [ "$verdict" = OK ]
     test_cond "$where quotes $file as it is${reason:+ ($reason)}" $?
