@@ -124,7 +124,7 @@ image-test:
 # Renders k8s/ and its examples and checks them offline (schemas, the
 # restricted Pod Security Standard, labels, requests).
 manifest-test:
-	tests/images/manifests.sh
+	tests/manifests/run.sh
 
 # The minikube workflow: up (start, build, apply, train, smoke test), load
 # (the HPA from 2 to 5), retrain (new model, no restart), the parallel

@@ -2,7 +2,8 @@
 # Runs the fast test suites and adds up their closing lines "N passed, N
 # failed": the unit tests (ASan + UBSan build), then tests/<suite>/run.sh for
 # cli (forest-train), server (forest-serve) and docs (the README's examples).
-# The images and e2e suites are slow and run from their own make targets.
+# The images, manifests and e2e suites are slow and run from their own make
+# targets.
 # Usage: tests/run.sh [suite...]   e.g. tests/run.sh unit cli
 set -u
 cd "$(dirname "$0")/.."

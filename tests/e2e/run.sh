@@ -231,6 +231,7 @@ job_complete() { kc -n "$NS" wait --for=condition=Complete "job/$1" --timeout="$
 model_on_pvc() { [[ -f $PV_DIR/current/model.bin ]]; }
 current_version() { basename "$(readlink "$PV_DIR/current")"; }
 
+# 2 is the HPA's minReplicas: the Deployment sets no replicas of its own.
 api_ready() {
 	local d ready
 	d=$(kind_name deployments)

@@ -1,20 +1,30 @@
 // Command k8scheck checks rendered Kubernetes manifests offline, no cluster
-// needed (tests/images/manifests.sh runs it on `kubectl kustomize k8s/`):
+// needed (tests/manifests/run.sh runs it on `kubectl kustomize k8s/`):
 //   - each object decodes strictly into its k8s.io/api type, so an unknown
 //     or misspelt field fails, as `kubectl apply --validate=strict` would;
+//   - with -schema VERSION=SWAGGER_JSON (repeatable), each object matches
+//     that release's OpenAPI schema: served kind, no unknown fields, every
+//     required field, JSON types (schema.go), so older minors are covered
+//     as well as the 1.34 types;
 //   - every pod template meets the "restricted" Pod Security Standard, by
 //     the same library the API server's admission plugin uses;
 //   - the project's conventions (STYLE.md): the app.kubernetes.io labels on
 //     every object and pod template, no version in selectors, requests and
 //     a memory limit on every container, read-only root filesystem, no
-//     service-account token, probes on named ports.
+//     service-account token, probes on named ports;
+//   - every NetworkPolicy governs ingress and egress and allows no egress
+//     (overlays that need some add it);
+//   - a Deployment an HPA scales sets no replicas (the HPA owns the count;
+//     a re-apply would cut a scaled-out Deployment back to the file's).
 //
+// Usage: k8scheck [-schema v1.33.13=path/to/swagger.json]... <all.yaml
 // Reads multi-document YAML on stdin; prints failures and a closing
 // "N passed, N failed"; exits 1 when anything failed.
 package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -99,6 +109,28 @@ func checkPod(what string, meta metav1.ObjectMeta, spec *corev1.PodSpec) {
 func decode(doc []byte, v interface{}) error { return yaml.UnmarshalStrict(doc, v) }
 
 func main() {
+	var schemas []*openAPI
+	flag.Func("schema", "VERSION=PATH of a Kubernetes swagger.json (repeatable)", func(arg string) error {
+		version, path, ok := strings.Cut(arg, "=")
+		if !ok || version == "" || path == "" {
+			return fmt.Errorf("want VERSION=PATH, got %q", arg)
+		}
+		s, err := loadOpenAPI(version, path)
+		if err != nil {
+			return err
+		}
+		schemas = append(schemas, s)
+		return nil
+	})
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: k8scheck [-schema VERSION=PATH]... <manifests.yaml")
+		os.Exit(2)
+	}
+	// namespace/name of each Deployment -> whether it sets spec.replicas;
+	// the HPAs, checked against them once every object is read.
+	deployments := map[string]bool{}
+	var hpas []*autoscalingv2.HorizontalPodAutoscaler
 	in, err := io.ReadAll(os.Stdin)
 	if err != nil {
 		panic(err)
@@ -108,12 +140,19 @@ func main() {
 			continue
 		}
 		var tm metav1.TypeMeta
+		var hdr struct{ Metadata struct{ Name string } }
 		if err := yaml.Unmarshal(doc, &tm); err != nil {
 			check("yaml", false, err.Error())
 			continue
 		}
 		if tm.Kind == "" && tm.APIVersion == "" {
 			continue // only comments
+		}
+		_ = yaml.Unmarshal(doc, &hdr)
+		for _, s := range schemas {
+			errs := s.validateYAML(doc)
+			check(tm.Kind+"/"+hdr.Metadata.Name+" matches the Kubernetes "+s.version+" schema",
+				len(errs) == 0, strings.Join(errs, "; "))
 		}
 		var obj interface{}
 		switch tm.APIVersion + "/" + tm.Kind {
@@ -169,14 +208,26 @@ func main() {
 			meta = &o.ObjectMeta
 			checkSelector("Deployment/"+o.Name, o.Spec.Selector.MatchLabels)
 			checkPod("Deployment/"+o.Name, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec)
+			deployments[o.Namespace+"/"+o.Name] = o.Spec.Replicas != nil
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			meta = &o.ObjectMeta
+			hpas = append(hpas, o)
 		case *policyv1.PodDisruptionBudget:
 			meta = &o.ObjectMeta
 			checkSelector("PDB/"+o.Name, o.Spec.Selector.MatchLabels)
 		case *networkingv1.NetworkPolicy:
 			meta = &o.ObjectMeta
 			checkSelector("NetworkPolicy/"+o.Name, o.Spec.PodSelector.MatchLabels)
+			// Both directions are governed, and the base opens no egress:
+			// an overlay that needs some (object store, DNS) adds a rule.
+			types := map[networkingv1.PolicyType]bool{}
+			for _, t := range o.Spec.PolicyTypes {
+				types[t] = true
+			}
+			w := "NetworkPolicy/" + o.Name
+			check(w+" policyTypes has Ingress", types[networkingv1.PolicyTypeIngress], fmt.Sprint(o.Spec.PolicyTypes))
+			check(w+" policyTypes has Egress", types[networkingv1.PolicyTypeEgress], fmt.Sprint(o.Spec.PolicyTypes))
+			check(w+" allows no egress", len(o.Spec.Egress) == 0, fmt.Sprintf("%d egress rules", len(o.Spec.Egress)))
 		}
 		name = tm.Kind + "/" + meta.Name
 		check(name+" decodes strictly", err == nil, fmt.Sprint(err))
@@ -184,6 +235,16 @@ func main() {
 		if tm.Kind != "Namespace" && tm.Kind != "PersistentVolume" {
 			check(name+" has a namespace", meta.Namespace != "", "none")
 		}
+	}
+	for _, h := range hpas {
+		t := h.Spec.ScaleTargetRef
+		if t.Kind != "Deployment" {
+			continue
+		}
+		what := "HorizontalPodAutoscaler/" + h.Name + " target Deployment/" + t.Name
+		setsReplicas, found := deployments[h.Namespace+"/"+t.Name]
+		check(what+" is in the manifests", found, "not found")
+		check(what+" sets no replicas", !setsReplicas, "spec.replicas is set: every apply resets the HPA's count")
 	}
 	fmt.Printf("%d passed, %d failed\n", passed, failed)
 	if failed > 0 {

@@ -1,4 +1,4 @@
-module mini-ml-platform/tests/images/k8scheck
+module mini-ml-platform/tests/manifests/k8scheck
 
 go 1.24.0
 
