@@ -73,6 +73,19 @@ MAX_FEATURES=0 run
 check "cli-1.8 MAX_FEATURES=0 is refused" exits 2
 SHARD_COUNT=2 SHARD_INDEX=2 run --model-dir "$T"
 check "cli-1.9 SHARD_INDEX must be below SHARD_COUNT" exits 2
+one_line() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
+N_ESTIMATORS=' 12' run
+check "cli-1.11 a number setting with a leading space is refused" \
+    eval 'exits 2 && one_line && says "invalid N_ESTIMATORS '"'"' 12'"'"'"'
+KEEP_VERSIONS='3 ' run
+check "cli-1.12 a number setting with a trailing space is refused" \
+    eval 'exits 2 && one_line && says "invalid KEEP_VERSIONS '"'"'3 '"'"'"'
+PROMOTE_MAX_REGRESSION=0x10 run
+check "cli-1.13 hexadecimal is not a decimal setting" \
+    eval 'exits 2 && one_line && says "invalid PROMOTE_MAX_REGRESSION '"'"'0x10'"'"': expected a decimal number"'
+run --test-fraction ' 0.3'
+check "cli-1.14 a fraction with a leading space is refused" \
+    eval 'exits 2 && one_line && says "invalid --test-fraction '"'"' 0.3'"'"'"'
 
 echo "cli: training and the model store"
 M=$T/models
@@ -149,6 +162,12 @@ bad "cli-4.7 too few rows for the lags" \
 bad "cli-4.8 tabular non-numeric cell" "a,demand\n1,2\nx,3\n" \
     "line 3 column 1 ('a'): 'x' is not a number" DATA_MODE=tabular
 bad "cli-4.9 ragged row" "a,demand\n1,2\n3\n" "line 3: 1 columns" DATA_MODE=tabular
+bad "cli-4.15 a header name that is not UTF-8, with line and column" \
+    "date,demand,pr\\xffmo\n2024-01-01,3,0\n" "line 1 column 3: the column name is not valid UTF-8"
+bad "cli-4.16 a header name with a control character" \
+    "a,\"x\\x1by\",demand\n1,2,3\n" "line 1 column 2: the column name holds a control character" DATA_MODE=tabular
+bad "cli-4.17 a hexadecimal cell is not a decimal number" \
+    "a,demand\n1,2\n0x10,3\n" "line 3 column 1 ('a'): '0x10' is not a decimal number" DATA_MODE=tabular
 run --model-dir "$M" --data-path "$T/none.csv"
 check "cli-4.10 a missing file is named" \
     eval 'exits 1 && says "cannot open '"'"'$T/none.csv'"'"'" && [ "$(fingerprint "$M")" = "$before" ]'
