@@ -352,7 +352,8 @@ static void prune_staging(const char *model_dir)
     closedir(d);
 }
 
-int store_prune(const char *model_dir, unsigned keep, struct fr_error *err)
+int store_prune(const char *model_dir, unsigned keep, const char *spare,
+                struct fr_error *err)
 {
     char versions[PATH_MAX], current[STORE_VERSION_MAX + 1] = "";
     struct entry *list = NULL;
@@ -401,7 +402,11 @@ int store_prune(const char *model_dir, unsigned keep, struct fr_error *err)
     removable = n - keep;
     for (size_t i = 0; i < n && removable > 0; i++) {
         char path[PATH_MAX];
-        if (strcmp(list[i].name, current) == 0)
+        /* A version the gate refused is kept for inspection, as the
+         * trainer says; being the newest, it is never the oldest here
+         * unless clocks disagree, but KEEP_VERSIONS=1 would reach it. */
+        if (strcmp(list[i].name, current) == 0 ||
+            (spare != NULL && strcmp(list[i].name, spare) == 0))
             continue;
         if (join(path, sizeof path, err, "%s/%s", versions, list[i].name) ||
             store_remove_tree(path) != 0) {

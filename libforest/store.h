@@ -83,10 +83,13 @@ int store_promote(const char *model_dir, const char *version,
                   struct fr_error *err);
 
 /* Deletes the oldest versions (by modification time, then name) so at most
- * `keep` remain, never the current one, and staging directories left by
- * crashed runs more than an hour old. Returns the number of versions
- * deleted, or -1 with err set. */
-int store_prune(const char *model_dir, unsigned keep, struct fr_error *err);
+ * `keep` remain, and staging directories left by crashed runs more than an
+ * hour old. Never deleted: the current version and `spare` (the version
+ * the caller has just written, promoted or not; NULL for none), so up to
+ * keep + 1 can remain. Returns the number of versions deleted, or -1 with
+ * err set. */
+int store_prune(const char *model_dir, unsigned keep, const char *spare,
+                struct fr_error *err);
 
 /* Removes a directory tree (no links followed). Returns 0 or -1. */
 int store_remove_tree(const char *path);

@@ -382,7 +382,8 @@ static int publish(const struct train_settings *s, const struct forest *f,
             s->model_dir, st.version);
         status = EXIT_TRAINED;
     }
-    n = store_prune(s->model_dir, (unsigned)s->keep_versions, &err);
+    n = store_prune(s->model_dir, (unsigned)s->keep_versions, st.version,
+                    &err);
     if (n < 0)
         say(s, "warning: %s", err.msg);
     else if (n > 0)

@@ -124,6 +124,19 @@ done
 check "cli-3.5 KEEP_VERSIONS=2 leaves two versions, current among them" \
     eval '[ "$(ls "$M/versions" | wc -l)" -eq 2 ] && [ "$(current "$M")" = versions/v6 ]'
 
+P=$T/prune
+mkdir "$P"
+for v in p1 p2 p3; do
+    MODEL_VERSION=$v PROMOTE_MAX_REGRESSION=1000 run --model-dir "$P"
+done
+MODEL_VERSION=p4 MAX_DEPTH=1 N_ESTIMATORS=2 KEEP_VERSIONS=1 run --model-dir "$P"
+check "cli-3.9 KEEP_VERSIONS=1 and a refused model: exit 3, the refused version stays whole" \
+    eval 'exits 3 && [ -s "$P/versions/p4/model.bin" ] && [ -s "$P/versions/p4/metadata.json" ] &&
+          says "p4 is kept in versions/"'
+check "cli-3.10 current is unchanged and the older versions are pruned" \
+    eval '[ "$(current "$P")" = versions/p3 ] && [ -s "$P/current/model.bin" ] &&
+          [ "$(ls "$P/versions" | tr "\n" " ")" = "p3 p4 " ]'
+
 MODEL_VERSION=v5 run promote --model-dir "$M"
 check "cli-3.6 promote rolls current back to an older version" \
     eval 'exits 0 && [ "$(current "$M")" = versions/v5 ]'

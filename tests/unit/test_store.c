@@ -85,7 +85,7 @@ void test_store(void)
         usleep(2000); /* distinct modification times */
     }
     test_cond("store-3.1 prune deletes the oldest beyond KEEP_VERSIONS",
-              store_prune(dir, 3, &err) == 5);
+              store_prune(dir, 3, NULL, &err) == 5);
     snprintf(path, sizeof path, "%s/versions/v1", dir);
     test_cond("store-3.2 the current version is never pruned",
               stat(path, &sb) == 0);
@@ -93,6 +93,17 @@ void test_store(void)
     test_cond("store-3.3 the newest versions stay", stat(path, &sb) == 0);
     snprintf(path, sizeof path, "%s/versions/v2", dir);
     test_cond("store-3.4 older ones are gone", stat(path, &sb) != 0);
+
+    /* v1 (current), v7, v8 and a just-written v9: keeping 1 with v9 spared
+     * deletes v7 and v8 only, though that leaves two. */
+    stage_version(dir, "v9", 9.0);
+    test_cond("store-3.5 prune spares the version just written and current",
+              store_prune(dir, 1, "v9", &err) == 2);
+    snprintf(path, sizeof path, "%s/versions/v9", dir);
+    test_cond("store-3.6 the spared version is still there",
+              stat(path, &sb) == 0);
+    snprintf(path, sizeof path, "%s/versions/v1", dir);
+    test_cond("store-3.7 so is current", stat(path, &sb) == 0);
 
     snprintf(path, sizeof path, "%s/current", dir);
     unlink(path);
