@@ -101,6 +101,69 @@ static void on_progress(void *arg, uint32_t done, uint32_t total)
     p->last = t;
 }
 
+/* ---- settings that need more than their own value ------------------- */
+
+/* What a command is about to do, for check_settings. */
+enum {
+    WRITES_VERSION = 1, /* a new versions/<v>: MODEL_VERSION must be free */
+    WRITES_SHARD = 2,   /* under shards/SHARD_RUN */
+    READS_SHARDS = 4    /* from shards/SHARD_RUN */
+};
+
+/* Each of SYNTH_SERIES and SYNTH_DAYS alone allows 10^11 records; the
+ * generator takes SYNTH_MAX_RECORDS. Returns 0 or -1 with err set. */
+static int check_synth_size(const struct train_settings *s,
+                            struct fr_error *err)
+{
+    if (s->synth_series > SYNTH_MAX_RECORDS / s->synth_days) {
+        fr_error_set(err, "invalid SYNTH_SERIES x SYNTH_DAYS: %llu x %llu is "
+                     "over the %u records synthetic data can have",
+                     s->synth_series, s->synth_days, SYNTH_MAX_RECORDS);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks the settings whose faults would otherwise show only after the
+ * data is loaded and the forest grown: MODEL_VERSION's syntax and, when
+ * the command writes a version, that it is not taken yet; SHARD_RUN's
+ * syntax when shards are used; SYNTH_SERIES x SYNTH_DAYS when synthetic
+ * data is used. Returns 0, or -1 with err set to a message naming the
+ * setting (the caller exits 2). A free MODEL_VERSION is checked again when
+ * the version is committed, since another trainer may take it meanwhile. */
+static int check_settings(const struct train_settings *s, int what,
+                          struct fr_error *err)
+{
+    if (s->model_version != NULL) {
+        char path[PATH_MAX];
+        struct stat sb;
+
+        if (!store_version_valid(s->model_version)) {
+            fr_error_set(err, "invalid MODEL_VERSION '%s': expected 1 to %d "
+                         "characters of A-Z a-z 0-9 . _ -, not starting with "
+                         "a dot", s->model_version, STORE_VERSION_MAX);
+            return -1;
+        }
+        if ((what & WRITES_VERSION) &&
+            (size_t)snprintf(path, sizeof path, "%s/versions/%s",
+                             s->model_dir, s->model_version) < sizeof path &&
+            lstat(path, &sb) == 0) {
+            fr_error_set(err, "invalid MODEL_VERSION '%s': version '%s' "
+                         "already exists in '%s/versions'", s->model_version,
+                         s->model_version, s->model_dir);
+            return -1;
+        }
+    }
+    if ((what & (WRITES_SHARD | READS_SHARDS)) &&
+        !store_version_valid(s->shard_run)) {
+        fr_error_set(err, "invalid SHARD_RUN '%s': expected 1 to %d "
+                     "characters of A-Z a-z 0-9 . _ -, not starting with a "
+                     "dot", s->shard_run, STORE_VERSION_MAX);
+        return -1;
+    }
+    return s->data_path == NULL ? check_synth_size(s, err) : 0;
+}
+
 /* ---- data ----------------------------------------------------------- */
 
 /* Loads the data the settings name and builds the feature table. In series
@@ -495,12 +558,19 @@ int trainer_train(const struct train_settings *s)
     double t0;
 
     params_from(s, &params);
-    if (forest_params_check(&params, &err) != 0) {
+    if (forest_params_check(&params, &err) != 0 ||
+        check_settings(s, s->shard_count > 1 ? WRITES_SHARD : 0, &err) != 0) {
         fail(&err);
         return EXIT_USAGE;
     }
-    if (store_check_dir(s->model_dir, &err) != 0 ||
-        run_data_load(s, &d, &err) != 0)
+    if (store_check_dir(s->model_dir, &err) != 0)
+        goto out;
+    /* Only now that MODEL_DIR is known to be a store. */
+    if (s->shard_count == 1 && check_settings(s, WRITES_VERSION, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
+    if (run_data_load(s, &d, &err) != 0)
         goto out;
     say(s, "training %u of %u trees (depth %u, min_samples_leaf %u, "
         "max_features %g, %u bins, SEED %llu)",
@@ -544,8 +614,17 @@ int trainer_merge(const struct train_settings *s)
     glob_t g = {0};
     int status = EXIT_ERROR, globbed = 0;
 
-    if (store_check_dir(s->model_dir, &err) != 0 ||
-        shard_dir(s, dir, sizeof dir, &err) != 0)
+    if (check_settings(s, READS_SHARDS, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
+    if (store_check_dir(s->model_dir, &err) != 0)
+        goto out;
+    if (check_settings(s, WRITES_VERSION | READS_SHARDS, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
+    if (shard_dir(s, dir, sizeof dir, &err) != 0)
         goto out;
     /* Only this run's shard count: leftovers of a run split another way
      * under the same SHARD_RUN are not ours to merge. */
@@ -658,6 +737,10 @@ int trainer_synth(const struct train_settings *s)
     struct fr_error err = {{0}};
     int rc;
 
+    if (check_synth_size(s, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
     if (synth_generate(s->synth_series, s->synth_days, s->seed, &raw,
                        &err) != 0) {
         fail(&err);
@@ -680,6 +763,10 @@ int trainer_table(const struct train_settings *s)
     struct fr_error err = {{0}};
     int series_mode = 0, rc;
 
+    if (check_settings(s, 0, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
     if (load_table(s, &table, &spec, &series_mode, &err) != 0) {
         fail(&err);
         return EXIT_ERROR;

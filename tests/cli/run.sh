@@ -40,6 +40,9 @@ json() { # json FILE EXPR: evaluates a Python expression on the document d
     "$PY" -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)"
 }
 current() { readlink "$1/current"; }
+snapshot() { # every name, size and time under a store: "untouched" means equal
+    (cd "$1" && find . -printf '%p %s %T@\n' | sort | md5sum)
+}
 fingerprint() { # what a reader of MODEL_DIR would see
     echo "$(current "$1") $(cksum <"$1/current/model.bin")"
 }
@@ -115,9 +118,33 @@ check "cli-3.2 current still serves v1 after the refusal" \
 MODEL_VERSION=v3 MAX_DEPTH=1 N_ESTIMATORS=2 PROMOTE_MAX_REGRESSION=1000 run --model-dir "$M"
 check "cli-3.3 PROMOTE_MAX_REGRESSION lets it through" \
     eval 'exits 0 && [ "$(current "$M")" = versions/v3 ]'
-MODEL_VERSION=v3 run --model-dir "$M"
-check "cli-3.4 an existing version name is refused, nothing changes" \
-    eval 'exits 1 && says "already exists" && [ "$(current "$M")" = versions/v3 ]'
+snap=$(snapshot "$M")
+MODEL_VERSION=v3 run --model-dir "$M" --quiet false
+check "cli-3.4 an existing version name exits 2 before any work, nothing changes" \
+    eval 'exits 2 && one_line && says "invalid MODEL_VERSION '"'"'v3'"'"': version '"'"'v3'"'"' already exists" &&
+          [ ! -s "$T/out" ] && [ "$(snapshot "$M")" = "$snap" ]'
+i=0
+for v in a/b .. .hidden; do
+    i=$((i + 1))
+    MODEL_VERSION=$v run --model-dir "$M" --quiet false
+    check "cli-3.11.$i MODEL_VERSION '$v' exits 2 before any work, nothing changes" \
+        eval 'exits 2 && one_line && says "invalid MODEL_VERSION '"'"'$v'"'"'" &&
+              [ ! -s "$T/out" ] && [ "$(snapshot "$M")" = "$snap" ]'
+done
+SYNTH_SERIES=1000000 SYNTH_DAYS=100000 run --model-dir "$M" --quiet false
+check "cli-3.12 oversized SYNTH_SERIES x SYNTH_DAYS exits 2 before any work" \
+    eval 'exits 2 && one_line && says "invalid SYNTH_SERIES x SYNTH_DAYS: 1000000 x 100000" &&
+          [ ! -s "$T/out" ] && [ "$(snapshot "$M")" = "$snap" ]'
+SYNTH_SERIES=1000000 SYNTH_DAYS=100000 run synth --out "$T/huge.csv"
+check "cli-3.13 so does synth with them" \
+    eval 'exits 2 && one_line && says "invalid SYNTH_SERIES x SYNTH_DAYS" && [ ! -e "$T/huge.csv" ]'
+SHARD_COUNT=2 SHARD_RUN=../up run --model-dir "$M" --quiet false
+check "cli-3.14 an invalid SHARD_RUN exits 2 before any work" \
+    eval 'exits 2 && one_line && says "invalid SHARD_RUN '"'"'../up'"'"'" &&
+          [ ! -s "$T/out" ] && [ "$(snapshot "$M")" = "$snap" ]'
+MODEL_VERSION=v3 SHARD_COUNT=2 run merge --model-dir "$M"
+check "cli-3.15 merge into an existing version exits 2" \
+    eval 'exits 2 && one_line && says "invalid MODEL_VERSION '"'"'v3'"'"'" && [ "$(snapshot "$M")" = "$snap" ]'
 for v in v4 v5 v6; do
     MODEL_VERSION=$v KEEP_VERSIONS=2 run --model-dir "$M"
 done
