@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* nftw's FTW_PHYS and FTW_DEPTH */
 #include "store.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -111,47 +112,73 @@ int store_stage_begin(const char *model_dir, const char *version,
                          "with a dot)", version, STORE_VERSION_MAX);
             return -1;
         }
+        /* Whether it is free is for store_stage_name to say, under the
+         * lock: said here, it could change before the commit anyway. */
         strcpy(st->version, version);
+        st->chosen = 1;
         if (join(st->final, sizeof st->final, err, "%s/versions/%s",
                  model_dir, st->version))
             return -1;
-        if (exists(st->final)) {
-            fr_error_set(err, "version '%s' already exists in '%s'", version,
-                         versions);
-            return -1;
-        }
-    } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        char stamp[32];
-
-        gmtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-        for (int k = 1;; k++) {
-            if (k == 1)
-                snprintf(st->version, sizeof st->version, "%s", stamp);
-            else
-                snprintf(st->version, sizeof st->version, "%s-%d", stamp, k);
-            if (join(st->final, sizeof st->final, err, "%s/versions/%s",
-                     model_dir, st->version))
-                return -1;
-            if (!exists(st->final))
-                break;
-        }
     }
-    if ((size_t)snprintf(st->staging, sizeof st->staging, "%s/%s%s-%ld",
-                         model_dir, STAGING_PREFIX, st->version,
-                         (long)getpid()) >= sizeof st->staging) {
+    /* Unique without knowing the version: the name is settled at commit,
+     * and a crashed run's directory is pruned when stale. */
+    if ((size_t)snprintf(st->staging, sizeof st->staging, "%s/%s%ld-XXXXXX",
+                         model_dir, STAGING_PREFIX, (long)getpid()) >=
+        sizeof st->staging) {
         fr_error_set(err, "path too long under '%s'", model_dir);
+        st->staging[0] = '\0';
         return -1;
     }
-    store_remove_tree(st->staging); /* left by a crashed run with our pid */
-    if (mkdir(st->staging, 0755) != 0) {
+    if (mkdtemp(st->staging) == NULL) {
         fr_error_set(err, "cannot create '%s': %s", st->staging,
                      strerror(errno));
+        st->staging[0] = '\0';
+        return -1;
+    }
+    /* mkdtemp makes it 0700; the server may run as another user. */
+    if (chmod(st->staging, 0755) != 0) {
+        fr_error_set(err, "cannot make '%s' readable: %s", st->staging,
+                     strerror(errno));
+        store_stage_abort(st);
         return -1;
     }
     return 0;
+}
+
+int store_stage_name(struct store_stage *st, time_t now,
+                     struct fr_error *err)
+{
+    char stamp[32];
+    struct tm tm;
+
+    if (st->chosen) {
+        if (exists(st->final)) {
+            fr_error_set(err, "version '%s' already exists in '%s/versions'",
+                         st->version, st->model_dir);
+            return -1;
+        }
+        return 0;
+    }
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    /* Bounded so a store flooded with one second's names still ends. */
+    for (int k = 1; k <= 10000; k++) {
+        if (k == 1)
+            snprintf(st->version, sizeof st->version, "%s", stamp);
+        else
+            snprintf(st->version, sizeof st->version, "%s-%d", stamp, k);
+        if (join(st->final, sizeof st->final, err, "%s/versions/%s",
+                 st->model_dir, st->version)) {
+            st->version[0] = st->final[0] = '\0';
+            return -1;
+        }
+        if (!exists(st->final))
+            return 0;
+    }
+    fr_error_set(err, "no free version name for %s in '%s/versions'", stamp,
+                 st->model_dir);
+    st->version[0] = st->final[0] = '\0';
+    return -1;
 }
 
 int store_stage_file(const struct store_stage *st, const char *name,
@@ -167,6 +194,13 @@ int store_stage_commit(struct store_stage *st, struct fr_error *err)
     if (join(versions, sizeof versions, err, "%s/%s", st->model_dir,
              "versions"))
         return -1;
+    assert(st->final[0] != '\0'); /* store_stage_name came first */
+    /* rename(2) would replace an empty directory of that name silently. */
+    if (exists(st->final)) {
+        fr_error_set(err, "version '%s' already exists in '%s'", st->version,
+                     versions);
+        return -1;
+    }
     if (fsync_path(st->staging) != 0 || rename(st->staging, st->final) != 0 ||
         fsync_path(versions) != 0) {
         fr_error_set(err, "cannot move '%s' to '%s': %s", st->staging,

@@ -371,8 +371,11 @@ static void iso_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Writes, verifies and commits a version, then runs the promotion gate.
- * Returns an exit status. */
+/* Writes and verifies the model, then, under the store's lock, names the
+ * version, writes its metadata and report (they hold the name), commits it,
+ * runs the promotion gate and prunes. Returns an exit status: a MODEL_VERSION
+ * another trainer took meanwhile is EXIT_USAGE, as it would have been had
+ * that trainer finished before this one started. */
 static int publish(const struct train_settings *s, const struct forest *f,
                    const struct dataset *test, struct evaluation *ev,
                    int series_mode)
@@ -387,12 +390,25 @@ static int publish(const struct train_settings *s, const struct forest *f,
 
     if (store_stage_begin(s->model_dir, s->model_version, &st, &err) != 0)
         goto out;
-    iso_now(created, sizeof created);
     if (store_stage_file(&st, "model.bin", path, sizeof path, &err) != 0 ||
         model_save(f, path, &crc, &err) != 0 ||
         verify_staged(path, f, test, crc, &err) != 0)
         goto out;
     info.model_bytes = stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+
+    /* From naming to pruning, no other trainer touches the store: the name
+     * picked is free until it is committed. */
+    lock = store_lock(s->model_dir, &err);
+    if (lock < 0)
+        goto out;
+    if (store_stage_name(&st, time(NULL), &err) != 0) {
+        if (st.chosen) {
+            fr_error_prefix(&err, "invalid MODEL_VERSION '%s'", st.version);
+            status = EXIT_USAGE;
+        }
+        goto out;
+    }
+    iso_now(created, sizeof created);
     info.settings = s;
     info.version = st.version;
     info.created_at = created;
@@ -409,8 +425,7 @@ static int publish(const struct train_settings *s, const struct forest *f,
     if (store_stage_file(&st, "report.svg", path, sizeof path, &err) != 0 ||
         report_write(path, f, &info, &err) != 0)
         goto out;
-    lock = store_lock(s->model_dir, &err);
-    if (lock < 0 || store_stage_commit(&st, &err) != 0)
+    if (store_stage_commit(&st, &err) != 0)
         goto out;
     say(s, "wrote version %s (model.bin %zu bytes, crc32 %08x, verified)",
         st.version, info.model_bytes, crc);
@@ -458,7 +473,7 @@ out:
     fail(&err);
     store_stage_abort(&st);
     store_unlock(lock);
-    return EXIT_ERROR;
+    return status == EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
 }
 
 /* Scores f on the test split, prints the comparison with the baseline and

@@ -312,5 +312,47 @@ SHARD_COUNT=2 SHARD_RUN=ab DATA_MODE=tabular run merge --model-dir "$S" --data-p
 check "cli-7.7 merging against data with the columns in another order is refused" \
     eval 'exits 1 && says "the shards'"'"' feature 1 is '"'"'a'"'"', the data'"'"'s is '"'"'b'"'"'"'
 
+echo "cli: trainers at once"
+# Four trainers on one store, twice, with default (UTC time) version names:
+# those finishing in the same second must still get distinct names.
+C=$T/concurrent
+mkdir "$C"
+for r in 1 2; do
+    for i in 1 2 3 4; do
+        (KEEP_VERSIONS=100 "$TRAIN" --model-dir "$C" --data-path "$T/series.csv" \
+            >"$T/c$r$i.out" 2>"$T/c$r$i.err"; echo $? >"$T/c$r$i.rc") &
+    done
+    wait
+done
+cat "$T"/c??.err >"$T/err"
+check "cli-8.1 trainers started at once all exit 0 or 3, none 1" \
+    eval '[ "$(cat "$T"/c??.rc | grep -cvE "^(0|3)$")" -eq 0 ] && [ "$(cat "$T"/c??.rc | wc -l)" -eq 8 ]'
+complete() { # complete DIR: a whole version whose metadata names it
+    [ -s "$1/model.bin" ] && [ -s "$1/report.svg" ] &&
+        json "$1/metadata.json" "d['version']=='$(basename "$1")'"
+}
+all_complete() {
+    local n=0 v
+    for v in "$C"/versions/*; do
+        complete "$v" || return 1
+        n=$((n + 1))
+    done
+    [ "$n" -eq 8 ]
+}
+check "cli-8.2 eight distinct versions, each complete and named in its metadata" all_complete
+check "cli-8.3 current points at a complete version, no staging left" \
+    eval 'complete "$C/$(current "$C")" && [ -z "$(ls -A "$C" | grep staging)" ]'
+# The same MODEL_VERSION twice at once: whichever names its version second,
+# up front or at commit, is told the name is taken (exit 2), never exit 1.
+for i in 1 2; do
+    (MODEL_VERSION=same "$TRAIN" --model-dir "$C" --data-path "$T/series.csv" \
+        >"$T/s$i.out" 2>"$T/s$i.err"; echo $? >"$T/s$i.rc") &
+done
+wait
+cat "$T"/s?.err >"$T/err"
+check "cli-8.4 two trainers with one MODEL_VERSION: one exits 0, the other 2 naming it" \
+    eval '[ "$(sort "$T"/s?.rc | tr "\n" " ")" = "0 2 " ] && one_line &&
+          says "invalid MODEL_VERSION '"'"'same'"'"'" && complete "$C/versions/same"'
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

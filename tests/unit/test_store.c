@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "model.h"
@@ -22,9 +23,64 @@ static int stage_version(const char *dir, const char *version, double rmse)
     snprintf(json, sizeof json, "{\"metrics\": {\"rmse\": %g}}", rmse);
     if (store_stage_file(&st, "metadata.json", path, sizeof path, &err) ||
         model_write_file(path, json, strlen(json), &err) ||
-        store_stage_commit(&st, &err))
+        store_stage_name(&st, time(NULL), &err) ||
+        store_stage_commit(&st, &err)) {
+        store_stage_abort(&st);
         return -1;
+    }
     return 0;
+}
+
+/* Two trainers finishing in the same second: each names its version under
+ * the lock just before committing, so the second gets -2, never a clash. */
+static void test_naming(void)
+{
+    char dir[512], path[PATH_MAX], staging[PATH_MAX];
+    struct store_stage a, b, c;
+    struct fr_error err = {{0}};
+    const time_t now = 1795807200; /* 2026-11-27T19:20:00Z */
+    struct stat sb;
+
+    snprintf(dir, sizeof dir, "%s/naming", test_temp_dir());
+    mkdir(dir, 0755);
+    test_cond("store-5.1 two unnamed stages at once get their own directories",
+              store_stage_begin(dir, NULL, &a, &err) == 0 &&
+                  store_stage_begin(dir, NULL, &b, &err) == 0 &&
+                  strcmp(a.staging, b.staging) != 0 && a.version[0] == '\0' &&
+                  stat(a.staging, &sb) == 0 && (sb.st_mode & 0777) == 0755);
+    test_cond("store-5.2 the first to commit gets the UTC time's name",
+              store_stage_name(&a, now, &err) == 0 &&
+                  strcmp(a.version, "20261127T192000Z") == 0 &&
+                  store_stage_commit(&a, &err) == 0);
+    test_cond("store-5.3 the second in the same second gets -2",
+              store_stage_name(&b, now, &err) == 0 &&
+                  strcmp(b.version, "20261127T192000Z-2") == 0 &&
+                  store_stage_commit(&b, &err) == 0);
+    snprintf(path, sizeof path, "%s/versions/20261127T192000Z-2", dir);
+    test_cond("store-5.4 both versions exist", stat(path, &sb) == 0);
+
+    test_cond("store-5.5 a chosen name taken while staging is refused at "
+              "naming",
+              store_stage_begin(dir, "mine", &c, &err) == 0 &&
+                  stage_version(dir, "mine", 1.0) == 0 &&
+                  store_stage_name(&c, now, &err) != 0 &&
+                  strstr(err.msg, "version 'mine' already exists"));
+    snprintf(staging, sizeof staging, "%s", c.staging);
+    store_stage_abort(&c);
+    test_cond("store-5.6 and its staging directory can be removed",
+              stat(staging, &sb) != 0);
+
+    /* A writer that does not take the lock creates the name between
+     * naming and commit: rename(2) would replace an empty directory. */
+    snprintf(path, sizeof path, "%s/versions/late", dir);
+    test_cond("store-5.7 commit refuses a name that appeared after naming",
+              store_stage_begin(dir, "late", &c, &err) == 0 &&
+                  store_stage_name(&c, now, &err) == 0 &&
+                  mkdir(path, 0755) == 0 &&
+                  store_stage_commit(&c, &err) != 0 &&
+                  strstr(err.msg, "'late' already exists") &&
+                  stat(c.staging, &sb) == 0);
+    store_stage_abort(&c);
 }
 
 void test_store(void)
@@ -42,11 +98,15 @@ void test_store(void)
     test_cond("store-1.2 a staged version appears only when committed",
               store_stage_begin(dir, "v1", &st, &err) == 0 &&
                   snprintf(path, sizeof path, "%s/versions/v1", dir) > 0 &&
+                  stat(path, &sb) != 0 &&
+                  store_stage_name(&st, time(NULL), &err) == 0 &&
                   stat(path, &sb) != 0 && store_stage_commit(&st, &err) == 0 &&
                   stat(path, &sb) == 0);
-    test_cond("store-1.3 an existing version name is refused",
-              store_stage_begin(dir, "v1", &st, &err) != 0 &&
-                  strstr(err.msg, "already exists"));
+    test_cond("store-1.3 an existing version name is refused when naming",
+              store_stage_begin(dir, "v1", &st, &err) == 0 &&
+                  store_stage_name(&st, time(NULL), &err) != 0 &&
+                  strstr(err.msg, "version 'v1' already exists"));
+    store_stage_abort(&st);
     test_cond("store-1.4 bad version names are refused",
               !store_version_valid("../x") && !store_version_valid(".hidden") &&
                   !store_version_valid("") && !store_version_valid("a/b") &&
@@ -114,4 +174,5 @@ void test_store(void)
     test_cond("store-4.2 a missing MODEL_DIR is named",
               store_stage_begin("/nonexistent/models", NULL, &st, &err) != 0 &&
                   strstr(err.msg, "'/nonexistent/models' is not a directory"));
+    test_naming();
 }
