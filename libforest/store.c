@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -327,6 +328,34 @@ int store_promote(const char *model_dir, const char *version,
     }
     if (fsync_path(model_dir) != 0) {
         fr_error_set(err, "cannot sync '%s': %s", model_dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int store_space_read(const char *model_dir, struct store_space *sp,
+                     struct fr_error *err)
+{
+    struct statvfs vfs;
+
+    if (statvfs(model_dir, &vfs) != 0) {
+        fr_error_set(err, "cannot read the free space of '%s': %s",
+                     model_dir, strerror(errno));
+        return -1;
+    }
+    sp->free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    sp->total_bytes = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+    return 0;
+}
+
+int store_space_check(const struct store_space *sp, unsigned long long bytes,
+                      unsigned keep, int *crowded, struct fr_error *err)
+{
+    /* bytes * keep > total, without the product overflowing. */
+    *crowded = keep > 0 && bytes > sp->total_bytes / keep;
+    if (bytes > sp->free_bytes) {
+        fr_error_set(err, "not enough space: the new version needs %llu "
+                     "bytes, %llu are free", bytes, sp->free_bytes);
         return -1;
     }
     return 0;

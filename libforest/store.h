@@ -96,6 +96,26 @@ int store_version_rmse(const char *model_dir, const char *version,
 int store_promote(const char *model_dir, const char *version,
                   struct fr_error *err);
 
+/* Room on MODEL_DIR's file system, in bytes. */
+struct store_space {
+    unsigned long long free_bytes;  /* available to unprivileged writers */
+    unsigned long long total_bytes; /* the file system's size */
+};
+
+/* Reads the room on MODEL_DIR's file system (statvfs). Returns 0 or -1
+ * with err set. */
+int store_space_read(const char *model_dir, struct store_space *sp,
+                     struct fr_error *err);
+
+/* Checks that a version of `bytes` (its files together) fits in sp's free
+ * space, so a full volume is found before anything is written rather than
+ * halfway. Returns 0 when it fits, or -1 with err set ("needs N bytes,
+ * M are free"). Sets *crowded to 1 when `keep` versions of that size would
+ * not fit even in the whole, empty file system (KEEP_VERSIONS is then
+ * bound to fail later), else 0. Cannot fail otherwise. */
+int store_space_check(const struct store_space *sp, unsigned long long bytes,
+                      unsigned keep, int *crowded, struct fr_error *err);
+
 /* Deletes the oldest versions (by modification time, then name) so at most
  * `keep` remain, and staging directories left by crashed runs more than an
  * hour old. Never deleted: the current version and `spare` (the version

@@ -362,6 +362,48 @@ static int verify_staged(const char *path, const struct forest *f,
     return rc;
 }
 
+/* Room for metadata.json and report.svg beside model.bin: under 10 KiB
+ * with 15 features, but feature names (up to 255 bytes) appear in both. */
+static unsigned long long version_extra_bytes(const struct forest *f)
+{
+    return 65536ull + 1024ull * f->n_features;
+}
+
+/* Encodes f for MODEL_DIR and checks that the file system has room for it
+ * and `extra` bytes more before anything is written, so a full volume
+ * leaves no half-written version behind; warns on stderr when `keep` such
+ * versions could never fit. Returns 0 and sets *buf (the caller frees it),
+ * *len and *crc, or -1 with err set. */
+static int encode_for_store(const struct train_settings *s,
+                            const struct forest *f, unsigned long long extra,
+                            unsigned keep, uint8_t **buf, size_t *len,
+                            uint32_t *crc, struct fr_error *err)
+{
+    struct store_space sp;
+    int crowded = 0;
+
+    if (model_encode(f, buf, len, crc, err) != 0)
+        return -1;
+    if (store_space_read(s->model_dir, &sp, err) != 0 ||
+        store_space_check(&sp, *len + extra, keep, &crowded, err) != 0) {
+        fr_error_prefix(err, "cannot store the model in MODEL_DIR '%s'",
+                        s->model_dir);
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    if (crowded) {
+        /* Said even with QUIET: the volume will fill before long. */
+        fflush(stdout);
+        fprintf(stderr, "forest-train: warning: KEEP_VERSIONS %u versions of "
+                "%llu bytes need more than the %llu bytes of the file system "
+                "holding MODEL_DIR '%s'; lower KEEP_VERSIONS or make the "
+                "model or the volume fit\n", keep, *len + extra,
+                sp.total_bytes, s->model_dir);
+    }
+    return 0;
+}
+
 static void iso_now(char *buf, size_t len)
 {
     time_t t = time(NULL);
@@ -385,16 +427,24 @@ static int publish(const struct train_settings *s, const struct forest *f,
     char path[PATH_MAX], created[32], current[STORE_VERSION_MAX + 1];
     struct run_info info = {0};
     uint32_t crc = 0;
-    struct stat sb;
+    uint8_t *buf = NULL;
+    size_t len = 0;
     int lock = -1, have_current, status = EXIT_ERROR, n;
 
-    if (store_stage_begin(s->model_dir, s->model_version, &st, &err) != 0)
+    memset(&st, 0, sizeof st); /* store_stage_abort on an early failure */
+    if (encode_for_store(s, f, version_extra_bytes(f),
+                         (unsigned)s->keep_versions, &buf, &len, &crc,
+                         &err) != 0 ||
+        store_stage_begin(s->model_dir, s->model_version, &st, &err) != 0)
         goto out;
     if (store_stage_file(&st, "model.bin", path, sizeof path, &err) != 0 ||
-        model_save(f, path, &crc, &err) != 0 ||
+        model_write_file(path, buf, len, &err) != 0 ||
         verify_staged(path, f, test, crc, &err) != 0)
         goto out;
-    info.model_bytes = stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+    /* A large model's buffer is not needed while the lock is held. */
+    free(buf);
+    buf = NULL;
+    info.model_bytes = len;
 
     /* From naming to pruning, no other trainer touches the store: the name
      * picked is free until it is committed. */
@@ -471,6 +521,7 @@ static int publish(const struct train_settings *s, const struct forest *f,
     return status;
 out:
     fail(&err);
+    free(buf);
     store_stage_abort(&st);
     store_unlock(lock);
     return status == EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
@@ -544,19 +595,27 @@ static int write_shard(const struct train_settings *s, const struct forest *f)
 {
     struct fr_error err = {{0}};
     char dir[PATH_MAX], path[PATH_MAX + 64];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    uint32_t crc;
+    int status = EXIT_ERROR;
 
-    if (shard_dir(s, dir, sizeof dir, &err) != 0 || mkdir_p(dir, &err) != 0)
-        goto fail;
+    /* keep 0: shards are merged and removed, not kept. */
+    if (encode_for_store(s, f, 0, 0, &buf, &len, &crc, &err) != 0 ||
+        shard_dir(s, dir, sizeof dir, &err) != 0 || mkdir_p(dir, &err) != 0)
+        goto out;
     snprintf(path, sizeof path, "%s/shard-%llu-of-%llu.bin", dir,
              s->shard_index, s->shard_count);
-    if (model_save(f, path, NULL, &err) != 0)
-        goto fail;
+    if (model_write_file(path, buf, len, &err) != 0)
+        goto out;
     say(s, "wrote shard %llu of %llu (%u trees) to %s", s->shard_index,
         s->shard_count, f->n_trees, path);
-    return EXIT_TRAINED;
-fail:
-    fail(&err);
-    return EXIT_ERROR;
+    status = EXIT_TRAINED;
+out:
+    if (status != EXIT_TRAINED)
+        fail(&err);
+    free(buf);
+    return status;
 }
 
 /* ---- commands -------------------------------------------------------- */

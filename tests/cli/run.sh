@@ -354,5 +354,43 @@ check "cli-8.4 two trainers with one MODEL_VERSION: one exits 0, the other 2 nam
     eval '[ "$(sort "$T"/s?.rc | tr "\n" " ")" = "0 2 " ] && one_line &&
           says "invalid MODEL_VERSION '"'"'same'"'"'" && complete "$C/versions/same"'
 
+echo "cli: a small volume"
+# A 1 MiB tmpfs in a private mount namespace (it vanishes with the shell,
+# even on a crash): a tiny model fits, a 1.7 MB one is refused before
+# anything is written, and keeping 5 of a 0.3 MB one draws a warning.
+V=$T/volume
+mkdir "$V"
+if [ "$(id -u)" -eq 0 ]; then ns="unshare -m"; else ns="unshare -rm"; fi
+$ns bash -c '
+    set -u
+    V=$1 TRAIN=$2 T=$3
+    mount -t tmpfs -o size=1m tmpfs "$V" || exit 1
+    snapshot() { (cd "$V" && find . -printf "%p %s %T@\n" | sort | md5sum); }
+    MODEL_VERSION=tiny N_ESTIMATORS=2 MAX_DEPTH=2 "$TRAIN" --model-dir "$V" 2>"$T/v1.err"
+    echo $? >"$T/v1.rc"
+    readlink "$V/current" >"$T/v1.current"
+    snapshot >"$T/v2.before"
+    MODEL_VERSION=big N_ESTIMATORS=300 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
+        "$TRAIN" --model-dir "$V" 2>"$T/v2.err"
+    echo $? >"$T/v2.rc"
+    snapshot >"$T/v2.after"
+    MODEL_VERSION=mid N_ESTIMATORS=50 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
+        "$TRAIN" --model-dir "$V" 2>"$T/v3.err"
+    echo $? >"$T/v3.rc"
+    readlink "$V/current" >"$T/v3.current"
+' volume "$V" "$TRAIN" "$T"
+cp "$T/v1.err" "$T/err" 2>/dev/null
+check "cli-9.1 a tiny model fits a 1 MiB volume, without a warning" \
+    eval '[ "$(cat "$T/v1.rc")" = 0 ] && [ "$(cat "$T/v1.current")" = versions/tiny ] && [ ! -s "$T/v1.err" ]'
+cp "$T/v2.err" "$T/err" 2>/dev/null
+check "cli-9.2 a model bigger than the free space exits 1 before writing anything" \
+    eval '[ "$(cat "$T/v2.rc")" = 1 ] && one_line &&
+          says "cannot store the model in MODEL_DIR '"'"'$V'"'"': not enough space: the new version needs" &&
+          [ "$(cat "$T/v2.before")" = "$(cat "$T/v2.after")" ]'
+cp "$T/v3.err" "$T/err" 2>/dev/null
+check "cli-9.3 KEEP_VERSIONS versions that cannot fit the volume draw one warning" \
+    eval '[ "$(cat "$T/v3.rc")" = 0 ] && [ "$(cat "$T/v3.current")" = versions/mid ] && one_line &&
+          says "warning: KEEP_VERSIONS 5 versions of" && says "need more than the 1048576 bytes"'
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -83,6 +83,42 @@ static void test_naming(void)
     store_stage_abort(&c);
 }
 
+/* The space check with made-up file systems: a 1 GiB volume of which
+ * 100 MiB are free. */
+static void test_space(void)
+{
+    const unsigned long long MiB = 1024 * 1024;
+    struct store_space sp = {100 * MiB, 1024 * MiB};
+    struct fr_error err = {{0}};
+    int crowded = -1;
+
+    test_cond("store-6.1 a version that fits passes, not crowded",
+              store_space_check(&sp, 50 * MiB, 5, &crowded, &err) == 0 &&
+                  crowded == 0);
+    test_cond("store-6.2 a version bigger than the free space is refused",
+              store_space_check(&sp, 100 * MiB + 1, 1, &crowded, &err) != 0 &&
+                  strstr(err.msg, "not enough space: the new version needs "
+                                  "104857601 bytes, 104857600 are free"));
+    test_cond("store-6.3 exactly the free space fits",
+              store_space_check(&sp, 100 * MiB, 1, &crowded, &err) == 0);
+    /* 450 MB x 5 on 1 GiB: each fits once, KEEP_VERSIONS of them never. */
+    sp.free_bytes = 900 * MiB;
+    test_cond("store-6.4 keep x size beyond the volume is crowded, still "
+              "allowed",
+              store_space_check(&sp, 450 * MiB, 5, &crowded, &err) == 0 &&
+                  crowded == 1);
+    test_cond("store-6.5 keep x size exactly the volume is not crowded",
+              store_space_check(&sp, 256 * MiB, 4, &crowded, &err) == 0 &&
+                  crowded == 0);
+    sp.free_bytes = sp.total_bytes = ~0ull;
+    test_cond("store-6.6 huge sizes do not overflow",
+              store_space_check(&sp, ~0ull / 2, 10000, &crowded, &err) == 0 &&
+                  crowded == 1);
+    test_cond("store-6.7 the space of a real directory can be read",
+              store_space_read(test_temp_dir(), &sp, &err) == 0 &&
+                  sp.total_bytes > 0 && sp.free_bytes <= sp.total_bytes);
+}
+
 void test_store(void)
 {
     char dir[512], version[STORE_VERSION_MAX + 1], path[PATH_MAX];
@@ -175,4 +211,5 @@ void test_store(void)
               store_stage_begin("/nonexistent/models", NULL, &st, &err) != 0 &&
                   strstr(err.msg, "'/nonexistent/models' is not a directory"));
     test_naming();
+    test_space();
 }
