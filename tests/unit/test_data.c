@@ -168,22 +168,23 @@ static void test_config(void)
     double x = 0.0;
     struct fr_error err = {{0}};
     const struct config_option opts[] = {
-        {"N", CONFIG_UINT, "7", "n", &n, 1, 1000, NULL},
-        {"X", CONFIG_DOUBLE, "0.5", "x", &x, 0, 100, NULL},
+        {"FR_TEST_N", CONFIG_UINT, "7", "n", &n, 1, 1000, NULL},
+        {"FR_TEST_X", CONFIG_DOUBLE, "0.5", "x", &x, 0, 100, NULL},
     };
-    char a0[] = "prog", a1[16], a2[16];
+    char a0[] = "prog", a1[32], a2[64];
     char *argv[] = {a0, a1, a2};
     int ok = 1;
 
     /* Settings are plain decimal: what strtol/strtod would also take
      * (spaces, hexadecimal, a sign on a count) is refused. */
-    static const char *const bad_uint[] = {" 12", "12 ", "0x10", "+5", "-1",
-                                           "1e2", "12.0", "", "99999999999999"
-                                           "999999999"};
+    static const char *const bad_uint[] = {
+        " 12", "12 ", "0x10", "+5", "-1", "1e2", "12.0", "",
+        "99999999999999999999999", /* beyond unsigned long long */
+    };
     static const char *const bad_double[] = {"0x10", " 1", "1 ", "inf",
                                              "nan", "1e", ".", "1,5", "+"};
     for (size_t i = 0; i < sizeof bad_uint / sizeof bad_uint[0]; i++) {
-        snprintf(a1, sizeof a1, "--n");
+        snprintf(a1, sizeof a1, "--fr-test-n");
         snprintf(a2, sizeof a2, "%s", bad_uint[i]);
         ok &= config_load(opts, 2, 3, argv, 1, NULL, 0, &err) < 0 &&
               contains(err.msg, "expected a whole number");
@@ -191,18 +192,18 @@ static void test_config(void)
     test_cond("config-1.1 a whole-number setting takes digits only", ok);
     ok = 1;
     for (size_t i = 0; i < sizeof bad_double / sizeof bad_double[0]; i++) {
-        snprintf(a1, sizeof a1, "--x");
+        snprintf(a1, sizeof a1, "--fr-test-x");
         snprintf(a2, sizeof a2, "%s", bad_double[i]);
         ok &= config_load(opts, 2, 3, argv, 1, NULL, 0, &err) < 0 &&
               contains(err.msg, "expected a decimal number");
     }
     test_cond("config-1.2 a number setting is plain decimal", ok);
-    snprintf(a1, sizeof a1, "--x");
+    snprintf(a1, sizeof a1, "--fr-test-x");
     snprintf(a2, sizeof a2, "1.5e1");
     test_cond("config-1.3 decimals with an exponent are read",
               config_load(opts, 2, 3, argv, 1, NULL, 0, &err) == 0 &&
                   x == 15.0);
-    snprintf(a1, sizeof a1, "--n");
+    snprintf(a1, sizeof a1, "--fr-test-n");
     snprintf(a2, sizeof a2, "0012");
     test_cond("config-1.4 leading zeros are still decimal",
               config_load(opts, 2, 3, argv, 1, NULL, 0, &err) == 0 && n == 12);
