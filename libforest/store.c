@@ -465,9 +465,8 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
     removable = n - keep;
     for (size_t i = 0; i < n && removable > 0; i++) {
         char path[PATH_MAX];
-        /* A version the gate refused is kept for inspection, as the
-         * trainer says; being the newest, it is never the oldest here
-         * unless clocks disagree, but KEEP_VERSIONS=1 would reach it. */
+        /* The version just written stays even beyond `keep`: one the
+         * gate refused is kept for inspection, as the trainer says. */
         if (strcmp(list[i].name, current) == 0 ||
             (spare != NULL && strcmp(list[i].name, spare) == 0))
             continue;

@@ -16,7 +16,7 @@
 #include "series.h"
 
 #define SYNTH_START "2023-01-01" /* first day of every series */
-#define SYNTH_MAX_RECORDS 100000000u /* series x days, about 4 GB */
+#define SYNTH_MAX_RECORDS 100000000u /* series x days */
 
 /* Fills data with n_series series of n_days days each (covariates "promo"
  * and "holiday"). Returns 0, or -1 with err set (no memory, zero sizes, or
