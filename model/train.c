@@ -746,7 +746,10 @@ int trainer_merge(const struct train_settings *s)
         }
     }
     status = evaluate_and_publish(s, f, &d, &ev);
-    if (status != EXIT_ERROR && store_remove_tree(dir) == 0)
+    /* Only once the merged forest is a version: a refused MODEL_VERSION
+     * (exit 2) stored nothing, and the shards can be merged again. */
+    if ((status == EXIT_TRAINED || status == EXIT_NOT_PROMOTED) &&
+        store_remove_tree(dir) == 0)
         say(s, "removed %s", dir);
     goto done;
 out:

@@ -311,6 +311,32 @@ done
 SHARD_COUNT=2 SHARD_RUN=ab DATA_MODE=tabular run merge --model-dir "$S" --data-path "$T/ba.csv"
 check "cli-7.7 merging against data with the columns in another order is refused" \
     eval 'exits 1 && says "the shards'"'"' feature 1 is '"'"'a'"'"', the data'"'"'s is '"'"'b'"'"'"'
+for r in ra rb; do
+    for i in 0 1; do
+        SHARD_INDEX=$i SHARD_COUNT=2 SHARD_RUN=$r N_ESTIMATORS=4 run --model-dir "$S"
+    done
+done
+for r in ra rb; do
+    (MODEL_VERSION=onename SHARD_COUNT=2 SHARD_RUN=$r N_ESTIMATORS=4 PROMOTE_MAX_REGRESSION=1000 \
+        "$TRAIN" merge --model-dir "$S" >"$T/m$r.out" 2>"$T/m$r.err"; echo $? >"$T/m$r.rc") &
+done
+wait
+cat "$T"/m??.err >"$T/err"
+# The winner's shards are merged and removed; the loser, refused up front or
+# at commit, stored nothing and keeps its shards for another try.
+loser_keeps_shards() {
+    local r
+    [ "$(sort "$T"/m??.rc | tr "\n" " ")" = "0 2 " ] || return 1
+    for r in ra rb; do
+        if [ "$(cat "$T/m$r.rc")" = 2 ]; then
+            [ -f "$S/shards/$r/shard-1-of-2.bin" ] || return 1
+        else
+            [ ! -d "$S/shards/$r" ] || return 1
+        fi
+    done
+}
+check "cli-7.8 two merges into one MODEL_VERSION: the refused one (exit 2) keeps its shards" \
+    loser_keeps_shards
 
 echo "cli: trainers at once"
 # Four trainers on one store, twice, with default (UTC time) version names:
