@@ -48,6 +48,37 @@ static int is_bool_word(const char *v)
     return 0;
 }
 
+size_t config_decimal_span(const char *s)
+{
+    const char *p = s;
+    size_t digits = 0;
+
+    if (*p == '+' || *p == '-')
+        p++;
+    for (; isdigit((unsigned char)*p); p++)
+        digits++;
+    if (*p == '.') {
+        p++;
+        for (; isdigit((unsigned char)*p); p++)
+            digits++;
+    }
+    if (digits == 0)
+        return 0;
+    /* An exponent counts only when digits follow: in "1e" the number is 1
+     * and the "e" is left over, so the caller refuses the text. */
+    if (*p == 'e' || *p == 'E') {
+        const char *q = p + 1;
+        if (*q == '+' || *q == '-')
+            q++;
+        if (isdigit((unsigned char)*q)) {
+            while (isdigit((unsigned char)*q))
+                q++;
+            p = q;
+        }
+    }
+    return (size_t)(p - s);
+}
+
 static int set_value(const struct config_option *o, const char *v,
                      const char *source, struct fr_error *err)
 {
@@ -63,14 +94,18 @@ static int set_value(const struct config_option *o, const char *v,
         *(const char **)o->target = v;
         return 0;
     case CONFIG_UINT: {
-        unsigned long long x;
+        unsigned long long x = 0;
         const char *p = v;
-        while (*p == ' ')
+        /* Digits only: strtoull alone would also take leading spaces, a
+         * sign or (with base 0) hexadecimal. */
+        while (isdigit((unsigned char)*p))
             p++;
-        errno = 0;
-        x = strtoull(p, &end, 10);
-        if (!isdigit((unsigned char)*p) || *end != '\0' || errno == ERANGE ||
-            (double)x < o->min || (double)x > o->max) {
+        if (p != v && *p == '\0') {
+            errno = 0;
+            x = strtoull(v, &end, 10);
+        }
+        if (p == v || *p != '\0' || errno == ERANGE || (double)x < o->min ||
+            (double)x > o->max) {
             fr_error_set(err, "invalid %s '%s': expected a whole number from "
                          "%.0f to %.0f", source, v, o->min, o->max);
             return -1;
@@ -79,13 +114,14 @@ static int set_value(const struct config_option *o, const char *v,
         return 0;
     }
     case CONFIG_DOUBLE: {
-        double x;
-        errno = 0;
-        x = strtod(v, &end);
-        if (end == v || *end != '\0' || !isfinite(x) || x < o->min ||
+        double x = 0.0;
+        size_t span = config_decimal_span(v);
+        if (span != 0 && v[span] == '\0')
+            x = strtod(v, &end);
+        if (span == 0 || v[span] != '\0' || !isfinite(x) || x < o->min ||
             x > o->max) {
-            fr_error_set(err, "invalid %s '%s': expected a number from %g to "
-                         "%g", source, v, o->min, o->max);
+            fr_error_set(err, "invalid %s '%s': expected a decimal number "
+                         "from %g to %g", source, v, o->min, o->max);
             return -1;
         }
         *(double *)o->target = x;

@@ -16,8 +16,10 @@
 
 enum config_type {
     CONFIG_STRING, /* target: const char ** (NULL when unset) */
-    CONFIG_UINT,   /* target: unsigned long long *, whole number in range */
-    CONFIG_DOUBLE, /* target: double *, finite number in range */
+    CONFIG_UINT,   /* target: unsigned long long *, decimal digits only,
+                      in range */
+    CONFIG_DOUBLE, /* target: double *, a plain decimal number (see
+                      config_decimal_span), in range */
     CONFIG_BOOL    /* target: int *; true/false, 1/0, yes/no */
 };
 
@@ -39,6 +41,14 @@ struct config_option {
 int config_load(const struct config_option *opts, size_t n_opts, int argc,
                 char **argv, int first, int *positional, int max_positional,
                 struct fr_error *err);
+
+/* The length of the plain decimal number at the start of s: an optional
+ * sign, digits with an optional decimal point (at least one digit), and an
+ * optional exponent (e or E, an optional sign, digits); 0 when s does not
+ * start with one. Settings and CSV cells accept only this form, so "0x10",
+ * "inf" and " 12" are refused rather than read the way strtod would. Cannot
+ * fail. */
+size_t config_decimal_span(const char *s);
 
 /* Prints every setting with its flag, default and help. */
 void config_usage(FILE *fp, const struct config_option *opts, size_t n_opts);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+
 #define READ_BLOCK (1u << 20)
 #define MAX_FIELDS 4096 /* a wider file is surely not what we expect */
 #define MAX_NAME 255    /* bytes in a column name, as the model file keeps */
@@ -89,16 +91,85 @@ static void clear_fields(struct reader *r)
     r->n_fields = 0;
 }
 
+/* The first byte of s[0..len) that is not part of UTF-8 text free of
+ * control characters, or len when there is none. *control is set when
+ * that byte starts a control character (C0, DEL or C1) rather than an
+ * invalid sequence. Overlong forms, surrogates and code points above
+ * U+10FFFF are invalid, as RFC 3629 says. */
+static size_t text_bad_byte(const unsigned char *s, size_t len, int *control)
+{
+    size_t i = 0;
+
+    *control = 0;
+    while (i < len) {
+        unsigned char b = s[i];
+        unsigned char lo = 0x80, hi = 0xbf; /* allowed second byte */
+        size_t n;
+
+        if (b < 0x80) {
+            if (b < 0x20 || b == 0x7f) {
+                *control = 1;
+                return i;
+            }
+            i++;
+            continue;
+        }
+        if (b >= 0xc2 && b <= 0xdf)
+            n = 2;
+        else if (b >= 0xe0 && b <= 0xef)
+            n = 3;
+        else if (b >= 0xf0 && b <= 0xf4)
+            n = 4;
+        else
+            return i;
+        if (b == 0xe0)
+            lo = 0xa0; /* overlong below U+0800 */
+        else if (b == 0xed)
+            hi = 0x9f; /* surrogates U+D800..U+DFFF */
+        else if (b == 0xf0)
+            lo = 0x90; /* overlong below U+10000 */
+        else if (b == 0xf4)
+            hi = 0x8f; /* above U+10FFFF */
+        if (i + n > len || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k < n; k++) {
+            if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+                return i;
+        }
+        if (b == 0xc2 && s[i + 1] <= 0x9f) {
+            *control = 1; /* C1 controls U+0080..U+009F */
+            return i;
+        }
+        i += n;
+    }
+    return len;
+}
+
 /* A header's names must be usable as feature names: non-empty, at most
- * MAX_NAME bytes, each once. Returns 0 or -1 with err set. */
+ * MAX_NAME bytes, UTF-8 text without control characters (they go into
+ * metadata.json and clients send them back as JSON keys), each once.
+ * Returns 0 or -1 with err set. */
 static int check_header(struct reader *r)
 {
     for (size_t i = 0; i < r->n_header; i++) {
-        size_t len = strlen(r->header[i]);
+        size_t len = strlen(r->header[i]), bad;
+        int control;
         if (len == 0 || len > MAX_NAME) {
             fr_error_set(r->err, "'%s' line %zu column %zu: a column name "
                          "must be 1 to %d bytes, not %zu", r->path, r->line,
                          i + 1, MAX_NAME, len);
+            return -1;
+        }
+        bad = text_bad_byte((const unsigned char *)r->header[i], len,
+                            &control);
+        if (bad < len) {
+            /* The name itself is not quoted: it is what cannot be shown. */
+            fr_error_set(r->err, "'%s' line %zu column %zu: the column name "
+                         "%s (byte %zu of the name is 0x%02x)", r->path,
+                         r->line, i + 1,
+                         control ? "holds a control character"
+                                 : "is not valid UTF-8",
+                         bad + 1, (unsigned char)r->header[i][bad]);
             return -1;
         }
         for (size_t j = 0; j < i; j++) {
@@ -243,7 +314,8 @@ int csvfile_number(const char *text, const char *path, size_t line,
                    size_t column, const char *column_name, double *out,
                    struct fr_error *err)
 {
-    char *end;
+    const char *end;
+    size_t span;
     double v;
 
     while (*text == ' ' || *text == '\t')
@@ -253,15 +325,33 @@ int csvfile_number(const char *text, const char *path, size_t line,
                      line, column, column_name);
         return -1;
     }
-    errno = 0;
-    v = strtod(text, &end);
+    span = config_decimal_span(text);
+    end = text + span;
     while (*end == ' ' || *end == '\t' || *end == '\r')
         end++;
-    if (end == text || *end != '\0') {
-        fr_error_set(err, "'%s' line %zu column %zu ('%s'): '%.40s' is not a "
-                     "number", path, line, column, column_name, text);
+    if (span == 0 || *end != '\0') {
+        /* Say why strtod's extras are refused: "nan" and "inf" are not
+         * finite, "0x10" is a number but not a decimal one. */
+        char *stop;
+        v = strtod(text, &stop);
+        while (*stop == ' ' || *stop == '\t' || *stop == '\r')
+            stop++;
+        if (stop == text || *stop != '\0')
+            fr_error_set(err, "'%s' line %zu column %zu ('%s'): '%.40s' is "
+                         "not a number", path, line, column, column_name,
+                         text);
+        else if (!isfinite(v))
+            fr_error_set(err, "'%s' line %zu column %zu ('%s'): '%.40s' is "
+                         "not a finite number", path, line, column,
+                         column_name, text);
+        else
+            fr_error_set(err, "'%s' line %zu column %zu ('%s'): '%.40s' is "
+                         "not a decimal number", path, line, column,
+                         column_name, text);
         return -1;
     }
+    errno = 0;
+    v = strtod(text, NULL);
     if (!isfinite(v) || (errno == ERANGE && fabs(v) > 1.0)) {
         fr_error_set(err, "'%s' line %zu column %zu ('%s'): '%.40s' is not a "
                      "finite number", path, line, column, column_name, text);

@@ -4,8 +4,9 @@
  * libcsv parses the bytes (quoting, escaped quotes, CRLF); this module adds
  * what error messages need: the physical line each record ends on, and a
  * row callback that sees the whole record at once. The first record is the
- * header: its names must be 1-255 bytes and unique (a UTF-8 byte order mark
- * before it is dropped), and every data record must have as many fields.
+ * header: its names must be 1-255 bytes of UTF-8 text without control
+ * characters, and unique (a UTF-8 byte order mark before it is dropped),
+ * and every data record must have as many fields.
  * Blank lines are skipped; a NUL byte is an error.
  */
 #ifndef FR_CSVFILE_H
@@ -31,14 +32,17 @@ typedef int (*csvfile_row_fn)(const struct csvfile_row *row, int is_header,
 /* Reads path record by record. Returns the number of data records (header
  * excluded, at least 1) or -1 with err set: the file is missing or
  * unreadable, it is empty or has only a header, a header name is empty,
- * too long or repeated, a record has another number of fields than the
+ * too long, not UTF-8 text, holds a control character or is repeated, a
+ * record has another number of fields than the
  * header, it is not valid CSV, or the callback stopped. */
 long csvfile_read(const char *path, csvfile_row_fn fn, void *ctx,
                   struct fr_error *err);
 
-/* Parses a whole field as a number within float32's range (features are
- * float32, and so are the trees' leaf values). Returns 0, or -1 with err set
- * to "'path' line L column C ('name'): 'text' is not a number" or the like. */
+/* Parses a whole field as a plain decimal number (config_decimal_span:
+ * "12", "-0.5", "1e-05"; spaces and tabs around it are allowed, hexadecimal,
+ * inf and nan are not) within float32's range (features are float32, and so
+ * are the trees' leaf values). Returns 0, or -1 with err set to "'path' line
+ * L column C ('name'): 'text' is not a number" or the like. */
 int csvfile_number(const char *text, const char *path, size_t line,
                    size_t column, const char *column_name, double *out,
                    struct fr_error *err);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* nftw's FTW_PHYS and FTW_DEPTH */
 #include "store.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,47 +113,73 @@ int store_stage_begin(const char *model_dir, const char *version,
                          "with a dot)", version, STORE_VERSION_MAX);
             return -1;
         }
+        /* Whether it is free is for store_stage_name to say, under the
+         * lock: said here, it could change before the commit anyway. */
         strcpy(st->version, version);
+        st->chosen = 1;
         if (join(st->final, sizeof st->final, err, "%s/versions/%s",
                  model_dir, st->version))
             return -1;
-        if (exists(st->final)) {
-            fr_error_set(err, "version '%s' already exists in '%s'", version,
-                         versions);
-            return -1;
-        }
-    } else {
-        time_t now = time(NULL);
-        struct tm tm;
-        char stamp[32];
-
-        gmtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-        for (int k = 1;; k++) {
-            if (k == 1)
-                snprintf(st->version, sizeof st->version, "%s", stamp);
-            else
-                snprintf(st->version, sizeof st->version, "%s-%d", stamp, k);
-            if (join(st->final, sizeof st->final, err, "%s/versions/%s",
-                     model_dir, st->version))
-                return -1;
-            if (!exists(st->final))
-                break;
-        }
     }
-    if ((size_t)snprintf(st->staging, sizeof st->staging, "%s/%s%s-%ld",
-                         model_dir, STAGING_PREFIX, st->version,
-                         (long)getpid()) >= sizeof st->staging) {
+    /* Unique without knowing the version: the name is settled at commit,
+     * and a crashed run's directory is pruned when stale. */
+    if ((size_t)snprintf(st->staging, sizeof st->staging, "%s/%s%ld-XXXXXX",
+                         model_dir, STAGING_PREFIX, (long)getpid()) >=
+        sizeof st->staging) {
         fr_error_set(err, "path too long under '%s'", model_dir);
+        st->staging[0] = '\0';
         return -1;
     }
-    store_remove_tree(st->staging); /* left by a crashed run with our pid */
-    if (mkdir(st->staging, 0755) != 0) {
+    if (mkdtemp(st->staging) == NULL) {
         fr_error_set(err, "cannot create '%s': %s", st->staging,
                      strerror(errno));
+        st->staging[0] = '\0';
+        return -1;
+    }
+    /* mkdtemp makes it 0700; the server may run as another user. */
+    if (chmod(st->staging, 0755) != 0) {
+        fr_error_set(err, "cannot make '%s' readable: %s", st->staging,
+                     strerror(errno));
+        store_stage_abort(st);
         return -1;
     }
     return 0;
+}
+
+int store_stage_name(struct store_stage *st, time_t now,
+                     struct fr_error *err)
+{
+    char stamp[32];
+    struct tm tm;
+
+    if (st->chosen) {
+        if (exists(st->final)) {
+            fr_error_set(err, "version '%s' already exists in '%s/versions'",
+                         st->version, st->model_dir);
+            return -1;
+        }
+        return 0;
+    }
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    /* Bounded so a store flooded with one second's names still ends. */
+    for (int k = 1; k <= 10000; k++) {
+        if (k == 1)
+            snprintf(st->version, sizeof st->version, "%s", stamp);
+        else
+            snprintf(st->version, sizeof st->version, "%s-%d", stamp, k);
+        if (join(st->final, sizeof st->final, err, "%s/versions/%s",
+                 st->model_dir, st->version)) {
+            st->version[0] = st->final[0] = '\0';
+            return -1;
+        }
+        if (!exists(st->final))
+            return 0;
+    }
+    fr_error_set(err, "no free version name for %s in '%s/versions'", stamp,
+                 st->model_dir);
+    st->version[0] = st->final[0] = '\0';
+    return -1;
 }
 
 int store_stage_file(const struct store_stage *st, const char *name,
@@ -167,6 +195,13 @@ int store_stage_commit(struct store_stage *st, struct fr_error *err)
     if (join(versions, sizeof versions, err, "%s/%s", st->model_dir,
              "versions"))
         return -1;
+    assert(st->final[0] != '\0'); /* store_stage_name came first */
+    /* rename(2) would replace an empty directory of that name silently. */
+    if (exists(st->final)) {
+        fr_error_set(err, "version '%s' already exists in '%s'", st->version,
+                     versions);
+        return -1;
+    }
     if (fsync_path(st->staging) != 0 || rename(st->staging, st->final) != 0 ||
         fsync_path(versions) != 0) {
         fr_error_set(err, "cannot move '%s' to '%s': %s", st->staging,
@@ -298,6 +333,34 @@ int store_promote(const char *model_dir, const char *version,
     return 0;
 }
 
+int store_space_read(const char *model_dir, struct store_space *sp,
+                     struct fr_error *err)
+{
+    struct statvfs vfs;
+
+    if (statvfs(model_dir, &vfs) != 0) {
+        fr_error_set(err, "cannot read the free space of '%s': %s",
+                     model_dir, strerror(errno));
+        return -1;
+    }
+    sp->free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    sp->total_bytes = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+    return 0;
+}
+
+int store_space_check(const struct store_space *sp, unsigned long long bytes,
+                      unsigned keep, int *crowded, struct fr_error *err)
+{
+    /* bytes * keep > total, without the product overflowing. */
+    *crowded = keep > 0 && bytes > sp->total_bytes / keep;
+    if (bytes > sp->free_bytes) {
+        fr_error_set(err, "not enough space: the new version needs %llu "
+                     "bytes, %llu are free", bytes, sp->free_bytes);
+        return -1;
+    }
+    return 0;
+}
+
 static int remove_entry(const char *path, const struct stat *sb, int flag,
                         struct FTW *ftw)
 {
@@ -352,7 +415,8 @@ static void prune_staging(const char *model_dir)
     closedir(d);
 }
 
-int store_prune(const char *model_dir, unsigned keep, struct fr_error *err)
+int store_prune(const char *model_dir, unsigned keep, const char *spare,
+                struct fr_error *err)
 {
     char versions[PATH_MAX], current[STORE_VERSION_MAX + 1] = "";
     struct entry *list = NULL;
@@ -401,7 +465,10 @@ int store_prune(const char *model_dir, unsigned keep, struct fr_error *err)
     removable = n - keep;
     for (size_t i = 0; i < n && removable > 0; i++) {
         char path[PATH_MAX];
-        if (strcmp(list[i].name, current) == 0)
+        /* The version just written stays even beyond `keep`: one the
+         * gate refused is kept for inspection, as the trainer says. */
+        if (strcmp(list[i].name, current) == 0 ||
+            (spare != NULL && strcmp(list[i].name, spare) == 0))
             continue;
         if (join(path, sizeof path, err, "%s/%s", versions, list[i].name) ||
             store_remove_tree(path) != 0) {

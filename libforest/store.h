@@ -7,8 +7,9 @@
  *   MODEL_DIR/current -> versions/<version>      the promoted version
  *   MODEL_DIR/shards/<run>/shard-<i>-of-<n>.bin  trees of a sharded run
  *
- * A version is written in MODEL_DIR/.staging-<version>-<pid>/, every file
- * fsynced, then renamed into versions/ whole; `current` is switched by
+ * A version is written in MODEL_DIR/.staging-<pid>-<random>/, every file
+ * fsynced, then named and renamed into versions/ whole under the store's
+ * lock, so two trainers never pick the same name; `current` is switched by
  * creating a new symlink under a temporary name and renaming it over the old
  * one, which POSIX makes atomic. A reader following `current` therefore sees
  * the old version or the new one, never a mixture, and a crash at any point
@@ -19,6 +20,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "error.h"
 
@@ -26,9 +28,11 @@
 
 struct store_stage {
     char model_dir[PATH_MAX];
-    char version[STORE_VERSION_MAX + 1];
+    char version[STORE_VERSION_MAX + 1]; /* "" until named, unless the
+                                            caller chose it */
+    int chosen;             /* the caller chose the name (MODEL_VERSION) */
     char staging[PATH_MAX]; /* where files are written */
-    char final[PATH_MAX];   /* versions/<version> */
+    char final[PATH_MAX];   /* versions/<version>, once named */
 };
 
 /* A version name is 1-100 characters of [A-Za-z0-9._-], not starting with
@@ -41,20 +45,30 @@ int store_version_valid(const char *version);
 int store_check_dir(const char *model_dir, struct fr_error *err);
 
 /* Creates MODEL_DIR/versions when missing and a staging directory for a new
- * version named `version`, or, when version is NULL, named after the UTC
- * time (20261127T213000Z, with -2, -3... if taken). Returns 0, or -1 with
- * err set: MODEL_DIR is missing or unwritable, the name is invalid or
- * already a version. */
+ * version, named `version`, or, when version is NULL, named later by
+ * store_stage_name, which also checks a given name is free. Returns 0, or
+ * -1 with err set: MODEL_DIR is missing or unwritable, the name is
+ * invalid. */
 int store_stage_begin(const char *model_dir, const char *version,
                       struct store_stage *st, struct fr_error *err);
+
+/* Settles the staged version's name; the caller holds store_lock from here
+ * to store_stage_commit, so no other trainer can take the name in between.
+ * A name the caller chose must still be free; otherwise the name is the UTC
+ * time `now` (20261127T213000Z), with -2, -3... when taken. Returns 0, or
+ * -1 with err set: the chosen name is taken (perhaps by another trainer
+ * while this one ran), or no free name was found. */
+int store_stage_name(struct store_stage *st, time_t now,
+                     struct fr_error *err);
 
 /* Writes into buf the path of a file in the staging directory. Returns 0 or
  * -1 with err set when the path does not fit. */
 int store_stage_file(const struct store_stage *st, const char *name,
                      char *buf, size_t len, struct fr_error *err);
 
-/* Moves the staged version into versions/ (fsyncing the directories).
- * Returns 0 or -1 with err set. */
+/* Moves the named staged version into versions/ (fsyncing the
+ * directories), under store_lock. Returns 0, or -1 with err set: the name
+ * exists after all (a writer that does not lock), or the rename failed. */
 int store_stage_commit(struct store_stage *st, struct fr_error *err);
 
 /* Removes the staging directory and what is in it. */
@@ -82,11 +96,34 @@ int store_version_rmse(const char *model_dir, const char *version,
 int store_promote(const char *model_dir, const char *version,
                   struct fr_error *err);
 
+/* Room on MODEL_DIR's file system, in bytes. */
+struct store_space {
+    unsigned long long free_bytes;  /* available to unprivileged writers */
+    unsigned long long total_bytes; /* the file system's size */
+};
+
+/* Reads the room on MODEL_DIR's file system (statvfs). Returns 0 or -1
+ * with err set. */
+int store_space_read(const char *model_dir, struct store_space *sp,
+                     struct fr_error *err);
+
+/* Checks that a version of `bytes` (its files together) fits in sp's free
+ * space, so a full volume is found before anything is written rather than
+ * halfway. Returns 0 when it fits, or -1 with err set ("needs N bytes,
+ * M are free"). Sets *crowded to 1 when `keep` versions of that size would
+ * not fit even in the whole, empty file system (KEEP_VERSIONS is then
+ * bound to fail later), else 0. Cannot fail otherwise. */
+int store_space_check(const struct store_space *sp, unsigned long long bytes,
+                      unsigned keep, int *crowded, struct fr_error *err);
+
 /* Deletes the oldest versions (by modification time, then name) so at most
- * `keep` remain, never the current one, and staging directories left by
- * crashed runs more than an hour old. Returns the number of versions
- * deleted, or -1 with err set. */
-int store_prune(const char *model_dir, unsigned keep, struct fr_error *err);
+ * `keep` remain, and staging directories left by crashed runs more than an
+ * hour old. Never deleted: the current version and `spare` (the version
+ * the caller has just written, promoted or not; NULL for none), so up to
+ * keep + 1 can remain. Returns the number of versions deleted, or -1 with
+ * err set. */
+int store_prune(const char *model_dir, unsigned keep, const char *spare,
+                struct fr_error *err);
 
 /* Removes a directory tree (no links followed). Returns 0 or -1. */
 int store_remove_tree(const char *path);

@@ -15,8 +15,6 @@
 
 #include "rng.h"
 
-#define MAX_RECORDS 100000000u
-
 struct holiday {
     int month, day;
     double effect; /* multiplier on demand */
@@ -52,9 +50,11 @@ int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
 
     memset(data, 0, sizeof *data);
     data->path = "synthetic data";
-    if (n_series == 0 || n_days == 0 || n_series > MAX_RECORDS / n_days) {
+    if (n_series == 0 || n_days == 0 ||
+        n_series > SYNTH_MAX_RECORDS / n_days) {
         fr_error_set(err, "synthetic data of %zu series x %zu days is out of "
-                     "range (1 to %u records)", n_series, n_days, MAX_RECORDS);
+                     "range (1 to %u records)", n_series, n_days,
+                     SYNTH_MAX_RECORDS);
         return -1;
     }
     series_parse_date(SYNTH_START, &start);

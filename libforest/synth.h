@@ -16,10 +16,11 @@
 #include "series.h"
 
 #define SYNTH_START "2023-01-01" /* first day of every series */
+#define SYNTH_MAX_RECORDS 100000000u /* series x days */
 
 /* Fills data with n_series series of n_days days each (covariates "promo"
  * and "holiday"). Returns 0, or -1 with err set (no memory, zero sizes, or
- * more than 100 million records). */
+ * more than SYNTH_MAX_RECORDS records). */
 int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
                    struct series_data *data, struct fr_error *err);
 

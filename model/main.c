@@ -39,7 +39,8 @@ static const struct config_option OPTIONS[] = {
      "model store: versions/<v>/, current -> versions/<v>", &S.model_dir, 0,
      0, NULL},
     {"MODEL_VERSION", CONFIG_STRING, NULL,
-     "name of the new version; unset = UTC time, e.g. 20261127T213000Z",
+     "name of the new version; unset = UTC time when stored, e.g. "
+     "20261127T213000Z (-2, -3... if taken)",
      &S.model_version, 0, 0, NULL},
     {"N_ESTIMATORS", CONFIG_UINT, "100", "trees in the forest",
      &S.n_estimators, 1, 100000, NULL},
@@ -64,7 +65,8 @@ static const struct config_option OPTIONS[] = {
      "promote only if test RMSE <= current RMSE x (1 + this)",
      &S.promote_max_regression, 0, 1e9, NULL},
     {"KEEP_VERSIONS", CONFIG_UINT, "5",
-     "versions kept on the volume (the current one always stays)",
+     "versions kept on the volume (the current one and the one just "
+     "written always stay)",
      &S.keep_versions, 1, 10000, NULL},
     {"SYNTH_SERIES", CONFIG_UINT, "20", "synthetic data: store x item series",
      &S.synth_series, 1, 1e6, NULL},

@@ -101,6 +101,69 @@ static void on_progress(void *arg, uint32_t done, uint32_t total)
     p->last = t;
 }
 
+/* ---- settings that need more than their own value ------------------- */
+
+/* What a command is about to do, for check_settings. */
+enum {
+    WRITES_VERSION = 1, /* a new versions/<v>: MODEL_VERSION must be free */
+    WRITES_SHARD = 2,   /* under shards/SHARD_RUN */
+    READS_SHARDS = 4    /* from shards/SHARD_RUN */
+};
+
+/* Each of SYNTH_SERIES and SYNTH_DAYS alone allows 10^11 records; the
+ * generator takes SYNTH_MAX_RECORDS. Returns 0 or -1 with err set. */
+static int check_synth_size(const struct train_settings *s,
+                            struct fr_error *err)
+{
+    if (s->synth_series > SYNTH_MAX_RECORDS / s->synth_days) {
+        fr_error_set(err, "invalid SYNTH_SERIES x SYNTH_DAYS: %llu x %llu is "
+                     "over the %u records synthetic data can have",
+                     s->synth_series, s->synth_days, SYNTH_MAX_RECORDS);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks the settings whose faults would otherwise show only after the
+ * data is loaded and the forest grown: MODEL_VERSION's syntax and, when
+ * the command writes a version, that it is not taken yet; SHARD_RUN's
+ * syntax when shards are used; SYNTH_SERIES x SYNTH_DAYS when synthetic
+ * data is used. Returns 0, or -1 with err set to a message naming the
+ * setting (the caller exits 2). A free MODEL_VERSION is checked again when
+ * the version is committed, since another trainer may take it meanwhile. */
+static int check_settings(const struct train_settings *s, int what,
+                          struct fr_error *err)
+{
+    if (s->model_version != NULL) {
+        char path[PATH_MAX];
+        struct stat sb;
+
+        if (!store_version_valid(s->model_version)) {
+            fr_error_set(err, "invalid MODEL_VERSION '%s': expected 1 to %d "
+                         "characters of A-Z a-z 0-9 . _ -, not starting with "
+                         "a dot", s->model_version, STORE_VERSION_MAX);
+            return -1;
+        }
+        if ((what & WRITES_VERSION) &&
+            (size_t)snprintf(path, sizeof path, "%s/versions/%s",
+                             s->model_dir, s->model_version) < sizeof path &&
+            lstat(path, &sb) == 0) {
+            fr_error_set(err, "invalid MODEL_VERSION '%s': version '%s' "
+                         "already exists in '%s/versions'", s->model_version,
+                         s->model_version, s->model_dir);
+            return -1;
+        }
+    }
+    if ((what & (WRITES_SHARD | READS_SHARDS)) &&
+        !store_version_valid(s->shard_run)) {
+        fr_error_set(err, "invalid SHARD_RUN '%s': expected 1 to %d "
+                     "characters of A-Z a-z 0-9 . _ -, not starting with a "
+                     "dot", s->shard_run, STORE_VERSION_MAX);
+        return -1;
+    }
+    return s->data_path == NULL ? check_synth_size(s, err) : 0;
+}
+
 /* ---- data ----------------------------------------------------------- */
 
 /* Loads the data the settings name and builds the feature table. In series
@@ -299,6 +362,48 @@ static int verify_staged(const char *path, const struct forest *f,
     return rc;
 }
 
+/* Room for metadata.json and report.svg beside model.bin: under 10 KiB
+ * with 15 features, but feature names (up to 255 bytes) appear in both. */
+static unsigned long long version_extra_bytes(const struct forest *f)
+{
+    return 65536ull + 1024ull * f->n_features;
+}
+
+/* Encodes f for MODEL_DIR and checks that the file system has room for it
+ * and `extra` bytes more before anything is written, so a full volume
+ * leaves no half-written version behind; warns on stderr when `keep` such
+ * versions could never fit. Returns 0 and sets *buf (the caller frees it),
+ * *len and *crc, or -1 with err set. */
+static int encode_for_store(const struct train_settings *s,
+                            const struct forest *f, unsigned long long extra,
+                            unsigned keep, uint8_t **buf, size_t *len,
+                            uint32_t *crc, struct fr_error *err)
+{
+    struct store_space sp;
+    int crowded = 0;
+
+    if (model_encode(f, buf, len, crc, err) != 0)
+        return -1;
+    if (store_space_read(s->model_dir, &sp, err) != 0 ||
+        store_space_check(&sp, *len + extra, keep, &crowded, err) != 0) {
+        fr_error_prefix(err, "cannot store the model in MODEL_DIR '%s'",
+                        s->model_dir);
+        free(*buf);
+        *buf = NULL;
+        return -1;
+    }
+    if (crowded) {
+        /* Said even with QUIET: the volume will fill before long. */
+        fflush(stdout);
+        fprintf(stderr, "forest-train: warning: KEEP_VERSIONS %u versions of "
+                "%llu bytes need more than the %llu bytes of the file system "
+                "holding MODEL_DIR '%s'; lower KEEP_VERSIONS or make the "
+                "model or the volume fit\n", keep, *len + extra,
+                sp.total_bytes, s->model_dir);
+    }
+    return 0;
+}
+
 static void iso_now(char *buf, size_t len)
 {
     time_t t = time(NULL);
@@ -308,8 +413,11 @@ static void iso_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Writes, verifies and commits a version, then runs the promotion gate.
- * Returns an exit status. */
+/* Writes and verifies the model, then, under the store's lock, names the
+ * version, writes its metadata and report (they hold the name), commits it,
+ * runs the promotion gate and prunes. Returns an exit status: a MODEL_VERSION
+ * another trainer took meanwhile is EXIT_USAGE, as it would have been had
+ * that trainer finished before this one started. */
 static int publish(const struct train_settings *s, const struct forest *f,
                    const struct dataset *test, struct evaluation *ev,
                    int series_mode)
@@ -319,17 +427,38 @@ static int publish(const struct train_settings *s, const struct forest *f,
     char path[PATH_MAX], created[32], current[STORE_VERSION_MAX + 1];
     struct run_info info = {0};
     uint32_t crc = 0;
-    struct stat sb;
+    uint8_t *buf = NULL;
+    size_t len = 0;
     int lock = -1, have_current, status = EXIT_ERROR, n;
 
-    if (store_stage_begin(s->model_dir, s->model_version, &st, &err) != 0)
+    memset(&st, 0, sizeof st); /* store_stage_abort on an early failure */
+    if (encode_for_store(s, f, version_extra_bytes(f),
+                         (unsigned)s->keep_versions, &buf, &len, &crc,
+                         &err) != 0 ||
+        store_stage_begin(s->model_dir, s->model_version, &st, &err) != 0)
         goto out;
-    iso_now(created, sizeof created);
     if (store_stage_file(&st, "model.bin", path, sizeof path, &err) != 0 ||
-        model_save(f, path, &crc, &err) != 0 ||
+        model_write_file(path, buf, len, &err) != 0 ||
         verify_staged(path, f, test, crc, &err) != 0)
         goto out;
-    info.model_bytes = stat(path, &sb) == 0 ? (size_t)sb.st_size : 0;
+    /* A large model's buffer is not needed while the lock is held. */
+    free(buf);
+    buf = NULL;
+    info.model_bytes = len;
+
+    /* From naming to pruning, no other trainer touches the store: the name
+     * picked is free until it is committed. */
+    lock = store_lock(s->model_dir, &err);
+    if (lock < 0)
+        goto out;
+    if (store_stage_name(&st, time(NULL), &err) != 0) {
+        if (st.chosen) {
+            fr_error_prefix(&err, "invalid MODEL_VERSION '%s'", st.version);
+            status = EXIT_USAGE;
+        }
+        goto out;
+    }
+    iso_now(created, sizeof created);
     info.settings = s;
     info.version = st.version;
     info.created_at = created;
@@ -346,8 +475,7 @@ static int publish(const struct train_settings *s, const struct forest *f,
     if (store_stage_file(&st, "report.svg", path, sizeof path, &err) != 0 ||
         report_write(path, f, &info, &err) != 0)
         goto out;
-    lock = store_lock(s->model_dir, &err);
-    if (lock < 0 || store_stage_commit(&st, &err) != 0)
+    if (store_stage_commit(&st, &err) != 0)
         goto out;
     say(s, "wrote version %s (model.bin %zu bytes, crc32 %08x, verified)",
         st.version, info.model_bytes, crc);
@@ -382,7 +510,8 @@ static int publish(const struct train_settings *s, const struct forest *f,
             s->model_dir, st.version);
         status = EXIT_TRAINED;
     }
-    n = store_prune(s->model_dir, (unsigned)s->keep_versions, &err);
+    n = store_prune(s->model_dir, (unsigned)s->keep_versions, st.version,
+                    &err);
     if (n < 0)
         say(s, "warning: %s", err.msg);
     else if (n > 0)
@@ -392,9 +521,10 @@ static int publish(const struct train_settings *s, const struct forest *f,
     return status;
 out:
     fail(&err);
+    free(buf);
     store_stage_abort(&st);
     store_unlock(lock);
-    return EXIT_ERROR;
+    return status == EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
 }
 
 /* Scores f on the test split, prints the comparison with the baseline and
@@ -465,19 +595,27 @@ static int write_shard(const struct train_settings *s, const struct forest *f)
 {
     struct fr_error err = {{0}};
     char dir[PATH_MAX], path[PATH_MAX + 64];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    uint32_t crc;
+    int status = EXIT_ERROR;
 
-    if (shard_dir(s, dir, sizeof dir, &err) != 0 || mkdir_p(dir, &err) != 0)
-        goto fail;
+    /* keep 0: shards are merged and removed, not kept. */
+    if (encode_for_store(s, f, 0, 0, &buf, &len, &crc, &err) != 0 ||
+        shard_dir(s, dir, sizeof dir, &err) != 0 || mkdir_p(dir, &err) != 0)
+        goto out;
     snprintf(path, sizeof path, "%s/shard-%llu-of-%llu.bin", dir,
              s->shard_index, s->shard_count);
-    if (model_save(f, path, NULL, &err) != 0)
-        goto fail;
+    if (model_write_file(path, buf, len, &err) != 0)
+        goto out;
     say(s, "wrote shard %llu of %llu (%u trees) to %s", s->shard_index,
         s->shard_count, f->n_trees, path);
-    return EXIT_TRAINED;
-fail:
-    fail(&err);
-    return EXIT_ERROR;
+    status = EXIT_TRAINED;
+out:
+    if (status != EXIT_TRAINED)
+        fail(&err);
+    free(buf);
+    return status;
 }
 
 /* ---- commands -------------------------------------------------------- */
@@ -494,12 +632,19 @@ int trainer_train(const struct train_settings *s)
     double t0;
 
     params_from(s, &params);
-    if (forest_params_check(&params, &err) != 0) {
+    if (forest_params_check(&params, &err) != 0 ||
+        check_settings(s, s->shard_count > 1 ? WRITES_SHARD : 0, &err) != 0) {
         fail(&err);
         return EXIT_USAGE;
     }
-    if (store_check_dir(s->model_dir, &err) != 0 ||
-        run_data_load(s, &d, &err) != 0)
+    if (store_check_dir(s->model_dir, &err) != 0)
+        goto out;
+    /* Only now that MODEL_DIR is known to be a store. */
+    if (s->shard_count == 1 && check_settings(s, WRITES_VERSION, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
+    if (run_data_load(s, &d, &err) != 0)
         goto out;
     say(s, "training %u of %u trees (depth %u, min_samples_leaf %u, "
         "max_features %g, %u bins, SEED %llu)",
@@ -543,8 +688,17 @@ int trainer_merge(const struct train_settings *s)
     glob_t g = {0};
     int status = EXIT_ERROR, globbed = 0;
 
-    if (store_check_dir(s->model_dir, &err) != 0 ||
-        shard_dir(s, dir, sizeof dir, &err) != 0)
+    if (check_settings(s, READS_SHARDS, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
+    if (store_check_dir(s->model_dir, &err) != 0)
+        goto out;
+    if (check_settings(s, WRITES_VERSION | READS_SHARDS, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
+    if (shard_dir(s, dir, sizeof dir, &err) != 0)
         goto out;
     /* Only this run's shard count: leftovers of a run split another way
      * under the same SHARD_RUN are not ours to merge. */
@@ -592,7 +746,10 @@ int trainer_merge(const struct train_settings *s)
         }
     }
     status = evaluate_and_publish(s, f, &d, &ev);
-    if (status != EXIT_ERROR && store_remove_tree(dir) == 0)
+    /* Only once the merged forest is a version: a refused MODEL_VERSION
+     * (exit 2) stored nothing, and the shards can be merged again. */
+    if ((status == EXIT_TRAINED || status == EXIT_NOT_PROMOTED) &&
+        store_remove_tree(dir) == 0)
         say(s, "removed %s", dir);
     goto done;
 out:
@@ -657,6 +814,10 @@ int trainer_synth(const struct train_settings *s)
     struct fr_error err = {{0}};
     int rc;
 
+    if (check_synth_size(s, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
     if (synth_generate(s->synth_series, s->synth_days, s->seed, &raw,
                        &err) != 0) {
         fail(&err);
@@ -679,6 +840,10 @@ int trainer_table(const struct train_settings *s)
     struct fr_error err = {{0}};
     int series_mode = 0, rc;
 
+    if (check_settings(s, 0, &err) != 0) {
+        fail(&err);
+        return EXIT_USAGE;
+    }
     if (load_table(s, &table, &spec, &series_mode, &err) != 0) {
         fail(&err);
         return EXIT_ERROR;

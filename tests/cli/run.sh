@@ -40,6 +40,9 @@ json() { # json FILE EXPR: evaluates a Python expression on the document d
     "$PY" -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)"
 }
 current() { readlink "$1/current"; }
+snapshot() { # every name, size and time under a store: "untouched" means equal
+    (cd "$1" && find . -printf '%p %s %T@\n' | sort | md5sum)
+}
 fingerprint() { # what a reader of MODEL_DIR would see
     echo "$(current "$1") $(cksum <"$1/current/model.bin")"
 }
@@ -73,6 +76,19 @@ MAX_FEATURES=0 run
 check "cli-1.8 MAX_FEATURES=0 is refused" exits 2
 SHARD_COUNT=2 SHARD_INDEX=2 run --model-dir "$T"
 check "cli-1.9 SHARD_INDEX must be below SHARD_COUNT" exits 2
+one_line() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
+N_ESTIMATORS=' 12' run
+check "cli-1.11 a number setting with a leading space is refused" \
+    eval 'exits 2 && one_line && says "invalid N_ESTIMATORS '"'"' 12'"'"'"'
+KEEP_VERSIONS='3 ' run
+check "cli-1.12 a number setting with a trailing space is refused" \
+    eval 'exits 2 && one_line && says "invalid KEEP_VERSIONS '"'"'3 '"'"'"'
+PROMOTE_MAX_REGRESSION=0x10 run
+check "cli-1.13 hexadecimal is not a decimal setting" \
+    eval 'exits 2 && one_line && says "invalid PROMOTE_MAX_REGRESSION '"'"'0x10'"'"': expected a decimal number"'
+run --test-fraction ' 0.3'
+check "cli-1.14 a fraction with a leading space is refused" \
+    eval 'exits 2 && one_line && says "invalid --test-fraction '"'"' 0.3'"'"'"'
 
 echo "cli: training and the model store"
 M=$T/models
@@ -102,14 +118,51 @@ check "cli-3.2 current still serves v1 after the refusal" \
 MODEL_VERSION=v3 MAX_DEPTH=1 N_ESTIMATORS=2 PROMOTE_MAX_REGRESSION=1000 run --model-dir "$M"
 check "cli-3.3 PROMOTE_MAX_REGRESSION lets it through" \
     eval 'exits 0 && [ "$(current "$M")" = versions/v3 ]'
-MODEL_VERSION=v3 run --model-dir "$M"
-check "cli-3.4 an existing version name is refused, nothing changes" \
-    eval 'exits 1 && says "already exists" && [ "$(current "$M")" = versions/v3 ]'
+snap=$(snapshot "$M")
+MODEL_VERSION=v3 run --model-dir "$M" --quiet false
+check "cli-3.4 an existing version name exits 2 before any work, nothing changes" \
+    eval 'exits 2 && one_line && says "invalid MODEL_VERSION '"'"'v3'"'"': version '"'"'v3'"'"' already exists" &&
+          [ ! -s "$T/out" ] && [ "$(snapshot "$M")" = "$snap" ]'
+i=0
+for v in a/b .. .hidden; do
+    i=$((i + 1))
+    MODEL_VERSION=$v run --model-dir "$M" --quiet false
+    check "cli-3.11.$i MODEL_VERSION '$v' exits 2 before any work, nothing changes" \
+        eval 'exits 2 && one_line && says "invalid MODEL_VERSION '"'"'$v'"'"'" &&
+              [ ! -s "$T/out" ] && [ "$(snapshot "$M")" = "$snap" ]'
+done
+SYNTH_SERIES=1000000 SYNTH_DAYS=100000 run --model-dir "$M" --quiet false
+check "cli-3.12 oversized SYNTH_SERIES x SYNTH_DAYS exits 2 before any work" \
+    eval 'exits 2 && one_line && says "invalid SYNTH_SERIES x SYNTH_DAYS: 1000000 x 100000" &&
+          [ ! -s "$T/out" ] && [ "$(snapshot "$M")" = "$snap" ]'
+SYNTH_SERIES=1000000 SYNTH_DAYS=100000 run synth --out "$T/huge.csv"
+check "cli-3.13 so does synth with them" \
+    eval 'exits 2 && one_line && says "invalid SYNTH_SERIES x SYNTH_DAYS" && [ ! -e "$T/huge.csv" ]'
+SHARD_COUNT=2 SHARD_RUN=../up run --model-dir "$M" --quiet false
+check "cli-3.14 an invalid SHARD_RUN exits 2 before any work" \
+    eval 'exits 2 && one_line && says "invalid SHARD_RUN '"'"'../up'"'"'" &&
+          [ ! -s "$T/out" ] && [ "$(snapshot "$M")" = "$snap" ]'
+MODEL_VERSION=v3 SHARD_COUNT=2 run merge --model-dir "$M"
+check "cli-3.15 merge into an existing version exits 2" \
+    eval 'exits 2 && one_line && says "invalid MODEL_VERSION '"'"'v3'"'"'" && [ "$(snapshot "$M")" = "$snap" ]'
 for v in v4 v5 v6; do
     MODEL_VERSION=$v KEEP_VERSIONS=2 run --model-dir "$M"
 done
 check "cli-3.5 KEEP_VERSIONS=2 leaves two versions, current among them" \
     eval '[ "$(ls "$M/versions" | wc -l)" -eq 2 ] && [ "$(current "$M")" = versions/v6 ]'
+
+P=$T/prune
+mkdir "$P"
+for v in p1 p2 p3; do
+    MODEL_VERSION=$v PROMOTE_MAX_REGRESSION=1000 run --model-dir "$P"
+done
+MODEL_VERSION=p4 MAX_DEPTH=1 N_ESTIMATORS=2 KEEP_VERSIONS=1 run --model-dir "$P"
+check "cli-3.9 KEEP_VERSIONS=1 and a refused model: exit 3, the refused version stays whole" \
+    eval 'exits 3 && [ -s "$P/versions/p4/model.bin" ] && [ -s "$P/versions/p4/metadata.json" ] &&
+          says "p4 is kept in versions/"'
+check "cli-3.10 current is unchanged and the older versions are pruned" \
+    eval '[ "$(current "$P")" = versions/p3 ] && [ -s "$P/current/model.bin" ] &&
+          [ "$(ls "$P/versions" | tr "\n" " ")" = "p3 p4 " ]'
 
 MODEL_VERSION=v5 run promote --model-dir "$M"
 check "cli-3.6 promote rolls current back to an older version" \
@@ -149,6 +202,12 @@ bad "cli-4.7 too few rows for the lags" \
 bad "cli-4.8 tabular non-numeric cell" "a,demand\n1,2\nx,3\n" \
     "line 3 column 1 ('a'): 'x' is not a number" DATA_MODE=tabular
 bad "cli-4.9 ragged row" "a,demand\n1,2\n3\n" "line 3: 1 columns" DATA_MODE=tabular
+bad "cli-4.15 a header name that is not UTF-8, with line and column" \
+    "date,demand,pr\\xffmo\n2024-01-01,3,0\n" "line 1 column 3: the column name is not valid UTF-8"
+bad "cli-4.16 a header name with a control character" \
+    "a,\"x\\x1by\",demand\n1,2,3\n" "line 1 column 2: the column name holds a control character" DATA_MODE=tabular
+bad "cli-4.17 a hexadecimal cell is not a decimal number" \
+    "a,demand\n1,2\n0x10,3\n" "line 3 column 1 ('a'): '0x10' is not a decimal number" DATA_MODE=tabular
 run --model-dir "$M" --data-path "$T/none.csv"
 check "cli-4.10 a missing file is named" \
     eval 'exits 1 && says "cannot open '"'"'$T/none.csv'"'"'" && [ "$(fingerprint "$M")" = "$before" ]'
@@ -252,6 +311,112 @@ done
 SHARD_COUNT=2 SHARD_RUN=ab DATA_MODE=tabular run merge --model-dir "$S" --data-path "$T/ba.csv"
 check "cli-7.7 merging against data with the columns in another order is refused" \
     eval 'exits 1 && says "the shards'"'"' feature 1 is '"'"'a'"'"', the data'"'"'s is '"'"'b'"'"'"'
+for r in ra rb; do
+    for i in 0 1; do
+        SHARD_INDEX=$i SHARD_COUNT=2 SHARD_RUN=$r N_ESTIMATORS=4 run --model-dir "$S"
+    done
+done
+for r in ra rb; do
+    (MODEL_VERSION=onename SHARD_COUNT=2 SHARD_RUN=$r N_ESTIMATORS=4 PROMOTE_MAX_REGRESSION=1000 \
+        "$TRAIN" merge --model-dir "$S" >"$T/m$r.out" 2>"$T/m$r.err"; echo $? >"$T/m$r.rc") &
+done
+wait
+cat "$T"/m??.err >"$T/err"
+# The winner's shards are merged and removed; the loser, refused up front or
+# at commit, stored nothing and keeps its shards for another try.
+loser_keeps_shards() {
+    local r
+    [ "$(sort "$T"/m??.rc | tr "\n" " ")" = "0 2 " ] || return 1
+    for r in ra rb; do
+        if [ "$(cat "$T/m$r.rc")" = 2 ]; then
+            [ -f "$S/shards/$r/shard-1-of-2.bin" ] || return 1
+        else
+            [ ! -d "$S/shards/$r" ] || return 1
+        fi
+    done
+}
+check "cli-7.8 two merges into one MODEL_VERSION: the refused one (exit 2) keeps its shards" \
+    loser_keeps_shards
+
+echo "cli: trainers at once"
+# Four trainers on one store, twice, with default (UTC time) version names:
+# those finishing in the same second must still get distinct names.
+C=$T/concurrent
+mkdir "$C"
+for r in 1 2; do
+    for i in 1 2 3 4; do
+        (KEEP_VERSIONS=100 "$TRAIN" --model-dir "$C" --data-path "$T/series.csv" \
+            >"$T/c$r$i.out" 2>"$T/c$r$i.err"; echo $? >"$T/c$r$i.rc") &
+    done
+    wait
+done
+cat "$T"/c??.err >"$T/err"
+check "cli-8.1 trainers started at once all exit 0 or 3, none 1" \
+    eval '[ "$(cat "$T"/c??.rc | grep -cvE "^(0|3)$")" -eq 0 ] && [ "$(cat "$T"/c??.rc | wc -l)" -eq 8 ]'
+complete() { # complete DIR: a whole version whose metadata names it
+    [ -s "$1/model.bin" ] && [ -s "$1/report.svg" ] &&
+        json "$1/metadata.json" "d['version']=='$(basename "$1")'"
+}
+all_complete() {
+    local n=0 v
+    for v in "$C"/versions/*; do
+        complete "$v" || return 1
+        n=$((n + 1))
+    done
+    [ "$n" -eq 8 ]
+}
+check "cli-8.2 eight distinct versions, each complete and named in its metadata" all_complete
+check "cli-8.3 current points at a complete version, no staging left" \
+    eval 'complete "$C/$(current "$C")" && [ -z "$(ls -A "$C" | grep staging)" ]'
+# The same MODEL_VERSION twice at once: whichever names its version second,
+# up front or at commit, is told the name is taken (exit 2), never exit 1.
+for i in 1 2; do
+    (MODEL_VERSION=same "$TRAIN" --model-dir "$C" --data-path "$T/series.csv" \
+        >"$T/s$i.out" 2>"$T/s$i.err"; echo $? >"$T/s$i.rc") &
+done
+wait
+cat "$T"/s?.err >"$T/err"
+check "cli-8.4 two trainers with one MODEL_VERSION: one exits 0, the other 2 naming it" \
+    eval '[ "$(sort "$T"/s?.rc | tr "\n" " ")" = "0 2 " ] && one_line &&
+          says "invalid MODEL_VERSION '"'"'same'"'"'" && complete "$C/versions/same"'
+
+echo "cli: a small volume"
+# A 1 MiB tmpfs in a private mount namespace (it vanishes with the shell,
+# even on a crash): a tiny model fits, a 1.7 MB one is refused before
+# anything is written, and keeping 5 of a 0.3 MB one draws a warning.
+V=$T/volume
+mkdir "$V"
+if [ "$(id -u)" -eq 0 ]; then ns="unshare -m"; else ns="unshare -rm"; fi
+$ns bash -c '
+    set -u
+    V=$1 TRAIN=$2 T=$3
+    mount -t tmpfs -o size=1m tmpfs "$V" || exit 1
+    snapshot() { (cd "$V" && find . -printf "%p %s %T@\n" | sort | md5sum); }
+    MODEL_VERSION=tiny N_ESTIMATORS=2 MAX_DEPTH=2 "$TRAIN" --model-dir "$V" 2>"$T/v1.err"
+    echo $? >"$T/v1.rc"
+    readlink "$V/current" >"$T/v1.current"
+    snapshot >"$T/v2.before"
+    MODEL_VERSION=big N_ESTIMATORS=300 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
+        "$TRAIN" --model-dir "$V" 2>"$T/v2.err"
+    echo $? >"$T/v2.rc"
+    snapshot >"$T/v2.after"
+    MODEL_VERSION=mid N_ESTIMATORS=50 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
+        "$TRAIN" --model-dir "$V" 2>"$T/v3.err"
+    echo $? >"$T/v3.rc"
+    readlink "$V/current" >"$T/v3.current"
+' volume "$V" "$TRAIN" "$T"
+cp "$T/v1.err" "$T/err" 2>/dev/null
+check "cli-9.1 a tiny model fits a 1 MiB volume, without a warning" \
+    eval '[ "$(cat "$T/v1.rc")" = 0 ] && [ "$(cat "$T/v1.current")" = versions/tiny ] && [ ! -s "$T/v1.err" ]'
+cp "$T/v2.err" "$T/err" 2>/dev/null
+check "cli-9.2 a model bigger than the free space exits 1 before writing anything" \
+    eval '[ "$(cat "$T/v2.rc")" = 1 ] && one_line &&
+          says "cannot store the model in MODEL_DIR '"'"'$V'"'"': not enough space: the new version needs" &&
+          [ "$(cat "$T/v2.before")" = "$(cat "$T/v2.after")" ]'
+cp "$T/v3.err" "$T/err" 2>/dev/null
+check "cli-9.3 KEEP_VERSIONS versions that cannot fit the volume draw one warning" \
+    eval '[ "$(cat "$T/v3.rc")" = 0 ] && [ "$(cat "$T/v3.current")" = versions/mid ] && one_line &&
+          says "warning: KEEP_VERSIONS 5 versions of" && says "need more than the 1048576 bytes"'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

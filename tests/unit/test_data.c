@@ -3,9 +3,11 @@
  * the time-ordered split and the metrics.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "csvfile.h"
 #include "dataset.h"
 #include "metrics.h"
@@ -117,6 +119,101 @@ static void test_csv(void)
               read_tab("\xef\xbb\xbf" "a,y\n1,2\n", &ds, &err) == 0 &&
                   strcmp(ds.feature_names[0], "a") == 0);
     dataset_release(&ds);
+    test_cond("csv-2.18 a header name that is not UTF-8 is refused with line "
+              "and column",
+              read_tab("a,b\xff,y\n1,2,3\n", &ds, &err) != 0 &&
+                  contains(err.msg, "line 1 column 2: the column name is not "
+                                    "valid UTF-8 (byte 2 of the name is "
+                                    "0xff)"));
+    test_cond("csv-2.19 overlong, surrogate and truncated UTF-8 are refused",
+              read_tab("\xc0\xaf,y\n1,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "not valid UTF-8") &&
+                  read_tab("a\xed\xa0\x80,y\n1,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "not valid UTF-8") &&
+                  read_tab("y,a\xe2\x82\n1,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "column 2: the column name is not valid"));
+    test_cond("csv-2.20 a control character in a header name is refused",
+              read_tab("\"a\tb\",y\n1,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "line 1 column 1: the column name holds a "
+                                    "control character (byte 2 of the name "
+                                    "is 0x09)") &&
+                  read_tab("a\xc2\x85,y\n1,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "control character"));
+    test_cond("csv-2.21 UTF-8 header names are kept as they are",
+              read_tab("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8c"
+                       "\xb2,y\n1,2\n", &ds, &err) == 0 &&
+                  strcmp(ds.feature_names[0], "\xc3\xa9t\xc3\xa9 \xe2\x82"
+                                              "\xac \xf0\x9f\x8c\xb2") == 0);
+    dataset_release(&ds);
+    test_cond("csv-2.22 a hexadecimal cell is not a decimal number",
+              read_tab("a,y\n1,2\n0x10,3\n", &ds, &err) != 0 &&
+                  contains(err.msg, "line 3 column 1 ('a'): '0x10' is not a "
+                                    "decimal number"));
+    test_cond("csv-2.23 spaces and tabs around a number are allowed; "
+              "exponents and signs too",
+              read_tab("a,y\n 1.5 ,\t-2e-1\t\n.5,+3.\n", &ds, &err) == 0 &&
+                  ds.X[0] == 1.5f && ds.y[0] == -0.2 && ds.X[1] == 0.5f &&
+                  ds.y[1] == 3.0);
+    dataset_release(&ds);
+    test_cond("csv-2.24 a half number is refused",
+              read_tab("a,y\n1e,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "'1e' is not a number") &&
+                  read_tab("a,y\n1 2,2\n", &ds, &err) != 0 &&
+                  contains(err.msg, "'1 2' is not a number"));
+}
+
+static void test_config(void)
+{
+    unsigned long long n = 0;
+    double x = 0.0;
+    struct fr_error err = {{0}};
+    const struct config_option opts[] = {
+        {"FR_TEST_N", CONFIG_UINT, "7", "n", &n, 1, 1000, NULL},
+        {"FR_TEST_X", CONFIG_DOUBLE, "0.5", "x", &x, 0, 100, NULL},
+    };
+    char a0[] = "prog", a1[32], a2[64];
+    char *argv[] = {a0, a1, a2};
+    int ok = 1;
+
+    /* Settings are plain decimal: what strtol/strtod would also take
+     * (spaces, hexadecimal, a sign on a count) is refused. */
+    static const char *const bad_uint[] = {
+        " 12", "12 ", "0x10", "+5", "-1", "1e2", "12.0", "",
+        "99999999999999999999999", /* beyond unsigned long long */
+    };
+    static const char *const bad_double[] = {"0x10", " 1", "1 ", "inf",
+                                             "nan", "1e", ".", "1,5", "+"};
+    for (size_t i = 0; i < sizeof bad_uint / sizeof bad_uint[0]; i++) {
+        snprintf(a1, sizeof a1, "--fr-test-n");
+        snprintf(a2, sizeof a2, "%s", bad_uint[i]);
+        ok &= config_load(opts, 2, 3, argv, 1, NULL, 0, &err) < 0 &&
+              contains(err.msg, "expected a whole number");
+    }
+    test_cond("config-1.1 a whole-number setting takes digits only", ok);
+    ok = 1;
+    for (size_t i = 0; i < sizeof bad_double / sizeof bad_double[0]; i++) {
+        snprintf(a1, sizeof a1, "--fr-test-x");
+        snprintf(a2, sizeof a2, "%s", bad_double[i]);
+        ok &= config_load(opts, 2, 3, argv, 1, NULL, 0, &err) < 0 &&
+              contains(err.msg, "expected a decimal number");
+    }
+    test_cond("config-1.2 a number setting is plain decimal", ok);
+    snprintf(a1, sizeof a1, "--fr-test-x");
+    snprintf(a2, sizeof a2, "1.5e1");
+    test_cond("config-1.3 decimals with an exponent are read",
+              config_load(opts, 2, 3, argv, 1, NULL, 0, &err) == 0 &&
+                  x == 15.0);
+    snprintf(a1, sizeof a1, "--fr-test-n");
+    snprintf(a2, sizeof a2, "0012");
+    test_cond("config-1.4 leading zeros are still decimal",
+              config_load(opts, 2, 3, argv, 1, NULL, 0, &err) == 0 && n == 12);
+    test_cond("config-1.5 decimal spans",
+              config_decimal_span("12") == 2 &&
+                  config_decimal_span("-1.5e+3x") == 7 &&
+                  config_decimal_span("1e") == 1 &&
+                  config_decimal_span("0x10") == 1 &&
+                  config_decimal_span(".") == 0 &&
+                  config_decimal_span("e5") == 0);
 }
 
 static void test_dates(void)
@@ -359,6 +456,7 @@ static void test_synth(void)
 void test_data(void)
 {
     test_csv();
+    test_config();
     test_dates();
     test_features();
     test_series_csv();
