@@ -1,9 +1,13 @@
 #!/bin/bash
-# Runs the README's console examples against a live forest-serve holding a
-# freshly trained model (see readme_examples.py). Uses the release build, as
-# a reader of the README would.
+# Two checks that the docs still match the project, each quote or command
+# one check, with one closing "N passed, N failed" for both:
+# - quotes.py: every YAML block in README.md and theory/*.md marked
+#   <!-- quote: k8s/FILE --> is still an excerpt of that manifest;
+# - readme_examples.py: the README's console examples, run against a live
+#   forest-serve holding a freshly trained model. Uses the release build, as
+#   a reader of the README would.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 T=$(mktemp -d /tmp/forest-docs-XXXXXX)
@@ -13,6 +17,12 @@ cleanup() {
     rm -rf "$T"
 }
 trap cleanup EXIT
+
+# "N passed, N failed" (or "quotes: N passed, N failed") -> "N N".
+counts() { sed -n -E 's/^(quotes: )?([0-9]+) passed, ([0-9]+) failed$/\2 \3/p' "$1" | tail -n 1; }
+
+"$PY" tests/docs/quotes.py | tee "$T/quotes.out"
+quotes_rc=${PIPESTATUS[0]}
 
 make -s build/forest-train build/forest-serve >/dev/null || exit 1
 export MODEL_DIR=$T/models
@@ -27,4 +37,10 @@ for _ in $(seq 100); do
     curl -sf "localhost:$DOCS_PORT/ready" >/dev/null && break
     sleep 0.05
 done
-"$PY" tests/docs/readme_examples.py
+"$PY" tests/docs/readme_examples.py | tee "$T/examples.out"
+examples_rc=${PIPESTATUS[0]}
+
+read -r qp qf <<<"$(counts "$T/quotes.out")"
+read -r ep ef <<<"$(counts "$T/examples.out")"
+echo "$((${qp:-0} + ${ep:-0})) passed, $((${qf:-1} + ${ef:-1})) failed"
+[ "$quotes_rc" -eq 0 ] && [ "$examples_rc" -eq 0 ]

@@ -6,9 +6,6 @@
 #     into the Kubernetes 1.34 Go types, the OpenAPI schema of each supported
 #     minor (SCHEMA_VERSIONS below), the restricted Pod Security Standard,
 #     labels, requests;
-#   - YAML that theory/*.md quotes from k8s/ is the file, or a contiguous
-#     part of it, as it is now (quotes.awk; testdata/quotes.md proves it can
-#     fail);
 #   - k8scheck rejects each broken manifest of tests/manifests/testdata/ with
 #     the failures its "# expect:" lines name (and none of "# expect-not:").
 # The checker, its modules and each release's k8s.io/kubernetes module (for
@@ -67,21 +64,6 @@ for f in k8s/examples/parallel-training/*.yaml; do
 done
 objects=$(grep -c '^kind:' "$OUT/all.yaml")
 echo "manifests: $objects objects rendered"
-
-# Quotes of k8s/ in theory/: each one as the file is now.
-k8sfiles=$(find k8s -name '*.yaml' | sort | tr '\n' ' ')
-awk -v files="$k8sfiles" -f tests/manifests/quotes.awk theory/*.md >"$OUT/quotes" 2>&1
-test_cond "quotes.awk ran on theory/" $? "$OUT/quotes"
-grep -q '^OK ' "$OUT/quotes"
-test_cond "theory/ quotes files of k8s/ (quotes.awk found them)" $? "$OUT/quotes"
-while read -r verdict where file reason; do
-    [ "$verdict" = OK ]
-    test_cond "$where quotes $file as it is${reason:+ ($reason)}" $?
-done <"$OUT/quotes"
-want=$(sed -n 's/^<!-- expect: \(.*\) -->$/\1/p' tests/manifests/testdata/quotes.md)
-got=$(awk -v files="$k8sfiles" -f tests/manifests/quotes.awk tests/manifests/testdata/quotes.md | cut -d' ' -f1 | tr '\n' ' ')
-[ -n "$want" ] && [ "$got" = "$want " ]
-test_cond "quotes.awk judges testdata/quotes.md: want $want, got $got" $?
 
 # Go modules are downloaded once per machine, shared with tests/e2e (which
 # already fetches k8s.io/kubernetes v1.34.4 there). -modcacherw keeps the
