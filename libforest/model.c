@@ -553,6 +553,20 @@ static cJSON *uint_array(const uint32_t *v, uint32_t n)
     return a;
 }
 
+/* Adds item under key, or frees it: cJSON leaves an item it could not
+ * attach to the caller. Returns 0, or -1 when item is NULL or the key could
+ * not be allocated. */
+static int add_owned_item(cJSON *obj, const char *key, cJSON *item)
+{
+    if (item == NULL)
+        return -1;
+    if (!cJSON_AddItemToObject(obj, key, item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+    return 0;
+}
+
 int model_describe(const struct forest *f, cJSON *obj)
 {
     const struct forest_params *p = &f->params;
@@ -566,9 +580,14 @@ int model_describe(const struct forest *f, cJSON *obj)
     if (names == NULL || imp == NULL)
         return -1;
     for (uint32_t i = 0; i < f->n_features; i++) {
-        if (!cJSON_AddItemToArray(names,
-                                  cJSON_CreateString(f->feature_names[i])) ||
-            !cJSON_AddNumberToObject(imp, f->feature_names[i],
+        cJSON *name = cJSON_CreateString(f->feature_names[i]);
+        if (name == NULL)
+            return -1;
+        if (!cJSON_AddItemToArray(names, name)) {
+            cJSON_Delete(name);
+            return -1;
+        }
+        if (!cJSON_AddNumberToObject(imp, f->feature_names[i],
                                      f->importances[i]))
             return -1;
     }
@@ -585,15 +604,15 @@ int model_describe(const struct forest *f, cJSON *obj)
         return 0;
     series = cJSON_AddObjectToObject(obj, "series");
     if (series == NULL ||
-        !cJSON_AddItemToObject(series, "lags",
-                               uint_array(f->series.lags, f->series.n_lags)) ||
-        !cJSON_AddItemToObject(series, "windows",
-                               uint_array(f->series.windows,
-                                          f->series.n_windows)) ||
-        !cJSON_AddItemToObject(series, "covariates",
-                               cJSON_CreateStringArray(
-                                   (const char *const *)f->series.covariates,
-                                   (int)f->series.n_covariates)) ||
+        add_owned_item(series, "lags",
+                       uint_array(f->series.lags, f->series.n_lags)) != 0 ||
+        add_owned_item(series, "windows",
+                       uint_array(f->series.windows,
+                                  f->series.n_windows)) != 0 ||
+        add_owned_item(series, "covariates",
+                       cJSON_CreateStringArray(
+                           (const char *const *)f->series.covariates,
+                           (int)f->series.n_covariates)) != 0 ||
         !cJSON_AddNumberToObject(series, "history_days",
                                  series_history(&f->series)))
         return -1;

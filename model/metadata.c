@@ -14,70 +14,89 @@
 #include "model.h"
 #include "trainer.h"
 
-/* cJSON writes NaN as null, which is what JSON readers expect. */
-static void add_metrics(cJSON *obj, const struct metrics *m)
+/*
+ * add_number, add_string: one key of an object. Return 0, or -1 when cJSON
+ * could not allocate (or obj is NULL because an earlier allocation failed):
+ * metadata.json is read back by the promotion gate, so a key silently left
+ * out would change what the next run decides.
+ */
+static int add_number(cJSON *obj, const char *key, double value)
 {
-    cJSON_AddNumberToObject(obj, "mae", m->mae);
-    cJSON_AddNumberToObject(obj, "rmse", m->rmse);
-    cJSON_AddNumberToObject(obj, "mape", m->mape);
-    cJSON_AddNumberToObject(obj, "r2", m->r2);
-    cJSON_AddNumberToObject(obj, "rows", (double)m->n);
+    return cJSON_AddNumberToObject(obj, key, value) != NULL ? 0 : -1;
 }
 
+static int add_string(cJSON *obj, const char *key, const char *value)
+{
+    return cJSON_AddStringToObject(obj, key, value) != NULL ? 0 : -1;
+}
+
+/* One metrics object; cJSON writes NaN as null, which is what JSON readers
+ * expect. Returns 0, or -1 when out of memory. */
+static int add_metrics(cJSON *obj, const struct metrics *m)
+{
+    if (add_number(obj, "mae", m->mae) != 0 ||
+        add_number(obj, "rmse", m->rmse) != 0 ||
+        add_number(obj, "mape", m->mape) != 0 ||
+        add_number(obj, "r2", m->r2) != 0 ||
+        add_number(obj, "rows", (double)m->n) != 0)
+        return -1;
+    return 0;
+}
+
+/*
+ * Writes metadata.json for version info->version to path (atomically, via
+ * model_write_file). Returns 0, or -1 with err set; every key is checked,
+ * so a file is written whole or not at all.
+ */
 int metadata_write(const char *path, const struct forest *f,
                    const struct run_info *info, struct fr_error *err)
 {
     const struct train_settings *s = info->settings;
     const struct evaluation *ev = info->eval;
     cJSON *root = cJSON_CreateObject(), *o;
-    char crc[16];
+    char crc[16], sum[32];
     char *text = NULL;
     int rc = -1;
 
     if (root == NULL)
         goto nomem;
     snprintf(crc, sizeof crc, "%08x", info->model_crc);
-    cJSON_AddStringToObject(root, "version", info->version);
-    cJSON_AddStringToObject(root, "created_at", info->created_at);
-    cJSON_AddStringToObject(root, "trainer_version", FR_VERSION);
-    cJSON_AddStringToObject(root, "target", s->target_column);
-    cJSON_AddStringToObject(root, "data", info->data_source);
+    snprintf(sum, sizeof sum, "crc32:%s", crc);
+    if (add_string(root, "version", info->version) != 0 ||
+        add_string(root, "created_at", info->created_at) != 0 ||
+        add_string(root, "trainer_version", FR_VERSION) != 0 ||
+        add_string(root, "target", s->target_column) != 0 ||
+        add_string(root, "data", info->data_source) != 0)
+        goto nomem;
     if (model_describe(f, root) != 0)
         goto nomem;
-    cJSON_AddNumberToObject(
-        cJSON_GetObjectItemCaseSensitive(root, "hyperparameters"),
-        "test_fraction", s->test_fraction);
+    if (add_number(cJSON_GetObjectItemCaseSensitive(root, "hyperparameters"),
+                   "test_fraction", s->test_fraction) != 0)
+        goto nomem;
     o = cJSON_AddObjectToObject(root, "metrics");
-    if (o != NULL) {
-        add_metrics(o, &ev->model);
-        if (!isnan(f->oob_rmse))
-            cJSON_AddNumberToObject(o, "oob_rmse", f->oob_rmse);
-    }
+    if (add_metrics(o, &ev->model) != 0)
+        goto nomem;
+    if (!isnan(f->oob_rmse) && add_number(o, "oob_rmse", f->oob_rmse) != 0)
+        goto nomem;
     o = cJSON_AddObjectToObject(root, "baseline");
-    if (o != NULL) {
-        cJSON_AddStringToObject(o, "name", ev->baseline_name);
-        add_metrics(o, &ev->baseline);
-    }
+    if (add_string(o, "name", ev->baseline_name) != 0 ||
+        add_metrics(o, &ev->baseline) != 0)
+        goto nomem;
     o = cJSON_AddObjectToObject(root, "training");
-    if (o != NULL) {
-        cJSON_AddNumberToObject(o, "rows", (double)ev->train_rows);
-        cJSON_AddNumberToObject(o, "test_rows", (double)ev->test_rows);
-        cJSON_AddNumberToObject(o, "seconds", ev->train_seconds);
-        cJSON_AddNumberToObject(o, "total_seconds", ev->total_seconds);
-        cJSON_AddNumberToObject(o, "peak_rss_kb", (double)ev->peak_rss_kb);
-    }
+    if (add_number(o, "rows", (double)ev->train_rows) != 0 ||
+        add_number(o, "test_rows", (double)ev->test_rows) != 0 ||
+        add_number(o, "seconds", ev->train_seconds) != 0 ||
+        add_number(o, "total_seconds", ev->total_seconds) != 0 ||
+        add_number(o, "peak_rss_kb", (double)ev->peak_rss_kb) != 0)
+        goto nomem;
     o = cJSON_AddObjectToObject(root, "model_file");
-    if (o != NULL) {
-        cJSON_AddStringToObject(o, "name", "model.bin");
-        cJSON_AddNumberToObject(o, "bytes", (double)info->model_bytes);
-        cJSON_AddNumberToObject(o, "format_version", MODEL_FORMAT_VERSION);
-        cJSON_AddStringToObject(o, "crc32", crc);
-    }
-    {
-        char sum[32];
-        snprintf(sum, sizeof sum, "crc32:%s", crc);
-        cJSON_AddStringToObject(root, "checksum", sum);
-    }
+    if (add_string(o, "name", "model.bin") != 0 ||
+        add_number(o, "bytes", (double)info->model_bytes) != 0 ||
+        add_number(o, "format_version", MODEL_FORMAT_VERSION) != 0 ||
+        add_string(o, "crc32", crc) != 0)
+        goto nomem;
+    if (add_string(root, "checksum", sum) != 0)
+        goto nomem;
     text = cJSON_Print(root);
     if (text == NULL)
         goto nomem;

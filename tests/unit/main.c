@@ -1,7 +1,7 @@
 /*
  * main.c: runs every unit-test suite and prints "N passed, N failed".
  *
- * Usage: test-unit [-v] [suite...]   (suites: data forest model store)
+ * Usage: test-unit [-v] [suite...]   (suites: data forest model store metadata)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +51,7 @@ static const struct {
     {"forest", test_forest},
     {"model", test_model},
     {"store", test_store},
+    {"metadata", test_metadata},
 };
 
 int main(int argc, char **argv)

@@ -29,9 +29,17 @@ void test_data(void);
 void test_forest(void);
 void test_model(void);
 void test_store(void);
+void test_metadata(void);
 
-/* Writes text to a new temporary file and returns its path (static buffer
- * per call site is not needed: the caller copies it). */
+struct dataset;
+struct forest;
+/* A 5-tree series forest on a small synthetic data set, and its feature
+ * table in *rows; the caller frees both (test_model.c). */
+struct forest *test_small_series_forest(struct dataset *rows);
+
+/* Writes text to a new file in the temporary directory and returns its
+ * path, in a static buffer that the next call overwrites: copy it to keep
+ * it. Exits the test program if the file cannot be written. */
 const char *test_write_temp(const char *name, const char *text);
 
 /* A fresh temporary directory for this process. */

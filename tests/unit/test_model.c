@@ -12,7 +12,9 @@
 #include "synth.h"
 #include "test.h"
 
-static struct forest *small_series_forest(struct dataset *test_rows)
+/* Declared in test.h: a 5-tree forest on 2 synthetic series of 90 days, and
+ * its feature table in *test_rows (the caller releases both). */
+struct forest *test_small_series_forest(struct dataset *test_rows)
 {
     struct series_data raw;
     struct series_spec spec;
@@ -68,7 +70,7 @@ static size_t first_node_offset(const struct forest *f)
 void test_model(void)
 {
     struct dataset rows;
-    struct forest *f = small_series_forest(&rows), *g;
+    struct forest *f = test_small_series_forest(&rows), *g;
     struct fr_error err = {{0}};
     uint8_t *buf = NULL, *copy;
     size_t len = 0, off;
