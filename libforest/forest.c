@@ -1009,7 +1009,7 @@ struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
 
     if (n_shards == 0) {
         fr_error_set(err, "no shards to merge");
-        return NULL;
+        goto fail;
     }
     first = shards[0];
     total = first->params.n_trees;
@@ -1021,14 +1021,14 @@ struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
                          first->params.shard_index, first->params.shard_count,
                          shards[s]->params.shard_index,
                          shards[s]->params.shard_count);
-            return NULL;
+            goto fail;
         }
         held += shards[s]->n_trees;
     }
     if (held != total) {
         fr_error_set(err, "the shards hold %zu trees, the forest has %u: "
                      "a shard is missing or repeated", held, total);
-        return NULL;
+        goto fail;
     }
     f = forest_alloc(first->n_features, first->feature_names, total);
     if (f == NULL)
@@ -1040,8 +1040,7 @@ struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
             if (src->index >= total || f->trees[src->index].nodes != NULL) {
                 fr_error_set(err, "tree %u appears in two shards or is out "
                              "of range", src->index);
-                forest_free(f);
-                return NULL;
+                goto fail;
             }
             dst = &f->trees[src->index];
             *dst = *src;
@@ -1059,15 +1058,14 @@ struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
     f->params.shard_index = 0;
     f->params.shard_count = 1;
     if (first->has_series) {
-        if (series_spec_copy(&f->series, &first->series, err) != 0) {
-            forest_free(f);
-            return NULL;
-        }
+        if (series_spec_copy(&f->series, &first->series, err) != 0)
+            goto fail;
         f->has_series = 1;
     }
     return f;
 nomem:
     fr_error_set(err, "out of memory merging %zu shards", n_shards);
+fail:
     forest_free(f);
     return NULL;
 }

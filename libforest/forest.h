@@ -63,7 +63,9 @@ struct forest {
     size_t oob_rows;          /* rows that were out of bag at least once */
 };
 
-/* Default hyperparameters (scikit-learn's, but depth 10 as the plan says). */
+/* Default hyperparameters: scikit-learn's, except max_depth 10 where
+ * scikit-learn grows without limit (the seed plan's setting, and a bounded
+ * model size). */
 void forest_params_default(struct forest_params *p);
 
 /* Checks every field; returns 0, or -1 with err naming the bad setting. */

@@ -70,13 +70,16 @@ check "cli-1.6 --help lists every setting with its default" \
 run synth --out "$T/q.csv" --quiet false
 check "cli-1.10 a boolean flag takes a following true/false (QUIET=true is overridden)" \
     eval 'exits 0 && grep -q "^forest-train: wrote" "$T/out"'
-TEST_FRACTION=1.5 run
-check "cli-1.7 TEST_FRACTION out of range is refused" exits 2
-MAX_FEATURES=0 run
-check "cli-1.8 MAX_FEATURES=0 is refused" exits 2
-SHARD_COUNT=2 SHARD_INDEX=2 run --model-dir "$T"
-check "cli-1.9 SHARD_INDEX must be below SHARD_COUNT" exits 2
 one_line() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
+TEST_FRACTION=1.5 run
+check "cli-1.7 TEST_FRACTION out of range is refused" \
+    eval 'exits 2 && one_line && says "invalid TEST_FRACTION '"'"'1.5'"'"'" && says "from 0.001 to 0.9"'
+MAX_FEATURES=0 run
+check "cli-1.8 MAX_FEATURES=0 is refused" \
+    eval 'exits 2 && one_line && says "invalid MAX_FEATURES '"'"'0'"'"'"'
+SHARD_COUNT=2 SHARD_INDEX=2 run --model-dir "$T"
+check "cli-1.9 SHARD_INDEX must be below SHARD_COUNT" \
+    eval 'exits 2 && one_line && says "shard 2 of 2 is not valid" && says "SHARD_INDEX < SHARD_COUNT"'
 N_ESTIMATORS=' 12' run
 check "cli-1.11 a number setting with a leading space is refused" \
     eval 'exits 2 && one_line && says "invalid N_ESTIMATORS '"'"' 12'"'"'"'
@@ -240,8 +243,11 @@ done
 sleep 0.3
 kill -9 $pid 2>/dev/null
 wait $pid 2>/dev/null
+killed=$? # 137 = 128 + SIGKILL: the kill landed, not an exit after training
 check "cli-5.1 SIGKILL during training leaves current and versions intact" \
-    eval '[ "$(fingerprint "$M")" = "$before" ] && [ ! -e "$M/versions/big" ]'
+    eval '[ "$killed" -eq 137 ] && grep -q "training " "$T/crash.log" &&
+          ! grep -q "wrote version" "$T/crash.log" &&
+          [ "$(fingerprint "$M")" = "$before" ] && [ ! -e "$M/versions/big" ]'
 export QUIET=true
 
 echo "cli: data paths agree"

@@ -101,9 +101,30 @@ static void test_split_finding(void)
     dataset_release(&ds);
 }
 
+/* The deepest leaf, found by walking the nodes (not the stored t->depth,
+ * which is what is being checked): children follow their parent, and a
+ * leaf points to itself. Returns -1 on a malformed tree. */
 static int max_leaf_depth(const struct tree *t)
 {
-    return (int)t->depth;
+    int *depth = calloc(t->n_nodes, sizeof *depth);
+    int deepest = -1;
+
+    if (depth == NULL)
+        return -1;
+    for (uint32_t i = 0; i < t->n_nodes; i++) {
+        uint32_t l = t->nodes[i].left;
+        if (l == i) {
+            if (depth[i] > deepest)
+                deepest = depth[i];
+        } else if (l > i && l + 1 < t->n_nodes) {
+            depth[l] = depth[l + 1] = depth[i] + 1;
+        } else {
+            deepest = -1;
+            break;
+        }
+    }
+    free(depth);
+    return deepest;
 }
 
 static void min_leaf_20(struct forest_params *p)
@@ -119,8 +140,12 @@ static void test_growth(void)
 
     make_table(&ds, 3000, 2, smooth, 2);
     f = train(&ds, 5, 4, NULL);
-    for (uint32_t t = 0; t < f->n_trees; t++)
-        ok &= max_leaf_depth(&f->trees[t]) <= 4 && f->trees[t].n_nodes <= 31;
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        int d = max_leaf_depth(&f->trees[t]);
+        /* 3000 smooth rows: every tree reaches the limit, none passes it. */
+        ok &= d == 4 && (uint32_t)d == f->trees[t].depth &&
+              f->trees[t].n_nodes <= 31;
+    }
     test_cond("grow-1.1 trees stop at max_depth", ok);
     forest_free(f);
 
@@ -259,9 +284,10 @@ static void test_prediction(void)
     for (size_t i = 0; i < ds.n_rows; i++)
         ok &= batch[i] == forest_predict_row(f, ds.X + i * 2);
     test_cond("pred-1.1 batch prediction equals row-by-row prediction", ok);
-    forest_predict_spread(f, ds.X, 0.05, 0.95, &mean, &sd, &lo, &hi);
     test_cond("pred-1.2 the spread brackets the mean",
-              lo <= mean && mean <= hi && sd >= 0.0 &&
+              forest_predict_spread(f, ds.X, 0.05, 0.95, &mean, &sd, &lo,
+                                    &hi) == 0 &&
+                  lo < mean && mean < hi && sd > 0.0 &&
                   mean == forest_predict_row(f, ds.X));
     free(batch);
     forest_free(f);
@@ -273,7 +299,7 @@ static void test_shards(void)
     struct dataset ds;
     struct forest_params p;
     struct fr_error err = {{0}};
-    struct forest *whole, *shard[3], *merged, *swapped[2];
+    struct forest *whole, *shard[3], *merged, *swapped[3], *other;
 
     make_table(&ds, 1500, 2, smooth, 6);
     forest_params_default(&p);
@@ -295,10 +321,19 @@ static void test_shards(void)
     test_cond("shard-1.3 a missing shard is refused",
               forest_merge(shard, 2, &err) == NULL &&
                   strstr(err.msg, "missing or repeated") != NULL);
+    /* Shard 1 of another run (another seed) has the right tree count, so
+     * only the check that the shards belong to one forest can refuse it. */
+    p.seed += 1;
+    p.shard_index = 1;
+    other = forest_train(&ds, NULL, &p, NULL, NULL, &err);
     swapped[0] = shard[0];
-    swapped[1] = whole;
+    swapped[1] = other;
+    swapped[2] = shard[2];
     test_cond("shard-1.4 shards of different runs are refused",
-              forest_merge(swapped, 2, &err) == NULL);
+              other != NULL && other->n_trees == shard[1]->n_trees &&
+                  forest_merge(swapped, 3, &err) == NULL &&
+                  strstr(err.msg, "do not belong to one forest") != NULL);
+    forest_free(other);
     for (int i = 0; i < 3; i++)
         forest_free(shard[i]);
     forest_free(whole);

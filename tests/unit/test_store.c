@@ -159,11 +159,18 @@ void test_store(void)
         test_cond("store-1.6 the link is relative", strcmp(target,
                                                           "versions/v1") == 0);
     }
-    store_stage_begin(dir, "abandoned", &st, &err);
-    store_stage_abort(&st);
-    snprintf(path, sizeof path, "%s/versions/abandoned", dir);
-    test_cond("store-1.7 an aborted stage leaves no version",
-              stat(path, &sb) != 0 && stat(st.staging, &sb) != 0);
+    {
+        char staging[sizeof st.staging];
+        int began = store_stage_begin(dir, "abandoned", &st, &err) == 0;
+        int existed;
+
+        snprintf(staging, sizeof staging, "%s", st.staging);
+        existed = began && staging[0] != '\0' && stat(staging, &sb) == 0;
+        store_stage_abort(&st);
+        snprintf(path, sizeof path, "%s/versions/abandoned", dir);
+        test_cond("store-1.7 an aborted stage leaves no version",
+                  existed && stat(path, &sb) != 0 && stat(staging, &sb) != 0);
+    }
 
     test_cond("store-2.1 metrics.rmse is read from metadata.json",
               stage_version(dir, "v2", 3.5) == 0 &&
