@@ -366,3 +366,34 @@ int csvfile_number(const char *text, const char *path, size_t line,
     *out = v;
     return 0;
 }
+
+static int is_stdout(const char *path)
+{
+    return strcmp(path, "-") == 0;
+}
+
+FILE *csvfile_create(const char *path, struct fr_error *err)
+{
+    FILE *fp = is_stdout(path) ? stdout : fopen(path, "w");
+
+    if (fp == NULL)
+        fr_error_set(err, "cannot write '%s': %s", path, strerror(errno));
+    return fp;
+}
+
+int csvfile_finish(FILE *fp, const char *path, struct fr_error *err)
+{
+    int failed = ferror(fp) != 0;
+
+    if (is_stdout(path))
+        failed |= fflush(fp) != 0;
+    else
+        failed |= fclose(fp) != 0;
+    if (failed) {
+        fr_error_set(err, "cannot write '%s': %s",
+                     is_stdout(path) ? "standard output" : path,
+                     errno ? strerror(errno) : "write error");
+        return -1;
+    }
+    return 0;
+}

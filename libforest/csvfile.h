@@ -13,6 +13,7 @@
 #define FR_CSVFILE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "error.h"
 
@@ -46,5 +47,15 @@ long csvfile_read(const char *path, csvfile_row_fn fn, void *ctx,
 int csvfile_number(const char *text, const char *path, size_t line,
                    size_t column, const char *column_name, double *out,
                    struct fr_error *err);
+
+/* Opens path for writing a CSV file; "-" means standard output, as it does
+ * for the command-line tools that write one. Returns the stream, or NULL
+ * with err set ("cannot write 'path': reason"). Close it with
+ * csvfile_finish. */
+FILE *csvfile_create(const char *path, struct fr_error *err);
+
+/* Flushes and closes a stream of csvfile_create (standard output is flushed
+ * and left open). Returns 0, or -1 with err set when any write failed. */
+int csvfile_finish(FILE *fp, const char *path, struct fr_error *err);
 
 #endif

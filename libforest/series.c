@@ -512,13 +512,11 @@ out:
 int series_data_write_csv(const struct series_data *d, const char *path,
                           const char *target_name, struct fr_error *err)
 {
-    FILE *fp = fopen(path, "w");
+    FILE *fp = csvfile_create(path, err);
     char date[16];
 
-    if (fp == NULL) {
-        fr_error_set(err, "cannot write '%s': %m", path);
+    if (fp == NULL)
         return -1;
-    }
     fprintf(fp, "date,series,%s", target_name);
     for (size_t c = 0; c < d->n_covariates; c++)
         fprintf(fp, ",%s", d->covariate_names[c]);
@@ -531,11 +529,7 @@ int series_data_write_csv(const struct series_data *d, const char *path,
             fprintf(fp, ",%.17g", d->cov[i * d->n_covariates + c]);
         fputc('\n', fp);
     }
-    if (ferror(fp) | (fclose(fp) != 0)) {
-        fr_error_set(err, "cannot write '%s': %m", path);
-        return -1;
-    }
-    return 0;
+    return csvfile_finish(fp, path, err);
 }
 
 /* ---- building the table --------------------------------------------- */

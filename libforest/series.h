@@ -104,8 +104,9 @@ void series_build_row(const struct series_spec *s, const double *past,
 int series_data_read_csv(const char *path, const struct series_columns *cols,
                          struct series_data *data, struct fr_error *err);
 
-/* Writes the data as CSV with columns date, series, target, covariates.
- * Returns 0 or -1 with err set on a write error. */
+/* Writes the data as CSV with columns date, series, target, covariates, to
+ * path ("-": standard output). Returns 0 or -1 with err set on a write
+ * error. */
 int series_data_write_csv(const struct series_data *data, const char *path,
                           const char *target_name, struct fr_error *err);
 

@@ -129,9 +129,9 @@ int tabular_write_csv(const struct dataset *ds, const char *path,
         qsort(order, ds->n_rows, sizeof *order, by_day_series);
         order_ds = NULL;
     }
-    fp = fopen(path, "w");
+    fp = csvfile_create(path, err);
     if (fp == NULL)
-        goto fail;
+        goto out;
     for (size_t f = 0; f < ds->n_features; f++)
         fprintf(fp, "%s,", ds->feature_names[f]);
     fprintf(fp, "%s\n", target);
@@ -141,18 +141,8 @@ int tabular_write_csv(const struct dataset *ds, const char *path,
             fprintf(fp, "%.9g,", row[f]);
         fprintf(fp, "%.17g\n", ds->y[order[k]]);
     }
-    if (ferror(fp))
-        goto fail;
-    rc = fclose(fp);
-    fp = NULL;
-    if (rc != 0)
-        goto fail;
+    rc = csvfile_finish(fp, path, err);
+out:
     free(order);
-    return 0;
-fail:
-    fr_error_set(err, "cannot write '%s': %s", path, strerror(errno));
-    if (fp != NULL)
-        fclose(fp);
-    free(order);
-    return -1;
+    return rc;
 }

@@ -16,7 +16,8 @@
 int tabular_read_csv(const char *path, const char *target,
                      struct dataset *out, struct fr_error *err);
 
-/* Writes ds as CSV: the features then the target column. In series mode
+/* Writes ds as CSV to path ("-": standard output): the features then the
+ * target column. In series mode
  * the rows are written ordered by day, then series, so the last part of
  * the file is the last part of time. Returns 0 or -1 with err set. */
 int tabular_write_csv(const struct dataset *ds, const char *path,

@@ -50,13 +50,17 @@ static void say(const struct train_settings *s, const char *fmt, ...)
 {
     va_list ap;
 
+    FILE *to;
+
     if (s->quiet)
         return;
+    /* With --out - the data goes to standard output: keep it clean. */
+    to = s->out != NULL && strcmp(s->out, "-") == 0 ? stderr : stdout;
     va_start(ap, fmt);
-    fputs("forest-train: ", stdout);
-    vprintf(fmt, ap);
-    fputc('\n', stdout);
-    fflush(stdout);
+    fputs("forest-train: ", to);
+    vfprintf(to, fmt, ap);
+    fputc('\n', to);
+    fflush(to);
     va_end(ap);
 }
 
@@ -808,8 +812,19 @@ done:
     return status;
 }
 
+/* How messages name the output of synth and table: 'path', or standard
+ * output for "-". Returns buf or a constant string. */
+static const char *describe_out(const char *out, char *buf, size_t size)
+{
+    if (strcmp(out, "-") == 0)
+        return "standard output";
+    snprintf(buf, size, "'%s'", out);
+    return buf;
+}
+
 int trainer_synth(const struct train_settings *s)
 {
+    char where[PATH_MAX + 2];
     struct series_data raw;
     struct fr_error err = {{0}};
     int rc;
@@ -825,8 +840,8 @@ int trainer_synth(const struct train_settings *s)
     }
     rc = series_data_write_csv(&raw, s->out, s->target_column, &err);
     if (rc == 0)
-        say(s, "wrote %zu records of %zu series to '%s'", raw.n, raw.n_series,
-            s->out);
+        say(s, "wrote %zu records of %zu series to %s", raw.n, raw.n_series,
+            describe_out(s->out, where, sizeof where));
     else
         fail(&err);
     series_data_release(&raw);
@@ -835,6 +850,7 @@ int trainer_synth(const struct train_settings *s)
 
 int trainer_table(const struct train_settings *s)
 {
+    char where[PATH_MAX + 2];
     struct dataset table = {0};
     struct series_spec spec;
     struct fr_error err = {{0}};
@@ -850,8 +866,8 @@ int trainer_table(const struct train_settings *s)
     }
     rc = tabular_write_csv(&table, s->out, s->target_column, &err);
     if (rc == 0)
-        say(s, "wrote %zu rows x %zu features to '%s'", table.n_rows,
-            table.n_features, s->out);
+        say(s, "wrote %zu rows x %zu features to %s", table.n_rows,
+            table.n_features, describe_out(s->out, where, sizeof where));
     else
         fail(&err);
     dataset_release(&table);

@@ -257,6 +257,17 @@ MODEL_VERSION=synthetic run --model-dir "$D"
 run synth --out "$T/series.csv"
 check "cli-6.1 synth writes the series as CSV" \
     eval 'exits 0 && head -1 "$T/series.csv" | grep -q "^date,series,demand,promo,holiday$"'
+# "-" is standard output, as everywhere else; messages go to stderr then.
+QUIET=false "$TRAIN" synth --out - >"$T/series-stdout.csv" 2>"$T/err"
+rc=$?
+check "cli-6.7 synth --out - writes the same CSV to standard output" \
+    eval 'exits 0 && cmp -s "$T/series.csv" "$T/series-stdout.csv" &&
+          says "to standard output"'
+QUIET=false "$TRAIN" table --data-path "$T/series.csv" --out - >"$T/table-stdout.csv" 2>"$T/err"
+rc=$?
+check "cli-6.8 table --out - writes the feature table to standard output" \
+    eval 'exits 0 && head -1 "$T/table-stdout.csv" | grep -q "^lag_1,.*,demand$" &&
+          ! grep -q "forest-train" "$T/table-stdout.csv" && says "to standard output"'
 MODEL_VERSION=fromcsv PROMOTE_MAX_REGRESSION=1000 run --model-dir "$D" --data-path "$T/series.csv"
 check "cli-6.2 training on the written CSV gives the same model" \
     eval 'exits 0 && cmp -s "$D/versions/synthetic/model.bin" "$D/versions/fromcsv/model.bin"'
