@@ -33,6 +33,8 @@ enum {
     EXIT_USAGE = 2   /* bad setting or command line */
 };
 
+#define RELOAD_INTERVAL_MIN 0.1 /* seconds; 0 (load once) is allowed too */
+
 static struct {
     const char *host, *model_dir, *model_path, *model_name, *log_level;
     unsigned long long port, threads, max_body, max_connections, timeout;
@@ -57,7 +59,8 @@ static const struct config_option OPTIONS[] = {
      "the model's name in the V2 protocol (/v2/models/<name>)",
      &S.model_name, 0, 0, NULL},
     {"RELOAD_INTERVAL_SECONDS", CONFIG_DOUBLE, "2",
-     "how often to look for a new model; 0 = load once at start",
+     "how often to look for a new model: 0.1 or more, or 0 = load once "
+     "at start",
      &S.reload_interval, 0, 86400, NULL},
     {"THREADS", CONFIG_UINT, "0", "HTTP worker threads; 0 = one per core",
      &S.threads, 0, 1024, NULL},
@@ -211,6 +214,15 @@ int main(int argc, char **argv)
     if (config_load(OPTIONS, N_OPTIONS, argc, argv, 1, positional, 0,
                     &err) < 0) {
         fprintf(stderr, "forest-serve: error: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    /* A poll costs a readlink and a stat; far below a tenth of a second
+     * the watcher would only spin a core while idle. */
+    if (S.reload_interval > 0 && S.reload_interval < RELOAD_INTERVAL_MIN) {
+        fprintf(stderr, "forest-serve: error: invalid "
+                "RELOAD_INTERVAL_SECONDS '%g': expected 0 (load once) or "
+                "from %g to 86400\n", S.reload_interval,
+                RELOAD_INTERVAL_MIN);
         return EXIT_USAGE;
     }
     if (S.model_name[0] == '\0' || strchr(S.model_name, '/') != NULL) {

@@ -452,6 +452,23 @@ scenario_corrupt() {
     mkdir -p "$dir/versions/empty"
     promote "$dir" empty
     expect_refused 6 "a version without model.bin"
+    # metadata.json must name the model's checksum as a string: without
+    # one, or with a number, /model would show a file that was never
+    # checked against the model predicting.
+    cp -r "$dir/versions/r3" "$dir/versions/nosum"
+    jq 'del(.checksum) | .version = "nosum"' "$dir/versions/r3/metadata.json" \
+        >"$dir/versions/nosum/metadata.json"
+    promote "$dir" nosum
+    expect_refused 7 "a model whose metadata.json has no checksum"
+    check "  ... and /model still shows the serving model's metadata" \
+        [ "$(curl -s "$(url reload /model)" | jq -r .version)" = r3 ]
+    cp -r "$dir/versions/r3" "$dir/versions/numsum"
+    jq '.checksum = 12345' "$dir/versions/r3/metadata.json" \
+        >"$dir/versions/numsum/metadata.json"
+    promote "$dir" numsum
+    expect_refused 8 "a model whose metadata.json has a numeric checksum"
+    check "  ... and the refusal says why" \
+        grep -q '"event":"model_refused".*no string \\"checksum\\"' "$TMP/reload.out"
     check "the refusals are counted, the successes unchanged" \
         [ "$(metric reload 'forest_serve_model_reloads_total{result="success"}')" = 3 ]
     # The serving version's directory disappears: it keeps serving.
@@ -464,6 +481,43 @@ scenario_corrupt() {
     check "a good model after the refusals is loaded" \
         wait_until 30 '[ "$(ready_version reload)" = r4 ]'
     stop_server reload
+}
+
+# A FIFO named model.bin (or metadata.json): opening it for reading would
+# block the reload thread until a writer came, and SIGTERM, which joins
+# that thread, would never complete. Its own server and store, so a
+# regression fails here instead of hanging the suite.
+scenario_fifo() {
+    local dir="$TMP/fifo" rc
+    mkdir -p "$dir"
+    cp -a "$TMP/series/." "$dir/"
+    start_server fifo MODEL_DIR="$dir" RELOAD_INTERVAL_SECONDS=0.1 || return
+    wait_until 30 '[ "$(ready_version fifo)" = v1 ]'
+    mkdir -p "$dir/versions/pipe" "$dir/versions/metapipe"
+    mkfifo "$dir/versions/pipe/model.bin"
+    cp "$dir/versions/v1/metadata.json" "$dir/versions/pipe/"
+    promote "$dir" pipe
+    check "a FIFO as model.bin is refused" wait_until 30 \
+        '[ "$(metric fifo "forest_serve_model_reloads_total{result=\"failure\"}")" = 1 ]'
+    check "  ... with a log line saying it is not a regular file" \
+        grep -q '"event":"model_refused".*pipe/model.bin.*not a regular file' "$TMP/fifo.out"
+    check "  ... while v1 keeps serving" \
+        [ "$(post fifo /predict "{\"features\":$ROW}" | cut -d' ' -f1)" = 200 ]
+    cp "$dir/versions/v1/model.bin" "$dir/versions/metapipe/"
+    mkfifo "$dir/versions/metapipe/metadata.json"
+    promote "$dir" metapipe
+    check "a FIFO as metadata.json is refused too" wait_until 30 \
+        '[ "$(metric fifo "forest_serve_model_reloads_total{result=\"failure\"}")" = 2 ]'
+    kill -TERM "${PID[fifo]}"
+    if ! wait_until 30 '! kill -0 "${PID[fifo]}" 2>/dev/null'; then
+        kill -KILL "${PID[fifo]}"
+        fail "SIGTERM after a FIFO model ends the server" "still running after 30 s"
+    fi
+    wait "${PID[fifo]}"
+    rc=$?
+    unset "PID[fifo]"
+    check "SIGTERM after the FIFO refusals exits 0" [ $rc -eq 0 ]
+    check "server 'fifo' logs JSON lines, no sanitizer report" logs_clean fifo
 }
 
 scenario_model_path() {
@@ -560,6 +614,12 @@ scenario_cli() {
     check "PORT=70000 exits 2" [ $? -eq 2 ]
     "$SERVE" --log-level verbose >/dev/null 2>&1
     check "LOG_LEVEL=verbose exits 2" [ $? -eq 2 ]
+    # timeout: a server that accepted the setting would run on.
+    RELOAD_INTERVAL_SECONDS=1e-9 PORT=0 HOST=127.0.0.1 MODEL_DIR="$TMP/series" \
+        timeout 10 "$SERVE" >/dev/null 2>"$TMP/reload-floor.err"
+    code=$?
+    check "RELOAD_INTERVAL_SECONDS=1e-9 exits 2 (the floor is 0.1 s)" \
+        eval '[ $code -eq 2 ] && grep -q "RELOAD_INTERVAL_SECONDS" "$TMP/reload-floor.err"'
     "$SERVE" --model-name a/b >/dev/null 2>&1
     check "a MODEL_NAME with a slash exits 2" [ $? -eq 2 ]
     PORT=${PORT[series]} HOST=127.0.0.1 MODEL_DIR="$TMP/series" "$SERVE" >"$TMP/busy.out" 2>&1
@@ -654,6 +714,7 @@ scenario_limits
 scenario_slow_client
 scenario_reload
 scenario_corrupt
+scenario_fifo
 scenario_model_path
 scenario_drain
 scenario_cli
