@@ -11,6 +11,8 @@
  *                (for up to CONNECTION_TIMEOUT_SECONDS)
  *   then         exit 0
  *
+ * SIGHUP makes the reload watcher check the model source at once.
+ *
  * Every signal is blocked before the first thread starts, so all threads
  * inherit the mask and only sigwait() here ever sees them.
  */
@@ -105,7 +107,8 @@ static void usage(FILE *fp)
             "Settings (environment variable or flag; flags win):\n");
     config_usage(fp, OPTIONS, N_OPTIONS);
     fprintf(fp, "\nSignals: SIGTERM or SIGINT drains (see DRAIN_SECONDS) and "
-            "exits; a second one\nskips the rest of the drain.\n"
+            "exits; a second one\nskips the rest of the drain. SIGHUP "
+            "checks the model source at once.\n"
             "Exit status: 0 clean shutdown, 1 could not start (port in use, "
             "bad HOST),\n2 bad setting.\n");
 }
@@ -197,7 +200,7 @@ int main(int argc, char **argv)
     struct stats stats;
     struct app app;
     enum log_level level;
-    sigset_t sigs;
+    sigset_t sigs, all;
     int positional[1], sig = 0, rc = EXIT_ERROR;
     struct log_line l;
 
@@ -235,11 +238,16 @@ int main(int argc, char **argv)
     log_set_level(level);
     log_settings();
 
-    /* Before any thread exists, so every thread inherits the mask. */
+    /* Before any thread exists, so every thread inherits the mask. The
+     * drain waits for a second SIGTERM or SIGINT only (stop); SIGHUP's
+     * default action would kill the server without a drain, so it is
+     * blocked too and taken by the wait below. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    all = sigs;
+    sigaddset(&all, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     stats_init(&stats);
@@ -280,8 +288,19 @@ int main(int argc, char **argv)
     log_int(&l, "port", srv.port);
     log_end(&l);
 
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    for (;;) {
+        if (sigwait(&all, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        /* The conventional "reread your configuration": look at the
+         * model store now rather than at the next poll. */
+        log_begin(&l, LOG_INFO, "reload_requested");
+        log_str(&l, "signal", "SIGHUP");
+        log_str(&l, "msg", "checking the model source now");
+        log_end(&l);
+        registry_wake(&registry);
+    }
     drain(&srv, &app, &sigs, sig);
     server_stop(&srv);
     registry_stop(&registry);

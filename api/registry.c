@@ -466,16 +466,18 @@ static void *watch(void *arg)
 
     pthread_mutex_lock(&r->wake_lock);
     while (!r->stopping) {
+        /* Cleared before the poll: a wake during the poll polls again. */
+        r->poke = 0;
         pthread_mutex_unlock(&r->wake_lock);
         registry_poll(r);
         pthread_mutex_lock(&r->wake_lock);
         if (r->stopping)
             break;
         if (r->cfg.interval <= 0) {
-            /* Load once: sleep until shutdown. */
-            while (!r->stopping)
+            /* Load once: sleep until shutdown or a wake. */
+            while (!r->stopping && !r->poke)
                 pthread_cond_wait(&r->wake, &r->wake_lock);
-            break;
+            continue;
         }
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         {
@@ -488,7 +490,7 @@ static void *watch(void *arg)
                 deadline.tv_nsec -= 1000000000L;
             }
         }
-        while (!r->stopping &&
+        while (!r->stopping && !r->poke &&
                pthread_cond_timedwait(&r->wake, &r->wake_lock, &deadline) ==
                    0)
             ;
@@ -508,6 +510,14 @@ int registry_start(struct registry *r, struct fr_error *err)
     }
     r->watcher_started = 1;
     return 0;
+}
+
+void registry_wake(struct registry *r)
+{
+    pthread_mutex_lock(&r->wake_lock);
+    r->poke = 1;
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->wake_lock);
 }
 
 void registry_stop(struct registry *r)

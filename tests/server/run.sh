@@ -596,6 +596,28 @@ scenario_drain() {
         has "$TMP/int.out" '"event":"drain_cut_short"'
 }
 
+# SIGHUP: the server stays up, logs it, and checks the store at once,
+# long before its RELOAD_INTERVAL_SECONDS.
+scenario_sighup() {
+    local dir="$TMP/hup"
+    mkdir -p "$dir"
+    cp -a "$TMP/series/." "$dir/"
+    start_server hup MODEL_DIR="$dir" RELOAD_INTERVAL_SECONDS=3600 || return
+    wait_until 30 '[ "$(ready_version hup)" = v1 ]'
+    train_series "$dir" h2 5
+    kill -HUP "${PID[hup]}"
+    check "SIGHUP is logged" wait_until 10 \
+        'has "$TMP/hup.out" "\"event\":\"reload_requested\",\"signal\":\"SIGHUP\""'
+    check "  ... the server stays up" kill -0 "${PID[hup]}"
+    check "  ... and serves the new current at once (RELOAD_INTERVAL_SECONDS=3600)" \
+        wait_until 20 '[ "$(ready_version hup)" = h2 ]'
+    kill -HUP "${PID[hup]}"
+    wait_until 10 '[ "$(grep -c reload_requested "$TMP/hup.out")" = 2 ]'
+    check "a second SIGHUP with nothing new changes nothing" \
+        eval '[ "$(ready_version hup)" = h2 ] && [ "$(metric hup "forest_serve_model_reloads_total{result=\"success\"}")" = 2 ]'
+    stop_server hup
+}
+
 scenario_cli() {
     local out code
     out=$("$SERVE" --help)
@@ -717,6 +739,7 @@ scenario_corrupt
 scenario_fifo
 scenario_model_path
 scenario_drain
+scenario_sighup
 scenario_cli
 scenario_debug_log
 for name in series tabular empty; do
