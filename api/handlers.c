@@ -528,6 +528,9 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     r->status = 500;
     r->content_type = JSON_TYPE;
     r->allow = NULL;
+    r->retry_after = NULL;
+    r->challenge = NULL;
+    r->close = 0;
     route(url, &rt);
     r->endpoint = rt.ep;
     if (rt.ep == EP_NOT_FOUND) {

@@ -31,6 +31,10 @@ struct reply {
     enum endpoint endpoint;   /* for the metrics' label */
     const char *content_type; /* a static string */
     const char *allow;        /* the Allow header of a 405, else NULL */
+    const char *retry_after;  /* the Retry-After header (seconds), or NULL */
+    const char *challenge;    /* the WWW-Authenticate header of a 401, or
+                                 NULL */
+    int close;                /* end the connection after the answer */
 };
 
 /* Answers one request: writes the body into out (which the caller has

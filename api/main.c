@@ -16,6 +16,7 @@
  * Every signal is blocked before the first thread starts, so all threads
  * inherit the mask and only sigwait() here ever sees them.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,8 @@ enum {
 
 static struct {
     const char *host, *model_dir, *model_path, *model_name, *log_level;
-    unsigned long long port, threads, max_body, max_connections, timeout;
+    unsigned long long port, threads, max_body, max_body_memory;
+    unsigned long long max_connections, timeout;
     unsigned long long header_bytes, max_batch_rows, max_horizon;
     double reload_interval, drain_seconds;
 } S;
@@ -69,6 +71,9 @@ static const struct config_option OPTIONS[] = {
     {"MAX_BODY_BYTES", CONFIG_UINT, "1048576",
      "largest request body; larger gets 413", &S.max_body, 64,
      1073741824, NULL},
+    {"MAX_BODY_MEMORY_BYTES", CONFIG_UINT, "67108864",
+     "memory all request bodies may hold at once; past it 503 with "
+     "Retry-After", &S.max_body_memory, 65, 68719476736ULL, NULL},
     {"MAX_BATCH_ROWS", CONFIG_UINT, "10000",
      "most rows in one /predict or V2 infer request", &S.max_batch_rows, 1,
      10000000, NULL},
@@ -129,6 +134,7 @@ static void log_settings(void)
     log_num(&l, "reload_interval_seconds", S.reload_interval);
     log_int(&l, "threads", (long long)S.threads);
     log_int(&l, "max_body_bytes", (long long)S.max_body);
+    log_int(&l, "max_body_memory_bytes", (long long)S.max_body_memory);
     log_int(&l, "max_batch_rows", (long long)S.max_batch_rows);
     log_int(&l, "max_horizon_days", (long long)S.max_horizon);
     log_num(&l, "drain_seconds", S.drain_seconds);
@@ -228,6 +234,13 @@ int main(int argc, char **argv)
                 RELOAD_INTERVAL_MIN);
         return EXIT_USAGE;
     }
+    if (S.max_body_memory < S.max_body + 1) {
+        fprintf(stderr, "forest-serve: error: invalid MAX_BODY_MEMORY_BYTES "
+                "'%llu': it must hold one whole body, so at least "
+                "MAX_BODY_BYTES + 1 (%llu)\n", S.max_body_memory,
+                S.max_body + 1);
+        return EXIT_USAGE;
+    }
     if (S.model_name[0] == '\0' || strchr(S.model_name, '/') != NULL) {
         fprintf(stderr, "forest-serve: error: invalid MODEL_NAME '%s': it "
                 "is a path segment, so not empty and no '/'\n",
@@ -250,6 +263,14 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+#ifdef __GLIBC__
+    /* glibc raises its mmap threshold to the size of each large block
+     * freed, so after one burst of 1 MiB bodies every later body comes
+     * from the heap, and a heap that grew for a burst stays resident. A
+     * fixed threshold keeps request bodies and answers over 128 KiB in
+     * their own mappings, which free() returns to the system at once. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     stats_init(&stats);
     rcfg.model_dir = S.model_dir;
     rcfg.model_path = S.model_path;
@@ -270,6 +291,7 @@ int main(int argc, char **argv)
     scfg.port = (unsigned)S.port;
     scfg.threads = (unsigned)S.threads;
     scfg.max_body = (size_t)S.max_body;
+    scfg.max_body_memory = (size_t)S.max_body_memory;
     scfg.max_connections = (unsigned)S.max_connections;
     scfg.timeout = (unsigned)S.timeout;
     scfg.header_memory = (size_t)S.header_bytes;

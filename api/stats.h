@@ -41,6 +41,9 @@ struct stats {
     _Atomic uint64_t latency_ns[EP_COUNT];               /* sum, ns */
     _Atomic int64_t in_flight;      /* requests begun and not completed */
     _Atomic uint64_t predictions;   /* rows predicted, forecast steps too */
+    _Atomic size_t body_memory;     /* bytes of request-body buffers held
+                                       now, <= MAX_BODY_MEMORY_BYTES (the
+                                       server keeps this budget) */
 };
 
 /* What /metrics says about the model; filled by the caller. */

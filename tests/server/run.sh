@@ -338,6 +338,57 @@ scenario_hostile() {
     check "the server is still healthy" [ "$(status_of "$(url series /health)")" = 200 ]
 }
 
+# The body budget: uploads held open by many clients cannot take more
+# than MAX_BODY_MEMORY_BYTES; the ones that do not fit get 503 with
+# Retry-After, and the memory comes back when they go.
+scenario_body_budget() {
+    local fds=() fd i n503=0 gauge max=0 code
+    # Room for 4 bodies of 65000 bytes (+1 each for the NUL), not 5.
+    start_server budget MODEL_DIR="$TMP/series" MAX_BODY_BYTES=65536 \
+        MAX_BODY_MEMORY_BYTES=262144 || return
+    wait_until 30 '[ "$(ready_version budget)" = v1 ]'
+    for i in 1 2 3 4 5 6 7 8; do
+        exec {fd}<>"/dev/tcp/127.0.0.1/${PORT[budget]}"
+        fds+=("$fd")
+        # A refused upload is closed by the server: ignore SIGPIPE.
+        (trap '' PIPE
+         printf 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n'
+         head -c 1000 /dev/zero | tr '\0' ' ') >&"$fd" 2>/dev/null
+        gauge=$(metric budget forest_serve_body_memory_bytes)
+        [ "${gauge:-0}" -gt "$max" ] && max=$gauge
+    done
+    check "8 uploads held open: the body gauge never passes the budget (max $max of 262144)" \
+        eval '[ "$max" -gt 0 ] && [ "$max" -le 262144 ]'
+    code=$(curl -s -o "$TMP/budget.resp" -D "$TMP/budget.hdrs" -w '%{http_code}' \
+           -H 'Expect:' --data-binary "@$TMP/big.json" "$(url budget /predict)")
+    check "  ... a new body while the budget is spent gets 503 with Retry-After: 1 and a JSON error" \
+        eval '[ "$code" = 503 ] && grep -qi "^Retry-After: 1" "$TMP/budget.hdrs" && jq -e ".error | contains(\"MAX_BODY_MEMORY_BYTES\")" "$TMP/budget.resp" >/dev/null'
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+           --data-binary "@$TMP/big.json" "$(url budget /predict)")
+    check "  ... so does a chunked body" [ "$code" = 503 ]
+    check "  ... while requests without a body are served" \
+        [ "$(status_of "$(url budget /health)")" = 200 ]
+    for fd in "${fds[@]}"; do
+        # The refused ones were answered and closed; the held ones wait.
+        if timeout 1 cat <&"$fd" 2>/dev/null | grep -q '^Retry-After: 1'; then
+            n503=$((n503 + 1))
+        fi
+    done
+    check "  ... 4 of the 8 held uploads were refused with 503 and Retry-After ($n503)" \
+        [ "$n503" = 4 ]
+    for fd in "${fds[@]}"; do
+        exec {fd}<&-
+    done
+    check "after the clients close, the body gauge is back to 0" \
+        wait_until 30 '[ "$(metric budget forest_serve_body_memory_bytes)" = 0 ]'
+    code=$(post budget /predict "{\"features\":$ROW}" | cut -d' ' -f1)
+    check "  ... and bodies are served again" [ "$code" = 200 ]
+    stop_server budget
+    MAX_BODY_BYTES=4096 MAX_BODY_MEMORY_BYTES=4096 PORT=0 HOST=127.0.0.1 \
+        MODEL_DIR="$TMP/series" timeout 10 "$SERVE" >/dev/null 2>&1
+    check "MAX_BODY_MEMORY_BYTES below MAX_BODY_BYTES + 1 exits 2" [ $? -eq 2 ]
+}
+
 scenario_slow_client() {
     local rc
     start_server slow MODEL_DIR="$TMP/series" CONNECTION_TIMEOUT_SECONDS=1 || return
@@ -625,7 +676,7 @@ scenario_cli() {
     for v in PORT HOST MODEL_DIR MODEL_PATH MODEL_NAME RELOAD_INTERVAL_SECONDS \
              THREADS MAX_BODY_BYTES DRAIN_SECONDS LOG_LEVEL MAX_CONNECTIONS \
              CONNECTION_TIMEOUT_SECONDS MAX_BATCH_ROWS MAX_HORIZON_DAYS \
-             MAX_HEADER_BYTES; do
+             MAX_HEADER_BYTES MAX_BODY_MEMORY_BYTES; do
         grep -q -- "$v" <<<"$out" || missing="$missing $v"
     done
     check "--help lists every setting${missing:+ (missing:$missing)}" [ -z "$missing" ]
@@ -733,6 +784,7 @@ scenario_forms_agree
 scenario_hostile
 scenario_metrics_after
 scenario_limits
+scenario_body_budget
 scenario_slow_client
 scenario_reload
 scenario_corrupt
