@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,6 +205,56 @@ static enum MHD_Result refuse(struct server *s, struct MHD_Connection *c,
     return send_reply(s, c, cn, &r);
 }
 
+/* How often the framing headers occur in one request. */
+struct framing {
+    unsigned content_length;
+    unsigned transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+    struct framing *fr = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        fr->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        fr->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* Refuses a request whose body length is ambiguous: two Content-Length
+ * headers (even equal ones, which RFC 9112 section 6.3 would let a server
+ * merge), two Transfer-Encoding headers, or both kinds together. MHD
+ * 0.9.75 picks one and reads the rest of the bytes as the next request,
+ * while a proxy in front may have picked the other: request smuggling.
+ * The answer closes the connection so no leftover byte is ever parsed.
+ * Returns MHD_YES when the request may go on (*answered stays 0). */
+static enum MHD_Result check_framing(struct server *s,
+                                     struct MHD_Connection *c,
+                                     struct conn *cn, const char *url,
+                                     int *answered)
+{
+    struct framing fr = {0, 0};
+    struct reply r = {.status = 400, .endpoint = handlers_route(url),
+                      .content_type = "application/json", .close = 1};
+
+    *answered = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &fr);
+    if (fr.content_length <= 1 && fr.transfer_encoding <= 1 &&
+        (fr.content_length == 0 || fr.transfer_encoding == 0))
+        return MHD_YES;
+    *answered = 1;
+    handlers_error(&cn->out, fr.content_length > 0 && fr.transfer_encoding > 0
+                   ? "the request has both Content-Length and "
+                     "Transfer-Encoding: its length is ambiguous"
+                   : "the request repeats Content-Length or "
+                     "Transfer-Encoding: its length is ambiguous");
+    return send_reply(s, c, cn, &r);
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
                                       const char *url, const char *method,
                                       const char *version,
@@ -219,6 +270,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         const char *len;
+        enum MHD_Result ret;
+        int answered;
 
         cn = ci != NULL ? ci->socket_context : NULL;
         if (cn == NULL)
@@ -234,6 +287,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         clock_gettime(CLOCK_MONOTONIC, &cn->start);
         stats_request_begin(s->app->stats);
         *req_cls = cn;
+        ret = check_framing(s, c, cn, url, &answered);
+        if (answered)
+            return ret;
         len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (len != NULL) {

@@ -338,6 +338,40 @@ scenario_hostile() {
     check "the server is still healthy" [ "$(status_of "$(url series /health)")" = 200 ]
 }
 
+# raw NAME TEXT OUT: sends TEXT (printf escapes) on one connection and
+# saves what comes back until the server closes it (at most 10 s).
+raw() {
+    exec 3<>"/dev/tcp/127.0.0.1/${PORT[$1]}"
+    # In a subshell that ignores SIGPIPE: the server may close first.
+    (trap '' PIPE; printf "$2" >&3) 2>/dev/null
+    timeout 10 cat <&3 >"$3" 2>/dev/null
+    exec 3<&-
+}
+
+# responses FILE: how many HTTP status lines came back.
+responses() {
+    grep -ao 'HTTP/1\.1 [0-9][0-9][0-9]' "$1" | wc -l
+}
+
+# Request smuggling: a second request hidden in the body of the first by
+# conflicting length headers must never be answered.
+scenario_smuggle() {
+    local out="$TMP/smuggle.out" get='GET /health HTTP/1.1\r\nHost: x\r\n\r\n'
+    raw series "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 45\r\n\r\n{\"a\":$get" "$out"
+    check "two Content-Length headers: one 400 answer, and the connection closes" \
+        eval '[ "$(responses "$out")" = 1 ] && grep -q "^HTTP/1.1 400" "$out" && grep -qi "^Connection: close" "$out"'
+    check "  ... the bytes after the first body are not answered as a request" \
+        bash -c "! grep -q healthy '$out'"
+    raw series "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n$get" "$out"
+    check "two equal Content-Length headers are refused too (one answer)" \
+        eval '[ "$(responses "$out")" = 1 ] && grep -q "^HTTP/1.1 400" "$out"'
+    raw series "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n$get" "$out"
+    check "Content-Length with Transfer-Encoding: at most one answer, never the hidden request" \
+        eval '[ "$(responses "$out")" -le 1 ] && ! grep -q healthy "$out"'
+    raw series "$get${get%\\r\\n}Connection: close\r\n\r\n" "$out"
+    check "two pipelined requests still get two answers" [ "$(responses "$out")" = 2 ]
+}
+
 # The body budget: uploads held open by many clients cannot take more
 # than MAX_BODY_MEMORY_BYTES; the ones that do not fit get 503 with
 # Retry-After, and the memory comes back when they go.
@@ -782,6 +816,7 @@ done
 echo "scenarios:"
 scenario_forms_agree
 scenario_hostile
+scenario_smuggle
 scenario_metrics_after
 scenario_limits
 scenario_body_budget
