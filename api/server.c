@@ -400,6 +400,24 @@ static void connection_event(void *cls, struct MHD_Connection *c,
     *socket_context = NULL;
 }
 
+/* Decodes the %-escapes of a path (and of query arguments) with MHD's own
+ * decoder, except in a string whose escapes would hide a NUL or a '/':
+ * "/v2/models/forest%00x" would read as "/v2/models/forest" (a C string
+ * ends at the NUL) and "forest%2Fready" as "forest/ready" (the router
+ * splits at '/'). Such a path is left as it came, so it names no endpoint
+ * and model and gets 404. Returns the length of the string left in s. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    for (const char *p = strchr(s, '%'); p != NULL; p = strchr(p + 1, '%')) {
+        if ((p[1] == '0' && p[2] == '0') ||
+            (p[1] == '2' && (p[2] == 'f' || p[2] == 'F')))
+            return strlen(s);
+    }
+    return MHD_http_unescape(s);
+}
+
 /* MHD's own complaints (a client that broke the protocol, a failed
  * accept) go to the JSON log rather than stderr, at most MHD_LOG_PER_SECOND
  * lines a second so a hostile client cannot flood the log. */
@@ -475,6 +493,7 @@ int server_start(struct server *s, struct app *app,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, connection_event, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (s->daemon == NULL) {
