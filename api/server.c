@@ -28,6 +28,7 @@
 #include "server.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -381,6 +382,7 @@ static void connection_event(void *cls, struct MHD_Connection *c,
 
     (void)c;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&s->connections, 1);
         cn = calloc(1, sizeof *cn);
         if (cn != NULL) {
             buf_init(&cn->body);
@@ -390,6 +392,7 @@ static void connection_event(void *cls, struct MHD_Connection *c,
         *socket_context = cn;
         return;
     }
+    atomic_fetch_sub(&s->connections, 1);
     cn = *socket_context;
     if (cn != NULL) {
         body_drop(s, cn);
@@ -398,6 +401,23 @@ static void connection_event(void *cls, struct MHD_Connection *c,
         free(cn);
     }
     *socket_context = NULL;
+}
+
+/* MAX_CONNECTIONS: a connection past the limit is accepted and closed at
+ * once, so its client learns at once and can go elsewhere. (MHD's own
+ * limit stops accepting instead, and the client waits in the listen
+ * backlog until a slot frees up or it gives up.) Connections are counted
+ * when MHD starts them, so threads accepting at the same moment can pass
+ * the limit by at most THREADS - 1. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
+                                     socklen_t addrlen)
+{
+    struct server *s = cls;
+
+    (void)addr;
+    (void)addrlen;
+    return atomic_load(&s->connections) < (long)s->cfg.max_connections ?
+           MHD_YES : MHD_NO;
 }
 
 /* Decodes the %-escapes of a path (and of query arguments) with MHD's own
@@ -450,7 +470,8 @@ int server_start(struct server *s, struct app *app,
     struct addrinfo hints, *ai = NULL;
     unsigned flags = MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO;
-    unsigned threads = cfg->threads;
+    unsigned threads = cfg->threads, mhd_limit;
+    unsigned long long limit;
     const union MHD_DaemonInfo *info;
     char port[16];
     int rc;
@@ -460,10 +481,15 @@ int server_start(struct server *s, struct app *app,
     s->cfg = *cfg;
     s->quiesced_fd = -1;
     atomic_init(&s->trim_due, 0);
+    atomic_init(&s->connections, 0);
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
     }
+    /* Each thread may hold all the connections, and one more so its
+     * accept reaches the policy. */
+    limit = ((unsigned long long)cfg->max_connections + 1) * threads;
+    mhd_limit = limit > UINT_MAX ? UINT_MAX : (unsigned)limit;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -482,12 +508,14 @@ int server_start(struct server *s, struct app *app,
                                                          : MHD_USE_IPv6;
     }
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s,
+        flags, (uint16_t)cfg->port, accept_policy, s, access_handler, s,
         /* First, so MHD routes even its option errors here. */
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        /* Never reached: MHD splits its limit between the threads, so
+         * accept_policy keeps the real one, for all of them together. */
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_memory,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,

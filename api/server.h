@@ -39,6 +39,7 @@ struct server {
     int quiesced_fd;    /* listening socket after server_quiesce, or -1 */
     atomic_int trim_due; /* body memory passed BODY_TRIM_AFTER since the
                             budget was last empty */
+    atomic_long connections; /* open now, for MAX_CONNECTIONS */
 };
 
 /* Binds and starts serving. Returns 0, or -1 with err set (bad HOST,
