@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
@@ -40,10 +41,12 @@ enum {
 
 static struct {
     const char *host, *model_dir, *model_path, *model_name, *log_level;
+    const char *api_token, *api_token_file;
     unsigned long long port, threads, max_body, max_body_memory;
     unsigned long long max_connections, timeout;
     unsigned long long header_bytes, max_batch_rows, max_horizon;
     double reload_interval, drain_seconds;
+    int metrics_token_required;
 } S;
 
 /* The one list of settings: parsing, ranges and --help all come from it. */
@@ -92,6 +95,16 @@ static const struct config_option OPTIONS[] = {
     {"MAX_HEADER_BYTES", CONFIG_UINT, "16384",
      "memory per connection for the request line and headers",
      &S.header_bytes, 4096, 1048576, NULL},
+    {"API_TOKEN", CONFIG_STRING, NULL,
+     "bearer token that /predict, /forecast, /model and /v2 (but not "
+     "/v2/health) require; unset = no authentication", &S.api_token, 0, 0,
+     NULL},
+    {"API_TOKEN_FILE", CONFIG_STRING, NULL,
+     "read API_TOKEN from this file (a mounted Secret)", &S.api_token_file,
+     0, 0, NULL},
+    {"METRICS_TOKEN_REQUIRED", CONFIG_BOOL, "false",
+     "/metrics requires the token too", &S.metrics_token_required, 0, 0,
+     NULL},
     {"LOG_LEVEL", CONFIG_STRING, "info",
      "debug (adds a line per request), info, warn or error", &S.log_level,
      0, 0, "debug|info|warn|error"},
@@ -118,7 +131,7 @@ static void usage(FILE *fp)
             "bad HOST),\n2 bad setting.\n");
 }
 
-static void log_settings(void)
+static void log_settings(const struct auth *auth)
 {
     struct log_line l;
 
@@ -141,6 +154,9 @@ static void log_settings(void)
     log_int(&l, "max_connections", (long long)S.max_connections);
     log_int(&l, "connection_timeout_seconds", (long long)S.timeout);
     log_int(&l, "max_header_bytes", (long long)S.header_bytes);
+    /* Whether a token is required, never the token. */
+    log_bool(&l, "api_token_required", auth->token != NULL);
+    log_bool(&l, "metrics_token_required", auth->metrics);
     log_str(&l, "log_level", S.log_level);
     log_end(&l);
 }
@@ -205,6 +221,7 @@ int main(int argc, char **argv)
     struct server srv;
     struct stats stats;
     struct app app;
+    struct auth auth = {0};
     enum log_level level;
     sigset_t sigs, all;
     int positional[1], sig = 0, rc = EXIT_ERROR;
@@ -247,9 +264,15 @@ int main(int argc, char **argv)
                 S.model_name);
         return EXIT_USAGE;
     }
+    if (auth_init(&auth, S.api_token, S.api_token_file,
+                  S.metrics_token_required, &err) != 0) {
+        fprintf(stderr, "forest-serve: error: %s\n", err.msg);
+        auth_release(&auth);
+        return EXIT_USAGE;
+    }
     log_parse_level(S.log_level, &level); /* choices were checked */
     log_set_level(level);
-    log_settings();
+    log_settings(&auth);
 
     /* Before any thread exists, so every thread inherits the mask. The
      * drain waits for a second SIGTERM or SIGINT only (stop); SIGHUP's
@@ -277,6 +300,7 @@ int main(int argc, char **argv)
     rcfg.interval = S.reload_interval;
     if (registry_init(&registry, &rcfg, &err) != 0) {
         log_msg(LOG_ERROR, "start_failed", err.msg);
+        auth_release(&auth);
         return EXIT_ERROR;
     }
     memset(&app, 0, sizeof app);
@@ -285,6 +309,7 @@ int main(int argc, char **argv)
     app.model_name = S.model_name;
     app.max_batch_rows = (size_t)S.max_batch_rows;
     app.max_horizon = (size_t)S.max_horizon;
+    app.auth = &auth;
     atomic_init(&app.draining, 0);
 
     scfg.host = S.host;
@@ -330,5 +355,6 @@ int main(int argc, char **argv)
     rc = EXIT_OK;
 out_registry:
     registry_release(&registry);
+    auth_release(&auth);
     return rc;
 }

@@ -291,6 +291,13 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         ret = check_framing(s, c, cn, url, &answered);
         if (answered)
             return ret;
+        /* Before the body: a client without the token gets no memory. */
+        if (handlers_authorize(s->app, url,
+                               MHD_lookup_connection_value(
+                                   c, MHD_HEADER_KIND,
+                                   MHD_HTTP_HEADER_AUTHORIZATION),
+                               &cn->out, &r) != 0)
+            return send_reply(s, c, cn, &r);
         len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (len != NULL) {

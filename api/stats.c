@@ -14,7 +14,7 @@ static const char *const EP_NAMES[EP_COUNT] = {
     "metrics",  "v2_server",   "v2_live",   "v2_ready",       "v2_model",
     "v2_model_ready",          "v2_infer",  "not_found"};
 
-static const int CODES[STATS_N_CODES - 1] = {200, 400, 404, 405,
+static const int CODES[STATS_N_CODES - 1] = {200, 400, 401, 404, 405,
                                              413, 422, 500, 503};
 
 /* Upper bounds in seconds; the last bucket is +Inf. */

@@ -32,7 +32,7 @@ enum endpoint {
     EP_COUNT
 };
 
-#define STATS_N_CODES 9    /* 200 400 404 405 413 422 500 503 other */
+#define STATS_N_CODES 10   /* 200 400 401 404 405 413 422 500 503 other */
 #define STATS_N_BUCKETS 15 /* latency bucket upper bounds, +Inf last */
 
 struct stats {

@@ -721,6 +721,30 @@ scenario_sighup() {
     stop_server hup
 }
 
+# API_TOKEN beyond the cases: the token stays out of the logs, and bad
+# token settings stop the server before it starts.
+scenario_auth() {
+    local code
+    check "the token is never logged (API_TOKEN nor API_TOKEN_FILE)" \
+        bash -c "! grep -q 's3cret\|file-token' '$TMP/auth.out' '$TMP/authfile.out'"
+    check "  ... the start-up line says a token is required" \
+        bash -c "head -1 '$TMP/auth.out' | jq -e '.api_token_required == true and .metrics_token_required == false' >/dev/null"
+    check "401 answers are counted in the metrics" \
+        grep -q 'forest_serve_requests_total{endpoint="predict",code="401"}' \
+        <<<"$(curl -s "$(url auth /metrics)")"
+    for bad in "API_TOKEN=a API_TOKEN_FILE=$TMP/token" "API_TOKEN=has\ space" \
+               "METRICS_TOKEN_REQUIRED=true" "API_TOKEN_FILE=$TMP/no-such-file"; do
+        eval "env PORT=0 HOST=127.0.0.1 MODEL_DIR='$TMP/series' $bad timeout 10 '$SERVE'" \
+            >/dev/null 2>"$TMP/auth-bad.err"
+        code=$?
+        check "${bad//$TMP/\$TMP} exits 2 with a message" \
+            eval '[ $code -eq 2 ] && grep -q "error:" "$TMP/auth-bad.err"'
+    done
+    : >"$TMP/empty-token"
+    API_TOKEN_FILE="$TMP/empty-token" PORT=0 HOST=127.0.0.1 timeout 10 "$SERVE" >/dev/null 2>&1
+    check "an empty token file exits 2" [ $? -eq 2 ]
+}
+
 scenario_cli() {
     local out code
     out=$("$SERVE" --help)
@@ -728,7 +752,8 @@ scenario_cli() {
     for v in PORT HOST MODEL_DIR MODEL_PATH MODEL_NAME RELOAD_INTERVAL_SECONDS \
              THREADS MAX_BODY_BYTES DRAIN_SECONDS LOG_LEVEL MAX_CONNECTIONS \
              CONNECTION_TIMEOUT_SECONDS MAX_BATCH_ROWS MAX_HORIZON_DAYS \
-             MAX_HEADER_BYTES MAX_BODY_MEMORY_BYTES; do
+             MAX_HEADER_BYTES MAX_BODY_MEMORY_BYTES API_TOKEN API_TOKEN_FILE \
+             METRICS_TOKEN_REQUIRED; do
         grep -q -- "$v" <<<"$out" || missing="$missing $v"
     done
     check "--help lists every setting${missing:+ (missing:$missing)}" [ -z "$missing" ]
@@ -787,7 +812,7 @@ echo "server tests ($SERVE)"
 # linked against the ASan objects that built $SERVE.
 unit_tests() {
     local objs=() o summary rc
-    for o in buf log stats registry request handlers; do
+    for o in buf log stats registry request handlers auth; do
         objs+=("build/asan/api/$o.o")
     done
     if ! ${CC:-cc} -std=c11 -Wall -Wextra -Werror -g -O1 \
@@ -823,6 +848,12 @@ cp "$TMP/tab/versions/t/model.bin" "$TMP/lone/tabular.bin"
 start_server series MODEL_DIR="$TMP/series"
 start_server tabular MODEL_PATH="$TMP/lone/tabular.bin"
 start_server empty MODEL_DIR="$TMP/empty"
+# Bearer tokens: one from API_TOKEN (with a line per request, to show the
+# token never reaches the log), one from a file, as a mounted Secret.
+printf 'file-token-42\n' >"$TMP/token"
+start_server auth MODEL_DIR="$TMP/series" API_TOKEN=s3cret-Token.1 LOG_LEVEL=debug
+start_server authfile MODEL_DIR="$TMP/series" API_TOKEN_FILE="$TMP/token" \
+    METRICS_TOKEN_REQUIRED=true
 check "the series server loads v1" wait_until 30 '[ "$(ready_version series)" = v1 ]'
 check "the tabular server loads its file" wait_until 30 '[ "$(ready_version tabular)" != none ]'
 
@@ -848,7 +879,8 @@ scenario_drain
 scenario_sighup
 scenario_cli
 scenario_debug_log
-for name in series tabular empty; do
+scenario_auth
+for name in series tabular empty auth authfile; do
     stop_server "$name"
 done
 
