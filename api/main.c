@@ -87,8 +87,8 @@ static const struct config_option OPTIONS[] = {
      "after SIGTERM, keep serving this long (not ready) before closing",
      &S.drain_seconds, 0, 3600, NULL},
     {"MAX_CONNECTIONS", CONFIG_UINT, "1024",
-     "open connections at once; more are refused", &S.max_connections, 1,
-     1000000, NULL},
+     "open connections at once; more are closed at once",
+     &S.max_connections, 1, 1000000, NULL},
     {"CONNECTION_TIMEOUT_SECONDS", CONFIG_UINT, "15",
      "close a connection idle this long; also the most time in-flight "
      "requests get at shutdown", &S.timeout, 1, 86400, NULL},
