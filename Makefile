@@ -25,7 +25,7 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c
 SERVE_SRC := api/main.c api/server.c api/handlers.c api/registry.c \
-             api/request.c api/stats.c api/log.c api/buf.c
+             api/request.c api/stats.c api/log.c api/buf.c api/auth.c
 TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
              tests/unit/test_model.c tests/unit/test_store.c \
              tests/unit/test_metadata.c

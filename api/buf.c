@@ -70,6 +70,30 @@ int buf_reserve(struct buf *b, size_t extra)
     return 0;
 }
 
+int buf_grow_exact(struct buf *b, size_t cap)
+{
+    char *p;
+
+    if (b->failed)
+        return -1;
+    if (cap <= b->cap)
+        return 0;
+    if (cap > BUF_MAX_BYTES) {
+        b->failed = 1;
+        return -1;
+    }
+    p = realloc(b->data, cap);
+    if (p == NULL) {
+        b->failed = 1;
+        return -1;
+    }
+    if (b->data == NULL)
+        p[0] = '\0';
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
 void buf_add(struct buf *b, const void *data, size_t n)
 {
     if (buf_reserve(b, n) != 0)

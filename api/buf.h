@@ -13,7 +13,10 @@
 #include <stddef.h>
 
 #define BUF_MAX_BYTES (256u * 1024 * 1024) /* refuse to grow past this */
-#define BUF_KEEP_BYTES (64u * 1024)        /* reset frees anything larger */
+/* Reset frees anything larger: every idle keep-alive connection keeps its
+ * buffers, so this times MAX_CONNECTIONS must fit the pod (api/README.md,
+ * Memory). Typical bodies and answers are under 1 KiB. */
+#define BUF_KEEP_BYTES (16u * 1024)
 
 struct buf {
     char *data;  /* NUL-terminated when cap > 0; NULL when cap == 0 */
@@ -36,6 +39,11 @@ void buf_reset(struct buf *b);
 /* Makes room for `extra` more bytes (and the NUL). Returns 0, or -1 and
  * sets `failed` when memory runs out or the size would pass BUF_MAX_BYTES. */
 int buf_reserve(struct buf *b, size_t extra);
+
+/* Grows the memory to exactly cap bytes (the NUL included), for a caller
+ * that accounts for it; does nothing when cap <= b->cap. Returns 0, or -1
+ * and sets `failed` when memory runs out or cap passes BUF_MAX_BYTES. */
+int buf_grow_exact(struct buf *b, size_t cap);
 
 /* Appends n bytes. Sets `failed` on error. */
 void buf_add(struct buf *b, const void *data, size_t n);

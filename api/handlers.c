@@ -516,6 +516,32 @@ out:
     model_release(m);
 }
 
+/* ---- authentication ------------------------------------------------------- */
+
+int handlers_authorize(struct app *app, const char *url,
+                       const char *authorization, struct buf *out,
+                       struct reply *r)
+{
+    enum endpoint ep = handlers_route(url);
+    int rc;
+
+    if (!auth_required(app->auth, ep))
+        return 0;
+    rc = auth_check(app->auth, authorization);
+    if (rc == 0)
+        return 0;
+    memset(r, 0, sizeof *r);
+    r->endpoint = ep;
+    /* RFC 6750: a wrong token says so; a missing one only asks. */
+    r->challenge = rc == -2 ? "Bearer realm=\"forest-serve\", "
+                              "error=\"invalid_token\"" :
+                              "Bearer realm=\"forest-serve\"";
+    fail(r, out, 401, rc == -2 ? "the bearer token is not valid" :
+         "this endpoint needs an 'Authorization: Bearer <token>' header "
+         "(API_TOKEN)");
+    return 1;
+}
+
 /* ---- dispatch ----------------------------------------------------------------- */
 
 void handlers_dispatch(struct app *app, const char *method, const char *url,
@@ -528,6 +554,9 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     r->status = 500;
     r->content_type = JSON_TYPE;
     r->allow = NULL;
+    r->retry_after = NULL;
+    r->challenge = NULL;
+    r->close = 0;
     route(url, &rt);
     r->endpoint = rt.ep;
     if (rt.ep == EP_NOT_FOUND) {

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "registry.h"
 #include "request.h"
@@ -23,6 +24,7 @@ struct app {
     size_t max_batch_rows;    /* rows in one /predict or infer request */
     size_t max_horizon;       /* days in one /forecast request */
     atomic_int draining;      /* set on SIGTERM: not ready any more */
+    const struct auth *auth;  /* API_TOKEN; NULL or off: no tokens */
 };
 
 /* What to send back; the body is in the buffer passed to dispatch. */
@@ -31,6 +33,10 @@ struct reply {
     enum endpoint endpoint;   /* for the metrics' label */
     const char *content_type; /* a static string */
     const char *allow;        /* the Allow header of a 405, else NULL */
+    const char *retry_after;  /* the Retry-After header (seconds), or NULL */
+    const char *challenge;    /* the WWW-Authenticate header of a 401, or
+                                 NULL */
+    int close;                /* end the connection after the answer */
 };
 
 /* Answers one request: writes the body into out (which the caller has
@@ -40,6 +46,14 @@ struct reply {
 void handlers_dispatch(struct app *app, const char *method, const char *url,
                        const char *body, size_t len, struct scratch *sc,
                        struct buf *out, struct reply *reply);
+
+/* Checks the token of a request to url (authorization is its
+ * Authorization header, NULL when absent), before its body is read.
+ * Returns 0 when it may go on, or 1 with a 401 answer written into out
+ * and reply (with its WWW-Authenticate challenge). */
+int handlers_authorize(struct app *app, const char *url,
+                       const char *authorization, struct buf *out,
+                       struct reply *reply);
 
 /* The endpoint a path belongs to (EP_NOT_FOUND for none), whatever the
  * method: for the metrics of requests refused before dispatch. */

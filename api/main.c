@@ -11,15 +11,19 @@
  *                (for up to CONNECTION_TIMEOUT_SECONDS)
  *   then         exit 0
  *
+ * SIGHUP makes the reload watcher check the model source at once.
+ *
  * Every signal is blocked before the first thread starts, so all threads
  * inherit the mask and only sigwait() here ever sees them.
  */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
@@ -33,11 +37,16 @@ enum {
     EXIT_USAGE = 2   /* bad setting or command line */
 };
 
+#define RELOAD_INTERVAL_MIN 0.1 /* seconds; 0 (load once) is allowed too */
+
 static struct {
     const char *host, *model_dir, *model_path, *model_name, *log_level;
-    unsigned long long port, threads, max_body, max_connections, timeout;
+    const char *api_token, *api_token_file;
+    unsigned long long port, threads, max_body, max_body_memory;
+    unsigned long long max_connections, timeout;
     unsigned long long header_bytes, max_batch_rows, max_horizon;
     double reload_interval, drain_seconds;
+    int metrics_token_required;
 } S;
 
 /* The one list of settings: parsing, ranges and --help all come from it. */
@@ -57,13 +66,17 @@ static const struct config_option OPTIONS[] = {
      "the model's name in the V2 protocol (/v2/models/<name>)",
      &S.model_name, 0, 0, NULL},
     {"RELOAD_INTERVAL_SECONDS", CONFIG_DOUBLE, "2",
-     "how often to look for a new model; 0 = load once at start",
+     "how often to look for a new model: 0.1 or more, or 0 = load once "
+     "at start",
      &S.reload_interval, 0, 86400, NULL},
     {"THREADS", CONFIG_UINT, "0", "HTTP worker threads; 0 = one per core",
      &S.threads, 0, 1024, NULL},
     {"MAX_BODY_BYTES", CONFIG_UINT, "1048576",
      "largest request body; larger gets 413", &S.max_body, 64,
      1073741824, NULL},
+    {"MAX_BODY_MEMORY_BYTES", CONFIG_UINT, "67108864",
+     "memory all request bodies may hold at once; past it 503 with "
+     "Retry-After", &S.max_body_memory, 65, 68719476736ULL, NULL},
     {"MAX_BATCH_ROWS", CONFIG_UINT, "10000",
      "most rows in one /predict or V2 infer request", &S.max_batch_rows, 1,
      10000000, NULL},
@@ -74,14 +87,24 @@ static const struct config_option OPTIONS[] = {
      "after SIGTERM, keep serving this long (not ready) before closing",
      &S.drain_seconds, 0, 3600, NULL},
     {"MAX_CONNECTIONS", CONFIG_UINT, "1024",
-     "open connections at once; more are refused", &S.max_connections, 1,
-     1000000, NULL},
+     "open connections at once; more are closed at once",
+     &S.max_connections, 1, 1000000, NULL},
     {"CONNECTION_TIMEOUT_SECONDS", CONFIG_UINT, "15",
      "close a connection idle this long; also the most time in-flight "
      "requests get at shutdown", &S.timeout, 1, 86400, NULL},
     {"MAX_HEADER_BYTES", CONFIG_UINT, "16384",
      "memory per connection for the request line and headers",
      &S.header_bytes, 4096, 1048576, NULL},
+    {"API_TOKEN", CONFIG_STRING, NULL,
+     "bearer token that /predict, /forecast, /model and /v2 (but not "
+     "/v2/health) require; unset = no authentication", &S.api_token, 0, 0,
+     NULL},
+    {"API_TOKEN_FILE", CONFIG_STRING, NULL,
+     "read API_TOKEN from this file (a mounted Secret)", &S.api_token_file,
+     0, 0, NULL},
+    {"METRICS_TOKEN_REQUIRED", CONFIG_BOOL, "false",
+     "/metrics requires the token too", &S.metrics_token_required, 0, 0,
+     NULL},
     {"LOG_LEVEL", CONFIG_STRING, "info",
      "debug (adds a line per request), info, warn or error", &S.log_level,
      0, 0, "debug|info|warn|error"},
@@ -102,12 +125,13 @@ static void usage(FILE *fp)
             "Settings (environment variable or flag; flags win):\n");
     config_usage(fp, OPTIONS, N_OPTIONS);
     fprintf(fp, "\nSignals: SIGTERM or SIGINT drains (see DRAIN_SECONDS) and "
-            "exits; a second one\nskips the rest of the drain.\n"
+            "exits; a second one\nskips the rest of the drain. SIGHUP "
+            "checks the model source at once.\n"
             "Exit status: 0 clean shutdown, 1 could not start (port in use, "
             "bad HOST),\n2 bad setting.\n");
 }
 
-static void log_settings(void)
+static void log_settings(const struct auth *auth)
 {
     struct log_line l;
 
@@ -123,12 +147,16 @@ static void log_settings(void)
     log_num(&l, "reload_interval_seconds", S.reload_interval);
     log_int(&l, "threads", (long long)S.threads);
     log_int(&l, "max_body_bytes", (long long)S.max_body);
+    log_int(&l, "max_body_memory_bytes", (long long)S.max_body_memory);
     log_int(&l, "max_batch_rows", (long long)S.max_batch_rows);
     log_int(&l, "max_horizon_days", (long long)S.max_horizon);
     log_num(&l, "drain_seconds", S.drain_seconds);
     log_int(&l, "max_connections", (long long)S.max_connections);
     log_int(&l, "connection_timeout_seconds", (long long)S.timeout);
     log_int(&l, "max_header_bytes", (long long)S.header_bytes);
+    /* Whether a token is required, never the token. */
+    log_bool(&l, "api_token_required", auth->token != NULL);
+    log_bool(&l, "metrics_token_required", auth->metrics);
     log_str(&l, "log_level", S.log_level);
     log_end(&l);
 }
@@ -193,8 +221,9 @@ int main(int argc, char **argv)
     struct server srv;
     struct stats stats;
     struct app app;
+    struct auth auth = {0};
     enum log_level level;
-    sigset_t sigs;
+    sigset_t sigs, all;
     int positional[1], sig = 0, rc = EXIT_ERROR;
     struct log_line l;
 
@@ -213,29 +242,65 @@ int main(int argc, char **argv)
         fprintf(stderr, "forest-serve: error: %s\n", err.msg);
         return EXIT_USAGE;
     }
+    /* A poll costs a readlink and a stat; far below a tenth of a second
+     * the watcher would only spin a core while idle. */
+    if (S.reload_interval > 0 && S.reload_interval < RELOAD_INTERVAL_MIN) {
+        fprintf(stderr, "forest-serve: error: invalid "
+                "RELOAD_INTERVAL_SECONDS '%g': expected 0 (load once) or "
+                "from %g to 86400\n", S.reload_interval,
+                RELOAD_INTERVAL_MIN);
+        return EXIT_USAGE;
+    }
+    if (S.max_body_memory < S.max_body + 1) {
+        fprintf(stderr, "forest-serve: error: invalid MAX_BODY_MEMORY_BYTES "
+                "'%llu': it must hold one whole body, so at least "
+                "MAX_BODY_BYTES + 1 (%llu)\n", S.max_body_memory,
+                S.max_body + 1);
+        return EXIT_USAGE;
+    }
     if (S.model_name[0] == '\0' || strchr(S.model_name, '/') != NULL) {
         fprintf(stderr, "forest-serve: error: invalid MODEL_NAME '%s': it "
                 "is a path segment, so not empty and no '/'\n",
                 S.model_name);
         return EXIT_USAGE;
     }
+    if (auth_init(&auth, S.api_token, S.api_token_file,
+                  S.metrics_token_required, &err) != 0) {
+        fprintf(stderr, "forest-serve: error: %s\n", err.msg);
+        auth_release(&auth);
+        return EXIT_USAGE;
+    }
     log_parse_level(S.log_level, &level); /* choices were checked */
     log_set_level(level);
-    log_settings();
+    log_settings(&auth);
 
-    /* Before any thread exists, so every thread inherits the mask. */
+    /* Before any thread exists, so every thread inherits the mask. The
+     * drain waits for a second SIGTERM or SIGINT only (stop); SIGHUP's
+     * default action would kill the server without a drain, so it is
+     * blocked too and taken by the wait below. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    all = sigs;
+    sigaddset(&all, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+#ifdef __GLIBC__
+    /* glibc raises its mmap threshold to the size of each large block
+     * freed, so after one burst of 1 MiB bodies every later body comes
+     * from the heap, and a heap that grew for a burst stays resident. A
+     * fixed threshold keeps request bodies and answers over 128 KiB in
+     * their own mappings, which free() returns to the system at once. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     stats_init(&stats);
     rcfg.model_dir = S.model_dir;
     rcfg.model_path = S.model_path;
     rcfg.interval = S.reload_interval;
     if (registry_init(&registry, &rcfg, &err) != 0) {
         log_msg(LOG_ERROR, "start_failed", err.msg);
+        auth_release(&auth);
         return EXIT_ERROR;
     }
     memset(&app, 0, sizeof app);
@@ -244,12 +309,14 @@ int main(int argc, char **argv)
     app.model_name = S.model_name;
     app.max_batch_rows = (size_t)S.max_batch_rows;
     app.max_horizon = (size_t)S.max_horizon;
+    app.auth = &auth;
     atomic_init(&app.draining, 0);
 
     scfg.host = S.host;
     scfg.port = (unsigned)S.port;
     scfg.threads = (unsigned)S.threads;
     scfg.max_body = (size_t)S.max_body;
+    scfg.max_body_memory = (size_t)S.max_body_memory;
     scfg.max_connections = (unsigned)S.max_connections;
     scfg.timeout = (unsigned)S.timeout;
     scfg.header_memory = (size_t)S.header_bytes;
@@ -268,8 +335,19 @@ int main(int argc, char **argv)
     log_int(&l, "port", srv.port);
     log_end(&l);
 
-    while (sigwait(&sigs, &sig) != 0)
-        ;
+    for (;;) {
+        if (sigwait(&all, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        /* The conventional "reread your configuration": look at the
+         * model store now rather than at the next poll. */
+        log_begin(&l, LOG_INFO, "reload_requested");
+        log_str(&l, "signal", "SIGHUP");
+        log_str(&l, "msg", "checking the model source now");
+        log_end(&l);
+        registry_wake(&registry);
+    }
     drain(&srv, &app, &sigs, sig);
     server_stop(&srv);
     registry_stop(&registry);
@@ -277,5 +355,6 @@ int main(int argc, char **argv)
     rc = EXIT_OK;
 out_registry:
     registry_release(&registry);
+    auth_release(&auth);
     return rc;
 }

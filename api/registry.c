@@ -186,15 +186,18 @@ static int read_metadata(const char *path, char **text, size_t *len,
 }
 
 /* Checks that metadata.json describes this model.bin: a version directory
- * whose two files disagree is half-written or tampered with. Copies the
- * metadata's "version" into version_out when version_out is not NULL and
- * it has one. Returns 0, or -1 with err set. */
+ * whose two files disagree is half-written or tampered with, and one whose
+ * metadata names no checksum cannot be told apart from that, so its
+ * "checksum" must be a string equal to the model's ("crc32:xxxxxxxx", as
+ * forest-train writes it). Copies the metadata's "version" into
+ * version_out when version_out is not NULL and it has one. Returns 0, or
+ * -1 with err set. */
 static int check_metadata(const char *text, size_t len, uint32_t crc,
                           char *version_out, size_t version_len,
                           struct fr_error *err)
 {
     cJSON *root = cJSON_ParseWithLength(text, len);
-    const cJSON *sum, *file, *v;
+    const cJSON *sum, *v;
     char want[24];
     int rc = -1;
 
@@ -204,20 +207,16 @@ static int check_metadata(const char *text, size_t len, uint32_t crc,
     }
     snprintf(want, sizeof want, "crc32:%08x", (unsigned)crc);
     sum = cJSON_GetObjectItemCaseSensitive(root, "checksum");
-    file = cJSON_GetObjectItemCaseSensitive(root, "model_file");
-    if (cJSON_IsString(sum)) {
-        if (strcmp(sum->valuestring, want) != 0) {
-            fr_error_set(err, "metadata.json says checksum '%.40s' but "
-                         "model.bin has '%s'", sum->valuestring, want);
-            goto out;
-        }
-    } else if (cJSON_IsObject(file)) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(file, "crc32");
-        if (cJSON_IsString(c) && strcmp(c->valuestring, want + 6) != 0) {
-            fr_error_set(err, "metadata.json says crc32 '%.40s' but "
-                         "model.bin has '%s'", c->valuestring, want + 6);
-            goto out;
-        }
+    if (!cJSON_IsString(sum)) {
+        fr_error_set(err, "metadata.json has no string \"checksum\" (the "
+                     "model.bin has '%s'), so it cannot be checked against "
+                     "the model", want);
+        goto out;
+    }
+    if (strcmp(sum->valuestring, want) != 0) {
+        fr_error_set(err, "metadata.json says checksum '%.40s' but "
+                     "model.bin has '%s'", sum->valuestring, want);
+        goto out;
     }
     v = cJSON_GetObjectItemCaseSensitive(root, "version");
     if (version_out != NULL && cJSON_IsString(v) &&
@@ -467,16 +466,18 @@ static void *watch(void *arg)
 
     pthread_mutex_lock(&r->wake_lock);
     while (!r->stopping) {
+        /* Cleared before the poll: a wake during the poll polls again. */
+        r->poke = 0;
         pthread_mutex_unlock(&r->wake_lock);
         registry_poll(r);
         pthread_mutex_lock(&r->wake_lock);
         if (r->stopping)
             break;
         if (r->cfg.interval <= 0) {
-            /* Load once: sleep until shutdown. */
-            while (!r->stopping)
+            /* Load once: sleep until shutdown or a wake. */
+            while (!r->stopping && !r->poke)
                 pthread_cond_wait(&r->wake, &r->wake_lock);
-            break;
+            continue;
         }
         clock_gettime(CLOCK_MONOTONIC, &deadline);
         {
@@ -489,7 +490,7 @@ static void *watch(void *arg)
                 deadline.tv_nsec -= 1000000000L;
             }
         }
-        while (!r->stopping &&
+        while (!r->stopping && !r->poke &&
                pthread_cond_timedwait(&r->wake, &r->wake_lock, &deadline) ==
                    0)
             ;
@@ -509,6 +510,14 @@ int registry_start(struct registry *r, struct fr_error *err)
     }
     r->watcher_started = 1;
     return 0;
+}
+
+void registry_wake(struct registry *r)
+{
+    pthread_mutex_lock(&r->wake_lock);
+    r->poke = 1;
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->wake_lock);
 }
 
 void registry_stop(struct registry *r)

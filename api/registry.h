@@ -71,6 +71,7 @@ struct registry {
     pthread_mutex_t wake_lock;  /* guards stopping; with wake */
     pthread_cond_t wake;        /* signalled by registry_stop */
     int stopping;
+    int poke;                   /* registry_wake asked for a poll now */
     pthread_t watcher;
     int watcher_started;
     char seen[PATH_MAX + 128];  /* identity of the source last tried */
@@ -101,6 +102,12 @@ void registry_install(struct registry *r, struct model *m);
 /* Takes a reference on the model serving now, or returns NULL when none
  * is loaded. The caller drops it with model_release(). */
 struct model *registry_acquire(struct registry *r);
+
+/* Asks the watcher to poll the source at once instead of at the end of
+ * its interval (also when the interval is 0, "load once"): SIGHUP. A
+ * source that has not changed is not reloaded. Cannot fail; does nothing
+ * visible when the watcher never started. */
+void registry_wake(struct registry *r);
 
 /* Stops and joins the watcher thread; safe when it never started. */
 void registry_stop(struct registry *r);

@@ -94,10 +94,32 @@ double *scratch_outs(struct scratch *sc, size_t n)
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+/* Finds an escaped NUL (\u0000) in a JSON text: cJSON decodes it into
+ * the string, and every C string comparison after that stops there, so
+ * "lag_1\u0000junk" would read as "lag_1". Returns its byte offset, or
+ * -1. A backslash counts as an escape only after an even run of them. */
+static long escaped_nul(const char *body, size_t len)
+{
+    size_t run = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (body[i] == '\\') {
+            run++;
+            continue;
+        }
+        if (run % 2 == 1 && body[i] == 'u' && len - i >= 5 &&
+            memcmp(body + i + 1, "0000", 4) == 0)
+            return (long)(i - 1);
+        run = 0;
+    }
+    return -1;
+}
+
 /* Parses the whole body. Returns the tree, or NULL with *status and err
  * set: 400 for malformed JSON, 422 when the only fault is a NaN or an
  * infinity written as a bare word (as Python's json.dumps does), which is
- * a bad value rather than bad syntax for the client's purposes. */
+ * a bad value rather than bad syntax for the client's purposes, and when
+ * a string holds an escaped NUL (see escaped_nul). */
 static cJSON *parse(const char *body, size_t len, int *status,
                     struct fr_error *err)
 {
@@ -114,8 +136,17 @@ static cJSON *parse(const char *body, size_t len, int *status,
         /* cJSON stops at a NUL inside the buffer: insist on using it all. */
         while (end < body + len && isspace((unsigned char)*end))
             end++;
-        if (end == body + len)
-            return root;
+        if (end == body + len) {
+            long nul = escaped_nul(body, len);
+            if (nul < 0)
+                return root;
+            cJSON_Delete(root);
+            *status = 422;
+            fr_error_set(err, "a string holds a NUL character (\\u0000 at "
+                         "byte %ld), which no name or value may contain",
+                         nul);
+            return NULL;
+        }
         cJSON_Delete(root);
         *status = 400;
         fr_error_set(err, "malformed JSON: unexpected data at byte %zu",
@@ -676,7 +707,7 @@ int request_forecast(const char *body, size_t len, const struct forest *f,
     const cJSON *hist, *hor, *cov, *lvl, *v;
     uint32_t h = series_history(s);
     size_t nc = s->n_covariates, i = 0;
-    int32_t last_day = 0;
+    int32_t last_day = 0, max_day;
     double *vals;
     cJSON *root;
     int status = 422;
@@ -742,6 +773,14 @@ int request_forecast(const char *body, size_t len, const struct forest *f,
                 goto out;
             i++;
         }
+    }
+    /* Dates are written as YYYY-MM-DD: a forecast that would run past
+     * year 9999 cannot be written truthfully, so it is refused. */
+    if (series_parse_date("9999-12-31", &max_day) != 0 ||
+        (int64_t)last_day + (int64_t)out->horizon > (int64_t)max_day) {
+        fr_error_set(err, "a forecast of %zu days after the last history "
+                     "day would run past 9999-12-31", out->horizon);
+        goto out;
     }
     out->past = vals;
     out->cov = vals + h;

@@ -23,7 +23,8 @@
 
 #define REQUEST_ID_MAX 256           /* bytes of a V2 request id */
 #define REQUEST_HISTORY_LIMIT 1e37   /* |value| of a forecast history day */
-#define SCRATCH_KEEP_BYTES (256u * 1024) /* reset frees larger regions */
+/* Reset frees larger regions; kept per connection, as BUF_KEEP_BYTES. */
+#define SCRATCH_KEEP_BYTES (16u * 1024)
 
 /* Reusable memory for one request at a time. */
 struct scratch {

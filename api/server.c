@@ -14,9 +14,22 @@
  * read and thrown away (MHD can only answer between chunks by closing); a
  * chunked body past 8 x MAX_BODY_BYTES, or an upload still going after
  * CONNECTION_TIMEOUT_SECONDS, is cut off by closing the connection.
+ *
+ * Bodies share one budget, MAX_BODY_MEMORY_BYTES, so memory is bounded by
+ * the server and not by how many clients upload at once: every byte of a
+ * body buffer is counted in stats->body_memory (the /metrics gauge) before
+ * it is allocated, all of a Content-Length at once when the headers are
+ * in, a chunked body as it grows. A request that does not fit is answered
+ * 503 with Retry-After. A buffer is given back when its request completes
+ * (an idle keep-alive connection keeps at most BUF_KEEP_BYTES) or its
+ * connection closes; when the budget empties after a burst, malloc_trim
+ * hands the freed heap back to the system.
  */
 #include "server.h"
 
+#include <assert.h>
+#include <limits.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -24,18 +37,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 
+/* Bursts that held at least this much body memory end in a malloc_trim. */
+#define BODY_TRIM_AFTER (8u * 1024 * 1024)
+
 struct conn {
     struct buf body;         /* the request body so far */
+    size_t held;             /* body.cap, as counted in the budget */
     struct buf out;          /* the answer */
     struct scratch sc;       /* rows and results */
     struct timespec start;   /* when the headers were in */
-    int too_large;           /* the body passed max_body: answer 413 */
+    int refused;             /* 413 (past max_body) or 503 (past the body
+                                budget): the answer once the body is in */
     size_t discarded;        /* bytes thrown away after that */
     int status;              /* the status sent, 0 until then */
     enum endpoint ep;        /* for the metrics */
@@ -49,6 +68,85 @@ static double since(const struct timespec *t0)
     return (double)(now.tv_sec - t0->tv_sec) +
            (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
+
+/* ---- the body budget ---------------------------------------------------- */
+
+/* Takes n bytes from the body budget. Returns 0, or -1 when they would
+ * take it past MAX_BODY_MEMORY_BYTES (nothing is taken then). */
+static int budget_take(struct server *s, size_t n)
+{
+    _Atomic size_t *used = &s->app->stats->body_memory;
+    size_t cur = atomic_load(used), limit = s->cfg.max_body_memory;
+
+    do {
+        if (n > limit || cur > limit - n)
+            return -1;
+    } while (!atomic_compare_exchange_weak(used, &cur, cur + n));
+    if (cur + n >= BODY_TRIM_AFTER)
+        atomic_store(&s->trim_due, 1);
+    return 0;
+}
+
+/* Gives n bytes back. The free() calls before this have returned large
+ * buffers to the system (they are mmap'd, see main.c); what a burst left
+ * in malloc's heap goes back when the last body is gone. */
+static void budget_give(struct server *s, size_t n)
+{
+    size_t before;
+
+    if (n == 0)
+        return;
+    before = atomic_fetch_sub(&s->app->stats->body_memory, n);
+    assert(before >= n);
+    if (before == n && atomic_exchange(&s->trim_due, 0)) {
+#ifdef __GLIBC__
+        malloc_trim(0);
+#endif
+    }
+}
+
+/* Gives back what the body buffer no longer holds (after a release or a
+ * reset that freed it). */
+static void body_sync(struct server *s, struct conn *cn)
+{
+    if (cn->held > cn->body.cap) {
+        budget_give(s, cn->held - cn->body.cap);
+        cn->held = cn->body.cap;
+    }
+}
+
+/* Frees the body buffer and gives its bytes back. */
+static void body_drop(struct server *s, struct conn *cn)
+{
+    buf_release(&cn->body);
+    body_sync(s, cn);
+}
+
+/* Makes the body buffer hold need bytes (and the buffer's NUL), taking the
+ * growth from the budget first: exactly that for a Content-Length, else
+ * doubling up to max_body so a chunked body costs few reallocations.
+ * Returns 0, 503 when the budget is spent, or 500 when memory runs out. */
+static int body_room(struct server *s, struct conn *cn, size_t need,
+                     int exact)
+{
+    size_t want = need + 1, cap = want;
+
+    if (want <= cn->body.cap)
+        return 0;
+    if (!exact && cn->body.cap <= (s->cfg.max_body + 1) / 2 &&
+        2 * cn->body.cap > want)
+        cap = 2 * cn->body.cap;
+    if (budget_take(s, cap - cn->held) != 0)
+        return 503;
+    if (buf_grow_exact(&cn->body, cap) != 0) {
+        budget_give(s, cap - cn->held);
+        return 500;
+    }
+    cn->held = cap;
+    return 0;
+}
+
+/* ---- answers ----------------------------------------------------------- */
 
 static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
                                   struct conn *cn, const struct reply *r)
@@ -64,9 +162,17 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
                             r->content_type);
     if (r->allow != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->retry_after != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+                                r->retry_after);
+    if (r->challenge != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                r->challenge);
     /* While draining, ask keep-alive clients to reconnect: their next
-     * connection goes to a pod that is still in the Service. */
-    if (atomic_load_explicit(&s->app->draining, memory_order_relaxed))
+     * connection goes to a pod that is still in the Service. MHD closes
+     * the connection after an answer that says so. */
+    if (r->close ||
+        atomic_load_explicit(&s->app->draining, memory_order_relaxed))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
@@ -75,15 +181,78 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
     return ret;
 }
 
-static enum MHD_Result too_large(struct server *s, struct MHD_Connection *c,
-                                 struct conn *cn, const char *url)
+/* Answers a refused body: 413 (too large), 503 (the body budget is
+ * spent: try again in a second) or 500 (out of memory). */
+static enum MHD_Result refuse(struct server *s, struct MHD_Connection *c,
+                              struct conn *cn, const char *url, int status)
 {
-    struct reply r = {413, handlers_route(url), "application/json", NULL};
-    char msg[160];
+    struct reply r = {.status = status, .endpoint = handlers_route(url),
+                      .content_type = "application/json"};
+    char msg[200];
 
-    snprintf(msg, sizeof msg, "the request body is larger than %zu bytes "
-             "(MAX_BODY_BYTES)", s->cfg.max_body);
+    if (status == 413) {
+        snprintf(msg, sizeof msg, "the request body is larger than %zu "
+                 "bytes (MAX_BODY_BYTES)", s->cfg.max_body);
+    } else if (status == 503) {
+        snprintf(msg, sizeof msg, "the server holds as many request bodies "
+                 "as it may (MAX_BODY_MEMORY_BYTES %zu): retry shortly",
+                 s->cfg.max_body_memory);
+        r.retry_after = "1";
+        r.close = 1;
+    } else {
+        snprintf(msg, sizeof msg, "out of memory reading the body");
+    }
     handlers_error(&cn->out, msg);
+    return send_reply(s, c, cn, &r);
+}
+
+/* How often the framing headers occur in one request. */
+struct framing {
+    unsigned content_length;
+    unsigned transfer_encoding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+    struct framing *fr = cls;
+
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        fr->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        fr->transfer_encoding++;
+    return MHD_YES;
+}
+
+/* Refuses a request whose body length is ambiguous: two Content-Length
+ * headers (even equal ones, which RFC 9112 section 6.3 would let a server
+ * merge), two Transfer-Encoding headers, or both kinds together. MHD
+ * 0.9.75 picks one and reads the rest of the bytes as the next request,
+ * while a proxy in front may have picked the other: request smuggling.
+ * The answer closes the connection so no leftover byte is ever parsed.
+ * Returns MHD_YES when the request may go on (*answered stays 0). */
+static enum MHD_Result check_framing(struct server *s,
+                                     struct MHD_Connection *c,
+                                     struct conn *cn, const char *url,
+                                     int *answered)
+{
+    struct framing fr = {0, 0};
+    struct reply r = {.status = 400, .endpoint = handlers_route(url),
+                      .content_type = "application/json", .close = 1};
+
+    *answered = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &fr);
+    if (fr.content_length <= 1 && fr.transfer_encoding <= 1 &&
+        (fr.content_length == 0 || fr.transfer_encoding == 0))
+        return MHD_YES;
+    *answered = 1;
+    handlers_error(&cn->out, fr.content_length > 0 && fr.transfer_encoding > 0
+                   ? "the request has both Content-Length and "
+                     "Transfer-Encoding: its length is ambiguous"
+                   : "the request repeats Content-Length or "
+                     "Transfer-Encoding: its length is ambiguous");
     return send_reply(s, c, cn, &r);
 }
 
@@ -102,24 +271,46 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         const char *len;
+        enum MHD_Result ret;
+        int answered;
 
         cn = ci != NULL ? ci->socket_context : NULL;
         if (cn == NULL)
             return MHD_NO; /* no memory for the connection: drop it */
         buf_reset(&cn->body);
+        body_sync(s, cn);
         buf_reset(&cn->out);
         scratch_reset(&cn->sc);
-        cn->too_large = 0;
+        cn->refused = 0;
         cn->discarded = 0;
         cn->status = 0;
         cn->ep = EP_NOT_FOUND;
         clock_gettime(CLOCK_MONOTONIC, &cn->start);
         stats_request_begin(s->app->stats);
         *req_cls = cn;
+        ret = check_framing(s, c, cn, url, &answered);
+        if (answered)
+            return ret;
+        /* Before the body: a client without the token gets no memory. */
+        if (handlers_authorize(s->app, url,
+                               MHD_lookup_connection_value(
+                                   c, MHD_HEADER_KIND,
+                                   MHD_HTTP_HEADER_AUTHORIZATION),
+                               &cn->out, &r) != 0)
+            return send_reply(s, c, cn, &r);
         len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (len != NULL && strtoull(len, NULL, 10) > s->cfg.max_body)
-            return too_large(s, c, cn, url);
+        if (len != NULL) {
+            unsigned long long n = strtoull(len, NULL, 10);
+            int status;
+            if (n > s->cfg.max_body)
+                return refuse(s, c, cn, url, 413);
+            /* The whole body is counted now, before a byte of it is
+             * read, so a client cannot hold memory it was not given. */
+            status = n > 0 ? body_room(s, cn, (size_t)n, 1) : 0;
+            if (status != 0)
+                return refuse(s, c, cn, url, status);
+        }
         return MHD_YES;
     }
     if (*upload_size > 0) {
@@ -127,12 +318,14 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
          * a time to hold a connection: uploads get the same budget in all. */
         if (since(&cn->start) > s->cfg.timeout)
             return MHD_NO;
-        if (!cn->too_large &&
-            cn->body.len + *upload_size > s->cfg.max_body) {
-            cn->too_large = 1;
-            buf_release(&cn->body);
+        if (!cn->refused) {
+            size_t need = cn->body.len + *upload_size;
+            cn->refused = need > s->cfg.max_body ? 413 :
+                          body_room(s, cn, need, 0);
+            if (cn->refused)
+                body_drop(s, cn);
         }
-        if (!cn->too_large) {
+        if (!cn->refused) {
             buf_add(&cn->body, upload_data, *upload_size);
         } else {
             /* Swallowing the rest lets the 413 arrive in order; a client
@@ -145,15 +338,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         return MHD_YES;
     }
     if (cn->status != 0)
-        return MHD_YES; /* answered early (413 by Content-Length) */
-    if (cn->too_large)
-        return too_large(s, c, cn, url);
-    if (cn->body.failed) {
-        struct reply oom = {500, handlers_route(url), "application/json",
-                            NULL};
-        handlers_error(&cn->out, "out of memory reading the body");
-        return send_reply(s, c, cn, &oom);
-    }
+        return MHD_YES; /* answered early (by Content-Length) */
+    if (cn->refused)
+        return refuse(s, c, cn, url, cn->refused);
+    if (cn->body.failed)
+        return refuse(s, c, cn, url, 500);
     handlers_dispatch(s->app, method, url, cn->body.data, cn->body.len,
                       &cn->sc, &cn->out, &r);
     return send_reply(s, c, cn, &r);
@@ -185,6 +374,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     /* The answer was copied into the response: let a large request's
      * buffers go now, not when (if ever) the next request arrives. */
     buf_reset(&cn->body);
+    body_sync(s, cn);
     buf_reset(&cn->out);
     scratch_reset(&cn->sc);
     *req_cls = NULL;
@@ -194,11 +384,12 @@ static void connection_event(void *cls, struct MHD_Connection *c,
                              void **socket_context,
                              enum MHD_ConnectionNotificationCode toe)
 {
+    struct server *s = cls;
     struct conn *cn;
 
-    (void)cls;
     (void)c;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add(&s->connections, 1);
         cn = calloc(1, sizeof *cn);
         if (cn != NULL) {
             buf_init(&cn->body);
@@ -208,14 +399,50 @@ static void connection_event(void *cls, struct MHD_Connection *c,
         *socket_context = cn;
         return;
     }
+    atomic_fetch_sub(&s->connections, 1);
     cn = *socket_context;
     if (cn != NULL) {
-        buf_release(&cn->body);
+        body_drop(s, cn);
         buf_release(&cn->out);
         scratch_release(&cn->sc);
         free(cn);
     }
     *socket_context = NULL;
+}
+
+/* MAX_CONNECTIONS: a connection past the limit is accepted and closed at
+ * once, so its client learns at once and can go elsewhere. (MHD's own
+ * limit stops accepting instead, and the client waits in the listen
+ * backlog until a slot frees up or it gives up.) Connections are counted
+ * when MHD starts them, so threads accepting at the same moment can pass
+ * the limit by at most THREADS - 1. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
+                                     socklen_t addrlen)
+{
+    struct server *s = cls;
+
+    (void)addr;
+    (void)addrlen;
+    return atomic_load(&s->connections) < (long)s->cfg.max_connections ?
+           MHD_YES : MHD_NO;
+}
+
+/* Decodes the %-escapes of a path (and of query arguments) with MHD's own
+ * decoder, except in a string whose escapes would hide a NUL or a '/':
+ * "/v2/models/forest%00x" would read as "/v2/models/forest" (a C string
+ * ends at the NUL) and "forest%2Fready" as "forest/ready" (the router
+ * splits at '/'). Such a path is left as it came, so it names no endpoint
+ * and model and gets 404. Returns the length of the string left in s. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    for (const char *p = strchr(s, '%'); p != NULL; p = strchr(p + 1, '%')) {
+        if ((p[1] == '0' && p[2] == '0') ||
+            (p[1] == '2' && (p[2] == 'f' || p[2] == 'F')))
+            return strlen(s);
+    }
+    return MHD_http_unescape(s);
 }
 
 /* MHD's own complaints (a client that broke the protocol, a failed
@@ -250,7 +477,8 @@ int server_start(struct server *s, struct app *app,
     struct addrinfo hints, *ai = NULL;
     unsigned flags = MHD_USE_EPOLL | MHD_USE_INTERNAL_POLLING_THREAD |
                      MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_USE_TURBO;
-    unsigned threads = cfg->threads;
+    unsigned threads = cfg->threads, mhd_limit;
+    unsigned long long limit;
     const union MHD_DaemonInfo *info;
     char port[16];
     int rc;
@@ -259,10 +487,16 @@ int server_start(struct server *s, struct app *app,
     s->app = app;
     s->cfg = *cfg;
     s->quiesced_fd = -1;
+    atomic_init(&s->trim_due, 0);
+    atomic_init(&s->connections, 0);
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (unsigned)n : 1;
     }
+    /* Each thread may hold all the connections, and one more so its
+     * accept reaches the policy. */
+    limit = ((unsigned long long)cfg->max_connections + 1) * threads;
+    mhd_limit = limit > UINT_MAX ? UINT_MAX : (unsigned)limit;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -281,17 +515,20 @@ int server_start(struct server *s, struct app *app,
                                                          : MHD_USE_IPv6;
     }
     s->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, access_handler, s,
+        flags, (uint16_t)cfg->port, accept_policy, s, access_handler, s,
         /* First, so MHD routes even its option errors here. */
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        /* Never reached: MHD splits its limit between the threads, so
+         * accept_policy keeps the real one, for all of them together. */
+        MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_memory,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_NOTIFY_CONNECTION, connection_event, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
         MHD_OPTION_END);
     freeaddrinfo(ai);
     if (s->daemon == NULL) {

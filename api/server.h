@@ -9,6 +9,7 @@
 #ifndef FS_SERVER_H
 #define FS_SERVER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -19,6 +20,8 @@ struct server_config {
     unsigned port;             /* 0 = any free port (see server_port) */
     unsigned threads;          /* MHD's thread pool; 0 = one per core */
     size_t max_body;           /* bytes; larger bodies get 413 */
+    size_t max_body_memory;    /* bytes all request bodies may hold at
+                                  once; >= max_body + 1 */
     unsigned max_connections;  /* open connections at once */
     unsigned timeout;          /* seconds a connection may stay idle */
     size_t header_memory;      /* bytes per connection for the request line
@@ -34,6 +37,9 @@ struct server {
     struct server_config cfg;
     unsigned port;      /* the port bound */
     int quiesced_fd;    /* listening socket after server_quiesce, or -1 */
+    atomic_int trim_due; /* body memory passed BODY_TRIM_AFTER since the
+                            budget was last empty */
+    atomic_long connections; /* open now, for MAX_CONNECTIONS */
 };
 
 /* Binds and starts serving. Returns 0, or -1 with err set (bad HOST,

@@ -14,7 +14,7 @@ static const char *const EP_NAMES[EP_COUNT] = {
     "metrics",  "v2_server",   "v2_live",   "v2_ready",       "v2_model",
     "v2_model_ready",          "v2_infer",  "not_found"};
 
-static const int CODES[STATS_N_CODES - 1] = {200, 400, 404, 405,
+static const int CODES[STATS_N_CODES - 1] = {200, 400, 401, 404, 405,
                                              413, 422, 500, 503};
 
 /* Upper bounds in seconds; the last bucket is +Inf. */
@@ -33,6 +33,7 @@ void stats_init(struct stats *s)
     }
     atomic_init(&s->in_flight, 0);
     atomic_init(&s->predictions, 0);
+    atomic_init(&s->body_memory, 0);
 }
 
 const char *stats_endpoint_name(enum endpoint ep)
@@ -173,11 +174,16 @@ void stats_render(struct stats *s, const struct stats_model *m,
                "served now.\n"
                "# TYPE forest_serve_requests_in_flight gauge\n"
                "forest_serve_requests_in_flight %lld\n"
+               "# HELP forest_serve_body_memory_bytes Memory held by request "
+               "bodies now (at most MAX_BODY_MEMORY_BYTES).\n"
+               "# TYPE forest_serve_body_memory_bytes gauge\n"
+               "forest_serve_body_memory_bytes %zu\n"
                "# HELP forest_serve_predictions_total Rows predicted "
                "(each forecast day counts as one).\n"
                "# TYPE forest_serve_predictions_total counter\n"
                "forest_serve_predictions_total %llu\n",
                (long long)stats_in_flight(s),
+               atomic_load_explicit(&s->body_memory, memory_order_relaxed),
                (unsigned long long)get(&s->predictions));
     buf_printf(out,
                "# HELP forest_serve_model_loaded 1 while a model is "

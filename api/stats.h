@@ -32,7 +32,7 @@ enum endpoint {
     EP_COUNT
 };
 
-#define STATS_N_CODES 9    /* 200 400 404 405 413 422 500 503 other */
+#define STATS_N_CODES 10   /* 200 400 401 404 405 413 422 500 503 other */
 #define STATS_N_BUCKETS 15 /* latency bucket upper bounds, +Inf last */
 
 struct stats {
@@ -41,6 +41,9 @@ struct stats {
     _Atomic uint64_t latency_ns[EP_COUNT];               /* sum, ns */
     _Atomic int64_t in_flight;      /* requests begun and not completed */
     _Atomic uint64_t predictions;   /* rows predicted, forecast steps too */
+    _Atomic size_t body_memory;     /* bytes of request-body buffers held
+                                       now, <= MAX_BODY_MEMORY_BYTES (the
+                                       server keeps this budget) */
 };
 
 /* What /metrics says about the model; filled by the caller. */

@@ -703,13 +703,21 @@ int model_read_file(const char *path, size_t max_len, uint8_t **buf,
     size_t got = 0;
     int fd;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading blocks until a writer comes,
+     * which would hang the caller (a reload thread, a promote) before the
+     * check below could refuse it. For a regular file the flag changes
+     * nothing, and it is cleared once the file is known to be one. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         fr_error_set(err, "cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         fr_error_set(err, "cannot read '%s': not a regular file", path);
+        goto fail;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        fr_error_set(err, "cannot read '%s': %s", path, strerror(errno));
         goto fail;
     }
     if ((uint64_t)st.st_size > max_len) {

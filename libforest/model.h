@@ -82,7 +82,8 @@ int model_write_file(const char *path, const void *data, size_t len,
                      struct fr_error *err);
 
 /* Reads a whole file of at most max_len bytes into a malloc'd buffer with a
- * NUL after the end. Returns 0 or -1 with err set. */
+ * NUL after the end. Anything but a regular file (a FIFO, a device, a
+ * directory) is refused without blocking. Returns 0 or -1 with err set. */
 int model_read_file(const char *path, size_t max_len, uint8_t **buf,
                     size_t *len, struct fr_error *err);
 

@@ -338,6 +338,113 @@ scenario_hostile() {
     check "the server is still healthy" [ "$(status_of "$(url series /health)")" = 200 ]
 }
 
+# raw NAME TEXT OUT: sends TEXT (printf escapes) on one connection and
+# saves what comes back until the server closes it (at most 10 s).
+raw() {
+    exec 3<>"/dev/tcp/127.0.0.1/${PORT[$1]}"
+    # In a subshell that ignores SIGPIPE: the server may close first.
+    (trap '' PIPE; printf "$2" >&3) 2>/dev/null
+    timeout 10 cat <&3 >"$3" 2>/dev/null
+    exec 3<&-
+}
+
+# responses FILE: how many HTTP status lines came back.
+responses() {
+    grep -ao 'HTTP/1\.1 [0-9][0-9][0-9]' "$1" | wc -l
+}
+
+# Request smuggling: a second request hidden in the body of the first by
+# conflicting length headers must never be answered.
+scenario_smuggle() {
+    local out="$TMP/smuggle.out" get='GET /health HTTP/1.1\r\nHost: x\r\n\r\n'
+    raw series "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 45\r\n\r\n{\"a\":$get" "$out"
+    check "two Content-Length headers: one 400 answer, and the connection closes" \
+        eval '[ "$(responses "$out")" = 1 ] && grep -q "^HTTP/1.1 400" "$out" && grep -qi "^Connection: close" "$out"'
+    check "  ... the bytes after the first body are not answered as a request" \
+        bash -c "! grep -q healthy '$out'"
+    raw series "GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n$get" "$out"
+    check "two equal Content-Length headers are refused too (one answer)" \
+        eval '[ "$(responses "$out")" = 1 ] && grep -q "^HTTP/1.1 400" "$out"'
+    raw series "POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n$get" "$out"
+    check "Content-Length with Transfer-Encoding: at most one answer, never the hidden request" \
+        eval '[ "$(responses "$out")" -le 1 ] && ! grep -q healthy "$out"'
+    raw series "$get${get%\\r\\n}Connection: close\r\n\r\n" "$out"
+    check "two pipelined requests still get two answers" [ "$(responses "$out")" = 2 ]
+}
+
+# The body budget: uploads held open by many clients cannot take more
+# than MAX_BODY_MEMORY_BYTES; the ones that do not fit get 503 with
+# Retry-After, and the memory comes back when they go.
+scenario_body_budget() {
+    local fds=() fd i n503=0 gauge max=0 code
+    # Room for 4 bodies of 65000 bytes (+1 each for the NUL), not 5.
+    start_server budget MODEL_DIR="$TMP/series" MAX_BODY_BYTES=65536 \
+        MAX_BODY_MEMORY_BYTES=262144 || return
+    wait_until 30 '[ "$(ready_version budget)" = v1 ]'
+    for i in 1 2 3 4 5 6 7 8; do
+        exec {fd}<>"/dev/tcp/127.0.0.1/${PORT[budget]}"
+        fds+=("$fd")
+        # A refused upload is closed by the server: ignore SIGPIPE.
+        (trap '' PIPE
+         printf 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 65000\r\n\r\n'
+         head -c 1000 /dev/zero | tr '\0' ' ') >&"$fd" 2>/dev/null
+        gauge=$(metric budget forest_serve_body_memory_bytes)
+        [ "${gauge:-0}" -gt "$max" ] && max=$gauge
+    done
+    # All 8 seen: 4 reserved (4 x 65001 bytes), 4 refused.
+    wait_until 30 '[ "$(metric budget forest_serve_body_memory_bytes)" = 260004 ]'
+    gauge=$(metric budget forest_serve_body_memory_bytes)
+    [ "${gauge:-0}" -gt "$max" ] && max=$gauge
+    check "8 uploads held open: the body gauge never passes the budget (max $max of 262144)" \
+        eval '[ "$max" -gt 0 ] && [ "$max" -le 262144 ]'
+    code=$(curl -s -o "$TMP/budget.resp" -D "$TMP/budget.hdrs" -w '%{http_code}' \
+           -H 'Expect:' --data-binary "@$TMP/big.json" "$(url budget /predict)")
+    check "  ... a new body while the budget is spent gets 503 with Retry-After: 1 and a JSON error" \
+        eval '[ "$code" = 503 ] && grep -qi "^Retry-After: 1" "$TMP/budget.hdrs" && jq -e ".error | contains(\"MAX_BODY_MEMORY_BYTES\")" "$TMP/budget.resp" >/dev/null'
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' \
+           --data-binary "@$TMP/big.json" "$(url budget /predict)")
+    check "  ... so does a chunked body" [ "$code" = 503 ]
+    check "  ... while requests without a body are served" \
+        [ "$(status_of "$(url budget /health)")" = 200 ]
+    for fd in "${fds[@]}"; do
+        # The refused ones were answered and closed; the held ones wait.
+        if timeout 1 cat <&"$fd" 2>/dev/null | grep -q '^Retry-After: 1'; then
+            n503=$((n503 + 1))
+        fi
+    done
+    check "  ... 4 of the 8 held uploads were refused with 503 and Retry-After ($n503)" \
+        [ "$n503" = 4 ]
+    for fd in "${fds[@]}"; do
+        exec {fd}<&-
+    done
+    check "after the clients close, the body gauge is back to 0" \
+        wait_until 30 '[ "$(metric budget forest_serve_body_memory_bytes)" = 0 ]'
+    code=$(post budget /predict "{\"features\":$ROW}" | cut -d' ' -f1)
+    check "  ... and bodies are served again" [ "$code" = 200 ]
+    stop_server budget
+    MAX_BODY_BYTES=4096 MAX_BODY_MEMORY_BYTES=4096 PORT=0 HOST=127.0.0.1 \
+        MODEL_DIR="$TMP/series" timeout 10 "$SERVE" >/dev/null 2>&1
+    check "MAX_BODY_MEMORY_BYTES below MAX_BODY_BYTES + 1 exits 2" [ $? -eq 2 ]
+}
+
+# MAX_CONNECTIONS: a connection past the limit is closed at once, not left
+# waiting in the listen backlog (curl's 52/56: closed with no answer; 28
+# would be its own timeout).
+scenario_max_connections() {
+    local a b rc
+    start_server maxconn MODEL_DIR="$TMP/series" MAX_CONNECTIONS=2 THREADS=1 || return
+    exec {a}<>"/dev/tcp/127.0.0.1/${PORT[maxconn]}"
+    exec {b}<>"/dev/tcp/127.0.0.1/${PORT[maxconn]}"
+    # Until MHD has started both, a third may still get in: ask until one
+    # is turned away (the queued one of a regression would time out).
+    check "a connection past MAX_CONNECTIONS is closed at once, not queued" \
+        wait_until 30 'curl -s -o /dev/null --max-time 5 "$(url maxconn /health)"; rc=$?; [ $rc -eq 52 ] || [ $rc -eq 56 ]'
+    exec {a}<&- {b}<&-
+    check "  ... and served again once connections close" \
+        wait_until 30 '[ "$(status_of "$(url maxconn /health)")" = 200 ]'
+    stop_server maxconn
+}
+
 scenario_slow_client() {
     local rc
     start_server slow MODEL_DIR="$TMP/series" CONNECTION_TIMEOUT_SECONDS=1 || return
@@ -452,6 +559,23 @@ scenario_corrupt() {
     mkdir -p "$dir/versions/empty"
     promote "$dir" empty
     expect_refused 6 "a version without model.bin"
+    # metadata.json must name the model's checksum as a string: without
+    # one, or with a number, /model would show a file that was never
+    # checked against the model predicting.
+    cp -r "$dir/versions/r3" "$dir/versions/nosum"
+    jq 'del(.checksum) | .version = "nosum"' "$dir/versions/r3/metadata.json" \
+        >"$dir/versions/nosum/metadata.json"
+    promote "$dir" nosum
+    expect_refused 7 "a model whose metadata.json has no checksum"
+    check "  ... and /model still shows the serving model's metadata" \
+        [ "$(curl -s "$(url reload /model)" | jq -r .version)" = r3 ]
+    cp -r "$dir/versions/r3" "$dir/versions/numsum"
+    jq '.checksum = 12345' "$dir/versions/r3/metadata.json" \
+        >"$dir/versions/numsum/metadata.json"
+    promote "$dir" numsum
+    expect_refused 8 "a model whose metadata.json has a numeric checksum"
+    check "  ... and the refusal says why" \
+        grep -q '"event":"model_refused".*no string \\"checksum\\"' "$TMP/reload.out"
     check "the refusals are counted, the successes unchanged" \
         [ "$(metric reload 'forest_serve_model_reloads_total{result="success"}')" = 3 ]
     # The serving version's directory disappears: it keeps serving.
@@ -464,6 +588,43 @@ scenario_corrupt() {
     check "a good model after the refusals is loaded" \
         wait_until 30 '[ "$(ready_version reload)" = r4 ]'
     stop_server reload
+}
+
+# A FIFO named model.bin (or metadata.json): opening it for reading would
+# block the reload thread until a writer came, and SIGTERM, which joins
+# that thread, would never complete. Its own server and store, so a
+# regression fails here instead of hanging the suite.
+scenario_fifo() {
+    local dir="$TMP/fifo" rc
+    mkdir -p "$dir"
+    cp -a "$TMP/series/." "$dir/"
+    start_server fifo MODEL_DIR="$dir" RELOAD_INTERVAL_SECONDS=0.1 || return
+    wait_until 30 '[ "$(ready_version fifo)" = v1 ]'
+    mkdir -p "$dir/versions/pipe" "$dir/versions/metapipe"
+    mkfifo "$dir/versions/pipe/model.bin"
+    cp "$dir/versions/v1/metadata.json" "$dir/versions/pipe/"
+    promote "$dir" pipe
+    check "a FIFO as model.bin is refused" wait_until 30 \
+        '[ "$(metric fifo "forest_serve_model_reloads_total{result=\"failure\"}")" = 1 ]'
+    check "  ... with a log line saying it is not a regular file" \
+        grep -q '"event":"model_refused".*pipe/model.bin.*not a regular file' "$TMP/fifo.out"
+    check "  ... while v1 keeps serving" \
+        [ "$(post fifo /predict "{\"features\":$ROW}" | cut -d' ' -f1)" = 200 ]
+    cp "$dir/versions/v1/model.bin" "$dir/versions/metapipe/"
+    mkfifo "$dir/versions/metapipe/metadata.json"
+    promote "$dir" metapipe
+    check "a FIFO as metadata.json is refused too" wait_until 30 \
+        '[ "$(metric fifo "forest_serve_model_reloads_total{result=\"failure\"}")" = 2 ]'
+    kill -TERM "${PID[fifo]}"
+    if ! wait_until 30 '! kill -0 "${PID[fifo]}" 2>/dev/null'; then
+        kill -KILL "${PID[fifo]}"
+        fail "SIGTERM after a FIFO model ends the server" "still running after 30 s"
+    fi
+    wait "${PID[fifo]}"
+    rc=$?
+    unset "PID[fifo]"
+    check "SIGTERM after the FIFO refusals exits 0" [ $rc -eq 0 ]
+    check "server 'fifo' logs JSON lines, no sanitizer report" logs_clean fifo
 }
 
 scenario_model_path() {
@@ -542,6 +703,52 @@ scenario_drain() {
         has "$TMP/int.out" '"event":"drain_cut_short"'
 }
 
+# SIGHUP: the server stays up, logs it, and checks the store at once,
+# long before its RELOAD_INTERVAL_SECONDS.
+scenario_sighup() {
+    local dir="$TMP/hup"
+    mkdir -p "$dir"
+    cp -a "$TMP/series/." "$dir/"
+    start_server hup MODEL_DIR="$dir" RELOAD_INTERVAL_SECONDS=3600 || return
+    wait_until 30 '[ "$(ready_version hup)" = v1 ]'
+    train_series "$dir" h2 5
+    kill -HUP "${PID[hup]}"
+    check "SIGHUP is logged" wait_until 10 \
+        'has "$TMP/hup.out" "\"event\":\"reload_requested\",\"signal\":\"SIGHUP\""'
+    check "  ... the server stays up" kill -0 "${PID[hup]}"
+    check "  ... and serves the new current at once (RELOAD_INTERVAL_SECONDS=3600)" \
+        wait_until 20 '[ "$(ready_version hup)" = h2 ]'
+    kill -HUP "${PID[hup]}"
+    wait_until 10 '[ "$(grep -c reload_requested "$TMP/hup.out")" = 2 ]'
+    check "a second SIGHUP with nothing new changes nothing" \
+        eval '[ "$(ready_version hup)" = h2 ] && [ "$(metric hup "forest_serve_model_reloads_total{result=\"success\"}")" = 2 ]'
+    stop_server hup
+}
+
+# API_TOKEN beyond the cases: the token stays out of the logs, and bad
+# token settings stop the server before it starts.
+scenario_auth() {
+    local code
+    check "the token is never logged (API_TOKEN nor API_TOKEN_FILE)" \
+        bash -c "! grep -q 's3cret\|file-token' '$TMP/auth.out' '$TMP/authfile.out'"
+    check "  ... the start-up line says a token is required" \
+        bash -c "head -1 '$TMP/auth.out' | jq -e '.api_token_required == true and .metrics_token_required == false' >/dev/null"
+    check "401 answers are counted in the metrics" \
+        grep -q 'forest_serve_requests_total{endpoint="predict",code="401"}' \
+        <<<"$(curl -s "$(url auth /metrics)")"
+    for bad in "API_TOKEN=a API_TOKEN_FILE=$TMP/token" "API_TOKEN=has\ space" \
+               "METRICS_TOKEN_REQUIRED=true" "API_TOKEN_FILE=$TMP/no-such-file"; do
+        eval "env PORT=0 HOST=127.0.0.1 MODEL_DIR='$TMP/series' $bad timeout 10 '$SERVE'" \
+            >/dev/null 2>"$TMP/auth-bad.err"
+        code=$?
+        check "${bad//$TMP/\$TMP} exits 2 with a message" \
+            eval '[ $code -eq 2 ] && grep -q "error:" "$TMP/auth-bad.err"'
+    done
+    : >"$TMP/empty-token"
+    API_TOKEN_FILE="$TMP/empty-token" PORT=0 HOST=127.0.0.1 timeout 10 "$SERVE" >/dev/null 2>&1
+    check "an empty token file exits 2" [ $? -eq 2 ]
+}
+
 scenario_cli() {
     local out code
     out=$("$SERVE" --help)
@@ -549,7 +756,8 @@ scenario_cli() {
     for v in PORT HOST MODEL_DIR MODEL_PATH MODEL_NAME RELOAD_INTERVAL_SECONDS \
              THREADS MAX_BODY_BYTES DRAIN_SECONDS LOG_LEVEL MAX_CONNECTIONS \
              CONNECTION_TIMEOUT_SECONDS MAX_BATCH_ROWS MAX_HORIZON_DAYS \
-             MAX_HEADER_BYTES; do
+             MAX_HEADER_BYTES MAX_BODY_MEMORY_BYTES API_TOKEN API_TOKEN_FILE \
+             METRICS_TOKEN_REQUIRED; do
         grep -q -- "$v" <<<"$out" || missing="$missing $v"
     done
     check "--help lists every setting${missing:+ (missing:$missing)}" [ -z "$missing" ]
@@ -560,6 +768,12 @@ scenario_cli() {
     check "PORT=70000 exits 2" [ $? -eq 2 ]
     "$SERVE" --log-level verbose >/dev/null 2>&1
     check "LOG_LEVEL=verbose exits 2" [ $? -eq 2 ]
+    # timeout: a server that accepted the setting would run on.
+    RELOAD_INTERVAL_SECONDS=1e-9 PORT=0 HOST=127.0.0.1 MODEL_DIR="$TMP/series" \
+        timeout 10 "$SERVE" >/dev/null 2>"$TMP/reload-floor.err"
+    code=$?
+    check "RELOAD_INTERVAL_SECONDS=1e-9 exits 2 (the floor is 0.1 s)" \
+        eval '[ $code -eq 2 ] && grep -q "RELOAD_INTERVAL_SECONDS" "$TMP/reload-floor.err"'
     "$SERVE" --model-name a/b >/dev/null 2>&1
     check "a MODEL_NAME with a slash exits 2" [ $? -eq 2 ]
     PORT=${PORT[series]} HOST=127.0.0.1 MODEL_DIR="$TMP/series" "$SERVE" >"$TMP/busy.out" 2>&1
@@ -602,7 +816,7 @@ echo "server tests ($SERVE)"
 # linked against the ASan objects that built $SERVE.
 unit_tests() {
     local objs=() o summary rc
-    for o in buf log stats registry request handlers; do
+    for o in buf log stats registry request handlers auth; do
         objs+=("build/asan/api/$o.o")
     done
     if ! ${CC:-cc} -std=c11 -Wall -Wextra -Werror -g -O1 \
@@ -638,6 +852,12 @@ cp "$TMP/tab/versions/t/model.bin" "$TMP/lone/tabular.bin"
 start_server series MODEL_DIR="$TMP/series"
 start_server tabular MODEL_PATH="$TMP/lone/tabular.bin"
 start_server empty MODEL_DIR="$TMP/empty"
+# Bearer tokens: one from API_TOKEN (with a line per request, to show the
+# token never reaches the log), one from a file, as a mounted Secret.
+printf 'file-token-42\n' >"$TMP/token"
+start_server auth MODEL_DIR="$TMP/series" API_TOKEN=s3cret-Token.1 LOG_LEVEL=debug
+start_server authfile MODEL_DIR="$TMP/series" API_TOKEN_FILE="$TMP/token" \
+    METRICS_TOKEN_REQUIRED=true
 check "the series server loads v1" wait_until 30 '[ "$(ready_version series)" = v1 ]'
 check "the tabular server loads its file" wait_until 30 '[ "$(ready_version tabular)" != none ]'
 
@@ -649,16 +869,22 @@ done
 echo "scenarios:"
 scenario_forms_agree
 scenario_hostile
+scenario_smuggle
 scenario_metrics_after
 scenario_limits
+scenario_body_budget
+scenario_max_connections
 scenario_slow_client
 scenario_reload
 scenario_corrupt
+scenario_fifo
 scenario_model_path
 scenario_drain
+scenario_sighup
 scenario_cli
 scenario_debug_log
-for name in series tabular empty; do
+scenario_auth
+for name in series tabular empty auth authfile; do
     stop_server "$name"
 done
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "handlers.h"
 #include "registry.h"
@@ -278,6 +279,43 @@ static void test_series(void)
           strstr(out.data, "\"prediction\":7.5,"));
 }
 
+static void test_auth(void)
+{
+    struct fr_error err = {{0}};
+    struct auth a, off = {0};
+
+    check("auth: a token with a space is refused",
+          auth_init(&a, "a b", NULL, 0, &err) == -1);
+    auth_release(&a);
+    check("auth: METRICS_TOKEN_REQUIRED alone is refused",
+          auth_init(&a, NULL, NULL, 1, &err) == -1);
+    auth_release(&a);
+    check("auth: off, nothing is required",
+          auth_init(&off, NULL, NULL, 0, &err) == 0 &&
+          !auth_required(&off, EP_PREDICT) && !auth_required(&off, EP_METRICS));
+    check("auth: a token", auth_init(&a, "tok-123", NULL, 0, &err) == 0);
+    check("auth: /predict, /model and V2 infer need it",
+          auth_required(&a, EP_PREDICT) && auth_required(&a, EP_MODEL) &&
+          auth_required(&a, EP_V2_INFER) && auth_required(&a, EP_V2_SERVER));
+    check("auth: the probes and /metrics do not",
+          !auth_required(&a, EP_HEALTH) && !auth_required(&a, EP_READY) &&
+          !auth_required(&a, EP_V2_LIVE) && !auth_required(&a, EP_V2_READY) &&
+          !auth_required(&a, EP_METRICS));
+    check("auth: the right token", auth_check(&a, "Bearer tok-123") == 0);
+    check("auth: any case of the scheme, more spaces",
+          auth_check(&a, "bEaReR   tok-123") == 0);
+    check("auth: no header", auth_check(&a, NULL) == -1);
+    check("auth: another scheme", auth_check(&a, "Basic tok-123") == -1);
+    check("auth: no space after the scheme",
+          auth_check(&a, "Bearertok-123") == -1);
+    check("auth: a wrong byte", auth_check(&a, "Bearer tok-124") == -2);
+    check("auth: a prefix", auth_check(&a, "Bearer tok-12") == -2);
+    check("auth: the token and more", auth_check(&a, "Bearer tok-1234") == -2);
+    check("auth: empty", auth_check(&a, "Bearer ") == -2);
+    auth_release(&a);
+    auth_release(&off);
+}
+
 static void test_refcount(void)
 {
     struct model *held;
@@ -317,6 +355,7 @@ int main(void)
     test_tabular();
     test_series();
     test_refcount();
+    test_auth();
 
     registry_release(&registry);
     scratch_release(&sc);
