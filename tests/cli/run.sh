@@ -190,13 +190,13 @@ mkfifo "$F/versions/pipe/model.bin"
 cp "$F/versions/v6/metadata.json" "$F/versions/pipe/"
 MODEL_VERSION=pipe timeout 30 "$TRAIN" promote --model-dir "$F" >"$T/out" 2>"$T/err"
 rc=$?
-check "cli-3.9 promote refuses a FIFO model.bin at once, current unchanged" \
+check "cli-3.16 promote refuses a FIFO model.bin at once, current unchanged" \
     eval 'exits 1 && says "not a regular file" && [ "$(current "$F")" = versions/v6 ]'
 rm "$F/versions/v6/metadata.json"
 mkfifo "$F/versions/v6/metadata.json"
 MODEL_VERSION=v7 QUIET=false timeout 60 "$TRAIN" --model-dir "$F" >"$T/out" 2>&1
 rc=$?
-check "cli-3.10 training does not hang on a FIFO as current's metadata.json (unreadable metrics: promoted with a warning)" \
+check "cli-3.17 training does not hang on a FIFO as current's metadata.json (unreadable metrics: promoted with a warning)" \
     eval 'exits 0 && grep -q "metrics are unreadable.*not a regular file" "$T/out" && [ "$(current "$F")" = versions/v7 ]'
 
 echo "cli: bad input leaves the promoted model alone"

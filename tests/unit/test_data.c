@@ -386,14 +386,14 @@ static void test_split(void)
         }
     }
     ds.n_series = 2;
-    test_cond("split-1.1 series split keeps the last 20% of each series",
+    test_cond("tsplit-1.1 series split keeps the last 20% of each series",
               dataset_split(&ds, 0.2, &train, &test, &err) == 0 &&
                   train.n_rows == 16 && test.n_rows == 4);
     for (size_t i = 0; i < test.n_rows; i++)
         ok &= test.day[i] >= 8;
     for (size_t i = 0; i < train.n_rows; i++)
         ok &= train.day[i] < 8;
-    test_cond("split-1.2 every test day is after every training day", ok);
+    test_cond("tsplit-1.2 every test day is after every training day", ok);
     dataset_release(&train);
     dataset_release(&test);
     free(ds.series);
@@ -422,15 +422,15 @@ static void test_metrics(void)
     struct metrics m;
 
     metrics_compute(actual, pred, 4, &m);
-    test_cond("metrics-1.1 MAE", fabs(m.mae - 1.0) < 1e-12);
-    test_cond("metrics-1.2 RMSE", fabs(m.rmse - sqrt(6.0 / 4)) < 1e-12);
+    test_cond("score-1.1 MAE", fabs(m.mae - 1.0) < 1e-12);
+    test_cond("score-1.2 RMSE", fabs(m.rmse - sqrt(6.0 / 4)) < 1e-12);
     /* MAPE skips the zero actual: (100% + 0% + 50%) / 3. */
-    test_cond("metrics-1.3 MAPE leaves out zero actuals",
+    test_cond("score-1.3 MAPE leaves out zero actuals",
               fabs(m.mape - 50.0) < 1e-9 && m.mape_rows == 3);
     /* mean 1.75; SST = 0.5625+0.0625+3.0625+5.0625 = 8.75; SSE = 6 */
-    test_cond("metrics-1.4 R2", fabs(m.r2 - (1.0 - 6.0 / 8.75)) < 1e-12);
+    test_cond("score-1.4 R2", fabs(m.r2 - (1.0 - 6.0 / 8.75)) < 1e-12);
     metrics_compute(pred + 1, pred + 1, 1, &m);
-    test_cond("metrics-1.5 constant actuals give R2 NaN, perfect RMSE 0",
+    test_cond("score-1.5 constant actuals give R2 NaN, perfect RMSE 0",
               isnan(m.r2) && m.rmse == 0.0);
 }
 

@@ -253,14 +253,14 @@ static void test_feature_sampling(void)
     make_table(&ds, 2000, 3, only_a_matters, 4);
     all = train(&ds, 10, 3, NULL);
     sub = train(&ds, 10, 3, one_feature);
-    test_cond("feat-1.1 with every feature tried, only the informative one "
+    test_cond("imp-1.1 with every feature tried, only the informative one "
               "is split on",
               splits_on(all, 0) > 0 && splits_on(all, 1) == 0 &&
                   splits_on(all, 2) == 0);
-    test_cond("feat-1.2 with one random feature per split, the others are "
+    test_cond("imp-1.2 with one random feature per split, the others are "
               "used too",
               splits_on(sub, 1) > 0 && splits_on(sub, 2) > 0);
-    test_cond("feat-1.3 importances sum to 1 and favour the informative one",
+    test_cond("imp-1.3 importances sum to 1 and favour the informative one",
               fabs(all->importances[0] + all->importances[1] +
                    all->importances[2] - 1.0) < 1e-9 &&
                   all->importances[0] > 0.99);

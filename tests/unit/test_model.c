@@ -78,15 +78,15 @@ void test_model(void)
     char path[512];
     int ok = 1;
 
-    test_cond("model-1.1 encode", model_encode(f, &buf, &len, &crc, &err) == 0);
+    test_cond("codec-1.1 encode", model_encode(f, &buf, &len, &crc, &err) == 0);
     g = model_decode(buf, len, &crc2, &err);
-    test_cond("model-1.2 decode what was encoded", g != NULL && crc == crc2);
+    test_cond("codec-1.2 decode what was encoded", g != NULL && crc == crc2);
     for (size_t i = 0; g != NULL && i < rows.n_rows; i++) {
         const float *x = rows.X + i * rows.n_features;
         ok &= forest_predict_row(f, x) == forest_predict_row(g, x);
     }
-    test_cond("model-1.3 the loaded forest predicts identically", g && ok);
-    test_cond("model-1.4 names, spec and hyperparameters survive",
+    test_cond("codec-1.3 the loaded forest predicts identically", g && ok);
+    test_cond("codec-1.4 names, spec and hyperparameters survive",
               g != NULL && g->has_series && g->series.n_covariates == 2 &&
                   strcmp(g->series.covariates[0], "promo") == 0 &&
                   strcmp(g->feature_names[14], "holiday") == 0 &&
@@ -95,11 +95,11 @@ void test_model(void)
     forest_free(g);
 
     snprintf(path, sizeof path, "%s/model.bin", test_temp_dir());
-    test_cond("model-1.5 save then load from disk",
+    test_cond("codec-1.5 save then load from disk",
               model_save(f, path, NULL, &err) == 0 &&
                   (g = model_load(path, NULL, &err)) != NULL);
     forest_free(g);
-    test_cond("model-1.6 a missing file names the path",
+    test_cond("codec-1.6 a missing file names the path",
               model_load("/nonexistent/model.bin", NULL, &err) == NULL &&
                   strstr(err.msg, "/nonexistent/model.bin") != NULL);
 
@@ -107,9 +107,9 @@ void test_model(void)
     ok = 1;
     for (size_t cut = 0; cut < len; cut += (cut < 64 ? 1 : 97))
         ok &= model_decode(buf, cut, NULL, &err) == NULL;
-    test_cond("model-2.1 every truncated prefix is refused", ok);
+    test_cond("codec-2.1 every truncated prefix is refused", ok);
     model_decode(buf, len - 1, NULL, &err);
-    test_cond("model-2.2 truncation says so", strstr(err.msg, "truncated"));
+    test_cond("codec-2.2 truncation says so", strstr(err.msg, "truncated"));
 
     /* Every single flipped byte is refused (the CRCs catch it). */
     copy = malloc(len);
@@ -119,23 +119,23 @@ void test_model(void)
         copy[i] ^= 0x40;
         ok &= model_decode(copy, len, NULL, &err) == NULL;
     }
-    test_cond("model-2.3 every flipped byte is refused", ok);
+    test_cond("codec-2.3 every flipped byte is refused", ok);
     memcpy(copy, buf, len);
     copy[len - 3] ^= 1;
-    test_cond("model-2.4 payload corruption says checksum",
+    test_cond("codec-2.4 payload corruption says checksum",
               model_decode(copy, len, NULL, &err) == NULL &&
                   strstr(err.msg, "checksum mismatch"));
 
     memcpy(copy, buf, len);
     set_u32(copy + 8, 9);
     reseal(copy, len);
-    test_cond("model-2.5 another format version is refused by name",
+    test_cond("codec-2.5 another format version is refused by name",
               model_decode(copy, len, NULL, &err) == NULL &&
                   strstr(err.msg, "format version 9 is not supported"));
 
     memcpy(copy, buf, len);
     copy[0] = 'X';
-    test_cond("model-2.6 a file that is not a model says so",
+    test_cond("codec-2.6 a file that is not a model says so",
               model_decode(copy, len, NULL, &err) == NULL &&
                   strstr(err.msg, "bad magic"));
 
@@ -144,32 +144,32 @@ void test_model(void)
     memcpy(copy, buf, len);
     set_u32(copy + off + 8, 0); /* root's left child -> itself: a "leaf" */
     reseal(copy, len);
-    test_cond("model-3.1 a root pointing at itself without being a leaf is "
+    test_cond("codec-3.1 a root pointing at itself without being a leaf is "
               "refused",
               model_decode(copy, len, NULL, &err) == NULL &&
                   strstr(err.msg, "tree 0 node 0"));
     memcpy(copy, buf, len);
     set_u32(copy + off + 8, 0xfffffff0u); /* child far out of range */
     reseal(copy, len);
-    test_cond("model-3.2 a child beyond the tree is refused",
+    test_cond("codec-3.2 a child beyond the tree is refused",
               model_decode(copy, len, NULL, &err) == NULL &&
                   strstr(err.msg, "does not follow its parent"));
     memcpy(copy, buf, len);
     set_u32(copy + off, 999); /* split on a feature that does not exist */
     reseal(copy, len);
-    test_cond("model-3.3 a split on a missing feature is refused",
+    test_cond("codec-3.3 a split on a missing feature is refused",
               model_decode(copy, len, NULL, &err) == NULL &&
                   strstr(err.msg, "bad split on feature 999"));
     memcpy(copy, buf, len);
     set_u32(copy + off - 8, 7); /* stored depth (really 4) */
     reseal(copy, len);
-    test_cond("model-3.4 a wrong stored depth is refused",
+    test_cond("codec-3.4 a wrong stored depth is refused",
               model_decode(copy, len, NULL, &err) == NULL &&
                   strstr(err.msg, "stored depth"));
     memcpy(copy, buf, len);
     set_u32(copy + off - 4, 0x7fffffffu); /* node count */
     reseal(copy, len);
-    test_cond("model-3.5 a node count beyond the file is refused",
+    test_cond("codec-3.5 a node count beyond the file is refused",
               model_decode(copy, len, NULL, &err) == NULL);
     {
         /* Four bytes more in the payload, with the header's payload length
@@ -182,7 +182,7 @@ void test_model(void)
         set_u32(longer + 16, (uint32_t)payload);
         set_u32(longer + 20, (uint32_t)(payload >> 32));
         reseal(longer, len + 4);
-        test_cond("model-3.6 trailing bytes are refused",
+        test_cond("codec-3.6 trailing bytes are refused",
                   model_decode(longer, len + 4, NULL, &err) == NULL &&
                       strstr(err.msg, "4 unexplained bytes") != NULL);
         free(longer);
