@@ -11,7 +11,8 @@
 # e2e overlay → training Job completes and writes a model to the PVC → the
 # API's 2 replicas are Ready → /predict answers on NodePort 30800 → a Job
 # from the CronJob retrains and the same pods serve the new version → load
-# drives the HPA above 2 replicas → teardown. Prints each step's duration,
+# drives the HPA above 2 replicas → the API token Secret turns on
+# authentication → teardown. Prints each step's duration,
 # pod events and logs on failure, and closes with "N passed, N failed".
 #
 # Error contract: helpers run through `check` and `timed`, that is in a
@@ -326,6 +327,29 @@ hpa() {
 	wait 2>/dev/null || true
 }
 
+# Bearer-token authentication as k8s/api-deployment.yaml documents it: the
+# Secret it names (optional, so absent until now), a rollout restart, then
+# prediction needs the token and the probes do not.
+E2E_TOKEN=e2e-token.fixed+for/this=test
+status_of() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@"; }
+auth() {
+	local d
+	d=$(kind_name deployments) || return 1
+	check "secret forest-api-token created" \
+		kc -n "$NS" create secret generic forest-api-token --from-literal=token="$E2E_TOKEN" >/dev/null || return 1
+	check "rollout restart of deployment/$d completes within 240s" \
+		eval 'kc -n "$NS" rollout restart "deployment/$d" >/dev/null &&
+			kc -n "$NS" rollout status "deployment/$d" --timeout=240s >/dev/null' || return 1
+	check "/predict without the token: 401" \
+		test "$(status_of -H 'Content-Type: application/json' --data-binary "@$PREDICT_BODY_FILE" \
+			"http://127.0.0.1:$NODE_PORT$PREDICT_PATH")" == 401
+	check "/predict with the token: 200" \
+		test "$(status_of -H 'Content-Type: application/json' -H "Authorization: Bearer $E2E_TOKEN" \
+			--data-binary "@$PREDICT_BODY_FILE" "http://127.0.0.1:$NODE_PORT$PREDICT_PATH")" == 200
+	check "/ready without the token: 200" \
+		test "$(status_of "http://127.0.0.1:$NODE_PORT/ready")" == 200
+}
+
 platform() {
 	[[ -f $repo/k8s/kustomization.yaml ]] || {
 		check "k8s/kustomization.yaml exists" false
@@ -347,6 +371,7 @@ platform() {
 	check "API serves the trained version $v1" serves_version "$v1" || true
 	timed "retrain from the CronJob" retrain "$v1" || true
 	timed "HPA scale-up under load" hpa || true
+	timed "bearer-token authentication from the Secret" auth || true
 }
 
 main() {
