@@ -24,8 +24,12 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/parallel.c libforest/forest.c libforest/model.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c
-SERVE_SRC := api/main.c api/server.c api/handlers.c api/registry.c \
-             api/request.c api/stats.c api/log.c api/buf.c api/auth.c
+# The server's parsers, handlers and registry, without its shell (main.c,
+# and server.c's libmicrohttpd): what tests/server/test_request.c and the
+# fuzz targets link.
+SERVE_CORE_SRC := api/handlers.c api/registry.c api/request.c api/stats.c \
+                  api/log.c api/buf.c api/auth.c
+SERVE_SRC := api/main.c api/server.c $(SERVE_CORE_SRC)
 TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
              tests/unit/test_model.c tests/unit/test_store.c \
              tests/unit/test_metadata.c
@@ -37,6 +41,15 @@ SAN_LIB_OBJ   := $(LIB_SRC:%.c=build/asan/%.o)
 SAN_TRAIN_OBJ := $(TRAIN_SRC:%.c=build/asan/%.o)
 SAN_SERVE_OBJ := $(SERVE_SRC:%.c=build/asan/%.o)
 SAN_TEST_OBJ  := $(TEST_SRC:%.c=build/asan/%.o)
+SAN_CORE_OBJ  := $(SERVE_CORE_SRC:%.c=build/asan/%.o)
+# libFuzzer targets: clang, the same warnings and definitions, coverage
+# instrumentation on everything they link.
+FUZZ_CC       ?= clang
+FUZZ_FLAGS    := -O1 -g $(WARN) $(DEFS) -pthread -Ilibforest -Iapi \
+                 -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                 -fno-omit-frame-pointer
+FUZZ_OBJ      := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(SERVE_CORE_SRC))
+FUZZ_TARGETS  := request model
 
 .PHONY: all deps test run bench images image-test manifest-test e2e e2e-build-test \
         fuzz clean
@@ -49,7 +62,14 @@ build/obj/%.o: %.c $(wildcard libforest/*.h api/*.h model/*.h)
 
 build/asan/%.o: %.c $(wildcard libforest/*.h api/*.h model/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) -Imodel -c -o $@ $<
+	$(CC) $(CFLAGS) $(SAN) -Imodel -Iapi -c -o $@ $<
+
+build/fuzz/obj/%.o: %.c $(wildcard libforest/*.h api/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 build/libforest.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -74,6 +94,11 @@ build/asan/forest-serve: $(SAN_SERVE_OBJ) build/asan/libforest.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ -lmicrohttpd $(LDLIBS)
 
 # metadata.c is the trainer's, but its failure paths are tested as a unit.
+# The server's request, handler and registry tests, without a socket.
+build/asan/test-request: build/asan/tests/server/test_request.o $(SAN_CORE_OBJ) \
+                         build/asan/libforest.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
 build/asan/test-unit: $(SAN_TEST_OBJ) build/asan/model/metadata.o build/asan/libforest.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
@@ -83,7 +108,8 @@ deps:
 # The unit, program, server and README suites under ASan + UBSan; each
 # prints "N passed, N failed" and tests/run.sh adds them up. The slower
 # image-test, manifest-test and e2e are separate targets (CI runs them all).
-test: build/asan/test-unit build/asan/forest-train build/asan/forest-serve
+test: build/asan/test-unit build/asan/test-request build/asan/forest-train \
+      build/asan/forest-serve
 	tests/run.sh
 
 run: deps all
@@ -95,8 +121,8 @@ bench: all build/bench-predict
 # libFuzzer targets (clang) for request bodies and model files, a short run;
 # FUZZ_SECONDS per target (tests/fuzz/fuzz.sh; not a run.sh, so make test
 # does not fuzz).
-fuzz:
-	LIB_SRC="$(LIB_SRC)" SERVE_SRC="$(SERVE_SRC)" tests/fuzz/fuzz.sh
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz-%)
+	FUZZ_TARGETS="$(FUZZ_TARGETS)" tests/fuzz/fuzz.sh
 
 clean:
 	rm -rf build

@@ -1,12 +1,10 @@
 #!/usr/bin/env bash
-# tests/fuzz/fuzz.sh: builds the libFuzzer targets with clang and runs each
-# for a short time (make fuzz). Needs clang and its libFuzzer runtime
-# (libclang-rt-14-dev on Debian).
+# tests/fuzz/fuzz.sh: runs each libFuzzer target for a short time (make
+# fuzz, which first builds build/fuzz/fuzz-<target> with clang and the
+# Makefile's flags; clang's libFuzzer runtime is libclang-rt-14-dev).
 #
 #   FUZZ_SECONDS   seconds per target (default 25; two targets)
 #   FUZZ_TARGETS   which to run (default "request model")
-#   CLANG          compiler (default clang)
-#   LIB_SRC, SERVE_SRC   the Makefile's source lists (make passes them)
 #
 # New interesting inputs go to build/fuzz/corpus-<target>/ (not committed);
 # the seeds are tests/fuzz/corpus/<target>/. A crash leaves its input as
@@ -15,43 +13,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-CLANG=${CLANG:-clang}
 FUZZ_SECONDS=${FUZZ_SECONDS:-25}
 FUZZ_TARGETS=${FUZZ_TARGETS:-request model}
-LIB_SRC=${LIB_SRC:-$(ls libforest/*.c)}
-SERVE_SRC=${SERVE_SRC:-$(ls api/*.c)}
 OUT=build/fuzz
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-CFLAGS="-std=c11 -g -O1 -fno-omit-frame-pointer -Wall -Wextra -pthread
-        -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DFR_VERSION=\"fuzz\"
-        -Ilibforest -Iapi"
-
-if ! command -v "$CLANG" >/dev/null; then
-    echo "fuzz: error: '$CLANG' not found (apt-get install clang libclang-rt-14-dev)" >&2
-    exit 2
-fi
-mkdir -p "$OUT/obj"
-
-# Everything the targets link, instrumented for coverage; main.c (main())
-# and server.c (libmicrohttpd) are the server's shell, not parsers.
-objs=()
-for src in $LIB_SRC $SERVE_SRC; do
-    case $src in api/main.c|api/server.c) continue ;; esac
-    obj=$OUT/obj/${src//\//_}.o
-    objs+=("$obj")
-    if [ ! -e "$obj" ] || [ "$src" -nt "$obj" ] ||
-       [ -n "$(find libforest api -name '*.h' -newer "$obj" -print -quit)" ]; then
-        # shellcheck disable=SC2086
-        "$CLANG" $CFLAGS $SAN -fsanitize=fuzzer-no-link -c -o "$obj" "$src"
-    fi
-done
 
 failed=0
 for target in $FUZZ_TARGETS; do
     bin=$OUT/fuzz-$target
-    # shellcheck disable=SC2086
-    "$CLANG" $CFLAGS $SAN -fsanitize=fuzzer -o "$bin" \
-        "tests/fuzz/fuzz_$target.c" "${objs[@]}" -lcjson -lcsv -lz -lm
+    if [ ! -x "$bin" ]; then
+        echo "fuzz: $bin is not built (make fuzz builds it)" >&2
+        exit 2
+    fi
     mkdir -p "$OUT/corpus-$target"
     dict=()
     [ -e "tests/fuzz/$target.dict" ] && dict=(-dict="tests/fuzz/$target.dict")
