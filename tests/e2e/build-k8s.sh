@@ -210,6 +210,12 @@ build_crictl() {
 	go_install_cached crictl "$CRICTL_VERSION" sigs.k8s.io/cri-tools/cmd/crictl crictl
 }
 
+# CoreDNS's main package is its module's root and it has no replace
+# directives, so go install builds it as released.
+build_coredns() {
+	go_install_cached coredns "$COREDNS_VERSION" github.com/coredns/coredns coredns
+}
+
 main() {
 	mkdir -p "$E2E_CACHE/bin"
 	# One build at a time: two harness runs must not race on the same dirs.
@@ -219,6 +225,7 @@ main() {
 	timed "build metrics-server $METRICS_SERVER_VERSION" build_metrics_server
 	timed "build kubernetes $K8S_VERSION" build_kubernetes
 	timed "build crictl $CRICTL_VERSION" build_crictl
+	timed "build coredns $COREDNS_VERSION" build_coredns
 }
 
 main "$@"

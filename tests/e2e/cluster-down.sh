@@ -135,7 +135,7 @@ main() {
 	}
 	timed "remove pods" remove_pods
 	local name
-	for name in metrics-server kube-proxy; do
+	for name in metrics-server coredns kube-proxy; do
 		stop_proc "$name"
 	done
 	timed "stop containerd" stop_containerd
@@ -150,6 +150,13 @@ main() {
 	fi
 	rm -rf "$E2E_STATE" "$E2E_RUN"
 	# Images the harness built in Docker only to hand them to containerd.
+	# The load generator's busybox tag only if it is ours (a laptop may
+	# have pulled the real one).
+	local smoke_id
+	smoke_id=$(docker image inspect -f '{{.Id}}' "$SMOKE_IMAGE" 2>/dev/null || true)
+	if [[ -n $smoke_id && $(docker image inspect -f '{{.Id}}' "$LOAD_IMAGE" 2>/dev/null) == "$smoke_id" ]]; then
+		docker rmi "$LOAD_IMAGE" >/dev/null 2>&1 || true
+	fi
 	docker rmi -f "$PAUSE_IMAGE" "$SMOKE_IMAGE" >/dev/null 2>&1 || true
 	log "cluster down (logs kept in $E2E_CACHE/logs/last-run)"
 }

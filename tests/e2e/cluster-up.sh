@@ -5,9 +5,9 @@
 #
 # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, a private
 # containerd (own socket, root and state: Docker's containerd is untouched),
-# a kubelet on it, kube-proxy in iptables mode and metrics-server, each a
-# host process whose pid is recorded in $E2E_RUN/pids so cluster-down.sh
-# stops exactly what this script started. Pods sit on the bridge e2e-br0;
+# a kubelet on it, kube-proxy in iptables mode, CoreDNS and metrics-server,
+# each a host process whose pid is recorded in $E2E_RUN/pids so
+# cluster-down.sh stops exactly what this script started. Pods sit on the bridge e2e-br0;
 # every listener is on 127.0.0.1 or on that bridge's address.
 #
 # Error contract: every step function returns non-zero at the first command
@@ -252,6 +252,27 @@ start_controllers() {
 	wait_proc 60 kube-scheduler curl -fsSk https://127.0.0.1:10259/healthz
 }
 
+# CoreDNS as a host process on the node IP, answering for the cluster
+# domain from the API (its kubernetes plugin, with the admin kubeconfig) and
+# for nothing else: no forward plugin, so no query leaves the machine.
+start_coredns() {
+	mkdir -p "$E2E_STATE/coredns" || return 1
+	cat >"$E2E_STATE/coredns/Corefile" <<-EOF || return 1
+	.:53 {
+	    bind $NODE_IP
+	    errors
+	    ready 127.0.0.1:8181
+	    kubernetes $CLUSTER_DOMAIN in-addr.arpa ip6.arpa {
+	        kubeconfig $KUBECONFIG_ADMIN e2e
+	        pods insecure
+	    }
+	    cache 5
+	}
+	EOF
+	start_proc coredns "$COREDNS_BIN/coredns" -conf "$E2E_STATE/coredns/Corefile" || return 1
+	wait_proc 60 coredns curl -fsS http://127.0.0.1:8181/ready
+}
+
 start_containerd() {
 	mkdir -p "$E2E_STATE/containerd" || return 1
 	local RESTRICT_OOM=false
@@ -350,6 +371,9 @@ start_kubelet() {
 	evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available: 1%, nodefs.inodesFree: 1%}
 	imageGCHighThresholdPercent: 100
 	imageGCLowThresholdPercent: 99
+	# Pods resolve Service names through CoreDNS on the node IP.
+	clusterDNS: [$NODE_IP]
+	clusterDomain: $CLUSTER_DOMAIN
 	# Faster status and metrics for the HPA step.
 	nodeStatusUpdateFrequency: 4s
 	serializeImagePulls: false
@@ -447,6 +471,7 @@ main() {
 	timed "etcd" start_etcd
 	timed "kube-apiserver" start_apiserver
 	timed "kube-controller-manager and kube-scheduler" start_controllers
+	timed "coredns (cluster DNS on $NODE_IP:53)" start_coredns
 	timed "containerd" start_containerd
 	timed "pause image" load_pause_image
 	timed "kubelet: node Ready" start_kubelet

@@ -10,6 +10,9 @@
 : "${ETCD_VERSION:=v3.6.6}"
 : "${METRICS_SERVER_VERSION:=v0.8.0}"
 : "${CRICTL_VERSION:=v1.34.0}"
+# The cluster DNS real clusters run (kubeadm, minikube): pods find Services
+# by name, as the load generator finds forest-api.
+: "${COREDNS_VERSION:=v1.12.4}"
 # Everything a running cluster owns: certificates, logs, etcd data, the
 # containerd root, pid files. Removed by cluster-down.sh.
 : "${E2E_STATE:=/var/lib/mini-ml-e2e}"
@@ -19,6 +22,7 @@ K8S_BIN="$E2E_CACHE/bin/kubernetes-$K8S_VERSION"
 ETCD_BIN="$E2E_CACHE/bin/etcd-$ETCD_VERSION"
 MS_BIN="$E2E_CACHE/bin/metrics-server-$METRICS_SERVER_VERSION"
 CRICTL_BIN="$E2E_CACHE/bin/crictl-$CRICTL_VERSION"
+COREDNS_BIN="$E2E_CACHE/bin/coredns-$COREDNS_VERSION"
 KUBECONFIG_ADMIN="$E2E_STATE/pki/admin.kubeconfig"
 
 # Addresses: host processes listen on 127.0.0.1 or on the address of the
@@ -30,10 +34,15 @@ NODE_NAME=e2e-node
 NODE_IP=10.88.0.1
 POD_CIDR=10.88.0.0/16
 SERVICE_CIDR=10.96.0.0/16
+# CoreDNS listens on the node IP, port 53; the kubelet names it to pods.
+CLUSTER_DOMAIN=cluster.local
 # Built locally from tests/e2e/images/pause.c: no registry to pull from.
 PAUSE_IMAGE=docker.io/mini-ml-e2e/pause:1
 # Debian's busybox-static in a FROM-scratch image, for the smoke pod.
 SMOKE_IMAGE=docker.io/mini-ml-e2e/busybox:1
+# The same busybox under the name k8s/examples/load-generator pulls on a
+# laptop; here it is loaded, never pulled.
+LOAD_IMAGE=docker.io/library/busybox:1.36.1
 API_PORT=6443
 
 log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -6,14 +6,19 @@
 #   E2E_KEEP=1 tests/e2e/run.sh      leave the cluster up afterwards
 #   E2E_ONLY=smoke tests/e2e/run.sh  cluster + smoke pod only
 #
-# Flow: cluster up → smoke pod through a NodePort → every manifest checked
-# with --dry-run=server --validate=strict → images loaded → apply -k of the
-# e2e overlay → training Job completes and writes a model to the PVC → the
-# API's 2 replicas are Ready → /predict answers on NodePort 30800 → a Job
-# from the CronJob retrains and the same pods serve the new version → load
-# drives the HPA above 2 replicas → the API token Secret turns on
-# authentication → teardown. Prints each step's duration,
-# pod events and logs on failure, and closes with "N passed, N failed".
+# The platform is driven by the scripts the README tells users to run
+# (scripts/minikube-*.sh, through their KUBE_CONTEXT hook), so a broken
+# script fails here.
+#
+# Flow: cluster up (CoreDNS included) → smoke pod through a NodePort, its
+# DNS and metrics → every manifest checked with --dry-run=server
+# --validate=strict → images loaded → minikube-up.sh (apply k8s/, training
+# Job, 2 Ready API replicas, /predict on NodePort 30800) → minikube-retrain.sh
+# (a Job from the CronJob; the same pods serve the new version) →
+# minikube-parallel-train.sh (4 shards + merge) → minikube-load.sh (the HPA
+# to 5 Ready replicas) → the API token Secret turns on authentication →
+# minikube-down.sh → teardown. Prints each step's duration, pod events and
+# logs on failure, and closes with "N passed, N failed".
 #
 # Error contract: helpers run through `check` and `timed`, that is in a
 # condition, where bash ignores `set -e`; each returns non-zero at the first
@@ -117,14 +122,20 @@ load_smoke_image() {
 	{
 		mkdir -p "$dir/bin" "$dir/www" &&
 			cp /bin/busybox "$dir/bin/busybox" &&
-			(cd "$dir/bin" && for a in sh httpd sleep wget; do ln -s busybox "$a" || exit 1; done) &&
+			(cd "$dir/bin" && for a in $(./busybox --list); do
+				[[ $a == busybox ]] || ln -s busybox "$a" || exit 1
+			done) &&
 			echo smoke-ok >"$dir/www/index.html" &&
 			printf 'FROM scratch\nCOPY . /\nUSER 65534\n' >"$dir/Dockerfile" &&
 			docker build -q -t "$SMOKE_IMAGE" "$dir" >/dev/null
 	} || rc=1
 	rm -rf "$dir"
 	((rc == 0)) || return 1
-	docker save "$SMOKE_IMAGE" | ctr --address "$E2E_RUN/containerd.sock" -n k8s.io images import - >/dev/null
+	# The same busybox under the name k8s/examples/load-generator uses (its
+	# pull policy is IfNotPresent, so the loaded image is used as is).
+	docker tag "$SMOKE_IMAGE" "$LOAD_IMAGE" || return 1
+	docker save "$SMOKE_IMAGE" "$LOAD_IMAGE" |
+		ctr --address "$E2E_RUN/containerd.sock" -n k8s.io images import - >/dev/null
 }
 
 smoke_apply() {
@@ -163,12 +174,18 @@ smoke_apply() {
 pod_ready() { kc -n "$1" wait --for=condition=Ready "pod/$2" --timeout=5s; }
 smoke_nodeport() { [[ $(curl -fsS --max-time 3 http://127.0.0.1:30801/) == smoke-ok ]]; }
 smoke_metrics() { kc top pod -n e2e-smoke web --no-headers; }
+# The pod resolves the API server's Service name through CoreDNS.
+smoke_dns() {
+	kc -n e2e-smoke exec web -- nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" |
+		grep -q "${SERVICE_CIDR%.*/*}.1"
+}
 
 smoke() {
 	check "smoke image (busybox-static, FROM scratch) loaded" timed "smoke image" load_smoke_image || return 1
 	check "smoke pod objects accepted" smoke_apply || return 1
 	check "smoke pod Ready within 90s" wait_for 90 "smoke pod" pod_ready e2e-smoke web || return 1
 	check "smoke pod answers on 127.0.0.1:30801 through kube-proxy" wait_for 30 "NodePort 30801" smoke_nodeport
+	check "the pod resolves kubernetes.default through CoreDNS" wait_for 30 "cluster DNS" smoke_dns
 	check "metrics-server reports the smoke pod within 120s" wait_for 120 "pod metrics" smoke_metrics
 	kc delete namespace e2e-smoke --wait=false >/dev/null || return 1
 }
@@ -256,17 +273,31 @@ api_pods_state() {
 		-o jsonpath='{range .items[*]}{.metadata.uid}:{.status.containerStatuses[0].restartCount} {end}'
 }
 
+# user_script NAME [ARGS...]: one of the scripts the README tells users to
+# run (scripts/minikube-*.sh), against this cluster through their
+# KUBE_CONTEXT hook, with this cluster's kubectl first on the PATH. Its
+# output goes to $E2E_STATE/NAME.log and, indented, to the harness's log.
+# Returns the script's exit status.
+user_script() {
+	local name=$1 rc=0
+	shift
+	log "running scripts/$name $*"
+	PATH="$K8S_BIN:$PATH" KUBECONFIG="$KUBECONFIG_ADMIN" KUBE_CONTEXT=e2e \
+		API_URL="http://127.0.0.1:$NODE_PORT" "$repo/scripts/$name" "$@" \
+		>"$E2E_STATE/$name.log" 2>&1 </dev/null || rc=$?
+	sed 's/^/    | /' "$E2E_STATE/$name.log" >&2
+	return "$rc"
+}
+
+# scripts/minikube-retrain.sh: a Job from the CronJob promotes a new version
+# and the same pods serve it without a restart.
 retrain() {
-	local cj v1=$1 before
-	cj=$(kind_name cronjobs)
+	local v1=$1 v2 before after
 	before=$(api_pods_state)
-	check "job created from cronjob/$cj" kc -n "$NS" create job e2e-retrain --from="cronjob/$cj" >/dev/null || return 1
-	check "retraining job completes within 300s" job_complete e2e-retrain 300 || return 1
-	local v2
+	check "scripts/minikube-retrain.sh succeeds" user_script minikube-retrain.sh || return 1
 	v2=$(current_version)
 	check "retraining promoted a new version ($v1 -> $v2)" test "$v2" != "$v1" || return 1
 	check "API serves $v2 within 120s" wait_for 120 "version $v2" serves_version "$v2"
-	local after
 	after=$(api_pods_state)
 	check "the API pods were not restarted or replaced" test "$after" == "$before" || {
 		log "pods uid:restarts before: $before; after: $after; last terminations:"
@@ -274,11 +305,15 @@ retrain() {
 	}
 }
 
-hpa_scaled() {
-	local hpa n
-	hpa=$(kind_name horizontalpodautoscalers)
-	n=$(kc -n "$NS" get "hpa/$hpa" -o jsonpath='{.status.desiredReplicas}')
-	[[ -n $n && $n -gt 2 ]]
+# scripts/minikube-parallel-train.sh: the Indexed Job's 4 shards and the
+# merge Job (k8s/examples/parallel-training) promote a merged forest.
+parallel_train() {
+	local v_before=$1 v
+	check "scripts/minikube-parallel-train.sh succeeds" user_script minikube-parallel-train.sh || return 1
+	check "the merge Job joined 4 shards" eval 'kc -n "$NS" logs job/model-training-merge | grep -q "merged 4 shards"'
+	v=$(current_version)
+	check "the merged forest is promoted ($v_before -> $v)" test "$v" != "$v_before" || return 1
+	check "API serves the merged version $v within 120s" wait_for 120 "version $v" serves_version "$v"
 }
 
 api_scaled_ready() {
@@ -287,44 +322,13 @@ api_scaled_ready() {
 	[[ -n $n && $n -gt 2 ]]
 }
 
-# A /predict batch of 500 copies of the sample row: the server's CPU goes
-# into prediction rather than HTTP, so a few clients are enough load.
-make_load_body() {
-	local row
-	row=$(sed -n 's/.*"features": *\(\[[^]]*\]\).*/\1/p' "$PREDICT_BODY_FILE") || return 1
-	[[ -n $row ]] || {
-		log "no features row in $PREDICT_BODY_FILE"
-		return 1
-	}
-	{
-		printf '{"instances": [%s' "$row"
-		for _ in $(seq 499); do printf ',%s' "$row"; done
-		printf ']}\n'
-	} >"$E2E_STATE/load-body.json" || return 1
-}
-
-# Bounded load on 127.0.0.1 only: 4 clients, at most $1 seconds.
-drive_load() {
-	local secs=$1 i
-	make_load_body || return 1
-	for i in 1 2 3 4; do
-		timeout "$secs" bash -c '
-			while :; do
-				curl -s --no-progress-meter -o /dev/null --parallel --parallel-max 4 -H "Content-Type: application/json" \
-					--data-binary "@$1" "http://127.0.0.1:$2$3?[1-50]" || true
-			done' _ "$E2E_STATE/load-body.json" "$NODE_PORT" "$PREDICT_PATH" 2>/dev/null &
-	done
-}
-
+# scripts/minikube-load.sh: the load generator (k8s/examples/load-generator,
+# which finds the API by its Service name through CoreDNS) drives the HPA
+# from 2 to 5 Ready replicas; the script fails otherwise.
 hpa() {
-	check "a load body from $PREDICT_BODY_FILE" drive_load 300 || return 1
-	check "load drives the HPA above 2 replicas within 300s" wait_for 300 "HPA scale-up" hpa_scaled &&
-		check "more than 2 API replicas Ready within 120s" wait_for 120 "scaled pods Ready" api_scaled_ready
-	# Stop the load generators (children of this shell, by their pids).
-	local pids
-	mapfile -t pids < <(jobs -p)
-	((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true
-	wait 2>/dev/null || true
+	check "scripts/minikube-load.sh: the HPA scales the API to 5 Ready replicas" \
+		user_script minikube-load.sh || return 1
+	check "more than 2 API replicas are Ready" api_scaled_ready
 }
 
 # Bearer-token authentication as k8s/api-deployment.yaml documents it: the
@@ -350,6 +354,17 @@ auth() {
 		test "$(status_of "http://127.0.0.1:$NODE_PORT/ready")" == 200
 }
 
+namespace_gone() { ! kc get namespace "$NS" >/dev/null 2>&1; }
+
+# scripts/minikube-down.sh removes the platform and its namespace.
+down() {
+	check "scripts/minikube-down.sh succeeds" user_script minikube-down.sh || return 1
+	check "namespace $NS is gone within 120s" wait_for 120 "namespace $NS deleted" namespace_gone
+}
+
+# The user's flow, by the user's scripts. What minikube would provide and k8s/
+# leaves out (a default StorageClass and a volume for the PVC) comes from the
+# e2e overlay first; minikube-up.sh then applies k8s/ itself.
 platform() {
 	[[ -f $repo/k8s/kustomization.yaml ]] || {
 		check "k8s/kustomization.yaml exists" false
@@ -358,20 +373,22 @@ platform() {
 	timed "server-side validation of every manifest" validate_manifests
 	check "make images and load them into the cluster" timed "images" load_project_images || return 1
 	check "the PersistentVolume's directory exists" prepare_pv || return 1
-	check "kubectl apply -k (k8s/ + e2e overlay)" timed "apply" kc apply -k "$OVERLAY" || return 1
-	local job
-	# The Job of k8s/ (the overlay adds none).
-	job=$(kc kustomize "$OVERLAY" | awk '/^kind: Job$/{j=1} j && /^  name:/{print $2; exit}')
-	check "training job/$job completes within 300s" timed "training job" job_complete "$job" 300 || return 1
+	check "what minikube provides: a default StorageClass and a PersistentVolume" \
+		kc apply -f "$OVERLAY/storageclass.yaml" -f "$OVERLAY/persistentvolume.yaml" >/dev/null || return 1
+	check "scripts/minikube-up.sh: apply k8s/, training Job, API rollout, smoke test" \
+		timed "minikube-up.sh" user_script minikube-up.sh || return 1
 	check "the job wrote a model to the PVC" model_on_pvc || return 1
-	local v1
+	local v1 v2
 	v1=$(current_version)
 	check "API deployment has 2 Ready replicas within 180s" timed "API rollout" wait_for 180 "API Ready" api_ready || return 1
 	check "/predict answers through NodePort $NODE_PORT" timed "predict" wait_for 30 "/predict" predict || return 1
 	check "API serves the trained version $v1" serves_version "$v1" || true
-	timed "retrain from the CronJob" retrain "$v1" || true
-	timed "HPA scale-up under load" hpa || true
+	timed "retrain from the CronJob (minikube-retrain.sh)" retrain "$v1" || true
+	v2=$(current_version)
+	timed "parallel training (minikube-parallel-train.sh)" parallel_train "$v2" || true
+	timed "HPA scale-up under load (minikube-load.sh)" hpa || true
 	timed "bearer-token authentication from the Secret" auth || true
+	timed "remove the platform (minikube-down.sh)" down || true
 }
 
 main() {
