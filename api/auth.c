@@ -46,14 +46,14 @@ int auth_init(struct auth *a, const char *token, const char *token_file,
             fr_error_prefix(err, "API_TOKEN_FILE");
             goto out;
         }
-        /* A Secret written with echo ends in a newline. */
-        while (len > 0 && isspace(text[len - 1]))
-            len--;
-        text[len] = '\0';
         token = (const char *)text;
     } else {
         len = strlen(token);
     }
+    /* A Secret made from a file written with echo ends in a newline,
+     * whether it arrives as a file or through secretKeyRef as API_TOKEN. */
+    while (len > 0 && isspace((unsigned char)token[len - 1]))
+        len--;
     if (len == 0 || len > AUTH_TOKEN_MAX) {
         fr_error_set(err, "the API token is empty or longer than %d bytes",
                      AUTH_TOKEN_MAX);

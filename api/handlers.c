@@ -123,6 +123,15 @@ enum endpoint handlers_route(const char *url)
     return rt.ep;
 }
 
+int handlers_takes_body(const char *method, const char *url)
+{
+    struct route rt;
+
+    route(url, &rt);
+    return rt.ep != EP_NOT_FOUND && rt.methods != NULL &&
+           strcmp(rt.methods, "POST") == 0 && strcmp(method, "POST") == 0;
+}
+
 static int method_allowed(const char *methods, const char *method)
 {
     if (strcmp(methods, "POST") == 0)

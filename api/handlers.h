@@ -59,6 +59,11 @@ int handlers_authorize(struct app *app, const char *url,
  * method: for the metrics of requests refused before dispatch. */
 enum endpoint handlers_route(const char *url);
 
+/* Whether a request of method to url has a use for a body: a POST to an
+ * endpoint that takes one. The server answers any other request without
+ * reading (or budgeting memory for) its body. Cannot fail. */
+int handlers_takes_body(const char *method, const char *url);
+
 /* Writes {"error": msg} into out (after resetting it). */
 void handlers_error(struct buf *out, const char *msg);
 

@@ -73,7 +73,7 @@ static const struct config_option OPTIONS[] = {
      &S.threads, 0, 1024, NULL},
     {"MAX_BODY_BYTES", CONFIG_UINT, "1048576",
      "largest request body; larger gets 413", &S.max_body, 64,
-     1073741824, NULL},
+     BUF_MAX_BYTES - 1, NULL},
     {"MAX_BODY_MEMORY_BYTES", CONFIG_UINT, "67108864",
      "memory all request bodies may hold at once; past it 503 with "
      "Retry-After", &S.max_body_memory, 65, 68719476736ULL, NULL},

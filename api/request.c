@@ -131,9 +131,21 @@ static cJSON *parse(const char *body, size_t len, int *status,
         fr_error_set(err, "malformed JSON: the body is empty");
         return NULL;
     }
+    /* JSON has no raw NUL byte anywhere (RFC 8259 wants control characters
+     * escaped), but cJSON copies one inside a string and compares names
+     * with strcmp, so "lag_1<NUL>junk" would be read as lag_1. */
+    {
+        const char *nul = memchr(body, '\0', len);
+        if (nul != NULL) {
+            *status = 400;
+            fr_error_set(err, "malformed JSON: a NUL byte at byte %zu",
+                         (size_t)(nul - body));
+            return NULL;
+        }
+    }
     root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (root != NULL) {
-        /* cJSON stops at a NUL inside the buffer: insist on using it all. */
+        /* Trailing data after the document: insist on using it all. */
         while (end < body + len && isspace((unsigned char)*end))
             end++;
         if (end == body + len) {

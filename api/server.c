@@ -244,6 +244,19 @@ static enum MHD_Result check_framing(struct server *s,
 
     *answered = 0;
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &fr);
+    if (fr.transfer_encoding == 1 && fr.content_length == 0) {
+        /* MHD 0.9.75 reads any other coding as a body of unknown length
+         * and never answers: say so at once (RFC 9112 section 6.1). */
+        const char *te = MHD_lookup_connection_value(
+            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (te == NULL || strcasecmp(te, "chunked") != 0) {
+            *answered = 1;
+            r.status = 501;
+            handlers_error(&cn->out, "only Transfer-Encoding: chunked is "
+                           "implemented");
+            return send_reply(s, c, cn, &r);
+        }
+    }
     if (fr.content_length <= 1 && fr.transfer_encoding <= 1 &&
         (fr.content_length == 0 || fr.transfer_encoding == 0))
         return MHD_YES;
@@ -300,6 +313,18 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
             return send_reply(s, c, cn, &r);
         len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
+        /* A body nothing would read (a 404, a 405, a GET with a body) is
+         * never buffered nor budgeted: the answer comes at once and the
+         * connection closes, so its bytes are never parsed either. */
+        if ((len != NULL || MHD_lookup_connection_value(
+                                c, MHD_HEADER_KIND,
+                                MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) &&
+            !handlers_takes_body(method, url)) {
+            handlers_dispatch(s->app, method, url, NULL, 0, &cn->sc,
+                              &cn->out, &r);
+            r.close = 1;
+            return send_reply(s, c, cn, &r);
+        }
         if (len != NULL) {
             unsigned long long n = strtoull(len, NULL, 10);
             int status;

@@ -427,6 +427,52 @@ scenario_body_budget() {
     check "MAX_BODY_MEMORY_BYTES below MAX_BODY_BYTES + 1 exits 2" [ $? -eq 2 ]
 }
 
+# Found in review: a raw NUL byte (not only \u0000) is refused; a body that
+# no endpoint would read is neither buffered nor budgeted, so clients
+# without a token cannot spend the budget with POST /nope; a transfer
+# coding other than chunked is answered at once (MHD would wait forever);
+# MAX_BODY_BYTES stays within what a buffer may hold; an API_TOKEN that
+# arrives with a trailing newline (a Secret made from an echo'd file) works.
+scenario_review_fixes() {
+    local fds=() fd i code
+    printf '{"features\0x": %s}' "$ROW" >"$TMP/rawnul.json"
+    code=$(curl -s -o "$TMP/rawnul.resp" -w '%{http_code}' -H 'Content-Type: application/json' \
+           --data-binary "@$TMP/rawnul.json" "$(url series /predict)")
+    check "a raw NUL byte in a JSON name is 400, naming it" \
+        eval '[ "$code" = 400 ] && jq -e ".error | contains(\"NUL byte\")" "$TMP/rawnul.resp" >/dev/null'
+    start_server nobody MODEL_DIR="$TMP/series" MAX_BODY_BYTES=65536 \
+        MAX_BODY_MEMORY_BYTES=131073 API_TOKEN=tok || return
+    wait_until 30 '[ "$(status_of "$(url nobody /ready)")" = 200 ]'
+    for i in 1 2 3 4; do
+        exec {fd}<>"/dev/tcp/127.0.0.1/${PORT[nobody]}"
+        fds+=("$fd")
+        (trap '' PIPE
+         printf 'POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n') >&"$fd" 2>/dev/null
+    done
+    check "4 headers of 64 KiB bodies to a path that takes none: each answered 404 at once" \
+        eval 'for fd in "${fds[@]}"; do timeout 5 head -c 12 <&"$fd" | grep -q "^HTTP/1.1 404" || exit 1; done'
+    check "  ... and the body gauge stays 0" \
+        [ "$(metric nobody forest_serve_body_memory_bytes)" = 0 ]
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok' \
+           -H 'Content-Type: application/json' -d "{\"features\":$ROW}" "$(url nobody /predict)")
+    check "  ... so an authorised /predict is served (200)" [ "$code" = 200 ]
+    for fd in "${fds[@]}"; do
+        exec {fd}<&-
+    done
+    raw nobody 'POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n' "$TMP/te.out"
+    check "Transfer-Encoding: gzip is answered at once with 501" \
+        eval '[ "$(responses "$TMP/te.out")" = 1 ] && grep -q "^HTTP/1.1 501" "$TMP/te.out"'
+    stop_server nobody
+    MAX_BODY_BYTES=300000000 PORT=0 HOST=127.0.0.1 timeout 10 "$SERVE" >/dev/null 2>&1
+    check "MAX_BODY_BYTES beyond what a buffer may hold (256 MiB) exits 2" [ $? -eq 2 ]
+    start_server newline MODEL_DIR="$TMP/series" API_TOKEN="$(printf 'tok2\n')" || return
+    wait_until 30 '[ "$(status_of "$(url newline /ready)")" = 200 ]'
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok2' \
+           -H 'Content-Type: application/json' -d "{\"features\":$ROW}" "$(url newline /predict)")
+    check "an API_TOKEN ending in a newline is the token without it (200)" [ "$code" = 200 ]
+    stop_server newline
+}
+
 # MAX_CONNECTIONS: a connection past the limit is closed at once, not left
 # waiting in the listen backlog (curl's 52/56: closed with no answer; 28
 # would be its own timeout).
@@ -865,6 +911,7 @@ scenario_smuggle
 scenario_metrics_after
 scenario_limits
 scenario_body_budget
+scenario_review_fixes
 scenario_max_connections
 scenario_slow_client
 scenario_reload
