@@ -383,16 +383,17 @@ FILE *csvfile_create(const char *path, struct fr_error *err)
 
 int csvfile_finish(FILE *fp, const char *path, struct fr_error *err)
 {
-    int failed = ferror(fp) != 0;
+    int failed = ferror(fp) != 0, closing;
 
-    if (is_stdout(path))
-        failed |= fflush(fp) != 0;
-    else
-        failed |= fclose(fp) != 0;
-    if (failed) {
+    /* errno is only meaningful for the flush or close itself: an earlier
+     * write's reason is gone, so that case says "write error". */
+    errno = 0;
+    closing = is_stdout(path) ? fflush(fp) : fclose(fp);
+    if (failed || closing != 0) {
         fr_error_set(err, "cannot write '%s': %s",
                      is_stdout(path) ? "standard output" : path,
-                     errno ? strerror(errno) : "write error");
+                     closing != 0 && errno != 0 ? strerror(errno) :
+                                                  "write error");
         return -1;
     }
     return 0;

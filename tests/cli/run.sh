@@ -286,6 +286,9 @@ rc=$?
 check "cli-6.8 table --out - writes the feature table to standard output" \
     eval 'exits 0 && head -1 "$T/table-stdout.csv" | grep -q "^lag_1,.*,demand$" &&
           ! grep -q "forest-train" "$T/table-stdout.csv" && says "to standard output"'
+run synth --out /dev/full
+check "cli-6.9 a full disk while writing the CSV exits 1 and says why" \
+    eval 'exits 1 && says "cannot write '"'"'/dev/full'"'"': No space left on device"'
 MODEL_VERSION=fromcsv PROMOTE_MAX_REGRESSION=1000 run --model-dir "$D" --data-path "$T/series.csv"
 check "cli-6.2 training on the written CSV gives the same model" \
     eval 'exits 0 && cmp -s "$D/versions/synthetic/model.bin" "$D/versions/fromcsv/model.bin"'
