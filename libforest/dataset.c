@@ -206,7 +206,7 @@ int dataset_split(const struct dataset *ds, double test_fraction,
     if (train->n_rows == 0 || test->n_rows == 0) {
         fr_error_set(err,
                      "too few rows to split: %zu rows give %zu for training "
-                     "and %zu for testing at TEST_FRACTION %g",
+                     "and %zu for testing at a test fraction of %g",
                      ds->n_rows, train->n_rows, test->n_rows, test_fraction);
         goto out;
     }

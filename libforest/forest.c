@@ -51,34 +51,36 @@ void forest_params_default(struct forest_params *p)
 
 int forest_params_check(const struct forest_params *p, struct fr_error *err)
 {
-    if (p->n_trees < 1 || p->n_trees > 100000) {
-        fr_error_set(err, "N_ESTIMATORS must be 1 to 100000, not %u",
+    if (p->n_trees < 1 || p->n_trees > FOREST_MAX_TREES) {
+        fr_error_set(err, "n_trees must be 1 to %d, not %u", FOREST_MAX_TREES,
                      p->n_trees);
         return -1;
     }
     if (p->max_depth < 1 || p->max_depth > FOREST_MAX_DEPTH) {
-        fr_error_set(err, "MAX_DEPTH must be 1 to %d, not %u",
+        fr_error_set(err, "max_depth must be 1 to %d, not %u",
                      FOREST_MAX_DEPTH, p->max_depth);
         return -1;
     }
-    if (p->min_samples_leaf < 1) {
-        fr_error_set(err, "MIN_SAMPLES_LEAF must be at least 1");
+    if (p->min_samples_leaf < 1 ||
+        p->min_samples_leaf > FOREST_MAX_MIN_SAMPLES_LEAF) {
+        fr_error_set(err, "min_samples_leaf must be 1 to %d, not %u",
+                     FOREST_MAX_MIN_SAMPLES_LEAF, p->min_samples_leaf);
         return -1;
     }
     if (!(p->max_features > 0.0 && p->max_features <= 1.0)) {
-        fr_error_set(err, "MAX_FEATURES must be a fraction in (0, 1], not %g",
+        fr_error_set(err, "max_features must be a fraction in (0, 1], not %g",
                      p->max_features);
         return -1;
     }
     if (p->max_bins < 2 || p->max_bins > FOREST_MAX_BINS) {
-        fr_error_set(err, "MAX_BINS must be 2 to %d, not %u", FOREST_MAX_BINS,
+        fr_error_set(err, "max_bins must be 2 to %d, not %u", FOREST_MAX_BINS,
                      p->max_bins);
         return -1;
     }
     if (p->shard_count < 1 || p->shard_index >= p->shard_count ||
         p->shard_count > p->n_trees) {
         fr_error_set(err, "shard %u of %u is not valid for %u trees (need "
-                     "SHARD_INDEX < SHARD_COUNT <= N_ESTIMATORS)",
+                     "shard_index < shard_count <= n_trees)",
                      p->shard_index, p->shard_count, p->n_trees);
         return -1;
     }
@@ -862,7 +864,7 @@ struct forest *forest_train(const struct dataset *train,
         return NULL;
     if (train->n_rows < 2 || train->n_rows > UINT32_MAX / 2) {
         fr_error_set(err, "cannot train on %zu training rows (need 2 to %u): "
-                     "give more data or a smaller TEST_FRACTION",
+                     "give more training rows",
                      train->n_rows, UINT32_MAX / 2);
         return NULL;
     }

@@ -16,13 +16,19 @@
 #include "error.h"
 #include "series.h"
 
+/* The hyperparameters' ranges: one table for the trainer's settings (its
+ * config table uses these bounds) and for the model decoder's checks. */
+#define FOREST_MAX_TREES 100000
 #define FOREST_MAX_DEPTH 64
+#define FOREST_MAX_MIN_SAMPLES_LEAF 1000000000
 #define FOREST_MAX_BINS 256
 
 struct forest_params {
-    uint32_t n_trees;          /* trees in the whole forest, >= 1 */
+    uint32_t n_trees;          /* trees in the whole forest,
+                                  1..FOREST_MAX_TREES */
     uint32_t max_depth;        /* 1..FOREST_MAX_DEPTH; the root is depth 0 */
-    uint32_t min_samples_leaf; /* >= 1 distinct rows in each leaf */
+    uint32_t min_samples_leaf; /* distinct rows in each leaf,
+                                  1..FOREST_MAX_MIN_SAMPLES_LEAF */
     double max_features;       /* (0, 1]: fraction of features tried per
                                   split, at least one */
     uint32_t max_bins;         /* 2..FOREST_MAX_BINS histogram bins */
@@ -68,7 +74,9 @@ struct forest {
  * model size). */
 void forest_params_default(struct forest_params *p);
 
-/* Checks every field; returns 0, or -1 with err naming the bad setting. */
+/* Checks every field against the ranges above; returns 0, or -1 with err
+ * naming the field in the library's terms (n_trees, max_depth, ...), since
+ * the caller may be the trainer or a decoder reading a model file. */
 int forest_params_check(const struct forest_params *p, struct fr_error *err);
 
 /* Progress callback, called after each tree from a worker thread while the

@@ -409,8 +409,8 @@ static int series_header(struct series_reader *r, const struct csvfile_row *row,
     r->target_col = find_column(row, r->cols->target);
     r->series_col = r->cols->series ? find_column(row, r->cols->series) : -1;
     if (r->date_col < 0 || r->target_col < 0) {
-        fr_error_set(err, "'%s' has no %s column '%s' (DATA_MODE=series needs "
-                     "DATE_COLUMN and TARGET_COLUMN)", d->path,
+        fr_error_set(err, "'%s' has no %s column '%s' (a series needs a "
+                     "date and a target column)", d->path,
                      r->date_col < 0 ? "date" : "target",
                      r->date_col < 0 ? r->cols->date : r->cols->target);
         return -1;

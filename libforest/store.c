@@ -75,11 +75,11 @@ int store_check_dir(const char *model_dir, struct fr_error *err)
     struct stat sb;
 
     if (stat(model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        fr_error_set(err, "MODEL_DIR '%s' is not a directory", model_dir);
+        fr_error_set(err, "'%s' is not a directory", model_dir);
         return -1;
     }
     if (access(model_dir, W_OK) != 0) {
-        fr_error_set(err, "MODEL_DIR '%s' is not writable: %s", model_dir,
+        fr_error_set(err, "'%s' is not writable: %s", model_dir,
                      strerror(errno));
         return -1;
     }
@@ -96,7 +96,7 @@ int store_stage_begin(const char *model_dir, const char *version,
     if (store_check_dir(model_dir, err) != 0)
         return -1;
     if (strlen(model_dir) >= sizeof st->model_dir) {
-        fr_error_set(err, "MODEL_DIR path is too long");
+        fr_error_set(err, "the store's path '%.64s...' is too long", model_dir);
         return -1;
     }
     strcpy(st->model_dir, model_dir);
@@ -108,7 +108,7 @@ int store_stage_begin(const char *model_dir, const char *version,
     }
     if (version != NULL) {
         if (!store_version_valid(version)) {
-            fr_error_set(err, "MODEL_VERSION '%s' is not a valid version name "
+            fr_error_set(err, "'%s' is not a valid version name "
                          "(1-%d characters of A-Z a-z 0-9 . _ -, not starting "
                          "with a dot)", version, STORE_VERSION_MAX);
             return -1;

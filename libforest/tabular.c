@@ -31,7 +31,7 @@ static int tab_header(struct tab_reader *r, const struct csvfile_row *row,
             r->target_col = (long)i;
     }
     if (r->target_col < 0) {
-        fr_error_set(err, "'%s' has no target column '%s' (TARGET_COLUMN)",
+        fr_error_set(err, "'%s' has no target column '%s'",
                      r->path, r->target);
         return -1;
     }

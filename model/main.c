@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "forest.h"
 #include "trainer.h"
 
 static struct train_settings S;
@@ -43,17 +44,17 @@ static const struct config_option OPTIONS[] = {
      "20261127T213000Z (-2, -3... if taken)",
      &S.model_version, 0, 0, NULL},
     {"N_ESTIMATORS", CONFIG_UINT, "100", "trees in the forest",
-     &S.n_estimators, 1, 100000, NULL},
+     &S.n_estimators, 1, FOREST_MAX_TREES, NULL},
     {"MAX_DEPTH", CONFIG_UINT, "10", "maximum tree depth (root = 0)",
-     &S.max_depth, 1, 64, NULL},
+     &S.max_depth, 1, FOREST_MAX_DEPTH, NULL},
     {"MIN_SAMPLES_LEAF", CONFIG_UINT, "1", "minimum distinct rows in a leaf",
-     &S.min_samples_leaf, 1, 1e9, NULL},
+     &S.min_samples_leaf, 1, FOREST_MAX_MIN_SAMPLES_LEAF, NULL},
     {"MAX_FEATURES", CONFIG_DOUBLE, "1.0",
      "fraction of features tried at each split (scikit-learn's regressor "
      "default 1.0)", &S.max_features, 1e-9, 1, NULL},
     {"MAX_BINS", CONFIG_UINT, "256",
-     "histogram bins per feature (split candidates)", &S.max_bins, 2, 256,
-     NULL},
+     "histogram bins per feature (split candidates)", &S.max_bins, 2,
+     FOREST_MAX_BINS, NULL},
     {"SEED", CONFIG_UINT, "42", "random seed: same seed, same model",
      &S.seed, 0, 9.2e18, NULL},
     {"N_THREADS", CONFIG_UINT, "0", "training threads; 0 = all cores",

@@ -252,6 +252,8 @@ static int run_data_load(const struct train_settings *s, struct run_data *d,
     if (load_table(s, &table, &d->spec, &d->series_mode, err) != 0)
         return -1;
     rc = dataset_split(&table, s->test_fraction, &d->train, &d->test, err);
+    if (rc != 0)
+        fr_error_prefix(err, "TEST_FRACTION");
     dataset_release(&table);
     if (rc != 0) {
         if (d->series_mode)
@@ -636,13 +638,24 @@ int trainer_train(const struct train_settings *s)
     double t0;
 
     params_from(s, &params);
+    /* In the settings' own names first; the library's check below then
+     * only catches what no setting can express. */
+    if (s->shard_index >= s->shard_count || s->shard_count > s->n_estimators) {
+        fr_error_set(&err, "shard %llu of %llu is not valid for %llu trees "
+                     "(need SHARD_INDEX < SHARD_COUNT <= N_ESTIMATORS)",
+                     s->shard_index, s->shard_count, s->n_estimators);
+        fail(&err);
+        return EXIT_USAGE;
+    }
     if (forest_params_check(&params, &err) != 0 ||
         check_settings(s, s->shard_count > 1 ? WRITES_SHARD : 0, &err) != 0) {
         fail(&err);
         return EXIT_USAGE;
     }
-    if (store_check_dir(s->model_dir, &err) != 0)
+    if (store_check_dir(s->model_dir, &err) != 0) {
+        fr_error_prefix(&err, "MODEL_DIR");
         goto out;
+    }
     /* Only now that MODEL_DIR is known to be a store. */
     if (s->shard_count == 1 && check_settings(s, WRITES_VERSION, &err) != 0) {
         fail(&err);
@@ -696,8 +709,10 @@ int trainer_merge(const struct train_settings *s)
         fail(&err);
         return EXIT_USAGE;
     }
-    if (store_check_dir(s->model_dir, &err) != 0)
+    if (store_check_dir(s->model_dir, &err) != 0) {
+        fr_error_prefix(&err, "MODEL_DIR");
         goto out;
+    }
     if (check_settings(s, WRITES_VERSION | READS_SHARDS, &err) != 0) {
         fail(&err);
         return EXIT_USAGE;

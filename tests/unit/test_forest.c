@@ -347,9 +347,11 @@ static void test_params(void)
 
     forest_params_default(&p);
     p.n_trees = 0;
-    test_cond("param-1.1 zero trees is refused naming N_ESTIMATORS",
+    test_cond("param-1.1 zero trees is refused naming n_trees, in the "
+              "library's terms, not a setting of one program",
               forest_params_check(&p, &err) != 0 &&
-                  strstr(err.msg, "N_ESTIMATORS") != NULL);
+                  strstr(err.msg, "n_trees must be 1 to 100000") != NULL &&
+                  strstr(err.msg, "N_ESTIMATORS") == NULL);
     forest_params_default(&p);
     p.max_features = 0.0;
     test_cond("param-1.2 max_features 0 is refused",
