@@ -98,6 +98,10 @@ static void route(const char *url, struct route *rt)
         {"/model", EP_MODEL, GET_METHODS},
         {"/metrics", EP_METRICS, GET_METHODS},
         {"/v2", EP_V2_SERVER, GET_METHODS},
+        /* Only this path takes a trailing slash: a client that builds the
+         * server's URL as a base ends it with one. (Triton takes none;
+         * "/v2/models/forest/" stays 404 as there.) */
+        {"/v2/", EP_V2_SERVER, GET_METHODS},
         {"/v2/health/live", EP_V2_LIVE, GET_METHODS},
         {"/v2/health/ready", EP_V2_READY, GET_METHODS},
     };
@@ -424,6 +428,7 @@ static void v2_metadata(struct app *app, const struct route *rt,
                         struct buf *out, struct reply *r)
 {
     struct model *m = v2_model(app, rt, out, r);
+    struct buf names;
 
     if (m == NULL)
         return;
@@ -434,14 +439,27 @@ static void v2_metadata(struct app *app, const struct route *rt,
     buf_puts(out, "],\"platform\":\"forest-serve\",\"inputs\":[{\"name\":"
              "\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,");
     buf_printf(out, "%u", m->forest->n_features);
-    buf_puts(out, "]}],\"outputs\":[{\"name\":\"predict\",\"datatype\":"
-             "\"FP32\",\"shape\":[-1,1]}],\"parameters\":{\"features\":[");
+    buf_puts(out, "]}],\"outputs\":[{\"name\":\"" REQUEST_OUTPUT_NAME
+             "\",\"datatype\":\"FP32\",\"shape\":[-1,1]}],\"parameters\":"
+             "{\"mode\":");
+    buf_puts(out, m->forest->has_series ? "\"series\"" : "\"tabular\"");
+    buf_printf(out, ",\"n_features\":%u,\"features\":",
+               m->forest->n_features);
+    /* The protocol's parameter values are strings, numbers or booleans,
+     * not arrays: the names in model order, joined with commas (GET
+     * /model has them as an array). */
+    buf_init(&names);
     for (uint32_t i = 0; i < m->forest->n_features; i++) {
         if (i > 0)
-            buf_add(out, ",", 1);
-        buf_json_string(out, m->forest->feature_names[i]);
+            buf_add(&names, ",", 1);
+        buf_puts(&names, m->forest->feature_names[i]);
     }
-    buf_puts(out, "]}}");
+    if (names.failed)
+        out->failed = 1;
+    else
+        buf_json_string(out, names.data);
+    buf_release(&names);
+    buf_puts(out, "}}");
     r->status = 200;
     model_release(m);
 }
@@ -499,7 +517,8 @@ static void v2_infer(struct app *app, const struct route *rt,
         buf_puts(out, ",\"id\":");
         buf_json_string(out, req.id);
     }
-    buf_printf(out, ",\"outputs\":[{\"name\":\"predict\",\"datatype\":"
+    buf_printf(out, ",\"outputs\":[{\"name\":\"" REQUEST_OUTPUT_NAME
+               "\",\"datatype\":"
                "\"%s\",\"shape\":[%zu,1],\"data\":[",
                req.fp64 ? "FP64" : "FP32", req.n_rows);
     for (size_t i = 0; i < req.n_rows; i++) {

@@ -538,10 +538,44 @@ static int infer_data(const cJSON *data, size_t batch, const struct forest *f,
     return 0;
 }
 
+/* The optional "outputs": [{"name": "predict", "parameters": {...}}].
+ * Every name must be the model's one output (Triton refuses an unknown
+ * one too, rather than answer without it). Returns 0 or -1 with err set
+ * (a 400: the request does not follow the protocol). */
+static int infer_outputs(const cJSON *outputs, struct fr_error *err)
+{
+    const cJSON *o, *name;
+
+    if (outputs == NULL)
+        return 0;
+    if (!cJSON_IsArray(outputs)) {
+        fr_error_set(err, "'outputs' must be an array of {\"name\": "
+                     "\"%s\"}", REQUEST_OUTPUT_NAME);
+        return -1;
+    }
+    cJSON_ArrayForEach(o, outputs) {
+        name = cJSON_GetObjectItemCaseSensitive(o, "name");
+        if (!cJSON_IsObject(o) || !cJSON_IsString(name)) {
+            fr_error_set(err, "each of 'outputs' must be an object with a "
+                         "string 'name'");
+            return -1;
+        }
+        if (strcmp(name->valuestring, REQUEST_OUTPUT_NAME) != 0) {
+            fr_error_set(err, "unknown output '%.64s' requested (the model "
+                         "has one output, '%s')", name->valuestring,
+                         REQUEST_OUTPUT_NAME);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int request_infer(const char *body, size_t len, const struct forest *f,
                   size_t max_rows, struct scratch *sc,
                   struct infer_request *out, struct fr_error *err)
 {
+    static const char *const KEYS[] = {"id", "parameters", "inputs",
+                                       "outputs"};
     const cJSON *id, *inputs, *in, *name, *shape, *dtype, *data;
     size_t nf = f->n_features, batch = 0, width = 0;
     float *rows;
@@ -552,6 +586,15 @@ int request_infer(const char *body, size_t len, const struct forest *f,
     root = parse_object(body, len, "'inputs'", &status, err);
     if (root == NULL)
         return status;
+    /* Keys the protocol does not have, a key given twice and an output
+     * the model does not have make a request that does not follow the
+     * protocol: 400, as Triton answers them. */
+    status = 400;
+    if (check_keys(root, KEYS, 4, "expected 'inputs', and optionally "
+                   "'id', 'parameters' and 'outputs'", err) != 0 ||
+        infer_outputs(cJSON_GetObjectItemCaseSensitive(root, "outputs"),
+                      err) != 0)
+        goto out;
     status = 422;
     id = cJSON_GetObjectItemCaseSensitive(root, "id");
     if (id != NULL) {

@@ -23,6 +23,7 @@
 
 #define REQUEST_ID_MAX 256           /* bytes of a V2 request id */
 #define REQUEST_HISTORY_LIMIT 1e37   /* |value| of a forecast history day */
+#define REQUEST_OUTPUT_NAME "predict" /* the V2 model's one output */
 /* Reset frees larger regions; kept per connection, as BUF_KEEP_BYTES. */
 #define SCRATCH_KEEP_BYTES (16u * 1024)
 

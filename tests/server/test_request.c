@@ -216,6 +216,28 @@ static void test_parsers(void)
                        f, 1000000, &sc, &ir, &err);
     check("parse: a V2 shape the body cannot fill is refused before "
           "allocating", st == 422 && strstr(err.msg, "body can hold"));
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
+                           "\"datatype\":\"FP32\",\"data\":[1,2]}],"
+                           "\"outputs\":[{\"name\":\"nope\"}]}"),
+                       f, 10, &sc, &ir, &err);
+    check("v2req-1.1 an unknown output is 400 naming it",
+          st == 400 && strstr(err.msg, "unknown output 'nope'"));
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
+                           "\"datatype\":\"FP32\",\"data\":[1,2]}],"
+                           "\"Id\":\"7\"}"), f, 10, &sc, &ir, &err);
+    check("v2req-1.2 an unknown top-level key is 400 naming it",
+          st == 400 && strstr(err.msg, "unknown key 'Id'"));
+    st = request_infer(LIT("{\"id\":\"1\",\"id\":\"2\",\"inputs\":[]}"), f,
+                       10, &sc, &ir, &err);
+    check("v2req-1.3 a key given twice is 400",
+          st == 400 && strstr(err.msg, "'id' is given twice"));
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
+                           "\"datatype\":\"FP32\",\"data\":[1,2]}],"
+                           "\"outputs\":[{\"name\":\"predict\"}],"
+                           "\"parameters\":{\"x\":1}}"), f, 10, &sc, &ir,
+                       &err);
+    check("v2req-1.4 the model's output by name and parameters are taken",
+          st == 0 && ir.n_rows == 1);
     forest_free(f);
 }
 
@@ -248,6 +270,12 @@ static void test_tabular(void)
     check("v2 metadata: shape [-1, 2]",
           get("/v2/models/forest") == 200 &&
           strstr(out.data, "\"shape\":[-1,2]"));
+    check("v2req-1.5 v2 metadata: parameters hold plain values",
+          get("/v2/models/forest") == 200 &&
+          strstr(out.data, "\"parameters\":{\"mode\":\"tabular\","
+                 "\"n_features\":2,\"features\":\"a,b\"}"));
+    check("v2req-1.6 /v2/ answers as /v2",
+          get("/v2/") == 200 && strstr(out.data, "\"name\":\"forest-serve\""));
 }
 
 static void test_series(void)
