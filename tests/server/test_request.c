@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "auth.h"
 #include "buf.h"
+#include "encoding.h"
 #include "handlers.h"
 #include "registry.h"
 #include "request.h"
@@ -241,6 +244,123 @@ static void test_parsers(void)
     forest_free(f);
 }
 
+/* zlib's deflate of n bytes into out (gzip when gz), as clients send. */
+static size_t squeeze(const void *in, size_t n, int gz, unsigned char *dst,
+                      size_t cap)
+{
+    z_stream zs;
+    size_t got;
+
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, 6, Z_DEFLATED, gz ? 15 + 16 : 15, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = dst;
+    zs.avail_out = (uInt)cap;
+    got = deflate(&zs, Z_FINISH) == Z_STREAM_END ? cap - zs.avail_out : 0;
+    deflateEnd(&zs);
+    return got;
+}
+
+static size_t room_calls, room_most;
+
+/* encoding_room_fn without a budget; records the largest request. */
+static int room(void *ctx, struct buf *b, size_t need)
+{
+    (void)ctx;
+    room_calls++;
+    if (need > room_most)
+        room_most = need;
+    return buf_grow_exact(b, need + 1) == 0 ? 0 : 500;
+}
+
+static int no_room(void *ctx, struct buf *b, size_t need)
+{
+    (void)ctx;
+    (void)b;
+    (void)need;
+    return 503;
+}
+
+static void test_encoding(void)
+{
+    static const char text[] = "{\"features\":[1,2]}";
+    static unsigned char z[64 * 1024], zeros[1 << 20];
+    struct fr_error err = {{0}};
+    enum encoding enc;
+    struct buf b;
+    size_t n;
+    int st;
+
+    buf_init(&b);
+    check("enc-1.1 Content-Encoding names: gzip, x-gzip, deflate in any "
+          "case, identity, empty and none",
+          encoding_parse("gzip", &enc, &err) == 0 && enc == ENCODING_GZIP &&
+          encoding_parse("x-gzip", &enc, &err) == 0 &&
+          enc == ENCODING_GZIP &&
+          encoding_parse(" Deflate ", &enc, &err) == 0 &&
+          enc == ENCODING_DEFLATE &&
+          encoding_parse("identity", &enc, &err) == 0 &&
+          enc == ENCODING_IDENTITY &&
+          encoding_parse("", &enc, &err) == 0 && enc == ENCODING_IDENTITY &&
+          encoding_parse(NULL, &enc, &err) == 0 &&
+          enc == ENCODING_IDENTITY);
+    check("enc-1.2 br and a list of codings are refused, naming them",
+          encoding_parse("br", &enc, &err) == -1 && strstr(err.msg, "'br'") &&
+          encoding_parse("gzip, deflate", &enc, &err) == -1);
+    n = squeeze(text, strlen(text), 1, z, sizeof z);
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 1000, &b, room,
+                         NULL, &err);
+    check("enc-1.3 gzip round trip",
+          st == 0 && b.len == strlen(text) && strcmp(b.data, text) == 0);
+    buf_reset(&b);
+    n = squeeze(text, strlen(text), 0, z, sizeof z);
+    st = encoding_decode(ENCODING_DEFLATE, (const char *)z, n, 1000, &b,
+                         room, NULL, &err);
+    check("enc-1.4 deflate (zlib format) round trip",
+          st == 0 && strcmp(b.data, text) == 0);
+    buf_reset(&b);
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 1000, &b, room,
+                         NULL, &err);
+    check("enc-1.5 zlib data labelled gzip is 400", st == 400);
+    buf_reset(&b);
+    n = squeeze(zeros, sizeof zeros, 1, z, sizeof z);
+    room_calls = 0;
+    room_most = 0;
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 5000, &b, room,
+                         NULL, &err);
+    check("enc-1.6 a bomb (1 MiB of zeros) is 413, and the output never "
+          "grew past max + 1",
+          n > 0 && n < 2000 && st == 413 && room_most <= 5001 &&
+          strstr(err.msg, "5000 bytes once decompressed"));
+    buf_release(&b);
+    n = squeeze(text, strlen(text), 1, z, sizeof z);
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n - 5, 1000, &b,
+                         room, NULL, &err);
+    check("enc-1.7 a truncated stream is 400", st == 400 &&
+          strstr(err.msg, "truncated"));
+    buf_reset(&b);
+    z[n] = 'x';
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n + 1, 1000, &b,
+                         room, NULL, &err);
+    check("enc-1.8 a byte after the stream is 400", st == 400 &&
+          strstr(err.msg, "1 bytes follow"));
+    buf_reset(&b);
+    z[10] ^= 0xff;
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 1000, &b, room,
+                         NULL, &err);
+    check("enc-1.9 a corrupt stream is 400", st == 400);
+    buf_release(&b);
+    n = squeeze(text, strlen(text), 1, z, sizeof z);
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 1000, &b,
+                         no_room, NULL, &err);
+    check("enc-1.10 no room in the budget: the room's status (503)",
+          st == 503);
+    buf_release(&b);
+}
+
 static void test_tabular(void)
 {
     install(tabular(), "t1");
@@ -380,6 +500,7 @@ int main(void)
 
     test_buf();
     test_parsers();
+    test_encoding();
     test_tabular();
     test_series();
     test_refcount();
