@@ -18,6 +18,8 @@
 #include "series.h"
 
 #define JSON_TYPE "application/json"
+/* A V2 answer with binary data, as Triton sends it. */
+#define BINARY_TYPE "application/octet-stream"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define GET_METHODS "GET, HEAD"
 
@@ -484,20 +486,69 @@ static void v2_model_ready(struct app *app, const struct route *rt,
     model_release(m);
 }
 
+/* Reads an Inference-Header-Content-Length value: the bytes of JSON at
+ * the start of a body of len bytes. Returns 0 with *n set, or -1 with
+ * msg written (a 400). */
+static int header_length(const char *value, size_t len, size_t *n, char *msg,
+                         size_t msg_len)
+{
+    unsigned long long v = 0;
+    const char *p = value;
+
+    while (*p >= '0' && *p <= '9' && v <= len) {
+        v = v * 10 + (unsigned)(*p - '0');
+        p++;
+    }
+    if (p == value || *p != '\0' || v > len) {
+        snprintf(msg, msg_len, "Inference-Header-Content-Length '%.24s' is "
+                 "not a byte count within the body's %zu bytes", value, len);
+        return -1;
+    }
+    *n = (size_t)v;
+    return 0;
+}
+
+/* Appends v as binary tensor data: little endian, as the protocol has
+ * it whatever the host's byte order. */
+static void put_le(struct buf *out, double v, int fp64)
+{
+    unsigned char b[8];
+    uint64_t u;
+
+    if (fp64) {
+        memcpy(&u, &v, sizeof u);
+    } else {
+        float x = (float)v;
+        uint32_t w;
+        memcpy(&w, &x, sizeof w);
+        u = w;
+    }
+    for (int k = 0; k < 8; k++)
+        b[k] = (unsigned char)(u >> (8 * k));
+    buf_add(out, b, fp64 ? 8 : 4);
+}
+
 static void v2_infer(struct app *app, const struct route *rt,
-                     const char *body, size_t len, struct scratch *sc,
-                     struct buf *out, struct reply *r)
+                     const char *header_len, const char *body, size_t len,
+                     struct scratch *sc, struct buf *out, struct reply *r)
 {
     struct model *m = v2_model(app, rt, out, r);
     struct infer_request req;
     struct fr_error err = {{0}};
+    size_t json_len = len;
     double *res;
+    char msg[120];
     int status;
 
     if (m == NULL)
         return;
-    status = request_infer(body, len, m->forest, app->max_batch_rows, sc,
-                           &req, &err);
+    if (header_len != NULL &&
+        header_length(header_len, len, &json_len, msg, sizeof msg) != 0) {
+        fail(r, out, 400, msg);
+        goto out;
+    }
+    status = request_infer(body, json_len, body + json_len, len - json_len,
+                           m->forest, app->max_batch_rows, sc, &req, &err);
     if (status != 0) {
         fail(r, out, status, err.msg);
         goto out;
@@ -518,9 +569,20 @@ static void v2_infer(struct app *app, const struct route *rt,
         buf_json_string(out, req.id);
     }
     buf_printf(out, ",\"outputs\":[{\"name\":\"" REQUEST_OUTPUT_NAME
-               "\",\"datatype\":"
-               "\"%s\",\"shape\":[%zu,1],\"data\":[",
+               "\",\"datatype\":\"%s\",\"shape\":[%zu,1],",
                req.fp64 ? "FP64" : "FP32", req.n_rows);
+    if (req.binary_output) {
+        /* The JSON says how many bytes the output has; they follow it. */
+        buf_printf(out, "\"parameters\":{\"binary_data_size\":%zu}}]}",
+                   req.n_rows * (req.fp64 ? 8 : 4));
+        r->json_len = out->len;
+        r->content_type = BINARY_TYPE;
+        for (size_t i = 0; i < req.n_rows; i++)
+            put_le(out, res[i], req.fp64);
+        r->status = 200;
+        goto out;
+    }
+    buf_puts(out, "\"data\":[");
     for (size_t i = 0; i < req.n_rows; i++) {
         if (i > 0)
             buf_add(out, ",", 1);
@@ -564,8 +626,8 @@ int handlers_authorize(struct app *app, const char *url,
 /* ---- dispatch ----------------------------------------------------------------- */
 
 void handlers_dispatch(struct app *app, const char *method, const char *url,
-                       const char *body, size_t len, struct scratch *sc,
-                       struct buf *out, struct reply *r)
+                       const char *header_len, const char *body, size_t len,
+                       struct scratch *sc, struct buf *out, struct reply *r)
 {
     struct route rt;
     char msg[200];
@@ -576,6 +638,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     r->retry_after = NULL;
     r->challenge = NULL;
     r->close = 0;
+    r->json_len = 0;
     route(url, &rt);
     r->endpoint = rt.ep;
     if (rt.ep == EP_NOT_FOUND) {
@@ -638,7 +701,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         v2_model_ready(app, &rt, out, r);
         break;
     case EP_V2_INFER:
-        v2_infer(app, &rt, body, len, sc, out, r);
+        v2_infer(app, &rt, header_len, body, len, sc, out, r);
         break;
     default:
         fail(r, out, 404, "no such endpoint");
@@ -647,6 +710,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     if (out->failed) {
         r->status = 500;
         r->content_type = JSON_TYPE;
+        r->json_len = 0;
         buf_release(out);
         buf_puts(out, "{\"error\":\"out of memory writing the answer\"}");
     }

@@ -538,11 +538,40 @@ static int infer_data(const cJSON *data, size_t batch, const struct forest *f,
     return 0;
 }
 
+/* An optional boolean parameter `key` of a "parameters" object (which
+ * may be NULL): sets *value when present. Returns 0 or -1 with err set. */
+static int bool_parameter(const cJSON *params, const char *key,
+                          const char *where, int *value,
+                          struct fr_error *err)
+{
+    const cJSON *v;
+
+    if (params == NULL)
+        return 0;
+    if (!cJSON_IsObject(params)) {
+        fr_error_set(err, "%s 'parameters' must be an object", where);
+        return -1;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(params, key);
+    if (v == NULL)
+        return 0;
+    if (!cJSON_IsBool(v)) {
+        fr_error_set(err, "%s parameter '%s' must be true or false", where,
+                     key);
+        return -1;
+    }
+    *value = cJSON_IsTrue(v);
+    return 0;
+}
+
 /* The optional "outputs": [{"name": "predict", "parameters": {...}}].
  * Every name must be the model's one output (Triton refuses an unknown
- * one too, rather than answer without it). Returns 0 or -1 with err set
- * (a 400: the request does not follow the protocol). */
-static int infer_outputs(const cJSON *outputs, struct fr_error *err)
+ * one too, rather than answer without it). An output's "binary_data"
+ * parameter overrides the request's "binary_data_output" in *binary.
+ * Returns 0 or -1 with err set (a 400: the request does not follow the
+ * protocol). */
+static int infer_outputs(const cJSON *outputs, int *binary,
+                         struct fr_error *err)
 {
     const cJSON *o, *name;
 
@@ -566,18 +595,69 @@ static int infer_outputs(const cJSON *outputs, struct fr_error *err)
                          REQUEST_OUTPUT_NAME);
             return -1;
         }
+        if (bool_parameter(cJSON_GetObjectItemCaseSensitive(o, "parameters"),
+                           "binary_data", "output", binary, err) != 0)
+            return -1;
     }
     return 0;
 }
 
-int request_infer(const char *body, size_t len, const struct forest *f,
+/* Little-endian reads of the binary tensor data (Triton's extension):
+ * the byte order is the protocol's, whatever the host's. */
+static double read_le(const unsigned char *p, int fp64)
+{
+    uint64_t u = 0;
+
+    if (!fp64) {
+        uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        float x;
+        memcpy(&x, &w, sizeof x);
+        return x;
+    }
+    for (int k = 7; k >= 0; k--)
+        u = u << 8 | p[k];
+    {
+        double x;
+        memcpy(&x, &u, sizeof x);
+        return x;
+    }
+}
+
+/* Reads a [batch, nf] input of binary tensor data (row-major, little
+ * endian FP32 or FP64; its size already checked) into rows. The values
+ * are checked as JSON ones are. Returns 0 or -1 with err set (422). */
+static int infer_binary(const unsigned char *bin, size_t batch, int fp64,
+                        const struct forest *f, float *rows,
+                        struct fr_error *err)
+{
+    size_t nf = f->n_features, n = batch * nf, step = fp64 ? 8 : 4;
+
+    for (size_t i = 0; i < n; i++) {
+        double x = read_le(bin + i * step, fp64);
+        if (!isfinite(x) || fabs(x) > FLT_MAX) {
+            /* The context is formatted only now that there is an error. */
+            fr_error_set(err, "input binary value %zu (row %zu, '%s') is "
+                         "%g: %s", i, i / nf, f->feature_names[i % nf], x,
+                         isfinite(x) ? "it overflows float32" :
+                         "NaN and infinities are not valid values");
+            return -1;
+        }
+        rows[i] = (float)x;
+    }
+    return 0;
+}
+
+int request_infer(const char *body, size_t len, const char *binary,
+                  size_t binary_len, const struct forest *f,
                   size_t max_rows, struct scratch *sc,
                   struct infer_request *out, struct fr_error *err)
 {
     static const char *const KEYS[] = {"id", "parameters", "inputs",
                                        "outputs"};
-    const cJSON *id, *inputs, *in, *name, *shape, *dtype, *data;
-    size_t nf = f->n_features, batch = 0, width = 0;
+    const cJSON *id, *inputs, *in, *name, *shape, *dtype, *data, *params;
+    const cJSON *bsize = NULL;
+    size_t nf = f->n_features, batch = 0, width = 0, size = 0;
     float *rows;
     cJSON *root;
     int status = 422;
@@ -592,8 +672,11 @@ int request_infer(const char *body, size_t len, const struct forest *f,
     status = 400;
     if (check_keys(root, KEYS, 4, "expected 'inputs', and optionally "
                    "'id', 'parameters' and 'outputs'", err) != 0 ||
+        bool_parameter(cJSON_GetObjectItemCaseSensitive(root, "parameters"),
+                       "binary_data_output", "the request's",
+                       &out->binary_output, err) != 0 ||
         infer_outputs(cJSON_GetObjectItemCaseSensitive(root, "outputs"),
-                      err) != 0)
+                      &out->binary_output, err) != 0)
         goto out;
     status = 422;
     id = cJSON_GetObjectItemCaseSensitive(root, "id");
@@ -623,6 +706,28 @@ int request_infer(const char *body, size_t len, const struct forest *f,
         fr_error_set(err, "input 'name' must be a string");
         goto out;
     }
+    /* Binary tensor data: "parameters": {"binary_data_size": B}, and the
+     * bytes after the JSON. Framing errors are 400, as Triton's. */
+    params = cJSON_GetObjectItemCaseSensitive(in, "parameters");
+    if (params != NULL && !cJSON_IsObject(params)) {
+        status = 400;
+        fr_error_set(err, "input 'parameters' must be an object");
+        goto out;
+    }
+    bsize = cJSON_GetObjectItemCaseSensitive(params, "binary_data_size");
+    if (bsize != NULL && whole(bsize, 0, 1e15, &size) != 0) {
+        status = 400;
+        fr_error_set(err, "input parameter 'binary_data_size' must be a "
+                     "whole number of bytes");
+        goto out;
+    }
+    if (bsize == NULL && binary_len > 0) {
+        status = 400;
+        fr_error_set(err, "%zu bytes of binary data follow the JSON, but "
+                     "no input has a 'binary_data_size' parameter",
+                     binary_len);
+        goto out;
+    }
     dtype = cJSON_GetObjectItemCaseSensitive(in, "datatype");
     if (!cJSON_IsString(dtype)) {
         fr_error_set(err, "input 'datatype' is missing: use FP32 or FP64");
@@ -631,8 +736,11 @@ int request_infer(const char *body, size_t len, const struct forest *f,
     if (strcmp(dtype->valuestring, "FP64") == 0) {
         out->fp64 = 1;
     } else if (strcmp(dtype->valuestring, "FP32") != 0) {
-        fr_error_set(err, "input datatype '%.32s' is not supported: use FP32 "
-                     "or FP64", dtype->valuestring);
+        if (bsize != NULL)
+            status = 400;
+        fr_error_set(err, "input datatype '%.32s' is not supported%s: use "
+                     "FP32 or FP64", dtype->valuestring,
+                     bsize != NULL ? " as binary data" : "");
         goto out;
     }
     shape = cJSON_GetObjectItemCaseSensitive(in, "shape");
@@ -653,6 +761,43 @@ int request_infer(const char *body, size_t len, const struct forest *f,
         goto out;
     }
     data = cJSON_GetObjectItemCaseSensitive(in, "data");
+    if (bsize != NULL) {
+        /* batch <= max_rows and nf are small: the product cannot wrap. */
+        size_t need = batch * nf * (out->fp64 ? 8 : 4);
+        status = 400;
+        if (data != NULL) {
+            fr_error_set(err, "input has both 'data' and a "
+                         "'binary_data_size': give one");
+            goto out;
+        }
+        if (size != need) {
+            fr_error_set(err, "input binary_data_size %zu does not fit its "
+                         "shape [%zu, %zu] of %s: that takes %zu bytes",
+                         size, batch, nf, out->fp64 ? "FP64" : "FP32",
+                         need);
+            goto out;
+        }
+        if (size != binary_len) {
+            fr_error_set(err, "the binary data after the JSON has %zu "
+                         "bytes, but the inputs' binary_data_size add up to "
+                         "%zu", binary_len, size);
+            goto out;
+        }
+        status = 422;
+        rows = scratch_rows(sc, batch * nf);
+        if (rows == NULL) {
+            status = 500;
+            fr_error_set(err, "out of memory for the request's rows");
+            goto out;
+        }
+        if (infer_binary((const unsigned char *)binary, batch, out->fp64, f,
+                         rows, err) != 0)
+            goto out;
+        out->X = rows;
+        out->n_rows = batch;
+        status = 0;
+        goto out;
+    }
     if (data == NULL) {
         fr_error_set(err, "input 'data' is missing");
         goto out;

@@ -70,18 +70,28 @@ int request_predict(const char *body, size_t len, const struct forest *f,
 /* POST /v2/models/{name}/infer, the Open Inference Protocol:
  *   {"id": "42", "inputs": [{"name": "input-0", "shape": [2, N],
  *    "datatype": "FP32", "data": [...]}]}
- * data is flat row-major or nested [batch][N]. */
+ * data is flat row-major or nested [batch][N]. With Triton's binary data
+ * extension the input has "parameters": {"binary_data_size": B} instead
+ * of data, and its B bytes (row-major, little endian) follow the JSON. */
 struct infer_request {
     const float *X;               /* n_rows x n_features, scratch's rows */
     size_t n_rows;                /* 1..max_rows */
     int fp64;                     /* answer in FP64 rather than FP32 */
     int has_id;                   /* the request had an "id" */
     char id[REQUEST_ID_MAX + 1];  /* echoed in the answer */
+    int binary_output;            /* answer the output as binary data:
+                                     "binary_data_output" or the output's
+                                     "binary_data" */
 };
 
-/* Parses a V2 infer body for forest f. Returns 0, or 400/422/500 with err
- * set. */
-int request_infer(const char *body, size_t len, const struct forest *f,
+/* Parses a V2 infer request for forest f: len bytes of JSON, then
+ * binary_len bytes of binary tensor data (0 without the extension).
+ * Returns 0, or with err set 400 (malformed JSON, or the request does not
+ * follow the protocol: unknown or repeated keys, an unknown output, binary
+ * sizes that do not add up), 422 (it does, but does not fit the model) or
+ * 500 (out of memory). */
+int request_infer(const char *body, size_t len, const char *binary,
+                  size_t binary_len, const struct forest *f,
                   size_t max_rows, struct scratch *sc,
                   struct infer_request *out, struct fr_error *err);
 

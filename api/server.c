@@ -211,6 +211,11 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
     if (r->challenge != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 r->challenge);
+    if (r->json_len > 0) {
+        char n[24];
+        snprintf(n, sizeof n, "%zu", r->json_len);
+        MHD_add_response_header(resp, "Inference-Header-Content-Length", n);
+    }
     /* While draining, ask keep-alive clients to reconnect: their next
      * connection goes to a pod that is still in the Service. MHD closes
      * the connection after an answer that says so. */
@@ -355,6 +360,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
 {
     struct server *s = cls;
     struct conn *cn = *req_cls;
+    const char *header_len;
     struct reply r;
 
     (void)version;
@@ -444,16 +450,18 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         return refuse(s, c, cn, url, cn->refused);
     if (cn->body.failed)
         return refuse(s, c, cn, url, 500);
+    header_len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                             "Inference-Header-Content-Length");
     if (cn->enc != ENCODING_IDENTITY && strcmp(method, "POST") == 0) {
         enum MHD_Result ret;
         if (decode_body(s, c, cn, url, &ret) != 0)
             return ret;
-        handlers_dispatch(s->app, method, url, cn->plain.data,
+        handlers_dispatch(s->app, method, url, header_len, cn->plain.data,
                           cn->plain.len, &cn->sc, &cn->out, &r);
         return send_reply(s, c, cn, &r);
     }
-    handlers_dispatch(s->app, method, url, cn->body.data, cn->body.len,
-                      &cn->sc, &cn->out, &r);
+    handlers_dispatch(s->app, method, url, header_len, cn->body.data,
+                      cn->body.len, &cn->sc, &cn->out, &r);
     return send_reply(s, c, cn, &r);
 }
 

@@ -299,6 +299,26 @@ scenario_forms_agree() {
         cut -d' ' -f2- | jq '.outputs[0].data[0]')
     check "by name, in order, in a batch and V2 FP64 give one answer ($a)" \
         eval '[ -n "$a" ] && [ "$a" = "$b" ] && [ "$b" = "$c" ] && [ "$c" = "$d" ]'
+    # Triton's binary data, FP64 both ways: the same number as JSON.
+    python3 - "$ROW" >"$TMP/bin.req" 2>"$TMP/bin.len" <<'PY'
+import json, struct, sys
+row = json.loads(sys.argv[1])
+raw = b"".join(struct.pack("<d", v) for v in row)
+head = json.dumps({"inputs": [{"name": "x", "shape": [1, len(row)],
+                   "datatype": "FP64",
+                   "parameters": {"binary_data_size": len(raw)}}],
+                   "parameters": {"binary_data_output": True}}).encode()
+sys.stderr.write(str(len(head)))
+sys.stdout.buffer.write(head + raw)
+PY
+    curl -s -o "$TMP/bin.resp" -D "$TMP/bin.hdrs" -H "Inference-Header-Content-Length: $(cat "$TMP/bin.len")" \
+        --data-binary "@$TMP/bin.req" "$(url series /v2/models/forest/infer)"
+    b=$(python3 -c 'import struct, sys
+hdrs = open(sys.argv[1]).read().lower().splitlines()
+n = int([h.split(":")[1] for h in hdrs if h.startswith("inference-header-content-length:")][0])
+print(repr(struct.unpack("<d", open(sys.argv[2], "rb").read()[n:])[0]))' "$TMP/bin.hdrs" "$TMP/bin.resp")
+    check "v2bin-2.1 binary FP64 in and out gives the JSON answer's number ($b)" \
+        python3 -c 'import sys; sys.exit(float(sys.argv[1]) != float(sys.argv[2]))' "$b" "$d"
     b=$(post series /predict "{\"features\":$ROW,\"interval\":0.9}" |
         cut -d' ' -f2- | jq .prediction)
     check "asking for an interval does not change the prediction" \

@@ -110,7 +110,18 @@ static int post(const char *path, const char *body)
 {
     buf_reset(&out);
     scratch_reset(&sc);
-    handlers_dispatch(&app, "POST", path, body, strlen(body), &sc, &out,
+    handlers_dispatch(&app, "POST", path, NULL, body, strlen(body), &sc, &out,
+                      &reply);
+    return reply.status;
+}
+
+/* POSTs len raw bytes with an Inference-Header-Content-Length header. */
+static int post_raw(const char *path, const char *header_len,
+                    const char *body, size_t len)
+{
+    buf_reset(&out);
+    scratch_reset(&sc);
+    handlers_dispatch(&app, "POST", path, header_len, body, len, &sc, &out,
                       &reply);
     return reply.status;
 }
@@ -118,7 +129,7 @@ static int post(const char *path, const char *body)
 static int get(const char *path)
 {
     buf_reset(&out);
-    handlers_dispatch(&app, "GET", path, NULL, 0, &sc, &out, &reply);
+    handlers_dispatch(&app, "GET", path, NULL, NULL, 0, &sc, &out, &reply);
     return reply.status;
 }
 
@@ -210,34 +221,34 @@ static void test_parsers(void)
     check("parse: a cut body is malformed", st == 400);
     st = request_infer(LIT("{\"id\":\"x\",\"inputs\":[{\"name\":\"i\","
                            "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":"
-                           "[[1,2],[3,4]]}]}"), f, 10, &sc, &ir, &err);
+                           "[[1,2],[3,4]]}]}"), NULL, 0, f, 10, &sc, &ir, &err);
     check("parse: V2 nested data",
           st == 0 && ir.n_rows == 2 && ir.X[3] == 4.0f && ir.has_id &&
           strcmp(ir.id, "x") == 0 && !ir.fp64);
     st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":"
-                           "[100000,2],\"datatype\":\"FP32\",\"data\":[]}]}"),
+                           "[100000,2],\"datatype\":\"FP32\",\"data\":[]}]}"), NULL, 0,
                        f, 1000000, &sc, &ir, &err);
     check("parse: a V2 shape the body cannot fill is refused before "
           "allocating", st == 422 && strstr(err.msg, "body can hold"));
     st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
                            "\"datatype\":\"FP32\",\"data\":[1,2]}],"
-                           "\"outputs\":[{\"name\":\"nope\"}]}"),
+                           "\"outputs\":[{\"name\":\"nope\"}]}"), NULL, 0,
                        f, 10, &sc, &ir, &err);
     check("v2req-1.1 an unknown output is 400 naming it",
           st == 400 && strstr(err.msg, "unknown output 'nope'"));
     st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
                            "\"datatype\":\"FP32\",\"data\":[1,2]}],"
-                           "\"Id\":\"7\"}"), f, 10, &sc, &ir, &err);
+                           "\"Id\":\"7\"}"), NULL, 0, f, 10, &sc, &ir, &err);
     check("v2req-1.2 an unknown top-level key is 400 naming it",
           st == 400 && strstr(err.msg, "unknown key 'Id'"));
-    st = request_infer(LIT("{\"id\":\"1\",\"id\":\"2\",\"inputs\":[]}"), f,
+    st = request_infer(LIT("{\"id\":\"1\",\"id\":\"2\",\"inputs\":[]}"), NULL, 0, f,
                        10, &sc, &ir, &err);
     check("v2req-1.3 a key given twice is 400",
           st == 400 && strstr(err.msg, "'id' is given twice"));
     st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
                            "\"datatype\":\"FP32\",\"data\":[1,2]}],"
                            "\"outputs\":[{\"name\":\"predict\"}],"
-                           "\"parameters\":{\"x\":1}}"), f, 10, &sc, &ir,
+                           "\"parameters\":{\"x\":1}}"), NULL, 0, f, 10, &sc, &ir,
                        &err);
     check("v2req-1.4 the model's output by name and parameters are taken",
           st == 0 && ir.n_rows == 1);
@@ -382,6 +393,50 @@ static void test_tabular(void)
           post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
                "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,1,11,-1]}]}")
               == 200 && strstr(out.data, "\"data\":[60,2.5]"));
+    {
+        /* Triton's binary data: a JSON header, then rows (1, 1) and
+         * (11, -1) as little-endian FP32: 60 and 2.5. */
+        static const char head[] = "{\"inputs\":[{\"name\":\"x\",\"shape\":"
+            "[2,2],\"datatype\":\"FP32\",\"parameters\":"
+            "{\"binary_data_size\":16}}],\"outputs\":[{\"name\":"
+            "\"predict\",\"parameters\":{\"binary_data\":true}}]}";
+        static const unsigned char rows[16] = {
+            0, 0, 0x80, 0x3f, 0, 0, 0x80, 0x3f,    /* 1.0f, 1.0f */
+            0, 0, 0x30, 0x41, 0, 0, 0x80, 0xbf};   /* 11.0f, -1.0f */
+        /* 60.0f and 2.5f, little endian. */
+        static const unsigned char want[8] = {0, 0, 0x70, 0x42,
+                                              0, 0, 0x20, 0x40};
+        char body[512], n[16];
+        size_t hl = strlen(head);
+
+        memcpy(body, head, hl);
+        memcpy(body + hl, rows, sizeof rows);
+        snprintf(n, sizeof n, "%zu", hl);
+        check("v2bin-1.1 binary FP32 in, binary FP32 out: the JSON, then "
+              "60 and 2.5 as little-endian bytes",
+              post_raw("/v2/models/forest/infer", n, body, hl + 16) == 200 &&
+              reply.json_len > 0 && out.len == reply.json_len + 8 &&
+              memcmp(out.data + reply.json_len, want, 8) == 0 &&
+              strcmp(reply.content_type, "application/octet-stream") == 0 &&
+              strstr(out.data, "\"parameters\":{\"binary_data_size\":8}") &&
+              !strstr(out.data, "\"data\""));
+        check("v2bin-1.2 the header length past the body is 400",
+              post_raw("/v2/models/forest/infer", "100000", body, hl + 16) ==
+                  400 && reply.json_len == 0);
+        check("v2bin-1.3 a header length that is not a number is 400",
+              post_raw("/v2/models/forest/infer", "12x", body, hl + 16) ==
+                  400);
+        check("v2bin-1.4 one byte short of binary_data_size is 400",
+              post_raw("/v2/models/forest/infer", n, body, hl + 15) == 400 &&
+              strstr(out.data, "has 15 bytes"));
+        check("v2bin-1.5 /predict ignores the header",
+              post_raw("/predict", "3", "{\"features\":[1,1]}", 18) == 200);
+    }
+    check("v2bin-1.6 without binary parameters the answer is JSON as before",
+          post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
+               "\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,1]}]}")
+              == 200 && reply.json_len == 0 &&
+          strcmp(reply.content_type, "application/json") == 0);
     check("forecast: a tabular model is 422",
           post("/forecast", "{\"history\":[],\"horizon\":1}") == 422);
     check("model: described from the forest",
