@@ -203,14 +203,21 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
 /* ---- predictions ------------------------------------------------------------- */
 
 /* Mean and interval of one row from the spread of the trees: the central
- * `level` of their predictions, e.g. the 5th to 95th percentile for 0.9. */
+ * `level` of their predictions, e.g. the 5th to 95th percentile for 0.9.
+ * The trees' predictions go to the connection's scratch, so a steady
+ * client's intervals allocate nothing. Returns 0, or -1 when memory runs
+ * out. */
 static int spread(const struct forest *f, const float *row, double level,
-                  double *res)
+                  struct scratch *sc, double *res)
 {
     double lo = (1.0 - level) / 2.0;
+    double *work = scratch_work(sc, f->n_trees);
 
-    return forest_predict_spread(f, row, lo, 1.0 - lo, &res[0], &res[1],
-                                 &res[2], &res[3]);
+    if (work == NULL)
+        return -1;
+    forest_predict_spread_into(f, row, lo, 1.0 - lo, work, &res[0], &res[1],
+                               &res[2], &res[3]);
+    return 0;
 }
 
 static void interval_json(struct buf *out, double level, const double *res)
@@ -229,14 +236,14 @@ static void interval_json(struct buf *out, double level, const double *res)
 /* Predicts the rows; with a level, res holds 4 doubles per row (mean, std,
  * lower, upper), else 1. Returns 0, or -1 when memory runs out. */
 static int predict_rows(const struct forest *f, const float *X, size_t n,
-                        double level, double *res)
+                        double level, struct scratch *sc, double *res)
 {
     size_t nf = f->n_features;
 
     if (level <= 0) {
-        /* One row skips the batch machinery; a batch walks 8 rows down
-         * each tree together (forest_predict), on this thread only: the
-         * server's threads already use every core. */
+        /* One row skips the batch machinery; a batch walks several rows
+         * down each tree together (LANES in forest.c, forest_predict), on
+         * this thread only: the server's threads already use every core. */
         if (n == 1)
             res[0] = forest_predict_row(f, X);
         else
@@ -244,7 +251,7 @@ static int predict_rows(const struct forest *f, const float *X, size_t n,
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (spread(f, X + i * nf, level, res + 4 * i) != 0)
+        if (spread(f, X + i * nf, level, sc, res + 4 * i) != 0)
             return -1;
     }
     return 0;
@@ -273,7 +280,7 @@ static void predict(struct app *app, const char *body, size_t len,
     per = req.level > 0 ? 4 : 1;
     res = scratch_outs(sc, req.n_rows * per);
     if (res == NULL ||
-        predict_rows(m->forest, req.X, req.n_rows, req.level, res) != 0) {
+        predict_rows(m->forest, req.X, req.n_rows, req.level, sc, res) != 0) {
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
@@ -359,7 +366,7 @@ static void forecast(struct app *app, const char *body, size_t len,
         series_build_row(&f->series, past, req.first_day + (int32_t)d,
                          req.cov + d * f->series.n_covariates, row);
         if (req.level > 0) {
-            if (spread(f, row, req.level, day) != 0) {
+            if (spread(f, row, req.level, sc, day) != 0) {
                 fail(r, out, 500, "out of memory for the forecast");
                 goto out;
             }
@@ -558,7 +565,7 @@ static void v2_infer(struct app *app, const struct route *rt,
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
-    predict_rows(m->forest, req.X, req.n_rows, 0, res);
+    predict_rows(m->forest, req.X, req.n_rows, 0, sc, res);
     stats_add_predictions(app->stats, req.n_rows);
     buf_puts(out, "{\"model_name\":");
     buf_json_string(out, app->model_name);

@@ -35,6 +35,7 @@ void scratch_release(struct scratch *sc)
     free(sc->rows);
     free(sc->vals);
     free(sc->outs);
+    free(sc->work);
     scratch_init(sc);
 }
 
@@ -54,6 +55,11 @@ void scratch_reset(struct scratch *sc)
         free(sc->outs);
         sc->outs = NULL;
         sc->outs_cap = 0;
+    }
+    if (sc->work_cap * sizeof(double) > SCRATCH_KEEP_BYTES) {
+        free(sc->work);
+        sc->work = NULL;
+        sc->work_cap = 0;
     }
 }
 
@@ -90,6 +96,11 @@ double *scratch_vals(struct scratch *sc, size_t n)
 double *scratch_outs(struct scratch *sc, size_t n)
 {
     return grow((void **)&sc->outs, &sc->outs_cap, n, sizeof(double));
+}
+
+double *scratch_work(struct scratch *sc, size_t n)
+{
+    return grow((void **)&sc->work, &sc->work_cap, n, sizeof(double));
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -212,33 +223,51 @@ static const char *kind(const cJSON *v)
     return "not a number";
 }
 
-/* Checks one value: a finite JSON number with |x| <= limit. Returns 0, or
- * -1 with err naming `what` (already formatted by the caller). */
-static int number(const cJSON *v, double limit, const char *what,
-                  double *out, struct fr_error *err)
+/* Checks one value: a finite JSON number with |x| <= limit. Returns 0
+ * with *out set, or -1 and sets nothing: the caller then formats where
+ * the value was and calls number_error(). A batch of valid values formats
+ * no message at all. */
+static int number(const cJSON *v, double limit, double *out)
 {
-    double x;
-
-    if (!cJSON_IsNumber(v)) {
-        fr_error_set(err, "%s is not a number (got %s)", what, kind(v));
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+        fabs(v->valuedouble) > limit)
         return -1;
-    }
-    x = v->valuedouble;
-    if (!isfinite(x)) {
+    *out = v->valuedouble;
+    return 0;
+}
+
+/* Sets err for a value number() refused; `what` names it. */
+static void number_error(const cJSON *v, double limit, const char *what,
+                         struct fr_error *err)
+{
+    double x = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+
+    if (!cJSON_IsNumber(v))
+        fr_error_set(err, "%s is not a number (got %s)", what, kind(v));
+    else if (!isfinite(x))
         fr_error_set(err, "%s is not finite (the number overflows a double)",
                      what);
-        return -1;
-    }
-    if (fabs(x) > limit) {
-        if (limit == FLT_MAX)
-            fr_error_set(err, "%s is %g, which overflows float32", what, x);
-        else
-            fr_error_set(err, "%s is %g, out of range (|x| <= %g)", what, x,
-                         limit);
-        return -1;
-    }
-    *out = x;
-    return 0;
+    else if (limit == FLT_MAX)
+        fr_error_set(err, "%s is %g, which overflows float32", what, x);
+    else
+        fr_error_set(err, "%s is %g, out of range (|x| <= %g)", what, x,
+                     limit);
+}
+
+/* Where a row sits in the body, for messages: list[index], or the top
+ * level when list is NULL. Formatted only when there is an error. */
+struct where {
+    const char *list;  /* "instances", "covariates", or NULL */
+    size_t index;
+};
+
+/* The message prefix of w: "instances[3]: " or "". */
+static const char *where_text(const struct where *w, char *buf, size_t len)
+{
+    if (w->list == NULL)
+        return "";
+    snprintf(buf, len, "%s[%zu]: ", w->list, w->index);
+    return buf;
 }
 
 /* An optional "interval": level in (0, 1). Returns 0 or -1 with err set. */
@@ -280,36 +309,38 @@ static long find_name(char *const *names, size_t n, const char *key,
 }
 
 /* Reads n named values: an object {"name": number, ...} with every name
- * exactly once, or an array of n numbers in order. `ctx` prefixes
- * messages ("", "instances[3]: "), `noun` names the things ("feature",
- * "covariate"). Returns 0 or -1 with err set. */
+ * exactly once, or an array of n numbers in order. `w` says where the row
+ * is, for messages ("instances[3]: "), `noun` names the things
+ * ("feature", "covariate"). Returns 0 or -1 with err set. */
 static int named_values(const cJSON *item, char *const *names, size_t n,
-                        double limit, const char *ctx, const char *noun,
-                        double *out, struct fr_error *err)
+                        double limit, const struct where *w,
+                        const char *noun, double *out, struct fr_error *err)
 {
-    char what[160];
+    char what[160], pre[48];
     size_t i = 0;
     const cJSON *v;
 
     if (cJSON_IsArray(item)) {
         size_t got = (size_t)cJSON_GetArraySize(item);
         if (got != n) {
-            fr_error_set(err, "%sexpected %zu %ss, got %zu", ctx, n, noun,
-                         got);
+            fr_error_set(err, "%sexpected %zu %ss, got %zu",
+                         where_text(w, pre, sizeof pre), n, noun, got);
             return -1;
         }
         cJSON_ArrayForEach(v, item) {
-            snprintf(what, sizeof what, "%s%s %zu ('%s')", ctx, noun, i,
-                     names[i]);
-            if (number(v, limit, what, &out[i], err) != 0)
+            if (number(v, limit, &out[i]) != 0) {
+                snprintf(what, sizeof what, "%s%s %zu ('%s')",
+                         where_text(w, pre, sizeof pre), noun, i, names[i]);
+                number_error(v, limit, what, err);
                 return -1;
+            }
             i++;
         }
         return 0;
     }
     if (!cJSON_IsObject(item)) {
         fr_error_set(err, "%sexpected an object of named %ss or an array of "
-                     "%zu numbers, got %s", ctx, noun, n, kind(item));
+                     "%zu numbers, got %s", where_text(w, pre, sizeof pre), noun, n, kind(item));
         return -1;
     }
     for (i = 0; i < n; i++)
@@ -318,17 +349,19 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
     cJSON_ArrayForEach(v, item) {
         long k = find_name(names, n, v->string, i++);
         if (k < 0) {
-            fr_error_set(err, "%sunknown %s '%.64s'", ctx, noun, v->string);
+            fr_error_set(err, "%sunknown %s '%.64s'", where_text(w, pre, sizeof pre), noun, v->string);
             return -1;
         }
         if (!isnan(out[k])) {
-            fr_error_set(err, "%s%s '%s' is given twice", ctx, noun,
+            fr_error_set(err, "%s%s '%s' is given twice", where_text(w, pre, sizeof pre), noun,
                          names[k]);
             return -1;
         }
-        snprintf(what, sizeof what, "%s%s '%s'", ctx, noun, names[k]);
-        if (number(v, limit, what, &out[k], err) != 0)
+        if (number(v, limit, &out[k]) != 0) {
+            snprintf(what, sizeof what, "%s%s '%s'", where_text(w, pre, sizeof pre), noun, names[k]);
+            number_error(v, limit, what, err);
             return -1;
+        }
     }
     for (i = 0; i < n; i++) {
         if (isnan(out[i])) {
@@ -336,10 +369,11 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
             for (size_t j = i; j < n; j++)
                 missing += isnan(out[j]) != 0;
             if (missing > 1)
-                fr_error_set(err, "%smissing %s '%s' (and %zu more)", ctx,
+                fr_error_set(err, "%smissing %s '%s' (and %zu more)",
+                             where_text(w, pre, sizeof pre),
                              noun, names[i], missing - 1);
             else
-                fr_error_set(err, "%smissing %s '%s'", ctx, noun, names[i]);
+                fr_error_set(err, "%smissing %s '%s'", where_text(w, pre, sizeof pre), noun, names[i]);
             return -1;
         }
     }
@@ -348,10 +382,10 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
 
 /* One feature row of f into row (float32, range already checked). */
 static int feature_row(const cJSON *item, const struct forest *f,
-                       const char *ctx, double *tmp, float *row,
+                       const struct where *w, double *tmp, float *row,
                        struct fr_error *err)
 {
-    if (named_values(item, f->feature_names, f->n_features, FLT_MAX, ctx,
+    if (named_values(item, f->feature_names, f->n_features, FLT_MAX, w,
                      "feature", tmp, err) != 0)
         return -1;
     for (uint32_t i = 0; i < f->n_features; i++)
@@ -393,6 +427,7 @@ int request_predict(const char *body, size_t len, const struct forest *f,
 {
     static const char *const KEYS[] = {"features", "instances", "interval"};
     const cJSON *features, *instances, *lvl, *v;
+    const struct where top = {NULL, 0};
     size_t nf = f->n_features, n, i = 0;
     double *tmp;
     float *rows;
@@ -427,7 +462,7 @@ int request_predict(const char *body, size_t len, const struct forest *f,
         rows = scratch_rows(sc, nf);
         if (rows == NULL)
             goto nomem;
-        if (feature_row(features, f, "", tmp, rows, err) != 0)
+        if (feature_row(features, f, &top, tmp, rows, err) != 0)
             goto out;
         out->X = rows;
         out->n_rows = 1;
@@ -462,9 +497,8 @@ int request_predict(const char *body, size_t len, const struct forest *f,
     if (rows == NULL)
         goto nomem;
     cJSON_ArrayForEach(v, instances) {
-        char ctx[48];
-        snprintf(ctx, sizeof ctx, "instances[%zu]: ", i);
-        if (feature_row(v, f, ctx, tmp, rows + i * nf, err) != 0)
+        struct where w = {"instances", i};
+        if (feature_row(v, f, &w, tmp, rows + i * nf, err) != 0)
             goto out;
         i++;
     }
@@ -510,10 +544,12 @@ static int infer_data(const cJSON *data, size_t batch, const struct forest *f,
                 return -1;
             }
             cJSON_ArrayForEach(w, v) {
-                snprintf(what, sizeof what, "input 'data' row %zu value %zu "
-                         "('%s')", i, j, f->feature_names[j]);
-                if (number(w, FLT_MAX, what, &x, err) != 0)
+                if (number(w, FLT_MAX, &x) != 0) {
+                    snprintf(what, sizeof what, "input 'data' row %zu value "
+                             "%zu ('%s')", i, j, f->feature_names[j]);
+                    number_error(w, FLT_MAX, what, err);
                     return -1;
+                }
                 rows[i * nf + j] = (float)x;
                 j++;
             }
@@ -528,10 +564,12 @@ static int infer_data(const cJSON *data, size_t batch, const struct forest *f,
         return -1;
     }
     cJSON_ArrayForEach(v, data) {
-        snprintf(what, sizeof what, "input 'data' value %zu (row %zu, '%s')",
-                 i, i / nf, f->feature_names[i % nf]);
-        if (number(v, FLT_MAX, what, &x, err) != 0)
+        if (number(v, FLT_MAX, &x) != 0) {
+            snprintf(what, sizeof what, "input 'data' value %zu (row %zu, "
+                     "'%s')", i, i / nf, f->feature_names[i % nf]);
+            number_error(v, FLT_MAX, what, err);
             return -1;
+        }
         rows[i] = (float)x;
         i++;
     }
@@ -869,13 +907,15 @@ static int history(const cJSON *hist, uint32_t h, double *past,
                          "first", i, date->valuestring, text);
             return -1;
         }
-        snprintf(what, sizeof what, "history[%zu] value", i);
         if (value == NULL) {
             fr_error_set(err, "history[%zu] has no \"value\"", i);
             return -1;
         }
-        if (number(value, REQUEST_HISTORY_LIMIT, what, &x, err) != 0)
+        if (number(value, REQUEST_HISTORY_LIMIT, &x) != 0) {
+            snprintf(what, sizeof what, "history[%zu] value", i);
+            number_error(value, REQUEST_HISTORY_LIMIT, what, err);
             return -1;
+        }
         if (i >= n - h)
             past[i - (n - h)] = x;
         prev = day;
@@ -954,9 +994,8 @@ int request_forecast(const char *body, size_t len, const struct forest *f,
         goto out;
     if (nc > 0) {
         cJSON_ArrayForEach(v, cov) {
-            char ctx[48];
-            snprintf(ctx, sizeof ctx, "covariates[%zu]: ", i);
-            if (named_values(v, s->covariates, nc, FLT_MAX, ctx, "covariate",
+            struct where w = {"covariates", i};
+            if (named_values(v, s->covariates, nc, FLT_MAX, &w, "covariate",
                              vals + h + i * nc, err) != 0)
                 goto out;
             i++;

@@ -9,8 +9,9 @@
  * call them directly.
  *
  * Row data lands in a `struct scratch` that the server keeps per connection
- * and reuses, so a keep-alive client costs no allocation per request after
- * its first (the JSON tree itself is cJSON's, allocated per request).
+ * and reuses, intervals' per-row work included, so a keep-alive client's
+ * rows, results and intervals cost no allocation per request after its
+ * first. The JSON tree itself is cJSON's, allocated per request.
  */
 #ifndef FS_REQUEST_H
 #define FS_REQUEST_H
@@ -35,6 +36,8 @@ struct scratch {
     size_t vals_cap;  /* doubles allocated */
     double *outs;     /* results (predictions, intervals) */
     size_t outs_cap;  /* doubles allocated */
+    double *work;     /* an interval's per-tree predictions */
+    size_t work_cap;  /* doubles allocated */
 };
 
 void scratch_init(struct scratch *sc);
@@ -48,6 +51,7 @@ void scratch_reset(struct scratch *sc);
 float *scratch_rows(struct scratch *sc, size_t n);
 double *scratch_vals(struct scratch *sc, size_t n);
 double *scratch_outs(struct scratch *sc, size_t n);
+double *scratch_work(struct scratch *sc, size_t n);
 
 /* POST /predict:
  *   {"features": {"lag_1": 120.5, ...}}   one row by name, any order

@@ -195,6 +195,30 @@ static void test_parsers(void)
                          f, 10, &sc, &pr, &err);
     check("parse: a mixed batch", st == 0 && pr.batch && pr.n_rows == 2 &&
           pr.X[2] == 3.0f && pr.X[3] == 4.0f);
+    /* Messages are formatted only when a value fails: they must still
+     * say where it was. */
+    st = request_predict(LIT("{\"instances\":[[1,2],[3,4],[5,\"x\"]]}"),
+                         f, 10, &sc, &pr, &err);
+    check("lazy-1.1 a bad value in a batch row array names its row and "
+          "feature", st == 422 && strcmp(err.msg, "instances[2]: feature 1 "
+          "('b') is not a number (got a string)") == 0);
+    st = request_predict(LIT("{\"instances\":[{\"a\":1,\"b\":2},"
+                             "{\"b\":1e39,\"a\":1}]}"), f, 10, &sc, &pr,
+                         &err);
+    check("lazy-1.2 a bad value in a row by name names its row and name",
+          st == 422 && strcmp(err.msg, "instances[1]: feature 'b' is 1e+39, "
+          "which overflows float32") == 0);
+    st = request_predict(LIT("{\"instances\":[{\"a\":1,\"b\":2},"
+                             "{\"a\":1}]}"), f, 10, &sc, &pr, &err);
+    check("lazy-1.3 a missing name names its row",
+          st == 422 && strcmp(err.msg, "instances[1]: missing feature 'b'") ==
+              0);
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[2,2],"
+                           "\"datatype\":\"FP32\",\"data\":[1,2,3,null]}]}"),
+                       NULL, 0, f, 10, &sc, &ir, &err);
+    check("lazy-1.4 a bad V2 value names its place",
+          st == 422 && strcmp(err.msg, "input 'data' value 3 (row 1, 'b') is "
+          "not a number (got null)") == 0);
     st = request_predict(LIT("{\"instances\":[[1,2],[1,2],[1,2]]}"), f, 2,
                          &sc, &pr, &err);
     check("parse: MAX_BATCH_ROWS", st == 422 && strstr(err.msg, "limit"));
