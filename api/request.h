@@ -3,9 +3,10 @@
  * and checked against a model, with no HTTP involved.
  *
  * Each parser takes the body as bytes, returns 0 with the rows ready for
- * the forest, or the HTTP status to answer (400 malformed JSON, 422 a
- * request that is JSON but wrong for this model, 500 out of memory) with a
- * message for the {"error": ...} body. The unit tests and the fuzz target
+ * the forest, or the HTTP status to answer (400 malformed JSON, or for V2
+ * a request that does not follow the protocol; 422 a request that is JSON
+ * but wrong for this model; 500 out of memory) with a message for the
+ * {"error": ...} body. The unit tests and the fuzz target
  * call them directly.
  *
  * Row data lands in a `struct scratch` that the server keeps per connection
