@@ -340,7 +340,8 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
     }
     if (!cJSON_IsObject(item)) {
         fr_error_set(err, "%sexpected an object of named %ss or an array of "
-                     "%zu numbers, got %s", where_text(w, pre, sizeof pre), noun, n, kind(item));
+                     "%zu numbers, got %s", where_text(w, pre, sizeof pre),
+                     noun, n, kind(item));
         return -1;
     }
     for (i = 0; i < n; i++)
@@ -349,16 +350,18 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
     cJSON_ArrayForEach(v, item) {
         long k = find_name(names, n, v->string, i++);
         if (k < 0) {
-            fr_error_set(err, "%sunknown %s '%.64s'", where_text(w, pre, sizeof pre), noun, v->string);
+            fr_error_set(err, "%sunknown %s '%.64s'",
+                         where_text(w, pre, sizeof pre), noun, v->string);
             return -1;
         }
         if (!isnan(out[k])) {
-            fr_error_set(err, "%s%s '%s' is given twice", where_text(w, pre, sizeof pre), noun,
-                         names[k]);
+            fr_error_set(err, "%s%s '%s' is given twice",
+                         where_text(w, pre, sizeof pre), noun, names[k]);
             return -1;
         }
         if (number(v, limit, &out[k]) != 0) {
-            snprintf(what, sizeof what, "%s%s '%s'", where_text(w, pre, sizeof pre), noun, names[k]);
+            snprintf(what, sizeof what, "%s%s '%s'",
+                     where_text(w, pre, sizeof pre), noun, names[k]);
             number_error(v, limit, what, err);
             return -1;
         }
@@ -370,10 +373,11 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
                 missing += isnan(out[j]) != 0;
             if (missing > 1)
                 fr_error_set(err, "%smissing %s '%s' (and %zu more)",
-                             where_text(w, pre, sizeof pre),
-                             noun, names[i], missing - 1);
+                             where_text(w, pre, sizeof pre), noun, names[i],
+                             missing - 1);
             else
-                fr_error_set(err, "%smissing %s '%s'", where_text(w, pre, sizeof pre), noun, names[i]);
+                fr_error_set(err, "%smissing %s '%s'",
+                             where_text(w, pre, sizeof pre), noun, names[i]);
             return -1;
         }
     }

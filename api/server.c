@@ -450,8 +450,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         return refuse(s, c, cn, url, cn->refused);
     if (cn->body.failed)
         return refuse(s, c, cn, url, 500);
-    header_len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                             "Inference-Header-Content-Length");
+    header_len = MHD_lookup_connection_value(
+        c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
     if (cn->enc != ENCODING_IDENTITY && strcmp(method, "POST") == 0) {
         enum MHD_Result ret;
         if (decode_body(s, c, cn, url, &ret) != 0)

@@ -245,13 +245,14 @@ static void test_parsers(void)
     check("parse: a cut body is malformed", st == 400);
     st = request_infer(LIT("{\"id\":\"x\",\"inputs\":[{\"name\":\"i\","
                            "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":"
-                           "[[1,2],[3,4]]}]}"), NULL, 0, f, 10, &sc, &ir, &err);
+                           "[[1,2],[3,4]]}]}"), NULL, 0, f, 10, &sc, &ir,
+                       &err);
     check("parse: V2 nested data",
           st == 0 && ir.n_rows == 2 && ir.X[3] == 4.0f && ir.has_id &&
           strcmp(ir.id, "x") == 0 && !ir.fp64);
     st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":"
-                           "[100000,2],\"datatype\":\"FP32\",\"data\":[]}]}"), NULL, 0,
-                       f, 1000000, &sc, &ir, &err);
+                           "[100000,2],\"datatype\":\"FP32\",\"data\":[]}]}"),
+                       NULL, 0, f, 1000000, &sc, &ir, &err);
     check("parse: a V2 shape the body cannot fill is refused before "
           "allocating", st == 422 && strstr(err.msg, "body can hold"));
     st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
@@ -265,15 +266,15 @@ static void test_parsers(void)
                            "\"Id\":\"7\"}"), NULL, 0, f, 10, &sc, &ir, &err);
     check("v2req-1.2 an unknown top-level key is 400 naming it",
           st == 400 && strstr(err.msg, "unknown key 'Id'"));
-    st = request_infer(LIT("{\"id\":\"1\",\"id\":\"2\",\"inputs\":[]}"), NULL, 0, f,
-                       10, &sc, &ir, &err);
+    st = request_infer(LIT("{\"id\":\"1\",\"id\":\"2\",\"inputs\":[]}"),
+                       NULL, 0, f, 10, &sc, &ir, &err);
     check("v2req-1.3 a key given twice is 400",
           st == 400 && strstr(err.msg, "'id' is given twice"));
     st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
                            "\"datatype\":\"FP32\",\"data\":[1,2]}],"
                            "\"outputs\":[{\"name\":\"predict\"}],"
-                           "\"parameters\":{\"x\":1}}"), NULL, 0, f, 10, &sc, &ir,
-                       &err);
+                           "\"parameters\":{\"x\":1}}"), NULL, 0, f, 10,
+                       &sc, &ir, &err);
     check("v2req-1.4 the model's output by name and parameters are taken",
           st == 0 && ir.n_rows == 1);
     forest_free(f);
