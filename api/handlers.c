@@ -18,6 +18,8 @@
 #include "series.h"
 
 #define JSON_TYPE "application/json"
+/* A V2 answer with binary data, as Triton sends it. */
+#define BINARY_TYPE "application/octet-stream"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define GET_METHODS "GET, HEAD"
 
@@ -98,6 +100,10 @@ static void route(const char *url, struct route *rt)
         {"/model", EP_MODEL, GET_METHODS},
         {"/metrics", EP_METRICS, GET_METHODS},
         {"/v2", EP_V2_SERVER, GET_METHODS},
+        /* Only this path takes a trailing slash: a client that builds the
+         * server's URL as a base ends it with one. (Triton takes none;
+         * "/v2/models/forest/" stays 404 as there.) */
+        {"/v2/", EP_V2_SERVER, GET_METHODS},
         {"/v2/health/live", EP_V2_LIVE, GET_METHODS},
         {"/v2/health/ready", EP_V2_READY, GET_METHODS},
     };
@@ -206,14 +212,21 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
 /* ---- predictions ------------------------------------------------------------- */
 
 /* Mean and interval of one row from the spread of the trees: the central
- * `level` of their predictions, e.g. the 5th to 95th percentile for 0.9. */
+ * `level` of their predictions, e.g. the 5th to 95th percentile for 0.9.
+ * The trees' predictions go to the connection's scratch, so a steady
+ * client's intervals allocate nothing. Returns 0, or -1 when memory runs
+ * out. */
 static int spread(const struct forest *f, const float *row, double level,
-                  double *res)
+                  struct scratch *sc, double *res)
 {
     double lo = (1.0 - level) / 2.0;
+    double *work = scratch_work(sc, f->n_trees);
 
-    return forest_predict_spread(f, row, lo, 1.0 - lo, &res[0], &res[1],
-                                 &res[2], &res[3]);
+    if (work == NULL)
+        return -1;
+    forest_predict_spread_into(f, row, lo, 1.0 - lo, work, &res[0], &res[1],
+                               &res[2], &res[3]);
+    return 0;
 }
 
 static void interval_json(struct buf *out, double level, const double *res)
@@ -232,14 +245,14 @@ static void interval_json(struct buf *out, double level, const double *res)
 /* Predicts the rows; with a level, res holds 4 doubles per row (mean, std,
  * lower, upper), else 1. Returns 0, or -1 when memory runs out. */
 static int predict_rows(const struct forest *f, const float *X, size_t n,
-                        double level, double *res)
+                        double level, struct scratch *sc, double *res)
 {
     size_t nf = f->n_features;
 
     if (level <= 0) {
-        /* One row skips the batch machinery; a batch walks 8 rows down
-         * each tree together (forest_predict), on this thread only: the
-         * server's threads already use every core. */
+        /* One row skips the batch machinery; a batch walks several rows
+         * down each tree together (LANES in forest.c, forest_predict), on
+         * this thread only: the server's threads already use every core. */
         if (n == 1)
             res[0] = forest_predict_row(f, X);
         else
@@ -247,7 +260,7 @@ static int predict_rows(const struct forest *f, const float *X, size_t n,
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (spread(f, X + i * nf, level, res + 4 * i) != 0)
+        if (spread(f, X + i * nf, level, sc, res + 4 * i) != 0)
             return -1;
     }
     return 0;
@@ -276,7 +289,7 @@ static void predict(struct app *app, const char *body, size_t len,
     per = req.level > 0 ? 4 : 1;
     res = scratch_outs(sc, req.n_rows * per);
     if (res == NULL ||
-        predict_rows(m->forest, req.X, req.n_rows, req.level, res) != 0) {
+        predict_rows(m->forest, req.X, req.n_rows, req.level, sc, res) != 0) {
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
@@ -362,7 +375,7 @@ static void forecast(struct app *app, const char *body, size_t len,
         series_build_row(&f->series, past, req.first_day + (int32_t)d,
                          req.cov + d * f->series.n_covariates, row);
         if (req.level > 0) {
-            if (spread(f, row, req.level, day) != 0) {
+            if (spread(f, row, req.level, sc, day) != 0) {
                 fail(r, out, 500, "out of memory for the forecast");
                 goto out;
             }
@@ -433,6 +446,7 @@ static void v2_metadata(struct app *app, const struct route *rt,
                         struct buf *out, struct reply *r)
 {
     struct model *m = v2_model(app, rt, out, r);
+    struct buf names;
 
     if (m == NULL)
         return;
@@ -443,14 +457,27 @@ static void v2_metadata(struct app *app, const struct route *rt,
     buf_puts(out, "],\"platform\":\"forest-serve\",\"inputs\":[{\"name\":"
              "\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,");
     buf_printf(out, "%u", m->forest->n_features);
-    buf_puts(out, "]}],\"outputs\":[{\"name\":\"predict\",\"datatype\":"
-             "\"FP32\",\"shape\":[-1,1]}],\"parameters\":{\"features\":[");
+    buf_puts(out, "]}],\"outputs\":[{\"name\":\"" REQUEST_OUTPUT_NAME
+             "\",\"datatype\":\"FP32\",\"shape\":[-1,1]}],\"parameters\":"
+             "{\"mode\":");
+    buf_puts(out, m->forest->has_series ? "\"series\"" : "\"tabular\"");
+    buf_printf(out, ",\"n_features\":%u,\"features\":",
+               m->forest->n_features);
+    /* The protocol's parameter values are strings, numbers or booleans,
+     * not arrays: the names in model order, joined with commas (GET
+     * /model has them as an array). */
+    buf_init(&names);
     for (uint32_t i = 0; i < m->forest->n_features; i++) {
         if (i > 0)
-            buf_add(out, ",", 1);
-        buf_json_string(out, m->forest->feature_names[i]);
+            buf_add(&names, ",", 1);
+        buf_puts(&names, m->forest->feature_names[i]);
     }
-    buf_puts(out, "]}}");
+    if (names.failed)
+        out->failed = 1;
+    else
+        buf_json_string(out, names.data);
+    buf_release(&names);
+    buf_puts(out, "}}");
     r->status = 200;
     model_release(m);
 }
@@ -475,20 +502,69 @@ static void v2_model_ready(struct app *app, const struct route *rt,
     model_release(m);
 }
 
+/* Reads an Inference-Header-Content-Length value: the bytes of JSON at
+ * the start of a body of len bytes. Returns 0 with *n set, or -1 with
+ * msg written (a 400). */
+static int header_length(const char *value, size_t len, size_t *n, char *msg,
+                         size_t msg_len)
+{
+    unsigned long long v = 0;
+    const char *p = value;
+
+    while (*p >= '0' && *p <= '9' && v <= len) {
+        v = v * 10 + (unsigned)(*p - '0');
+        p++;
+    }
+    if (p == value || *p != '\0' || v > len) {
+        snprintf(msg, msg_len, "Inference-Header-Content-Length '%.24s' is "
+                 "not a byte count within the body's %zu bytes", value, len);
+        return -1;
+    }
+    *n = (size_t)v;
+    return 0;
+}
+
+/* Appends v as binary tensor data: little endian, as the protocol has
+ * it whatever the host's byte order. */
+static void put_le(struct buf *out, double v, int fp64)
+{
+    unsigned char b[8];
+    uint64_t u;
+
+    if (fp64) {
+        memcpy(&u, &v, sizeof u);
+    } else {
+        float x = (float)v;
+        uint32_t w;
+        memcpy(&w, &x, sizeof w);
+        u = w;
+    }
+    for (int k = 0; k < 8; k++)
+        b[k] = (unsigned char)(u >> (8 * k));
+    buf_add(out, b, fp64 ? 8 : 4);
+}
+
 static void v2_infer(struct app *app, const struct route *rt,
-                     const char *body, size_t len, struct scratch *sc,
-                     struct buf *out, struct reply *r)
+                     const char *header_len, const char *body, size_t len,
+                     struct scratch *sc, struct buf *out, struct reply *r)
 {
     struct model *m = v2_model(app, rt, out, r);
     struct infer_request req;
     struct fr_error err = {{0}};
+    size_t json_len = len;
     double *res;
+    char msg[120];
     int status;
 
     if (m == NULL)
         return;
-    status = request_infer(body, len, m->forest, app->max_batch_rows, sc,
-                           &req, &err);
+    if (header_len != NULL &&
+        header_length(header_len, len, &json_len, msg, sizeof msg) != 0) {
+        fail(r, out, 400, msg);
+        goto out;
+    }
+    status = request_infer(body, json_len, body + json_len, len - json_len,
+                           m->forest, app->max_batch_rows, sc, &req, &err);
     if (status != 0) {
         fail(r, out, status, err.msg);
         goto out;
@@ -498,7 +574,7 @@ static void v2_infer(struct app *app, const struct route *rt,
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
-    predict_rows(m->forest, req.X, req.n_rows, 0, res);
+    predict_rows(m->forest, req.X, req.n_rows, 0, sc, res);
     stats_add_predictions(app->stats, req.n_rows);
     buf_puts(out, "{\"model_name\":");
     buf_json_string(out, app->model_name);
@@ -508,9 +584,21 @@ static void v2_infer(struct app *app, const struct route *rt,
         buf_puts(out, ",\"id\":");
         buf_json_string(out, req.id);
     }
-    buf_printf(out, ",\"outputs\":[{\"name\":\"predict\",\"datatype\":"
-               "\"%s\",\"shape\":[%zu,1],\"data\":[",
+    buf_printf(out, ",\"outputs\":[{\"name\":\"" REQUEST_OUTPUT_NAME
+               "\",\"datatype\":\"%s\",\"shape\":[%zu,1],",
                req.fp64 ? "FP64" : "FP32", req.n_rows);
+    if (req.binary_output) {
+        /* The JSON says how many bytes the output has; they follow it. */
+        buf_printf(out, "\"parameters\":{\"binary_data_size\":%zu}}]}",
+                   req.n_rows * (req.fp64 ? 8 : 4));
+        r->json_len = out->len;
+        r->content_type = BINARY_TYPE;
+        for (size_t i = 0; i < req.n_rows; i++)
+            put_le(out, res[i], req.fp64);
+        r->status = 200;
+        goto out;
+    }
+    buf_puts(out, "\"data\":[");
     for (size_t i = 0; i < req.n_rows; i++) {
         if (i > 0)
             buf_add(out, ",", 1);
@@ -554,8 +642,8 @@ int handlers_authorize(struct app *app, const char *url,
 /* ---- dispatch ----------------------------------------------------------------- */
 
 void handlers_dispatch(struct app *app, const char *method, const char *url,
-                       const char *body, size_t len, struct scratch *sc,
-                       struct buf *out, struct reply *r)
+                       const char *header_len, const char *body, size_t len,
+                       struct scratch *sc, struct buf *out, struct reply *r)
 {
     struct route rt;
     char msg[200];
@@ -566,6 +654,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     r->retry_after = NULL;
     r->challenge = NULL;
     r->close = 0;
+    r->json_len = 0;
     route(url, &rt);
     r->endpoint = rt.ep;
     if (rt.ep == EP_NOT_FOUND) {
@@ -628,7 +717,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         v2_model_ready(app, &rt, out, r);
         break;
     case EP_V2_INFER:
-        v2_infer(app, &rt, body, len, sc, out, r);
+        v2_infer(app, &rt, header_len, body, len, sc, out, r);
         break;
     default:
         fail(r, out, 404, "no such endpoint");
@@ -637,6 +726,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     if (out->failed) {
         r->status = 500;
         r->content_type = JSON_TYPE;
+        r->json_len = 0;
         buf_release(out);
         buf_puts(out, "{\"error\":\"out of memory writing the answer\"}");
     }

@@ -37,15 +37,23 @@ struct reply {
     const char *challenge;    /* the WWW-Authenticate header of a 401, or
                                  NULL */
     int close;                /* end the connection after the answer */
+    size_t json_len;          /* a V2 answer with binary data: the bytes
+                                 of JSON before it (the answer's
+                                 Inference-Header-Content-Length); 0 for
+                                 an answer that is all JSON or text */
 };
 
 /* Answers one request: writes the body into out (which the caller has
- * reset) and fills reply. body may be NULL when len is 0. Cannot fail:
- * every problem, running out of memory included, becomes a status and an
+ * reset) and fills reply. body may be NULL when len is 0. header_len is
+ * the request's Inference-Header-Content-Length header (Triton's binary
+ * data: the first bytes of the body are JSON, the rest tensor data), NULL
+ * when absent; only V2 infer reads it. Cannot fail: every problem,
+ * running out of memory included, becomes a status and an
  * {"error": "..."} body. */
 void handlers_dispatch(struct app *app, const char *method, const char *url,
-                       const char *body, size_t len, struct scratch *sc,
-                       struct buf *out, struct reply *reply);
+                       const char *header_len, const char *body, size_t len,
+                       struct scratch *sc, struct buf *out,
+                       struct reply *reply);
 
 /* Checks the token of a request to url (authorization is its
  * Authorization header, NULL when absent), before its body is read.

@@ -53,16 +53,8 @@ int model_verify(const struct forest *f, struct fr_error *err)
                      f->n_features, f->n_trees);
         return -1;
     }
-    for (uint32_t t = 0; t < f->n_trees; t++) {
-        const struct tree *tree = &f->trees[t];
-        for (uint32_t i = 0; i < tree->n_nodes; i++) {
-            if (!isfinite(tree->nodes[i].value)) {
-                fr_error_set(err, "tree %u node %u: value is not finite", t,
-                             i);
-                return -1;
-            }
-        }
-    }
+    /* Non-finite node values are model_decode()'s to refuse; one
+     * prediction is the last check on the path every answer takes. */
     zero = calloc(f->n_features, sizeof *zero);
     if (zero == NULL) {
         fr_error_set(err, "out of memory verifying the model");
@@ -281,6 +273,7 @@ int registry_init(struct registry *r, const struct registry_config *cfg,
                   struct fr_error *err)
 {
     pthread_condattr_t ca;
+    int have_attr = 0, have_cond = 0, have_lock = 0, rc = -1;
 
     memset(r, 0, sizeof *r);
     r->cfg = *cfg;
@@ -292,16 +285,28 @@ int registry_init(struct registry *r, const struct registry_config *cfg,
     atomic_init(&r->loads_failed, 0);
     /* The watcher sleeps on a monotonic clock so a wall-clock jump cannot
      * stall reloads. */
-    if (pthread_condattr_init(&ca) != 0 ||
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-        pthread_cond_init(&r->wake, &ca) != 0) {
-        fr_error_set(err, "cannot create the watcher's condition variable");
-        return -1;
-    }
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_mutex_init(&r->wake_lock, NULL);
-    return 0;
+    have_attr = pthread_condattr_init(&ca) == 0;
+    if (!have_attr || pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0)
+        goto fail;
+    have_cond = pthread_cond_init(&r->wake, &ca) == 0;
+    if (!have_cond)
+        goto fail;
+    have_lock = pthread_mutex_init(&r->lock, NULL) == 0;
+    if (!have_lock || pthread_mutex_init(&r->wake_lock, NULL) != 0)
+        goto fail;
+    rc = 0;
+    goto out;
+fail:
+    fr_error_set(err, "cannot create the watcher's locks and condition "
+                 "variable");
+    if (have_lock)
+        pthread_mutex_destroy(&r->lock);
+    if (have_cond)
+        pthread_cond_destroy(&r->wake);
+out:
+    if (have_attr)
+        pthread_condattr_destroy(&ca);
+    return rc;
 }
 
 struct model *registry_acquire(struct registry *r)

@@ -41,9 +41,11 @@ struct model {
     atomic_uint refs;                 /* >= 1 while reachable */
 };
 
-/* Checks what model_decode() cannot know is wrong for serving: every node
- * value is finite (so no answer is NaN) and a prediction of a zero row is
- * finite. Returns 0, or -1 with err saying what is wrong. */
+/* Checks the model before it serves: it has features and trees, and a
+ * prediction of a zero row is finite. Non-finite node values are
+ * model_decode()'s to refuse, so f should come from it (the tests' and
+ * the fuzz target's hand-built forests have finite leaves). Returns 0, or
+ * -1 with err saying what is wrong. */
 int model_verify(const struct forest *f, struct fr_error *err);
 
 /* Wraps a decoded forest for serving: verifies it, keeps metadata (a JSON
@@ -82,7 +84,8 @@ struct registry {
 };
 
 /* Prepares the registry; loads nothing yet. Returns 0, or -1 with err set
- * (neither source given, threads primitives unavailable). */
+ * (neither source given, threads primitives unavailable), having released
+ * whatever it had created: nothing to call registry_release() for. */
 int registry_init(struct registry *r, const struct registry_config *cfg,
                   struct fr_error *err);
 

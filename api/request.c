@@ -35,6 +35,7 @@ void scratch_release(struct scratch *sc)
     free(sc->rows);
     free(sc->vals);
     free(sc->outs);
+    free(sc->work);
     scratch_init(sc);
 }
 
@@ -54,6 +55,11 @@ void scratch_reset(struct scratch *sc)
         free(sc->outs);
         sc->outs = NULL;
         sc->outs_cap = 0;
+    }
+    if (sc->work_cap * sizeof(double) > SCRATCH_KEEP_BYTES) {
+        free(sc->work);
+        sc->work = NULL;
+        sc->work_cap = 0;
     }
 }
 
@@ -90,6 +96,11 @@ double *scratch_vals(struct scratch *sc, size_t n)
 double *scratch_outs(struct scratch *sc, size_t n)
 {
     return grow((void **)&sc->outs, &sc->outs_cap, n, sizeof(double));
+}
+
+double *scratch_work(struct scratch *sc, size_t n)
+{
+    return grow((void **)&sc->work, &sc->work_cap, n, sizeof(double));
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -224,33 +235,51 @@ static const char *kind(const cJSON *v)
     return "not a number";
 }
 
-/* Checks one value: a finite JSON number with |x| <= limit. Returns 0, or
- * -1 with err naming `what` (already formatted by the caller). */
-static int number(const cJSON *v, double limit, const char *what,
-                  double *out, struct fr_error *err)
+/* Checks one value: a finite JSON number with |x| <= limit. Returns 0
+ * with *out set, or -1 and sets nothing: the caller then formats where
+ * the value was and calls number_error(). A batch of valid values formats
+ * no message at all. */
+static int number(const cJSON *v, double limit, double *out)
 {
-    double x;
-
-    if (!cJSON_IsNumber(v)) {
-        fr_error_set(err, "%s is not a number (got %s)", what, kind(v));
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) ||
+        fabs(v->valuedouble) > limit)
         return -1;
-    }
-    x = v->valuedouble;
-    if (!isfinite(x)) {
+    *out = v->valuedouble;
+    return 0;
+}
+
+/* Sets err for a value number() refused; `what` names it. */
+static void number_error(const cJSON *v, double limit, const char *what,
+                         struct fr_error *err)
+{
+    double x = cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+
+    if (!cJSON_IsNumber(v))
+        fr_error_set(err, "%s is not a number (got %s)", what, kind(v));
+    else if (!isfinite(x))
         fr_error_set(err, "%s is not finite (the number overflows a double)",
                      what);
-        return -1;
-    }
-    if (fabs(x) > limit) {
-        if (limit == FLT_MAX)
-            fr_error_set(err, "%s is %g, which overflows float32", what, x);
-        else
-            fr_error_set(err, "%s is %g, out of range (|x| <= %g)", what, x,
-                         limit);
-        return -1;
-    }
-    *out = x;
-    return 0;
+    else if (limit == FLT_MAX)
+        fr_error_set(err, "%s is %g, which overflows float32", what, x);
+    else
+        fr_error_set(err, "%s is %g, out of range (|x| <= %g)", what, x,
+                     limit);
+}
+
+/* Where a row sits in the body, for messages: list[index], or the top
+ * level when list is NULL. Formatted only when there is an error. */
+struct where {
+    const char *list;  /* "instances", "covariates", or NULL */
+    size_t index;
+};
+
+/* The message prefix of w: "instances[3]: " or "". */
+static const char *where_text(const struct where *w, char *buf, size_t len)
+{
+    if (w->list == NULL)
+        return "";
+    snprintf(buf, len, "%s[%zu]: ", w->list, w->index);
+    return buf;
 }
 
 /* An optional "interval": level in (0, 1). Returns 0 or -1 with err set. */
@@ -292,36 +321,39 @@ static long find_name(char *const *names, size_t n, const char *key,
 }
 
 /* Reads n named values: an object {"name": number, ...} with every name
- * exactly once, or an array of n numbers in order. `ctx` prefixes
- * messages ("", "instances[3]: "), `noun` names the things ("feature",
- * "covariate"). Returns 0 or -1 with err set. */
+ * exactly once, or an array of n numbers in order. `w` says where the row
+ * is, for messages ("instances[3]: "), `noun` names the things
+ * ("feature", "covariate"). Returns 0 or -1 with err set. */
 static int named_values(const cJSON *item, char *const *names, size_t n,
-                        double limit, const char *ctx, const char *noun,
-                        double *out, struct fr_error *err)
+                        double limit, const struct where *w,
+                        const char *noun, double *out, struct fr_error *err)
 {
-    char what[160];
+    char what[160], pre[48];
     size_t i = 0;
     const cJSON *v;
 
     if (cJSON_IsArray(item)) {
         size_t got = (size_t)cJSON_GetArraySize(item);
         if (got != n) {
-            fr_error_set(err, "%sexpected %zu %ss, got %zu", ctx, n, noun,
-                         got);
+            fr_error_set(err, "%sexpected %zu %ss, got %zu",
+                         where_text(w, pre, sizeof pre), n, noun, got);
             return -1;
         }
         cJSON_ArrayForEach(v, item) {
-            snprintf(what, sizeof what, "%s%s %zu ('%s')", ctx, noun, i,
-                     names[i]);
-            if (number(v, limit, what, &out[i], err) != 0)
+            if (number(v, limit, &out[i]) != 0) {
+                snprintf(what, sizeof what, "%s%s %zu ('%s')",
+                         where_text(w, pre, sizeof pre), noun, i, names[i]);
+                number_error(v, limit, what, err);
                 return -1;
+            }
             i++;
         }
         return 0;
     }
     if (!cJSON_IsObject(item)) {
         fr_error_set(err, "%sexpected an object of named %ss or an array of "
-                     "%zu numbers, got %s", ctx, noun, n, kind(item));
+                     "%zu numbers, got %s", where_text(w, pre, sizeof pre),
+                     noun, n, kind(item));
         return -1;
     }
     for (i = 0; i < n; i++)
@@ -330,17 +362,21 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
     cJSON_ArrayForEach(v, item) {
         long k = find_name(names, n, v->string, i++);
         if (k < 0) {
-            fr_error_set(err, "%sunknown %s '%.64s'", ctx, noun, v->string);
+            fr_error_set(err, "%sunknown %s '%.64s'",
+                         where_text(w, pre, sizeof pre), noun, v->string);
             return -1;
         }
         if (!isnan(out[k])) {
-            fr_error_set(err, "%s%s '%s' is given twice", ctx, noun,
-                         names[k]);
+            fr_error_set(err, "%s%s '%s' is given twice",
+                         where_text(w, pre, sizeof pre), noun, names[k]);
             return -1;
         }
-        snprintf(what, sizeof what, "%s%s '%s'", ctx, noun, names[k]);
-        if (number(v, limit, what, &out[k], err) != 0)
+        if (number(v, limit, &out[k]) != 0) {
+            snprintf(what, sizeof what, "%s%s '%s'",
+                     where_text(w, pre, sizeof pre), noun, names[k]);
+            number_error(v, limit, what, err);
             return -1;
+        }
     }
     for (i = 0; i < n; i++) {
         if (isnan(out[i])) {
@@ -348,10 +384,12 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
             for (size_t j = i; j < n; j++)
                 missing += isnan(out[j]) != 0;
             if (missing > 1)
-                fr_error_set(err, "%smissing %s '%s' (and %zu more)", ctx,
-                             noun, names[i], missing - 1);
+                fr_error_set(err, "%smissing %s '%s' (and %zu more)",
+                             where_text(w, pre, sizeof pre), noun, names[i],
+                             missing - 1);
             else
-                fr_error_set(err, "%smissing %s '%s'", ctx, noun, names[i]);
+                fr_error_set(err, "%smissing %s '%s'",
+                             where_text(w, pre, sizeof pre), noun, names[i]);
             return -1;
         }
     }
@@ -360,10 +398,10 @@ static int named_values(const cJSON *item, char *const *names, size_t n,
 
 /* One feature row of f into row (float32, range already checked). */
 static int feature_row(const cJSON *item, const struct forest *f,
-                       const char *ctx, double *tmp, float *row,
+                       const struct where *w, double *tmp, float *row,
                        struct fr_error *err)
 {
-    if (named_values(item, f->feature_names, f->n_features, FLT_MAX, ctx,
+    if (named_values(item, f->feature_names, f->n_features, FLT_MAX, w,
                      "feature", tmp, err) != 0)
         return -1;
     for (uint32_t i = 0; i < f->n_features; i++)
@@ -405,6 +443,7 @@ int request_predict(const char *body, size_t len, const struct forest *f,
 {
     static const char *const KEYS[] = {"features", "instances", "interval"};
     const cJSON *features, *instances, *lvl, *v;
+    const struct where top = {NULL, 0};
     size_t nf = f->n_features, n, i = 0;
     double *tmp;
     float *rows;
@@ -439,7 +478,7 @@ int request_predict(const char *body, size_t len, const struct forest *f,
         rows = scratch_rows(sc, nf);
         if (rows == NULL)
             goto nomem;
-        if (feature_row(features, f, "", tmp, rows, err) != 0)
+        if (feature_row(features, f, &top, tmp, rows, err) != 0)
             goto out;
         out->X = rows;
         out->n_rows = 1;
@@ -474,9 +513,8 @@ int request_predict(const char *body, size_t len, const struct forest *f,
     if (rows == NULL)
         goto nomem;
     cJSON_ArrayForEach(v, instances) {
-        char ctx[48];
-        snprintf(ctx, sizeof ctx, "instances[%zu]: ", i);
-        if (feature_row(v, f, ctx, tmp, rows + i * nf, err) != 0)
+        struct where w = {"instances", i};
+        if (feature_row(v, f, &w, tmp, rows + i * nf, err) != 0)
             goto out;
         i++;
     }
@@ -522,10 +560,12 @@ static int infer_data(const cJSON *data, size_t batch, const struct forest *f,
                 return -1;
             }
             cJSON_ArrayForEach(w, v) {
-                snprintf(what, sizeof what, "input 'data' row %zu value %zu "
-                         "('%s')", i, j, f->feature_names[j]);
-                if (number(w, FLT_MAX, what, &x, err) != 0)
+                if (number(w, FLT_MAX, &x) != 0) {
+                    snprintf(what, sizeof what, "input 'data' row %zu value "
+                             "%zu ('%s')", i, j, f->feature_names[j]);
+                    number_error(w, FLT_MAX, what, err);
                     return -1;
+                }
                 rows[i * nf + j] = (float)x;
                 j++;
             }
@@ -540,22 +580,138 @@ static int infer_data(const cJSON *data, size_t batch, const struct forest *f,
         return -1;
     }
     cJSON_ArrayForEach(v, data) {
-        snprintf(what, sizeof what, "input 'data' value %zu (row %zu, '%s')",
-                 i, i / nf, f->feature_names[i % nf]);
-        if (number(v, FLT_MAX, what, &x, err) != 0)
+        if (number(v, FLT_MAX, &x) != 0) {
+            snprintf(what, sizeof what, "input 'data' value %zu (row %zu, "
+                     "'%s')", i, i / nf, f->feature_names[i % nf]);
+            number_error(v, FLT_MAX, what, err);
             return -1;
+        }
         rows[i] = (float)x;
         i++;
     }
     return 0;
 }
 
-int request_infer(const char *body, size_t len, const struct forest *f,
+/* An optional boolean parameter `key` of a "parameters" object (which
+ * may be NULL): sets *value when present. Returns 0 or -1 with err set. */
+static int bool_parameter(const cJSON *params, const char *key,
+                          const char *where, int *value,
+                          struct fr_error *err)
+{
+    const cJSON *v;
+
+    if (params == NULL)
+        return 0;
+    if (!cJSON_IsObject(params)) {
+        fr_error_set(err, "%s 'parameters' must be an object", where);
+        return -1;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(params, key);
+    if (v == NULL)
+        return 0;
+    if (!cJSON_IsBool(v)) {
+        fr_error_set(err, "%s parameter '%s' must be true or false", where,
+                     key);
+        return -1;
+    }
+    *value = cJSON_IsTrue(v);
+    return 0;
+}
+
+/* The optional "outputs": [{"name": "predict", "parameters": {...}}].
+ * Every name must be the model's one output (Triton refuses an unknown
+ * one too, rather than answer without it). An output's "binary_data"
+ * parameter overrides the request's "binary_data_output" in *binary.
+ * Returns 0 or -1 with err set (a 400: the request does not follow the
+ * protocol). */
+static int infer_outputs(const cJSON *outputs, int *binary,
+                         struct fr_error *err)
+{
+    const cJSON *o, *name;
+
+    if (outputs == NULL)
+        return 0;
+    if (!cJSON_IsArray(outputs)) {
+        fr_error_set(err, "'outputs' must be an array of {\"name\": "
+                     "\"%s\"}", REQUEST_OUTPUT_NAME);
+        return -1;
+    }
+    cJSON_ArrayForEach(o, outputs) {
+        name = cJSON_GetObjectItemCaseSensitive(o, "name");
+        if (!cJSON_IsObject(o) || !cJSON_IsString(name)) {
+            fr_error_set(err, "each of 'outputs' must be an object with a "
+                         "string 'name'");
+            return -1;
+        }
+        if (strcmp(name->valuestring, REQUEST_OUTPUT_NAME) != 0) {
+            fr_error_set(err, "unknown output '%.64s' requested (the model "
+                         "has one output, '%s')", name->valuestring,
+                         REQUEST_OUTPUT_NAME);
+            return -1;
+        }
+        if (bool_parameter(cJSON_GetObjectItemCaseSensitive(o, "parameters"),
+                           "binary_data", "output", binary, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Little-endian reads of the binary tensor data (Triton's extension):
+ * the byte order is the protocol's, whatever the host's. */
+static double read_le(const unsigned char *p, int fp64)
+{
+    uint64_t u = 0;
+
+    if (!fp64) {
+        uint32_t w = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                     (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        float x;
+        memcpy(&x, &w, sizeof x);
+        return x;
+    }
+    for (int k = 7; k >= 0; k--)
+        u = u << 8 | p[k];
+    {
+        double x;
+        memcpy(&x, &u, sizeof x);
+        return x;
+    }
+}
+
+/* Reads a [batch, nf] input of binary tensor data (row-major, little
+ * endian FP32 or FP64; its size already checked) into rows. The values
+ * are checked as JSON ones are. Returns 0 or -1 with err set (422). */
+static int infer_binary(const unsigned char *bin, size_t batch, int fp64,
+                        const struct forest *f, float *rows,
+                        struct fr_error *err)
+{
+    size_t nf = f->n_features, n = batch * nf, step = fp64 ? 8 : 4;
+
+    for (size_t i = 0; i < n; i++) {
+        double x = read_le(bin + i * step, fp64);
+        if (!isfinite(x) || fabs(x) > FLT_MAX) {
+            /* The context is formatted only now that there is an error. */
+            fr_error_set(err, "input binary value %zu (row %zu, '%s') is "
+                         "%g: %s", i, i / nf, f->feature_names[i % nf], x,
+                         isfinite(x) ? "it overflows float32" :
+                         "NaN and infinities are not valid values");
+            return -1;
+        }
+        rows[i] = (float)x;
+    }
+    return 0;
+}
+
+int request_infer(const char *body, size_t len, const char *binary,
+                  size_t binary_len, const struct forest *f,
                   size_t max_rows, struct scratch *sc,
                   struct infer_request *out, struct fr_error *err)
 {
-    const cJSON *id, *inputs, *in, *name, *shape, *dtype, *data;
-    size_t nf = f->n_features, batch = 0, width = 0;
+    static const char *const KEYS[] = {"id", "parameters", "inputs",
+                                       "outputs"};
+    const cJSON *id, *inputs, *in, *name, *shape, *dtype, *data, *params;
+    const cJSON *bsize = NULL;
+    size_t nf = f->n_features, batch = 0, width = 0, size = 0;
     float *rows;
     cJSON *root;
     int status = 422;
@@ -564,6 +720,18 @@ int request_infer(const char *body, size_t len, const struct forest *f,
     root = parse_object(body, len, "'inputs'", &status, err);
     if (root == NULL)
         return status;
+    /* Keys the protocol does not have, a key given twice and an output
+     * the model does not have make a request that does not follow the
+     * protocol: 400, as Triton answers them. */
+    status = 400;
+    if (check_keys(root, KEYS, 4, "expected 'inputs', and optionally "
+                   "'id', 'parameters' and 'outputs'", err) != 0 ||
+        bool_parameter(cJSON_GetObjectItemCaseSensitive(root, "parameters"),
+                       "binary_data_output", "the request's",
+                       &out->binary_output, err) != 0 ||
+        infer_outputs(cJSON_GetObjectItemCaseSensitive(root, "outputs"),
+                      &out->binary_output, err) != 0)
+        goto out;
     status = 422;
     id = cJSON_GetObjectItemCaseSensitive(root, "id");
     if (id != NULL) {
@@ -592,6 +760,28 @@ int request_infer(const char *body, size_t len, const struct forest *f,
         fr_error_set(err, "input 'name' must be a string");
         goto out;
     }
+    /* Binary tensor data: "parameters": {"binary_data_size": B}, and the
+     * bytes after the JSON. Framing errors are 400, as Triton's. */
+    params = cJSON_GetObjectItemCaseSensitive(in, "parameters");
+    if (params != NULL && !cJSON_IsObject(params)) {
+        status = 400;
+        fr_error_set(err, "input 'parameters' must be an object");
+        goto out;
+    }
+    bsize = cJSON_GetObjectItemCaseSensitive(params, "binary_data_size");
+    if (bsize != NULL && whole(bsize, 0, 1e15, &size) != 0) {
+        status = 400;
+        fr_error_set(err, "input parameter 'binary_data_size' must be a "
+                     "whole number of bytes");
+        goto out;
+    }
+    if (bsize == NULL && binary_len > 0) {
+        status = 400;
+        fr_error_set(err, "%zu bytes of binary data follow the JSON, but "
+                     "no input has a 'binary_data_size' parameter",
+                     binary_len);
+        goto out;
+    }
     dtype = cJSON_GetObjectItemCaseSensitive(in, "datatype");
     if (!cJSON_IsString(dtype)) {
         fr_error_set(err, "input 'datatype' is missing: use FP32 or FP64");
@@ -600,8 +790,11 @@ int request_infer(const char *body, size_t len, const struct forest *f,
     if (strcmp(dtype->valuestring, "FP64") == 0) {
         out->fp64 = 1;
     } else if (strcmp(dtype->valuestring, "FP32") != 0) {
-        fr_error_set(err, "input datatype '%.32s' is not supported: use FP32 "
-                     "or FP64", dtype->valuestring);
+        if (bsize != NULL)
+            status = 400;
+        fr_error_set(err, "input datatype '%.32s' is not supported%s: use "
+                     "FP32 or FP64", dtype->valuestring,
+                     bsize != NULL ? " as binary data" : "");
         goto out;
     }
     shape = cJSON_GetObjectItemCaseSensitive(in, "shape");
@@ -622,6 +815,43 @@ int request_infer(const char *body, size_t len, const struct forest *f,
         goto out;
     }
     data = cJSON_GetObjectItemCaseSensitive(in, "data");
+    if (bsize != NULL) {
+        /* batch <= max_rows and nf are small: the product cannot wrap. */
+        size_t need = batch * nf * (out->fp64 ? 8 : 4);
+        status = 400;
+        if (data != NULL) {
+            fr_error_set(err, "input has both 'data' and a "
+                         "'binary_data_size': give one");
+            goto out;
+        }
+        if (size != need) {
+            fr_error_set(err, "input binary_data_size %zu does not fit its "
+                         "shape [%zu, %zu] of %s: that takes %zu bytes",
+                         size, batch, nf, out->fp64 ? "FP64" : "FP32",
+                         need);
+            goto out;
+        }
+        if (size != binary_len) {
+            fr_error_set(err, "the binary data after the JSON has %zu "
+                         "bytes, but the inputs' binary_data_size add up to "
+                         "%zu", binary_len, size);
+            goto out;
+        }
+        status = 422;
+        rows = scratch_rows(sc, batch * nf);
+        if (rows == NULL) {
+            status = 500;
+            fr_error_set(err, "out of memory for the request's rows");
+            goto out;
+        }
+        if (infer_binary((const unsigned char *)binary, batch, out->fp64, f,
+                         rows, err) != 0)
+            goto out;
+        out->X = rows;
+        out->n_rows = batch;
+        status = 0;
+        goto out;
+    }
     if (data == NULL) {
         fr_error_set(err, "input 'data' is missing");
         goto out;
@@ -693,13 +923,15 @@ static int history(const cJSON *hist, uint32_t h, double *past,
                          "first", i, date->valuestring, text);
             return -1;
         }
-        snprintf(what, sizeof what, "history[%zu] value", i);
         if (value == NULL) {
             fr_error_set(err, "history[%zu] has no \"value\"", i);
             return -1;
         }
-        if (number(value, REQUEST_HISTORY_LIMIT, what, &x, err) != 0)
+        if (number(value, REQUEST_HISTORY_LIMIT, &x) != 0) {
+            snprintf(what, sizeof what, "history[%zu] value", i);
+            number_error(value, REQUEST_HISTORY_LIMIT, what, err);
             return -1;
+        }
         if (i >= n - h)
             past[i - (n - h)] = x;
         prev = day;
@@ -778,9 +1010,8 @@ int request_forecast(const char *body, size_t len, const struct forest *f,
         goto out;
     if (nc > 0) {
         cJSON_ArrayForEach(v, cov) {
-            char ctx[48];
-            snprintf(ctx, sizeof ctx, "covariates[%zu]: ", i);
-            if (named_values(v, s->covariates, nc, FLT_MAX, ctx, "covariate",
+            struct where w = {"covariates", i};
+            if (named_values(v, s->covariates, nc, FLT_MAX, &w, "covariate",
                              vals + h + i * nc, err) != 0)
                 goto out;
             i++;

@@ -3,14 +3,16 @@
  * and checked against a model, with no HTTP involved.
  *
  * Each parser takes the body as bytes, returns 0 with the rows ready for
- * the forest, or the HTTP status to answer (400 malformed JSON, 422 a
- * request that is JSON but wrong for this model, 500 out of memory) with a
- * message for the {"error": ...} body. The unit tests and the fuzz target
+ * the forest, or the HTTP status to answer (400 malformed JSON, or for V2
+ * a request that does not follow the protocol; 422 a request that is JSON
+ * but wrong for this model; 500 out of memory) with a message for the
+ * {"error": ...} body. The unit tests and the fuzz target
  * call them directly.
  *
  * Row data lands in a `struct scratch` that the server keeps per connection
- * and reuses, so a keep-alive client costs no allocation per request after
- * its first (the JSON tree itself is cJSON's, allocated per request).
+ * and reuses, intervals' per-row work included, so a keep-alive client's
+ * rows, results and intervals cost no allocation per request after its
+ * first. The JSON tree itself is cJSON's, allocated per request.
  */
 #ifndef FS_REQUEST_H
 #define FS_REQUEST_H
@@ -23,6 +25,7 @@
 
 #define REQUEST_ID_MAX 256           /* bytes of a V2 request id */
 #define REQUEST_HISTORY_LIMIT 1e37   /* |value| of a forecast history day */
+#define REQUEST_OUTPUT_NAME "predict" /* the V2 model's one output */
 /* Reset frees larger regions; kept per connection, as BUF_KEEP_BYTES. */
 #define SCRATCH_KEEP_BYTES (16u * 1024)
 
@@ -34,6 +37,8 @@ struct scratch {
     size_t vals_cap;  /* doubles allocated */
     double *outs;     /* results (predictions, intervals) */
     size_t outs_cap;  /* doubles allocated */
+    double *work;     /* an interval's per-tree predictions */
+    size_t work_cap;  /* doubles allocated */
 };
 
 void scratch_init(struct scratch *sc);
@@ -47,6 +52,7 @@ void scratch_reset(struct scratch *sc);
 float *scratch_rows(struct scratch *sc, size_t n);
 double *scratch_vals(struct scratch *sc, size_t n);
 double *scratch_outs(struct scratch *sc, size_t n);
+double *scratch_work(struct scratch *sc, size_t n);
 
 /* POST /predict:
  *   {"features": {"lag_1": 120.5, ...}}   one row by name, any order
@@ -69,18 +75,28 @@ int request_predict(const char *body, size_t len, const struct forest *f,
 /* POST /v2/models/{name}/infer, the Open Inference Protocol:
  *   {"id": "42", "inputs": [{"name": "input-0", "shape": [2, N],
  *    "datatype": "FP32", "data": [...]}]}
- * data is flat row-major or nested [batch][N]. */
+ * data is flat row-major or nested [batch][N]. With Triton's binary data
+ * extension the input has "parameters": {"binary_data_size": B} instead
+ * of data, and its B bytes (row-major, little endian) follow the JSON. */
 struct infer_request {
     const float *X;               /* n_rows x n_features, scratch's rows */
     size_t n_rows;                /* 1..max_rows */
     int fp64;                     /* answer in FP64 rather than FP32 */
     int has_id;                   /* the request had an "id" */
     char id[REQUEST_ID_MAX + 1];  /* echoed in the answer */
+    int binary_output;            /* answer the output as binary data:
+                                     "binary_data_output" or the output's
+                                     "binary_data" */
 };
 
-/* Parses a V2 infer body for forest f. Returns 0, or 400/422/500 with err
- * set. */
-int request_infer(const char *body, size_t len, const struct forest *f,
+/* Parses a V2 infer request for forest f: len bytes of JSON, then
+ * binary_len bytes of binary tensor data (0 without the extension).
+ * Returns 0, or with err set 400 (malformed JSON, or the request does not
+ * follow the protocol: unknown or repeated keys, an unknown output, binary
+ * sizes that do not add up), 422 (it does, but does not fit the model) or
+ * 500 (out of memory). */
+int request_infer(const char *body, size_t len, const char *binary,
+                  size_t binary_len, const struct forest *f,
                   size_t max_rows, struct scratch *sc,
                   struct infer_request *out, struct fr_error *err);
 

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "encoding.h"
 #include "log.h"
 
 /* Bursts that held at least this much body memory end in a malloc_trim. */
@@ -50,6 +51,9 @@
 struct conn {
     struct buf body;         /* the request body so far */
     size_t held;             /* body.cap, as counted in the budget */
+    struct buf plain;        /* the body decompressed (Content-Encoding) */
+    size_t plain_held;       /* plain.cap, as counted in the budget */
+    enum encoding enc;       /* the body's Content-Encoding */
     struct buf out;          /* the answer */
     struct scratch sc;       /* rows and results */
     struct timespec start;   /* when the headers were in */
@@ -105,21 +109,60 @@ static void budget_give(struct server *s, size_t n)
     }
 }
 
-/* Gives back what the body buffer no longer holds (after a release or a
- * reset that freed it). */
+/* Gives back what the body buffers no longer hold (after a release or a
+ * reset that freed them). */
 static void body_sync(struct server *s, struct conn *cn)
 {
     if (cn->held > cn->body.cap) {
         budget_give(s, cn->held - cn->body.cap);
         cn->held = cn->body.cap;
     }
+    if (cn->plain_held > cn->plain.cap) {
+        budget_give(s, cn->plain_held - cn->plain.cap);
+        cn->plain_held = cn->plain.cap;
+    }
 }
 
-/* Frees the body buffer and gives its bytes back. */
+/* Frees the body buffers and gives their bytes back. */
 static void body_drop(struct server *s, struct conn *cn)
 {
     buf_release(&cn->body);
+    buf_release(&cn->plain);
     body_sync(s, cn);
+}
+
+/* Empties the body buffers for the next request (keeping small ones). */
+static void body_reset(struct server *s, struct conn *cn)
+{
+    buf_reset(&cn->body);
+    buf_reset(&cn->plain);
+    body_sync(s, cn);
+}
+
+struct plain_room_ctx {
+    struct server *s;
+    struct conn *cn;
+};
+
+/* encoding_room_fn for the decompressed body: its growth is taken from
+ * the budget before it is allocated, as a body's is. */
+static int plain_room(void *ctx, struct buf *out, size_t need)
+{
+    struct plain_room_ctx *pr = ctx;
+    struct conn *cn = pr->cn;
+    size_t cap = need + 1;
+
+    assert(out == &cn->plain);
+    if (cap <= cn->plain.cap)
+        return 0;
+    if (budget_take(pr->s, cap - cn->plain_held) != 0)
+        return 503;
+    if (buf_grow_exact(&cn->plain, cap) != 0) {
+        budget_give(pr->s, cap - cn->plain_held);
+        return 500;
+    }
+    cn->plain_held = cap;
+    return 0;
 }
 
 /* Makes the body buffer hold need bytes (and the buffer's NUL), taking the
@@ -168,6 +211,11 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
     if (r->challenge != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 r->challenge);
+    if (r->json_len > 0) {
+        char n[24];
+        snprintf(n, sizeof n, "%zu", r->json_len);
+        MHD_add_response_header(resp, "Inference-Header-Content-Length", n);
+    }
     /* While draining, ask keep-alive clients to reconnect: their next
      * connection goes to a pod that is still in the Service. MHD closes
      * the connection after an answer that says so. */
@@ -204,6 +252,54 @@ static enum MHD_Result refuse(struct server *s, struct MHD_Connection *c,
     }
     handlers_error(&cn->out, msg);
     return send_reply(s, c, cn, &r);
+}
+
+/* Answers status with {"error": msg}; a 503 (the body budget) also
+ * carries Retry-After and closes the connection, as refuse() does. */
+static enum MHD_Result answer_error(struct server *s, struct MHD_Connection *c,
+                                    struct conn *cn, const char *url,
+                                    int status, const char *msg)
+{
+    struct reply r = {.status = status, .endpoint = handlers_route(url),
+                      .content_type = "application/json"};
+
+    if (status == 503) {
+        r.retry_after = "1";
+        r.close = 1;
+    }
+    handlers_error(&cn->out, msg);
+    return send_reply(s, c, cn, &r);
+}
+
+/* Decompresses a body sent with a Content-Encoding into cn->plain, then
+ * frees the compressed one. Returns 0, or answers the error (400, 413,
+ * 500, 503) and returns 1 with *ret set. */
+static int decode_body(struct server *s, struct MHD_Connection *c,
+                       struct conn *cn, const char *url,
+                       enum MHD_Result *ret)
+{
+    struct plain_room_ctx pr = {s, cn};
+    struct fr_error err = {{0}};
+    char msg[FR_ERROR_MAX + 64];
+    int status;
+
+    status = encoding_decode(cn->enc, cn->body.data, cn->body.len,
+                             s->cfg.max_body, &cn->plain, plain_room, &pr,
+                             &err);
+    buf_release(&cn->body);
+    body_sync(s, cn);
+    if (status == 0)
+        return 0;
+    if (status == 413)
+        snprintf(msg, sizeof msg, "%s (MAX_BODY_BYTES)", err.msg);
+    else if (status == 503)
+        snprintf(msg, sizeof msg, "the server holds as many request bodies "
+                 "as it may (MAX_BODY_MEMORY_BYTES %zu): retry shortly",
+                 s->cfg.max_body_memory);
+    else
+        snprintf(msg, sizeof msg, "%s", err.msg);
+    *ret = answer_error(s, c, cn, url, status, msg);
+    return 1;
 }
 
 /* How often the framing headers occur in one request. */
@@ -277,6 +373,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
 {
     struct server *s = cls;
     struct conn *cn = *req_cls;
+    const char *header_len;
     struct reply r;
 
     (void)version;
@@ -290,11 +387,11 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         cn = ci != NULL ? ci->socket_context : NULL;
         if (cn == NULL)
             return MHD_NO; /* no memory for the connection: drop it */
-        buf_reset(&cn->body);
-        body_sync(s, cn);
+        body_reset(s, cn);
         buf_reset(&cn->out);
         scratch_reset(&cn->sc);
         cn->refused = 0;
+        cn->enc = ENCODING_IDENTITY;
         cn->discarded = 0;
         cn->status = 0;
         cn->ep = EP_NOT_FOUND;
@@ -311,6 +408,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
                                    MHD_HTTP_HEADER_AUTHORIZATION),
                                &cn->out, &r) != 0)
             return send_reply(s, c, cn, &r);
+        /* An encoding the server cannot decode is refused before the
+         * body is read (RFC 9110 section 15.5.16: 415). */
+        {
+            struct fr_error err = {{0}};
+            if (encoding_parse(MHD_lookup_connection_value(
+                                   c, MHD_HEADER_KIND,
+                                   MHD_HTTP_HEADER_CONTENT_ENCODING),
+                               &cn->enc, &err) != 0)
+                return answer_error(s, c, cn, url, 415, err.msg);
+        }
         len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         /* A body nothing would read (a 404, a 405, a GET with a body) is
@@ -320,7 +427,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
                                 c, MHD_HEADER_KIND,
                                 MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) &&
             !handlers_takes_body(method, url)) {
-            handlers_dispatch(s->app, method, url, NULL, 0, &cn->sc,
+            handlers_dispatch(s->app, method, url, NULL, NULL, 0, &cn->sc,
                               &cn->out, &r);
             r.close = 1;
             return send_reply(s, c, cn, &r);
@@ -368,8 +475,18 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         return refuse(s, c, cn, url, cn->refused);
     if (cn->body.failed)
         return refuse(s, c, cn, url, 500);
-    handlers_dispatch(s->app, method, url, cn->body.data, cn->body.len,
-                      &cn->sc, &cn->out, &r);
+    header_len = MHD_lookup_connection_value(
+        c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
+    if (cn->enc != ENCODING_IDENTITY && strcmp(method, "POST") == 0) {
+        enum MHD_Result ret;
+        if (decode_body(s, c, cn, url, &ret) != 0)
+            return ret;
+        handlers_dispatch(s->app, method, url, header_len, cn->plain.data,
+                          cn->plain.len, &cn->sc, &cn->out, &r);
+        return send_reply(s, c, cn, &r);
+    }
+    handlers_dispatch(s->app, method, url, header_len, cn->body.data,
+                      cn->body.len, &cn->sc, &cn->out, &r);
     return send_reply(s, c, cn, &r);
 }
 
@@ -398,8 +515,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     }
     /* The answer was copied into the response: let a large request's
      * buffers go now, not when (if ever) the next request arrives. */
-    buf_reset(&cn->body);
-    body_sync(s, cn);
+    body_reset(s, cn);
     buf_reset(&cn->out);
     scratch_reset(&cn->sc);
     *req_cls = NULL;
@@ -418,6 +534,7 @@ static void connection_event(void *cls, struct MHD_Connection *c,
         cn = calloc(1, sizeof *cn);
         if (cn != NULL) {
             buf_init(&cn->body);
+            buf_init(&cn->plain);
             buf_init(&cn->out);
             scratch_init(&cn->sc);
         }

@@ -680,10 +680,21 @@ int forest_predict_spread(const struct forest *f, const float *row,
                           double *std, double *lo, double *hi)
 {
     double *v = malloc(f->n_trees * sizeof *v);
-    double sum = 0.0, ss = 0.0;
 
     if (v == NULL)
         return -1;
+    forest_predict_spread_into(f, row, q_lo, q_hi, v, mean, std, lo, hi);
+    free(v);
+    return 0;
+}
+
+void forest_predict_spread_into(const struct forest *f, const float *row,
+                                double q_lo, double q_hi, double *v,
+                                double *mean, double *std, double *lo,
+                                double *hi)
+{
+    double sum = 0.0, ss = 0.0;
+
     for (uint32_t t = 0; t < f->n_trees; t++) {
         v[t] = tree_predict(&f->trees[t], row);
         sum += v[t];
@@ -695,8 +706,6 @@ int forest_predict_spread(const struct forest *f, const float *row,
     qsort(v, f->n_trees, sizeof *v, cmp_double);
     *lo = quantile(v, f->n_trees, q_lo);
     *hi = quantile(v, f->n_trees, q_hi);
-    free(v);
-    return 0;
 }
 
 struct batch {
@@ -708,6 +717,11 @@ struct batch {
 
 #define PREDICT_CHUNK 2048 /* rows a worker takes at a time */
 #define LANES 16          /* rows walked down one tree together */
+/* GCC does not expand macros in "#pragma GCC unroll n", so the count goes
+ * through _Pragma: the loop below is unrolled LANES times, whatever
+ * LANES is. */
+#define FR_STRINGIFY(x) #x
+#define FR_UNROLL(n) _Pragma(FR_STRINGIFY(GCC unroll n))
 
 /* Walks LANES rows down a tree at once: their loads are independent, so
  * the CPU overlaps the memory latency of one row's step with the others'. */
@@ -718,7 +732,7 @@ static void predict_lanes(const struct tree *tree, const float *X, size_t nf,
     uint32_t idx[LANES] = {0};
 
     for (uint32_t d = 0; d < tree->depth; d++) {
-#pragma GCC unroll 16
+        FR_UNROLL(LANES)
         for (int k = 0; k < LANES; k++) {
             const struct tree_node *nd = &nodes[idx[k]];
             idx[k] = nd->left + (X[k * nf + nd->feature] > nd->threshold);

@@ -103,6 +103,14 @@ int forest_predict_spread(const struct forest *f, const float *row,
                           double q_lo, double q_hi, double *mean,
                           double *std, double *lo, double *hi);
 
+/* forest_predict_spread() in the caller's memory: work holds n_trees
+ * doubles (its contents are overwritten). Cannot fail; allocates nothing,
+ * for a server that keeps work per connection. */
+void forest_predict_spread_into(const struct forest *f, const float *row,
+                                double q_lo, double q_hi, double *work,
+                                double *mean, double *std, double *lo,
+                                double *hi);
+
 /* Predicts n_rows rows of X (row-major) into out on n_threads threads
  * (0 = all cores). Cannot fail. */
 void forest_predict(const struct forest *f, const float *X, size_t n_rows,

@@ -3,8 +3,14 @@
  * /forecast and the V2 infer endpoint, through handlers_dispatch(), the
  * same function the HTTP server calls.
  *
- * The first byte picks the endpoint ('f' forecast, 'i' infer, anything
- * else predict); the rest is the body. A small series forest (promo and
+ * The first four bytes are the request's head, the rest its body:
+ *   byte 0     the endpoint ('f' forecast, 'i' infer, anything else
+ *              predict)
+ *   byte 1     bits 0-1: Content-Encoding (1 gzip, 2 deflate, else none),
+ *              decoded by encoding_decode() as server.c does; bit 2: an
+ *              Inference-Header-Content-Length header, of bytes 2-3
+ *              (little endian), written as the decimal text a client sends
+ * A small series forest (promo and
  * holiday covariates, so every parser path is reachable) is trained once
  * at start-up from the library's synthetic data. Besides the sanitizers,
  * the oracle is the server's promise: never a 5xx, and always a JSON body,
@@ -17,6 +23,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "encoding.h"
 #include "forest.h"
 #include "handlers.h"
 #include "registry.h"
@@ -29,6 +36,14 @@ static struct stats stats;
 static struct app app;
 static struct scratch scratch;
 static struct buf out;
+static struct buf plain;
+
+/* encoding_room_fn with no budget: the server's takes from it first. */
+static int room(void *ctx, struct buf *b, size_t need)
+{
+    (void)ctx;
+    return buf_grow_exact(b, need + 1) == 0 ? 0 : 500;
+}
 
 static struct forest *train(void)
 {
@@ -89,32 +104,63 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     atomic_init(&app.draining, 0);
     scratch_init(&scratch);
     buf_init(&out);
+    buf_init(&plain);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *url = "/predict";
+    static const enum encoding ENC[4] = {ENCODING_IDENTITY, ENCODING_GZIP,
+                                         ENCODING_DEFLATE,
+                                         ENCODING_IDENTITY};
+    const char *url = "/predict", *header = NULL, *body;
+    struct fr_error err = {{0}};
+    char header_text[8];
     struct reply r;
     cJSON *answer;
+    size_t len;
+    int status;
 
-    if (size < 1)
+    if (size < 4)
         return 0;
     if (data[0] == 'f')
         url = "/forecast";
     else if (data[0] == 'i')
         url = "/v2/models/forest/infer";
+    if (data[1] & 4) {
+        snprintf(header_text, sizeof header_text, "%u",
+                 (unsigned)data[2] | (unsigned)data[3] << 8);
+        header = header_text;
+    }
     buf_reset(&out);
+    buf_reset(&plain);
     scratch_reset(&scratch);
     /* The body is passed without a terminating NUL, as a chunk of the
      * fuzzer's exact-size buffer, so an over-read is caught by ASan. */
-    handlers_dispatch(&app, "POST", url, (const char *)data + 1, size - 1,
-                      &scratch, &out, &r);
+    body = (const char *)data + 4;
+    len = size - 4;
+    if (ENC[data[1] & 3] != ENCODING_IDENTITY) {
+        status = encoding_decode(ENC[data[1] & 3], body, len, 1 << 20,
+                                 &plain, room, NULL, &err);
+        if (status != 0) {
+            if (status != 400 && status != 413) {
+                fprintf(stderr, "decode status %d: %s\n", status, err.msg);
+                abort();
+            }
+            return 0;
+        }
+        body = plain.data;
+        len = plain.len;
+    }
+    handlers_dispatch(&app, "POST", url, header, body, len, &scratch, &out,
+                      &r);
     if (r.status != 200 && r.status != 400 && r.status != 422) {
         fprintf(stderr, "status %d: %s\n", r.status, out.data);
         abort();
     }
-    answer = cJSON_ParseWithLength(out.data, out.len);
+    /* A binary answer's JSON is its first json_len bytes. */
+    answer = cJSON_ParseWithLength(out.data, r.json_len > 0 ? r.json_len :
+                                                            out.len);
     if (answer == NULL ||
         (r.status != 200 && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
                                 answer, "error")))) {

@@ -175,7 +175,7 @@ run_case() {
     local file=$1 name desc="" server=series method="" path="" status=""
     local -a headers=() rheaders=() expects=() jqs=() args=()
     local line in_body=0 got body_file="$TMP/case.body" resp="$TMP/case.resp"
-    local hdrs="$TMP/case.hdrs" why=""
+    local hdrs="$TMP/case.hdrs" why="" encode="" b64="" tail_b64="" n
 
     name=$(basename "$file")
     : >"$body_file"
@@ -195,6 +195,9 @@ run_case() {
         "response-header: "*) rheaders+=("${line#response-header: }") ;;
         "expect: "*) expects+=("${line#expect: }") ;;
         "jq: "*) jqs+=("${line#jq: }") ;;
+        "encode: "*) encode=${line#encode: } ;;
+        "body-base64: "*) b64+=${line#body-base64: }; in_body=2 ;;
+        "binary-base64: "*) tail_b64+=${line#binary-base64: } ;;
         "---") in_body=1 ;;
         "") ;;
         *) fail "$name" "bad directive '$line'"
@@ -210,11 +213,36 @@ run_case() {
     else
         args=(-X "$method")
     fi
-    [ $in_body -eq 1 ] && args+=(--data-binary "@$body_file")
+    # body-base64: raw bytes; encode: the body compressed as sent.
+    [ $in_body -eq 2 ] && base64 -d <<<"$b64" >"$body_file"
+    case $encode in
+    "") ;;
+    gzip) gzip -c <"$body_file" >"$body_file.z" && mv "$body_file.z" "$body_file" ;;
+    deflate) python3 -c 'import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read()))' \
+                 <"$body_file" >"$body_file.z" && mv "$body_file.z" "$body_file" ;;
+    *) fail "$name" "bad encode '$encode'"
+       return ;;
+    esac
+    [ $in_body -ne 0 ] && args+=(--data-binary "@$body_file")
     got=$(curl -s -o "$resp" -D "$hdrs" -w '%{http_code}' "${args[@]}" \
           "${headers[@]}" "$(url "$server" "$path")")
+    # Binary data (Triton's extension): the first
+    # Inference-Header-Content-Length bytes are the JSON, the rest the
+    # output's raw bytes, compared with binary-base64.
+    n=$(awk -F': *' 'tolower($1) == "inference-header-content-length" { gsub(/\r/, "", $2); print $2 }' "$hdrs")
+    if [ -n "$n" ]; then
+        tail -c +$((n + 1)) "$resp" >"$resp.tail"
+        head -c "$n" "$resp" >"$resp.json" && mv "$resp.json" "$resp"
+    else
+        : >"$resp.tail"
+    fi
+    if [ -n "$tail_b64" ] && [ "$(base64 -w0 <"$resp.tail")" != "$tail_b64" ]; then
+        why="binary data $(base64 -w0 <"$resp.tail"), expected $tail_b64"
+    fi
     if [ "$got" != "$status" ]; then
         why="status $got, expected $status"
+    elif [ -n "$why" ]; then
+        :
     elif [ "$method" != HEAD ] && [ "$path" != /metrics ] &&
          ! jq -e . "$resp" >/dev/null 2>&1; then
         why="the body is not JSON"
@@ -271,6 +299,26 @@ scenario_forms_agree() {
         cut -d' ' -f2- | jq '.outputs[0].data[0]')
     check "by name, in order, in a batch and V2 FP64 give one answer ($a)" \
         eval '[ -n "$a" ] && [ "$a" = "$b" ] && [ "$b" = "$c" ] && [ "$c" = "$d" ]'
+    # Triton's binary data, FP64 both ways: the same number as JSON.
+    python3 - "$ROW" >"$TMP/bin.req" 2>"$TMP/bin.len" <<'PY'
+import json, struct, sys
+row = json.loads(sys.argv[1])
+raw = b"".join(struct.pack("<d", v) for v in row)
+head = json.dumps({"inputs": [{"name": "x", "shape": [1, len(row)],
+                   "datatype": "FP64",
+                   "parameters": {"binary_data_size": len(raw)}}],
+                   "parameters": {"binary_data_output": True}}).encode()
+sys.stderr.write(str(len(head)))
+sys.stdout.buffer.write(head + raw)
+PY
+    curl -s -o "$TMP/bin.resp" -D "$TMP/bin.hdrs" -H "Inference-Header-Content-Length: $(cat "$TMP/bin.len")" \
+        --data-binary "@$TMP/bin.req" "$(url series /v2/models/forest/infer)"
+    b=$(python3 -c 'import struct, sys
+hdrs = open(sys.argv[1]).read().lower().splitlines()
+n = int([h.split(":")[1] for h in hdrs if h.startswith("inference-header-content-length:")][0])
+print(repr(struct.unpack("<d", open(sys.argv[2], "rb").read()[n:])[0]))' "$TMP/bin.hdrs" "$TMP/bin.resp")
+    check "v2bin-2.1 binary FP64 in and out gives the JSON answer's number ($b)" \
+        python3 -c 'import sys; sys.exit(float(sys.argv[1]) != float(sys.argv[2]))' "$b" "$d"
     b=$(post series /predict "{\"features\":$ROW,\"interval\":0.9}" |
         cut -d' ' -f2- | jq .prediction)
     check "asking for an interval does not change the prediction" \
@@ -297,6 +345,17 @@ scenario_limits() {
     code=$(status_of -X POST --data-binary "@$big" "$(url limits /predict)")
     check "a body of exactly MAX_BODY_BYTES is served ($(stat -c %s "$big") bytes)" \
         [ "$code" = 200 ]
+    gzip -c "$big" >"$big.gz"
+    code=$(status_of -X POST -H 'Content-Encoding: gzip' --data-binary "@$big.gz" "$(url limits /predict)")
+    check "enc-2.1 a gzip body that decompresses to exactly MAX_BODY_BYTES is served" \
+        [ "$code" = 200 ]
+    { printf '{"features":%s}' "$ROW"; head -c 3000000 /dev/zero | tr '\0' ' '; } | gzip -c >"$big.gz"
+    code=$(curl -s -o "$TMP/bomb.json" -w '%{http_code}' -H 'Content-Encoding: gzip' \
+           --data-binary "@$big.gz" "$(url limits /predict)")
+    check "enc-2.2 a $(stat -c %s "$big.gz")-byte gzip body of 3 MB is 413: MAX_BODY_BYTES counts the decompressed bytes" \
+        eval '[ "$code" = 413 ] && jq -e ".error | contains(\"once decompressed\")" "$TMP/bomb.json" >/dev/null'
+    check "enc-2.3 ... and the body gauge is back to 0 after it" \
+        wait_until 10 '[ "$(metric limits forest_serve_body_memory_bytes)" = 0 ]'
     code=$(post limits /predict "{\"instances\":[$ROW,$ROW,$ROW,$ROW,$ROW,$ROW]}" | cut -d' ' -f1)
     check "a batch over MAX_BATCH_ROWS is 422" [ "$code" = 422 ]
     code=$(post limits /v2/models/forest/infer \
@@ -414,6 +473,14 @@ scenario_body_budget() {
     done
     check "  ... 4 of the 8 held uploads were refused with 503 and Retry-After ($n503)" \
         [ "$n503" = 4 ]
+    # 2140 bytes of budget left: a 3000-byte body fits compressed, not
+    # decompressed.
+    { printf '{"features":%s' "$ROW"; head -c 2900 /dev/zero | tr '\0' ' '; printf '}'; } |
+        gzip -c >"$TMP/budget.gz"
+    code=$(curl -s -o "$TMP/budget.resp" -D "$TMP/budget.hdrs" -w '%{http_code}' \
+           -H 'Content-Encoding: gzip' --data-binary "@$TMP/budget.gz" "$(url budget /predict)")
+    check "enc-2.4 a $(stat -c %s "$TMP/budget.gz")-byte gzip body that decompresses past the budget left gets 503 with Retry-After" \
+        eval '[ "$code" = 503 ] && grep -qi "^Retry-After: 1" "$TMP/budget.hdrs"'
     for fd in "${fds[@]}"; do
         exec {fd}<&-
     done

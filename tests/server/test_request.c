@@ -14,8 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "auth.h"
 #include "buf.h"
+#include "encoding.h"
 #include "handlers.h"
 #include "registry.h"
 #include "request.h"
@@ -107,7 +110,18 @@ static int post(const char *path, const char *body)
 {
     buf_reset(&out);
     scratch_reset(&sc);
-    handlers_dispatch(&app, "POST", path, body, strlen(body), &sc, &out,
+    handlers_dispatch(&app, "POST", path, NULL, body, strlen(body), &sc, &out,
+                      &reply);
+    return reply.status;
+}
+
+/* POSTs len raw bytes with an Inference-Header-Content-Length header. */
+static int post_raw(const char *path, const char *header_len,
+                    const char *body, size_t len)
+{
+    buf_reset(&out);
+    scratch_reset(&sc);
+    handlers_dispatch(&app, "POST", path, header_len, body, len, &sc, &out,
                       &reply);
     return reply.status;
 }
@@ -115,7 +129,7 @@ static int post(const char *path, const char *body)
 static int get(const char *path)
 {
     buf_reset(&out);
-    handlers_dispatch(&app, "GET", path, NULL, 0, &sc, &out, &reply);
+    handlers_dispatch(&app, "GET", path, NULL, NULL, 0, &sc, &out, &reply);
     return reply.status;
 }
 
@@ -181,6 +195,30 @@ static void test_parsers(void)
                          f, 10, &sc, &pr, &err);
     check("parse: a mixed batch", st == 0 && pr.batch && pr.n_rows == 2 &&
           pr.X[2] == 3.0f && pr.X[3] == 4.0f);
+    /* Messages are formatted only when a value fails: they must still
+     * say where it was. */
+    st = request_predict(LIT("{\"instances\":[[1,2],[3,4],[5,\"x\"]]}"),
+                         f, 10, &sc, &pr, &err);
+    check("lazy-1.1 a bad value in a batch row array names its row and "
+          "feature", st == 422 && strcmp(err.msg, "instances[2]: feature 1 "
+          "('b') is not a number (got a string)") == 0);
+    st = request_predict(LIT("{\"instances\":[{\"a\":1,\"b\":2},"
+                             "{\"b\":1e39,\"a\":1}]}"), f, 10, &sc, &pr,
+                         &err);
+    check("lazy-1.2 a bad value in a row by name names its row and name",
+          st == 422 && strcmp(err.msg, "instances[1]: feature 'b' is 1e+39, "
+          "which overflows float32") == 0);
+    st = request_predict(LIT("{\"instances\":[{\"a\":1,\"b\":2},"
+                             "{\"a\":1}]}"), f, 10, &sc, &pr, &err);
+    check("lazy-1.3 a missing name names its row",
+          st == 422 && strcmp(err.msg, "instances[1]: missing feature 'b'") ==
+              0);
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[2,2],"
+                           "\"datatype\":\"FP32\",\"data\":[1,2,3,null]}]}"),
+                       NULL, 0, f, 10, &sc, &ir, &err);
+    check("lazy-1.4 a bad V2 value names its place",
+          st == 422 && strcmp(err.msg, "input 'data' value 3 (row 1, 'b') is "
+          "not a number (got null)") == 0);
     st = request_predict(LIT("{\"instances\":[[1,2],[1,2],[1,2]]}"), f, 2,
                          &sc, &pr, &err);
     check("parse: MAX_BATCH_ROWS", st == 422 && strstr(err.msg, "limit"));
@@ -207,16 +245,156 @@ static void test_parsers(void)
     check("parse: a cut body is malformed", st == 400);
     st = request_infer(LIT("{\"id\":\"x\",\"inputs\":[{\"name\":\"i\","
                            "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":"
-                           "[[1,2],[3,4]]}]}"), f, 10, &sc, &ir, &err);
+                           "[[1,2],[3,4]]}]}"), NULL, 0, f, 10, &sc, &ir,
+                       &err);
     check("parse: V2 nested data",
           st == 0 && ir.n_rows == 2 && ir.X[3] == 4.0f && ir.has_id &&
           strcmp(ir.id, "x") == 0 && !ir.fp64);
     st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":"
                            "[100000,2],\"datatype\":\"FP32\",\"data\":[]}]}"),
-                       f, 1000000, &sc, &ir, &err);
+                       NULL, 0, f, 1000000, &sc, &ir, &err);
     check("parse: a V2 shape the body cannot fill is refused before "
           "allocating", st == 422 && strstr(err.msg, "body can hold"));
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
+                           "\"datatype\":\"FP32\",\"data\":[1,2]}],"
+                           "\"outputs\":[{\"name\":\"nope\"}]}"), NULL, 0,
+                       f, 10, &sc, &ir, &err);
+    check("v2req-1.1 an unknown output is 400 naming it",
+          st == 400 && strstr(err.msg, "unknown output 'nope'"));
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
+                           "\"datatype\":\"FP32\",\"data\":[1,2]}],"
+                           "\"Id\":\"7\"}"), NULL, 0, f, 10, &sc, &ir, &err);
+    check("v2req-1.2 an unknown top-level key is 400 naming it",
+          st == 400 && strstr(err.msg, "unknown key 'Id'"));
+    st = request_infer(LIT("{\"id\":\"1\",\"id\":\"2\",\"inputs\":[]}"),
+                       NULL, 0, f, 10, &sc, &ir, &err);
+    check("v2req-1.3 a key given twice is 400",
+          st == 400 && strstr(err.msg, "'id' is given twice"));
+    st = request_infer(LIT("{\"inputs\":[{\"name\":\"i\",\"shape\":[1,2],"
+                           "\"datatype\":\"FP32\",\"data\":[1,2]}],"
+                           "\"outputs\":[{\"name\":\"predict\"}],"
+                           "\"parameters\":{\"x\":1}}"), NULL, 0, f, 10,
+                       &sc, &ir, &err);
+    check("v2req-1.4 the model's output by name and parameters are taken",
+          st == 0 && ir.n_rows == 1);
     forest_free(f);
+}
+
+/* zlib's deflate of n bytes into out (gzip when gz), as clients send. */
+static size_t squeeze(const void *in, size_t n, int gz, unsigned char *dst,
+                      size_t cap)
+{
+    z_stream zs;
+    size_t got;
+
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, 6, Z_DEFLATED, gz ? 15 + 16 : 15, 8,
+                     Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    zs.next_in = (Bytef *)(uintptr_t)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = dst;
+    zs.avail_out = (uInt)cap;
+    got = deflate(&zs, Z_FINISH) == Z_STREAM_END ? cap - zs.avail_out : 0;
+    deflateEnd(&zs);
+    return got;
+}
+
+static size_t room_calls, room_most;
+
+/* encoding_room_fn without a budget; records the largest request. */
+static int room(void *ctx, struct buf *b, size_t need)
+{
+    (void)ctx;
+    room_calls++;
+    if (need > room_most)
+        room_most = need;
+    return buf_grow_exact(b, need + 1) == 0 ? 0 : 500;
+}
+
+static int no_room(void *ctx, struct buf *b, size_t need)
+{
+    (void)ctx;
+    (void)b;
+    (void)need;
+    return 503;
+}
+
+static void test_encoding(void)
+{
+    static const char text[] = "{\"features\":[1,2]}";
+    static unsigned char z[64 * 1024], zeros[1 << 20];
+    struct fr_error err = {{0}};
+    enum encoding enc;
+    struct buf b;
+    size_t n;
+    int st;
+
+    buf_init(&b);
+    check("enc-1.1 Content-Encoding names: gzip, x-gzip, deflate in any "
+          "case, identity, empty and none",
+          encoding_parse("gzip", &enc, &err) == 0 && enc == ENCODING_GZIP &&
+          encoding_parse("x-gzip", &enc, &err) == 0 &&
+          enc == ENCODING_GZIP &&
+          encoding_parse(" Deflate ", &enc, &err) == 0 &&
+          enc == ENCODING_DEFLATE &&
+          encoding_parse("identity", &enc, &err) == 0 &&
+          enc == ENCODING_IDENTITY &&
+          encoding_parse("", &enc, &err) == 0 && enc == ENCODING_IDENTITY &&
+          encoding_parse(NULL, &enc, &err) == 0 &&
+          enc == ENCODING_IDENTITY);
+    check("enc-1.2 br and a list of codings are refused, naming them",
+          encoding_parse("br", &enc, &err) == -1 && strstr(err.msg, "'br'") &&
+          encoding_parse("gzip, deflate", &enc, &err) == -1);
+    n = squeeze(text, strlen(text), 1, z, sizeof z);
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 1000, &b, room,
+                         NULL, &err);
+    check("enc-1.3 gzip round trip",
+          st == 0 && b.len == strlen(text) && strcmp(b.data, text) == 0);
+    buf_reset(&b);
+    n = squeeze(text, strlen(text), 0, z, sizeof z);
+    st = encoding_decode(ENCODING_DEFLATE, (const char *)z, n, 1000, &b,
+                         room, NULL, &err);
+    check("enc-1.4 deflate (zlib format) round trip",
+          st == 0 && strcmp(b.data, text) == 0);
+    buf_reset(&b);
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 1000, &b, room,
+                         NULL, &err);
+    check("enc-1.5 zlib data labelled gzip is 400", st == 400);
+    buf_reset(&b);
+    n = squeeze(zeros, sizeof zeros, 1, z, sizeof z);
+    room_calls = 0;
+    room_most = 0;
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 5000, &b, room,
+                         NULL, &err);
+    check("enc-1.6 a bomb (1 MiB of zeros) is 413, and the output never "
+          "grew past max + 1",
+          n > 0 && n < 2000 && st == 413 && room_most <= 5001 &&
+          strstr(err.msg, "5000 bytes once decompressed"));
+    buf_release(&b);
+    n = squeeze(text, strlen(text), 1, z, sizeof z);
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n - 5, 1000, &b,
+                         room, NULL, &err);
+    check("enc-1.7 a truncated stream is 400", st == 400 &&
+          strstr(err.msg, "truncated"));
+    buf_reset(&b);
+    z[n] = 'x';
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n + 1, 1000, &b,
+                         room, NULL, &err);
+    check("enc-1.8 a byte after the stream is 400", st == 400 &&
+          strstr(err.msg, "1 bytes follow"));
+    buf_reset(&b);
+    z[10] ^= 0xff;
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 1000, &b, room,
+                         NULL, &err);
+    check("enc-1.9 a corrupt stream is 400", st == 400);
+    buf_release(&b);
+    n = squeeze(text, strlen(text), 1, z, sizeof z);
+    st = encoding_decode(ENCODING_GZIP, (const char *)z, n, 1000, &b,
+                         no_room, NULL, &err);
+    check("enc-1.10 no room in the budget: the room's status (503)",
+          st == 503);
+    buf_release(&b);
 }
 
 static void test_tabular(void)
@@ -240,6 +418,50 @@ static void test_tabular(void)
           post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
                "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,1,11,-1]}]}")
               == 200 && strstr(out.data, "\"data\":[60,2.5]"));
+    {
+        /* Triton's binary data: a JSON header, then rows (1, 1) and
+         * (11, -1) as little-endian FP32: 60 and 2.5. */
+        static const char head[] = "{\"inputs\":[{\"name\":\"x\",\"shape\":"
+            "[2,2],\"datatype\":\"FP32\",\"parameters\":"
+            "{\"binary_data_size\":16}}],\"outputs\":[{\"name\":"
+            "\"predict\",\"parameters\":{\"binary_data\":true}}]}";
+        static const unsigned char rows[16] = {
+            0, 0, 0x80, 0x3f, 0, 0, 0x80, 0x3f,    /* 1.0f, 1.0f */
+            0, 0, 0x30, 0x41, 0, 0, 0x80, 0xbf};   /* 11.0f, -1.0f */
+        /* 60.0f and 2.5f, little endian. */
+        static const unsigned char want[8] = {0, 0, 0x70, 0x42,
+                                              0, 0, 0x20, 0x40};
+        char body[512], n[16];
+        size_t hl = strlen(head);
+
+        memcpy(body, head, hl);
+        memcpy(body + hl, rows, sizeof rows);
+        snprintf(n, sizeof n, "%zu", hl);
+        check("v2bin-1.1 binary FP32 in, binary FP32 out: the JSON, then "
+              "60 and 2.5 as little-endian bytes",
+              post_raw("/v2/models/forest/infer", n, body, hl + 16) == 200 &&
+              reply.json_len > 0 && out.len == reply.json_len + 8 &&
+              memcmp(out.data + reply.json_len, want, 8) == 0 &&
+              strcmp(reply.content_type, "application/octet-stream") == 0 &&
+              strstr(out.data, "\"parameters\":{\"binary_data_size\":8}") &&
+              !strstr(out.data, "\"data\""));
+        check("v2bin-1.2 the header length past the body is 400",
+              post_raw("/v2/models/forest/infer", "100000", body, hl + 16) ==
+                  400 && reply.json_len == 0);
+        check("v2bin-1.3 a header length that is not a number is 400",
+              post_raw("/v2/models/forest/infer", "12x", body, hl + 16) ==
+                  400);
+        check("v2bin-1.4 one byte short of binary_data_size is 400",
+              post_raw("/v2/models/forest/infer", n, body, hl + 15) == 400 &&
+              strstr(out.data, "has 15 bytes"));
+        check("v2bin-1.5 /predict ignores the header",
+              post_raw("/predict", "3", "{\"features\":[1,1]}", 18) == 200);
+    }
+    check("v2bin-1.6 without binary parameters the answer is JSON as before",
+          post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
+               "\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,1]}]}")
+              == 200 && reply.json_len == 0 &&
+          strcmp(reply.content_type, "application/json") == 0);
     check("forecast: a tabular model is 422",
           post("/forecast", "{\"history\":[],\"horizon\":1}") == 422);
     check("model: described from the forest",
@@ -248,6 +470,12 @@ static void test_tabular(void)
     check("v2 metadata: shape [-1, 2]",
           get("/v2/models/forest") == 200 &&
           strstr(out.data, "\"shape\":[-1,2]"));
+    check("v2req-1.5 v2 metadata: parameters hold plain values",
+          get("/v2/models/forest") == 200 &&
+          strstr(out.data, "\"parameters\":{\"mode\":\"tabular\","
+                 "\"n_features\":2,\"features\":\"a,b\"}"));
+    check("v2req-1.6 /v2/ answers as /v2",
+          get("/v2/") == 200 && strstr(out.data, "\"name\":\"forest-serve\""));
 }
 
 static void test_series(void)
@@ -352,6 +580,7 @@ int main(void)
 
     test_buf();
     test_parsers();
+    test_encoding();
     test_tabular();
     test_series();
     test_refcount();
