@@ -61,8 +61,9 @@ int auth_init(struct auth *a, const char *token, const char *token_file,
     }
     for (size_t i = 0; i < len; i++) {
         /* RFC 6750's b64token characters, and no NUL that would end it. */
-        if (!isalnum((unsigned char)token[i]) &&
-            strchr("-._~+/=", token[i]) == NULL) {
+        /* strchr would find a NUL byte: it matches the set's own end. */
+        if (token[i] == '\0' || (!isalnum((unsigned char)token[i]) &&
+                                 strchr("-._~+/=", token[i]) == NULL)) {
             fr_error_set(err, "the API token may hold only letters, digits "
                          "and -._~+/= (byte %zu is not one)", i);
             goto out;

@@ -73,7 +73,7 @@ static const struct config_option OPTIONS[] = {
      &S.threads, 0, 1024, NULL},
     {"MAX_BODY_BYTES", CONFIG_UINT, "1048576",
      "largest request body; larger gets 413", &S.max_body, 64,
-     BUF_MAX_BYTES - 1, NULL},
+     BUF_MAX_BYTES - 2, NULL},
     {"MAX_BODY_MEMORY_BYTES", CONFIG_UINT, "67108864",
      "memory all request bodies may hold at once; past it 503 with "
      "Retry-After", &S.max_body_memory, 65, 68719476736ULL, NULL},
@@ -251,11 +251,14 @@ int main(int argc, char **argv)
                 RELOAD_INTERVAL_MIN);
         return EXIT_USAGE;
     }
-    if (S.max_body_memory < S.max_body + 1) {
+    /* One whole body, and for a compressed one its decoded copy too (up to
+     * MAX_BODY_BYTES + 1 while the limit is being detected): otherwise such
+     * a body could never fit and would get 503 on every retry. */
+    if (S.max_body_memory < 2 * S.max_body + 3) {
         fprintf(stderr, "forest-serve: error: invalid MAX_BODY_MEMORY_BYTES "
-                "'%llu': it must hold one whole body, so at least "
-                "MAX_BODY_BYTES + 1 (%llu)\n", S.max_body_memory,
-                S.max_body + 1);
+                "'%llu': it must hold one whole body and its decompressed "
+                "copy, so at least 2 x MAX_BODY_BYTES + 3 (%llu)\n",
+                S.max_body_memory, 2 * S.max_body + 3);
         return EXIT_USAGE;
     }
     if (S.model_name[0] == '\0' || strchr(S.model_name, '/') != NULL) {

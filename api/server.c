@@ -408,6 +408,26 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
                                    MHD_HTTP_HEADER_AUTHORIZATION),
                                &cn->out, &r) != 0)
             return send_reply(s, c, cn, &r);
+        len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
+        /* A body nothing would read (a 404, a 405, a GET with a body) is
+         * never buffered nor budgeted: the answer comes at once and the
+         * connection closes, so its bytes are never parsed either. An
+         * announced empty body (Content-Length: 0, which some clients
+         * always send) needs neither. */
+        if (!handlers_takes_body(method, url)) {
+            int has_body = (len != NULL && strtoull(len, NULL, 10) > 0) ||
+                           MHD_lookup_connection_value(
+                               c, MHD_HEADER_KIND,
+                               MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+            if (has_body) {
+                handlers_dispatch(s->app, method, url, NULL, NULL, 0,
+                                  &cn->sc, &cn->out, &r);
+                r.close = 1;
+                return send_reply(s, c, cn, &r);
+            }
+            return MHD_YES;
+        }
         /* An encoding the server cannot decode is refused before the
          * body is read (RFC 9110 section 15.5.16: 415). */
         {
@@ -417,20 +437,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
                                    MHD_HTTP_HEADER_CONTENT_ENCODING),
                                &cn->enc, &err) != 0)
                 return answer_error(s, c, cn, url, 415, err.msg);
-        }
-        len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-        /* A body nothing would read (a 404, a 405, a GET with a body) is
-         * never buffered nor budgeted: the answer comes at once and the
-         * connection closes, so its bytes are never parsed either. */
-        if ((len != NULL || MHD_lookup_connection_value(
-                                c, MHD_HEADER_KIND,
-                                MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) &&
-            !handlers_takes_body(method, url)) {
-            handlers_dispatch(s->app, method, url, NULL, NULL, 0, &cn->sc,
-                              &cn->out, &r);
-            r.close = 1;
-            return send_reply(s, c, cn, &r);
         }
         if (len != NULL) {
             unsigned long long n = strtoull(len, NULL, 10);

@@ -492,6 +492,13 @@ scenario_body_budget() {
     MAX_BODY_BYTES=4096 MAX_BODY_MEMORY_BYTES=4096 PORT=0 HOST=127.0.0.1 \
         MODEL_DIR="$TMP/series" timeout 10 "$SERVE" >/dev/null 2>&1
     check "MAX_BODY_MEMORY_BYTES below MAX_BODY_BYTES + 1 exits 2" [ $? -eq 2 ]
+    # A compressed body needs its decoded copy too (up to MAX_BODY_BYTES + 1
+    # while the limit is detected): below that it could never be served.
+    MAX_BODY_BYTES=4096 MAX_BODY_MEMORY_BYTES=8194 PORT=0 HOST=127.0.0.1 \
+        MODEL_DIR="$TMP/series" timeout 10 "$SERVE" >/dev/null 2>"$TMP/budget2.err"
+    code=$?
+    check "MAX_BODY_MEMORY_BYTES below 2 x MAX_BODY_BYTES + 3 exits 2" \
+        eval '[ $code -eq 2 ] && grep -q "2 x MAX_BODY_BYTES + 3" "$TMP/budget2.err"'
 }
 
 # Found in review: a raw NUL byte (not only \u0000) is refused; a body that
@@ -508,7 +515,7 @@ scenario_review_fixes() {
     check "a raw NUL byte in a JSON name is 400, naming it" \
         eval '[ "$code" = 400 ] && jq -e ".error | contains(\"NUL byte\")" "$TMP/rawnul.resp" >/dev/null'
     start_server nobody MODEL_DIR="$TMP/series" MAX_BODY_BYTES=65536 \
-        MAX_BODY_MEMORY_BYTES=131073 API_TOKEN=tok || return
+        MAX_BODY_MEMORY_BYTES=131075 API_TOKEN=tok || return
     wait_until 30 '[ "$(status_of "$(url nobody /ready)")" = 200 ]'
     for i in 1 2 3 4; do
         exec {fd}<>"/dev/tcp/127.0.0.1/${PORT[nobody]}"
@@ -526,6 +533,9 @@ scenario_review_fixes() {
     for fd in "${fds[@]}"; do
         exec {fd}<&-
     done
+    raw nobody 'GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$TMP/cl0.out"
+    check "Content-Length: 0 on a GET keeps the connection: two pipelined answers" \
+        [ "$(responses "$TMP/cl0.out")" = 2 ]
     raw nobody 'POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n' "$TMP/te.out"
     check "Transfer-Encoding: gzip is answered at once with 501" \
         eval '[ "$(responses "$TMP/te.out")" = 1 ] && grep -q "^HTTP/1.1 501" "$TMP/te.out"'
@@ -538,6 +548,10 @@ scenario_review_fixes() {
            -H 'Content-Type: application/json' -d "{\"features\":$ROW}" "$(url newline /predict)")
     check "an API_TOKEN ending in a newline is the token without it (200)" [ "$code" = 200 ]
     stop_server newline
+    printf 'ab\0cd' >"$TMP/nul-token"
+    API_TOKEN_FILE="$TMP/nul-token" PORT=0 HOST=127.0.0.1 MODEL_DIR="$TMP/series" \
+        timeout 10 "$SERVE" >/dev/null 2>&1
+    check "a NUL byte in API_TOKEN_FILE exits 2 (it would end the token early)" [ $? -eq 2 ]
 }
 
 # MAX_CONNECTIONS: a connection past the limit is closed at once, not left
