@@ -149,7 +149,7 @@ static int method_allowed(const char *methods, const char *method)
 
 static void ready(struct app *app, struct reply *r, struct buf *out)
 {
-    struct model *m = registry_acquire(app->registry);
+    struct serving *m = registry_acquire(app->registry);
     int draining = atomic_load(&app->draining);
 
     r->status = m != NULL && !draining ? 200 : 503;
@@ -168,12 +168,12 @@ static void ready(struct app *app, struct reply *r, struct buf *out)
     else
         buf_puts(out, "null");
     buf_puts(out, "}");
-    model_release(m);
+    serving_release(m);
 }
 
 static void v2_ready(struct app *app, struct reply *r, struct buf *out)
 {
-    struct model *m = registry_acquire(app->registry);
+    struct serving *m = registry_acquire(app->registry);
 
     if (m != NULL && !atomic_load(&app->draining)) {
         r->status = 200;
@@ -183,14 +183,14 @@ static void v2_ready(struct app *app, struct reply *r, struct buf *out)
         buf_printf(out, "{\"ready\":false,\"error\":\"%s\"}",
                    m ? "shutting down" : "no model loaded yet");
     }
-    model_release(m);
+    serving_release(m);
 }
 
 /* ---- /metrics --------------------------------------------------------------- */
 
 static void metrics(struct app *app, struct reply *r, struct buf *out)
 {
-    struct model *m = registry_acquire(app->registry);
+    struct serving *m = registry_acquire(app->registry);
     struct stats_model sm = {0};
 
     sm.loaded = m != NULL;
@@ -206,7 +206,7 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
     stats_render(app->stats, &sm, out);
     r->status = 200;
     r->content_type = METRICS_TYPE;
-    model_release(m);
+    serving_release(m);
 }
 
 /* ---- predictions ------------------------------------------------------------- */
@@ -269,7 +269,7 @@ static int predict_rows(const struct forest *f, const float *X, size_t n,
 static void predict(struct app *app, const char *body, size_t len,
                     struct scratch *sc, struct buf *out, struct reply *r)
 {
-    struct model *m = registry_acquire(app->registry);
+    struct serving *m = registry_acquire(app->registry);
     struct predict_request req;
     struct fr_error err = {{0}};
     size_t per;
@@ -324,13 +324,13 @@ static void predict(struct app *app, const char *body, size_t len,
     buf_puts(out, "}");
     r->status = 200;
 out:
-    model_release(m);
+    serving_release(m);
 }
 
 static void forecast(struct app *app, const char *body, size_t len,
                      struct scratch *sc, struct buf *out, struct reply *r)
 {
-    struct model *m = registry_acquire(app->registry);
+    struct serving *m = registry_acquire(app->registry);
     struct forecast_request req;
     struct fr_error err = {{0}};
     const struct forest *f;
@@ -402,18 +402,18 @@ static void forecast(struct app *app, const char *body, size_t len,
     buf_puts(out, "}");
     r->status = 200;
 out:
-    model_release(m);
+    serving_release(m);
 }
 
 /* ---- V2 (Open Inference Protocol) ------------------------------------------ */
 
 /* Checks the model name and version of a V2 path. Returns the model (a
  * reference the caller drops) or NULL with the error reply written. */
-static struct model *v2_model(struct app *app, const struct route *rt,
+static struct serving *v2_model(struct app *app, const struct route *rt,
                               struct buf *out, struct reply *r)
 {
     char msg[400];
-    struct model *m;
+    struct serving *m;
 
     if (strlen(app->model_name) != rt->name_len ||
         strncmp(app->model_name, rt->name, rt->name_len) != 0) {
@@ -436,7 +436,7 @@ static struct model *v2_model(struct app *app, const struct route *rt,
                  (int)(rt->version_len > 100 ? 100 : rt->version_len),
                  rt->version, m->version);
         fail(r, out, 404, msg);
-        model_release(m);
+        serving_release(m);
         return NULL;
     }
     return m;
@@ -445,7 +445,7 @@ static struct model *v2_model(struct app *app, const struct route *rt,
 static void v2_metadata(struct app *app, const struct route *rt,
                         struct buf *out, struct reply *r)
 {
-    struct model *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, out, r);
     struct buf names;
 
     if (m == NULL)
@@ -479,13 +479,13 @@ static void v2_metadata(struct app *app, const struct route *rt,
     buf_release(&names);
     buf_puts(out, "}}");
     r->status = 200;
-    model_release(m);
+    serving_release(m);
 }
 
 static void v2_model_ready(struct app *app, const struct route *rt,
                            struct buf *out, struct reply *r)
 {
-    struct model *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, out, r);
     int ok = m != NULL && !atomic_load(&app->draining);
 
     if (m == NULL && r->status == 404)
@@ -499,7 +499,7 @@ static void v2_model_ready(struct app *app, const struct route *rt,
         buf_printf(out, ",\"error\":\"%s\"",
                    m ? "shutting down" : "no model loaded yet");
     buf_puts(out, "}");
-    model_release(m);
+    serving_release(m);
 }
 
 /* Reads an Inference-Header-Content-Length value: the bytes of JSON at
@@ -548,7 +548,7 @@ static void v2_infer(struct app *app, const struct route *rt,
                      const char *header_len, const char *body, size_t len,
                      struct scratch *sc, struct buf *out, struct reply *r)
 {
-    struct model *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, out, r);
     struct infer_request req;
     struct fr_error err = {{0}};
     size_t json_len = len;
@@ -610,7 +610,7 @@ static void v2_infer(struct app *app, const struct route *rt,
     buf_puts(out, "]}]}");
     r->status = 200;
 out:
-    model_release(m);
+    serving_release(m);
 }
 
 /* ---- authentication ------------------------------------------------------- */
@@ -684,14 +684,14 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         forecast(app, body, len, sc, out, r);
         break;
     case EP_MODEL: {
-        struct model *m = registry_acquire(app->registry);
+        struct serving *m = registry_acquire(app->registry);
         if (m == NULL) {
             no_model(r, out);
             break;
         }
         r->status = 200;
         buf_add(out, m->metadata, m->metadata_len);
-        model_release(m);
+        serving_release(m);
         break;
     }
     case EP_METRICS:

@@ -42,7 +42,7 @@ static double now_mono(void)
 
 /* ---- the model ------------------------------------------------------- */
 
-int model_verify(const struct forest *f, struct fr_error *err)
+int serving_verify(const struct forest *f, struct fr_error *err)
 {
     float *zero = NULL;
     double p;
@@ -93,15 +93,15 @@ static char *describe(const struct forest *f, const char *version,
     return text;
 }
 
-struct model *model_new(struct forest *f, const char *version, uint32_t crc,
+struct serving *serving_new(struct forest *f, const char *version, uint32_t crc,
                         const char *source, const char *metadata,
                         size_t metadata_len, struct fr_error *err)
 {
-    struct model *m = NULL;
+    struct serving *m = NULL;
 
-    if (model_verify(f, err) != 0)
+    if (serving_verify(f, err) != 0)
         goto fail;
-    if (strlen(version) >= MODEL_VERSION_MAX) {
+    if (strlen(version) > STORE_VERSION_MAX) {
         fr_error_set(err, "version name '%.40s...' is too long", version);
         goto fail;
     }
@@ -139,13 +139,13 @@ nomem:
 fail:
     if (m != NULL) {
         atomic_init(&m->refs, 1);
-        model_release(m);
+        serving_release(m);
     }
     forest_free(f);
     return NULL;
 }
 
-void model_release(struct model *m)
+void serving_release(struct serving *m)
 {
     if (m == NULL)
         return;
@@ -223,16 +223,16 @@ out:
 /* Loads model.bin at path with the metadata.json at meta_path (optional).
  * version may be NULL: the metadata's version, else the checksum, names
  * the model. Returns the model or NULL with err set. */
-static struct model *load(const char *path, const char *meta_path,
+static struct serving *load(const char *path, const char *meta_path,
                           const char *version, struct fr_error *err)
 {
     double t0 = now_mono();
     struct forest *f = NULL;
-    struct model *m = NULL;
+    struct serving *m = NULL;
     uint8_t *bin = NULL;
     char *meta = NULL;
     size_t bin_len, meta_len = 0;
-    char name[MODEL_VERSION_MAX] = "";
+    char name[STORE_VERSION_MAX + 1] = "";
     uint32_t crc = 0;
 
     if (model_read_file(path, MODEL_MAX_BYTES, &bin, &bin_len, err) != 0)
@@ -253,7 +253,7 @@ static struct model *load(const char *path, const char *meta_path,
         snprintf(name, sizeof name, "%s", version);
     else if (name[0] == '\0')
         snprintf(name, sizeof name, "%08x", (unsigned)crc);
-    m = model_new(f, name, crc, path, meta, meta_len, err);
+    m = serving_new(f, name, crc, path, meta, meta_len, err);
     f = NULL;
     if (m == NULL) {
         fr_error_prefix(err, "model '%s' refused", path);
@@ -309,9 +309,9 @@ out:
     return rc;
 }
 
-struct model *registry_acquire(struct registry *r)
+struct serving *registry_acquire(struct registry *r)
 {
-    struct model *m;
+    struct serving *m;
 
     pthread_mutex_lock(&r->lock);
     m = r->current;
@@ -321,9 +321,9 @@ struct model *registry_acquire(struct registry *r)
     return m;
 }
 
-void registry_install(struct registry *r, struct model *m)
+void registry_install(struct registry *r, struct serving *m)
 {
-    struct model *old;
+    struct serving *old;
 
     pthread_mutex_lock(&r->lock);
     old = r->current;
@@ -331,7 +331,7 @@ void registry_install(struct registry *r, struct model *m)
     pthread_mutex_unlock(&r->lock);
     /* Requests still holding the old model keep it alive; the last one
      * to finish frees it. */
-    model_release(old);
+    serving_release(old);
 }
 
 /* Where the model comes from now. Returns 1 with ident (what identifies
@@ -386,7 +386,7 @@ static int source(struct registry *r, char *ident, size_t ident_len,
 static void log_refused(struct registry *r, const char *what,
                         const struct fr_error *err)
 {
-    struct model *cur = registry_acquire(r);
+    struct serving *cur = registry_acquire(r);
     struct log_line l;
 
     log_begin(&l, LOG_ERROR, "model_refused");
@@ -394,7 +394,7 @@ static void log_refused(struct registry *r, const char *what,
     log_str(&l, "error", err->msg);
     log_str(&l, "serving", cur ? cur->version : NULL);
     log_end(&l);
-    model_release(cur);
+    serving_release(cur);
 }
 
 int registry_poll(struct registry *r)
@@ -402,7 +402,7 @@ int registry_poll(struct registry *r)
     struct fr_error err = {{0}};
     char ident[sizeof r->seen], path[PATH_MAX], meta[PATH_MAX];
     char version[STORE_VERSION_MAX + 1] = "";
-    struct model *m, *cur;
+    struct serving *m, *cur;
     struct log_line l;
     int found;
 
@@ -444,8 +444,8 @@ int registry_poll(struct registry *r)
         strcmp(cur->version, m->version) == 0) {
         /* The file was rewritten with the same model (a copy, a touch):
          * keep the one serving rather than count a reload. */
-        model_release(cur);
-        model_release(m);
+        serving_release(cur);
+        serving_release(m);
         return 0;
     }
     log_begin(&l, LOG_INFO, cur ? "model_reloaded" : "model_loaded");
@@ -458,7 +458,7 @@ int registry_poll(struct registry *r)
     log_num(&l, "load_ms", round(m->load_seconds * 1e6) / 1e3);
     log_str(&l, "previous", cur ? cur->version : NULL);
     log_end(&l);
-    model_release(cur);
+    serving_release(cur);
     registry_install(r, m);
     atomic_fetch_add_explicit(&r->loads_ok, 1, memory_order_relaxed);
     return 1;

@@ -1,8 +1,8 @@
 /*
  * registry.h: the model being served, and its hot reload.
  *
- * The registry holds one reference-counted `struct model`. A request takes
- * a reference with registry_acquire() and drops it with model_release()
+ * The registry holds one reference-counted `struct serving`. A request takes
+ * a reference with registry_acquire() and drops it with serving_release()
  * when its answer is written, so a swap never pulls a forest out from under
  * a request: the old model is freed by whoever drops the last reference.
  *
@@ -24,13 +24,14 @@
 
 #include "error.h"
 #include "forest.h"
+#include "store.h"
 
-#define MODEL_VERSION_MAX 128        /* bytes of a version name */
 #define MODEL_METADATA_MAX (16u << 20) /* refuse larger metadata.json */
 
-struct model {
+struct serving {
     struct forest *forest;            /* owned, verified */
-    char version[MODEL_VERSION_MAX];  /* "v1", "20261127T213000Z", ... */
+    /* "v1", "20261127T213000Z", ...: the store's limit on version names */
+    char version[STORE_VERSION_MAX + 1];
     char checksum[24];                /* "crc32:749c94f8" */
     uint32_t crc;                     /* CRC-32 of model.bin's payload */
     char *source;                     /* the model.bin it came from, owned */
@@ -46,19 +47,19 @@ struct model {
  * model_decode()'s to refuse, so f should come from it (the tests' and
  * the fuzz target's hand-built forests have finite leaves). Returns 0, or
  * -1 with err saying what is wrong. */
-int model_verify(const struct forest *f, struct fr_error *err);
+int serving_verify(const struct forest *f, struct fr_error *err);
 
 /* Wraps a decoded forest for serving: verifies it, keeps metadata (a JSON
  * text of metadata_len bytes, copied) or, when metadata is NULL, builds a
  * small JSON description from the forest. Takes ownership of f in every
  * case (freed on failure). Returns the model with one reference, or NULL
  * with err set. */
-struct model *model_new(struct forest *f, const char *version, uint32_t crc,
+struct serving *serving_new(struct forest *f, const char *version, uint32_t crc,
                         const char *source, const char *metadata,
                         size_t metadata_len, struct fr_error *err);
 
 /* Drops one reference; the last one frees the model. NULL does nothing. */
-void model_release(struct model *m);
+void serving_release(struct serving *m);
 
 struct registry_config {
     const char *model_dir;  /* serve model_dir/current (when no path) */
@@ -69,7 +70,7 @@ struct registry_config {
 struct registry {
     struct registry_config cfg;
     pthread_mutex_t lock;       /* guards current */
-    struct model *current;      /* NULL until a model loads */
+    struct serving *current;      /* NULL until a model loads */
     pthread_mutex_t wake_lock;  /* guards stopping; with wake */
     pthread_cond_t wake;        /* signalled by registry_stop */
     int stopping;
@@ -100,11 +101,11 @@ int registry_poll(struct registry *r);
 
 /* Swaps m in (the registry takes the caller's reference) and drops the
  * registry's reference on the previous model. */
-void registry_install(struct registry *r, struct model *m);
+void registry_install(struct registry *r, struct serving *m);
 
 /* Takes a reference on the model serving now, or returns NULL when none
- * is loaded. The caller drops it with model_release(). */
-struct model *registry_acquire(struct registry *r);
+ * is loaded. The caller drops it with serving_release(). */
+struct serving *registry_acquire(struct registry *r);
 
 /* Asks the watcher to poll the source at once instead of at the end of
  * its interval (also when the interval is 0, "load once"): SIGHUP. A

@@ -1,7 +1,7 @@
 /*
  * fuzz_model.c: libFuzzer target for the model loader: model_decode()
  * (libforest/model.h), then what the server does with a model it accepts
- * (model_new's checks and description, single, batch and spread
+ * (serving_new's checks and description, single, batch and spread
  * predictions, and a forecast row for a series model).
  *
  * Random bytes almost never pass the two CRC-32 checks, so the fuzzer
@@ -37,12 +37,12 @@ static void put_u64(uint8_t *p, uint64_t v)
 static void exercise(struct forest *f)
 {
     struct fr_error err = {{0}};
-    struct model *m;
+    struct serving *m;
     size_t nf = f->n_features;
     float *rows;
     double out[3], mean, std, lo, hi;
 
-    m = model_new(f, "fuzz", 0, "fuzz", NULL, 0, &err);
+    m = serving_new(f, "fuzz", 0, "fuzz", NULL, 0, &err);
     if (m == NULL)
         return;
     f = m->forest;
@@ -66,7 +66,7 @@ static void exercise(struct forest *f)
         (void)out;
     }
     free(rows);
-    model_release(m);
+    serving_release(m);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

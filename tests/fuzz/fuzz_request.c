@@ -83,13 +83,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     struct registry_config cfg = {"/nonexistent", NULL, 0};
     struct fr_error err = {{0}};
-    struct model *m;
+    struct serving *m;
 
     (void)argc;
     (void)argv;
     if (registry_init(&registry, &cfg, &err) != 0)
         abort();
-    m = model_new(train(), "fuzz", 0, "fuzz", NULL, 0, &err);
+    m = serving_new(train(), "fuzz", 0, "fuzz", NULL, 0, &err);
     if (m == NULL) {
         fprintf(stderr, "fuzz_request: %s\n", err.msg);
         abort();

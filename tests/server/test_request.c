@@ -136,11 +136,11 @@ static int get(const char *path)
 static void install(struct forest *f, const char *version)
 {
     struct fr_error err = {{0}};
-    struct model *m = model_new(f, version, 0x1234abcd, "test", NULL, 0,
+    struct serving *m = serving_new(f, version, 0x1234abcd, "test", NULL, 0,
                                 &err);
 
     if (m == NULL) {
-        printf("  FAIL  model_new: %s\n", err.msg);
+        printf("  FAIL  serving_new: %s\n", err.msg);
         exit(1);
     }
     registry_install(&registry, m);
@@ -546,7 +546,7 @@ static void test_auth(void)
 
 static void test_refcount(void)
 {
-    struct model *held;
+    struct serving *held;
 
     install(tabular(), "r1");
     held = registry_acquire(&registry);
@@ -554,11 +554,11 @@ static void test_refcount(void)
     check("refcount: a held model outlives its swap",
           held != NULL && strcmp(held->version, "r1") == 0 &&
           forest_predict_row(held->forest, (const float[]){1, 1}) == 60.0);
-    model_release(held);
+    serving_release(held);
     held = registry_acquire(&registry);
     check("refcount: the registry serves the new one",
           held != NULL && strcmp(held->version, "r2") == 0);
-    model_release(held);
+    serving_release(held);
 }
 
 int main(void)
