@@ -27,6 +27,7 @@
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
+#include "monotonic.h"
 #include "registry.h"
 #include "server.h"
 #include "stats.h"
@@ -170,14 +171,6 @@ static struct timespec seconds_ts(double s)
     return ts;
 }
 
-static double now_mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The shutdown sequence of the file header. */
 static void drain(struct server *srv, struct app *app, const sigset_t *sigs,
                   int sig)
@@ -200,9 +193,9 @@ static void drain(struct server *srv, struct app *app, const sigset_t *sigs,
     log_begin(&l, LOG_INFO, "listener_closed");
     log_int(&l, "in_flight", (long long)stats_in_flight(app->stats));
     log_end(&l);
-    deadline = now_mono() + (double)S.timeout;
+    deadline = monotonic_seconds() + (double)S.timeout;
     left = stats_in_flight(app->stats);
-    while (left > 0 && now_mono() < deadline) {
+    while (left > 0 && monotonic_seconds() < deadline) {
         struct timespec tick = seconds_ts(0.01);
         nanosleep(&tick, NULL);
         left = stats_in_flight(app->stats);

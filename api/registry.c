@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "model.h"
+#include "monotonic.h"
 #include "store.h"
 
 static double now_unix(void)
@@ -29,14 +30,6 @@ static double now_unix(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now_mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -226,7 +219,7 @@ out:
 static struct serving *load(const char *path, const char *meta_path,
                           const char *version, struct fr_error *err)
 {
-    double t0 = now_mono();
+    double t0 = monotonic_seconds();
     struct forest *f = NULL;
     struct serving *m = NULL;
     uint8_t *bin = NULL;
@@ -259,7 +252,7 @@ static struct serving *load(const char *path, const char *meta_path,
         fr_error_prefix(err, "model '%s' refused", path);
         goto out;
     }
-    m->load_seconds = now_mono() - t0;
+    m->load_seconds = monotonic_seconds() - t0;
 out:
     forest_free(f);
     free(bin);

@@ -44,6 +44,7 @@
 
 #include "encoding.h"
 #include "log.h"
+#include "monotonic.h"
 
 /* Bursts that held at least this much body memory end in a malloc_trim. */
 #define BODY_TRIM_AFTER (8u * 1024 * 1024)
@@ -56,7 +57,7 @@ struct conn {
     enum encoding enc;       /* the body's Content-Encoding */
     struct buf out;          /* the answer */
     struct scratch sc;       /* rows and results */
-    struct timespec start;   /* when the headers were in */
+    double start;            /* when the headers were in (monotonic s) */
     int refused;             /* 413 (past max_body) or 503 (past the body
                                 budget): the answer once the body is in */
     size_t discarded;        /* bytes thrown away after that */
@@ -64,13 +65,9 @@ struct conn {
     enum endpoint ep;        /* for the metrics */
 };
 
-static double since(const struct timespec *t0)
+static double since(double t0)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) +
-           (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+    return monotonic_seconds() - t0;
 }
 
 /* ---- the body budget ---------------------------------------------------- */
@@ -395,7 +392,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         cn->discarded = 0;
         cn->status = 0;
         cn->ep = EP_NOT_FOUND;
-        clock_gettime(CLOCK_MONOTONIC, &cn->start);
+        cn->start = monotonic_seconds();
         stats_request_begin(s->app->stats);
         *req_cls = cn;
         ret = check_framing(s, c, cn, url, &answered);
@@ -454,7 +451,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
     if (*upload_size > 0) {
         /* The idle timeout misses a client that trickles its body a byte at
          * a time to hold a connection: uploads get the same budget in all. */
-        if (since(&cn->start) > s->cfg.timeout)
+        if (since(cn->start) > s->cfg.timeout)
             return MHD_NO;
         if (!cn->refused) {
             size_t need = cn->body.len + *upload_size;
@@ -506,7 +503,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     (void)c;
     if (cn == NULL)
         return;
-    secs = since(&cn->start);
+    secs = since(cn->start);
     stats_request_end(s->app->stats, cn->ep,
                       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ?
                       cn->status : 0, secs);

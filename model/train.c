@@ -22,25 +22,18 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "monotonic.h"
 #include "series.h"
 #include "store.h"
 #include "synth.h"
 #include "tabular.h"
 #include "trainer.h"
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static double program_start;
 
 __attribute__((constructor)) static void mark_start(void)
 {
-    program_start = now_seconds();
+    program_start = monotonic_seconds();
 }
 
 static void say(const struct train_settings *s, const char *fmt, ...)
@@ -83,7 +76,7 @@ struct progress {
 static void on_progress(void *arg, uint32_t done, uint32_t total)
 {
     struct progress *p = arg;
-    double t = now_seconds(), elapsed = t - p->start;
+    double t = monotonic_seconds(), elapsed = t - p->start;
     double eta = done ? elapsed * (total - done) / done : 0.0;
 
     if (p->quiet)
@@ -471,7 +464,7 @@ static int publish(const struct train_settings *s, const struct forest *f,
     info.data_source = s->data_path ? s->data_path : "synthetic";
     info.series_mode = series_mode;
     info.model_crc = crc;
-    ev->total_seconds = now_seconds() - program_start;
+    ev->total_seconds = monotonic_seconds() - program_start;
     ev->peak_rss_kb = peak_rss_kb();
     info.eval = ev;
     info.test = test;
@@ -550,7 +543,7 @@ static int evaluate_and_publish(const struct train_settings *s,
     print_metrics(s, ev);
     status = publish(s, f, &d->test, ev, d->series_mode);
     say(s, "done in %.2fs, peak memory %.1f MiB",
-        now_seconds() - program_start, peak_rss_kb() / 1024.0);
+        monotonic_seconds() - program_start, peak_rss_kb() / 1024.0);
     return status;
 }
 
@@ -669,14 +662,14 @@ int trainer_train(const struct train_settings *s)
             params.shard_count,
         params.n_trees, params.max_depth, params.min_samples_leaf,
         params.max_features, params.max_bins, s->seed);
-    prog.start = prog.last = t0 = now_seconds();
+    prog.start = prog.last = t0 = monotonic_seconds();
     prog.tty = isatty(STDERR_FILENO);
     prog.quiet = s->quiet;
     f = forest_train(&d.train, d.series_mode ? &d.spec : NULL, &params,
                      on_progress, &prog, &err);
     if (f == NULL)
         goto out;
-    ev.train_seconds = now_seconds() - t0;
+    ev.train_seconds = monotonic_seconds() - t0;
     say(s, "grew %u trees in %.2fs", f->n_trees, ev.train_seconds);
     if (s->oob_score && !isnan(f->oob_rmse))
         say(s, "out-of-bag RMSE %.4f over %zu rows", f->oob_rmse, f->oob_rows);
