@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "file.h"
 #include "model.h"
 
 int auth_init(struct auth *a, const char *token, const char *token_file,
@@ -41,7 +42,7 @@ int auth_init(struct auth *a, const char *token, const char *token_file,
         goto out;
     }
     if (token_file != NULL) {
-        if (model_read_file(token_file, AUTH_TOKEN_MAX, &text, &len,
+        if (file_read_all(token_file, AUTH_TOKEN_MAX, &text, &len,
                             err) != 0) {
             fr_error_prefix(err, "API_TOKEN_FILE");
             goto out;

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "file.h"
 #include "model.h"
 #include "monotonic.h"
 #include "store.h"
@@ -164,7 +165,7 @@ static int read_metadata(const char *path, char **text, size_t *len,
     *len = 0;
     if (stat(path, &st) != 0 && errno == ENOENT)
         return 0;
-    if (model_read_file(path, MODEL_METADATA_MAX, &buf, len, err) != 0)
+    if (file_read_all(path, MODEL_METADATA_MAX, &buf, len, err) != 0)
         return -1;
     *text = (char *)buf;
     return 1;
@@ -228,7 +229,7 @@ static struct serving *load(const char *path, const char *meta_path,
     char name[STORE_VERSION_MAX + 1] = "";
     uint32_t crc = 0;
 
-    if (model_read_file(path, MODEL_MAX_BYTES, &bin, &bin_len, err) != 0)
+    if (file_read_all(path, MODEL_MAX_BYTES, &bin, &bin_len, err) != 0)
         goto out;
     f = model_decode(bin, bin_len, &crc, err);
     if (f == NULL) {

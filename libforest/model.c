@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "file.h"
+
 static const char MAGIC[8] = {'R', 'F', 'O', 'R', 'E', 'S', 'T', '\0'};
 
 #define MAX_FEATURES_IN_FILE 100000u
@@ -621,66 +623,6 @@ int model_describe(const struct forest *f, cJSON *obj)
 
 /* ---- files ------------------------------------------------------------ */
 
-static int fsync_dir_of(const char *path)
-{
-    char *copy = strdup(path);
-    int fd, rc = -1;
-
-    if (copy == NULL)
-        return -1;
-    fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        rc = fsync(fd);
-        close(fd);
-    }
-    free(copy);
-    return rc;
-}
-
-int model_write_file(const char *path, const void *data, size_t len,
-                     struct fr_error *err)
-{
-    char tmp[4096];
-    const uint8_t *p = data;
-    int fd = -1;
-
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())
-        >= sizeof tmp) {
-        fr_error_set(err, "path too long: '%s'", path);
-        return -1;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            goto fail;
-        p += n;
-        len -= (size_t)n;
-    }
-    if (fsync(fd) != 0)
-        goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto fail;
-    if (fsync_dir_of(path) != 0)
-        goto fail;
-    return 0;
-fail:
-    fr_error_set(err, "cannot write '%s': %s", path, strerror(errno));
-    if (fd >= 0)
-        close(fd); /* after the message: close may change errno */
-    unlink(tmp);
-    return -1;
-}
-
 int model_save(const struct forest *f, const char *path, uint32_t *crc,
                struct fr_error *err)
 {
@@ -690,67 +632,9 @@ int model_save(const struct forest *f, const char *path, uint32_t *crc,
 
     if (model_encode(f, &buf, &len, crc, err) != 0)
         return -1;
-    rc = model_write_file(path, buf, len, err);
+    rc = file_write_atomic(path, buf, len, err);
     free(buf);
     return rc;
-}
-
-int model_read_file(const char *path, size_t max_len, uint8_t **buf,
-                    size_t *len, struct fr_error *err)
-{
-    struct stat st;
-    uint8_t *data = NULL;
-    size_t got = 0;
-    int fd;
-
-    /* O_NONBLOCK: opening a FIFO for reading blocks until a writer comes,
-     * which would hang the caller (a reload thread, a promote) before the
-     * check below could refuse it. For a regular file the flag changes
-     * nothing, and it is cleared once the file is known to be one. */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        fr_error_set(err, "cannot open '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fr_error_set(err, "cannot read '%s': not a regular file", path);
-        goto fail;
-    }
-    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
-        fr_error_set(err, "cannot read '%s': %s", path, strerror(errno));
-        goto fail;
-    }
-    if ((uint64_t)st.st_size > max_len) {
-        fr_error_set(err, "'%s' is %lld bytes, over the limit of %zu", path,
-                     (long long)st.st_size, max_len);
-        goto fail;
-    }
-    data = malloc((size_t)st.st_size + 1);
-    if (data == NULL) {
-        fr_error_set(err, "cannot read '%s': out of memory", path);
-        goto fail;
-    }
-    while (got < (size_t)st.st_size) {
-        ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            fr_error_set(err, "cannot read '%s': %s", path, strerror(errno));
-            goto fail;
-        }
-        if (n == 0)
-            break; /* shrank while reading: decoding will say truncated */
-        got += (size_t)n;
-    }
-    data[got] = '\0';
-    close(fd);
-    *buf = data;
-    *len = got;
-    return 0;
-fail:
-    free(data);
-    close(fd);
-    return -1;
 }
 
 struct forest *model_load(const char *path, uint32_t *crc,
@@ -760,7 +644,7 @@ struct forest *model_load(const char *path, uint32_t *crc,
     size_t len;
     struct forest *f;
 
-    if (model_read_file(path, MODEL_MAX_BYTES, &buf, &len, err) != 0)
+    if (file_read_all(path, MODEL_MAX_BYTES, &buf, &len, err) != 0)
         return NULL;
     f = model_decode(buf, len, crc, err);
     if (f == NULL)

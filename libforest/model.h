@@ -76,15 +76,4 @@ int model_save(const struct forest *f, const char *path, uint32_t *crc,
 struct forest *model_load(const char *path, uint32_t *crc,
                           struct fr_error *err);
 
-/* Writes len bytes to path through a temporary file, fsync and rename, so
- * readers see the old file or the whole new one. Returns 0 or -1. */
-int model_write_file(const char *path, const void *data, size_t len,
-                     struct fr_error *err);
-
-/* Reads a whole file of at most max_len bytes into a malloc'd buffer with a
- * NUL after the end. Anything but a regular file (a FIFO, a device, a
- * directory) is refused without blocking. Returns 0 or -1 with err set. */
-int model_read_file(const char *path, size_t max_len, uint8_t **buf,
-                    size_t *len, struct fr_error *err);
-
 #endif

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "model.h"
 
 #define STAGING_PREFIX ".staging-"
@@ -48,18 +49,6 @@ static int join(char *buf, size_t len, struct fr_error *err, const char *fmt,
         return -1;
     }
     return 0;
-}
-
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    int rc;
-
-    if (fd < 0)
-        return -1;
-    rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 static int exists(const char *path)
@@ -202,8 +191,8 @@ int store_stage_commit(struct store_stage *st, struct fr_error *err)
                      versions);
         return -1;
     }
-    if (fsync_path(st->staging) != 0 || rename(st->staging, st->final) != 0 ||
-        fsync_path(versions) != 0) {
+    if (file_fsync_dir(st->staging) != 0 || rename(st->staging, st->final) != 0 ||
+        file_fsync_dir(versions) != 0) {
         fr_error_set(err, "cannot move '%s' to '%s': %s", st->staging,
                      st->final, strerror(errno));
         return -1;
@@ -283,7 +272,7 @@ int store_version_rmse(const char *model_dir, const char *version,
         fr_error_set(err, "path too long under '%s'", model_dir);
         return -1;
     }
-    if (model_read_file(path, 16u << 20, &text, &len, err) != 0)
+    if (file_read_all(path, 16u << 20, &text, &len, err) != 0)
         return -1;
     doc = cJSON_ParseWithLength((const char *)text, len);
     v = cJSON_GetObjectItemCaseSensitive(
@@ -326,7 +315,7 @@ int store_promote(const char *model_dir, const char *version,
         unlink(link_tmp);
         return -1;
     }
-    if (fsync_path(model_dir) != 0) {
+    if (file_fsync_dir(model_dir) != 0) {
         fr_error_set(err, "cannot sync '%s': %s", model_dir, strerror(errno));
         return -1;
     }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
 #include "model.h"
 #include "trainer.h"
 
@@ -45,7 +46,7 @@ static int add_metrics(cJSON *obj, const struct metrics *m)
 
 /*
  * Writes metadata.json for version info->version to path (atomically, via
- * model_write_file). Returns 0, or -1 with err set; every key is checked,
+ * file_write_atomic). Returns 0, or -1 with err set; every key is checked,
  * so a file is written whole or not at all.
  */
 int metadata_write(const char *path, const struct forest *f,
@@ -100,7 +101,7 @@ int metadata_write(const char *path, const struct forest *f,
     text = cJSON_Print(root);
     if (text == NULL)
         goto nomem;
-    rc = model_write_file(path, text, strlen(text), err);
+    rc = file_write_atomic(path, text, strlen(text), err);
     goto out;
 nomem:
     fr_error_set(err, "out of memory writing '%s'", path);

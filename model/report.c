@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
 #include "model.h"
 #include "series.h"
 #include "trainer.h"
@@ -189,7 +190,7 @@ int report_write(const char *path, const struct forest *f,
         goto nomem;
     }
     fp = NULL;
-    rc = model_write_file(path, text, len, err);
+    rc = file_write_atomic(path, text, len, err);
     goto out;
 nomem:
     fr_error_set(err, "out of memory drawing the report");

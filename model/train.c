@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "model.h"
 #include "monotonic.h"
 #include "series.h"
@@ -437,7 +438,7 @@ static int publish(const struct train_settings *s, const struct forest *f,
         store_stage_begin(s->model_dir, s->model_version, &st, &err) != 0)
         goto out;
     if (store_stage_file(&st, "model.bin", path, sizeof path, &err) != 0 ||
-        model_write_file(path, buf, len, &err) != 0 ||
+        file_write_atomic(path, buf, len, &err) != 0 ||
         verify_staged(path, f, test, crc, &err) != 0)
         goto out;
     /* A large model's buffer is not needed while the lock is held. */
@@ -605,7 +606,7 @@ static int write_shard(const struct train_settings *s, const struct forest *f)
         goto out;
     snprintf(path, sizeof path, "%s/shard-%llu-of-%llu.bin", dir,
              s->shard_index, s->shard_count);
-    if (model_write_file(path, buf, len, &err) != 0)
+    if (file_write_atomic(path, buf, len, &err) != 0)
         goto out;
     say(s, "wrote shard %llu of %llu (%u trees) to %s", s->shard_index,
         s->shard_count, f->n_trees, path);

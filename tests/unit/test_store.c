@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file.h"
 #include "model.h"
 #include "store.h"
 #include "test.h"
@@ -22,7 +23,7 @@ static int stage_version(const char *dir, const char *version, double rmse)
         return -1;
     snprintf(json, sizeof json, "{\"metrics\": {\"rmse\": %g}}", rmse);
     if (store_stage_file(&st, "metadata.json", path, sizeof path, &err) ||
-        model_write_file(path, json, strlen(json), &err) ||
+        file_write_atomic(path, json, strlen(json), &err) ||
         store_stage_name(&st, time(NULL), &err) ||
         store_stage_commit(&st, &err)) {
         store_stage_abort(&st);
