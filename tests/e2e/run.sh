@@ -105,7 +105,10 @@ torn_down() {
 	[[ -e $E2E_STATE || -e $E2E_RUN ]] && left+=" state-dirs"
 	ip link show "$BRIDGE" >/dev/null 2>&1 && left+=" bridge"
 	grep -qE "$E2E_STATE|$E2E_RUN" /proc/mounts && left+=" mounts"
-	iptables-save 2>/dev/null | grep -q -- '-A KUBE-\|:KUBE-' && left+=" iptables-KUBE-chains"
+	# Read whole, then grep: with pipefail an early grep -q exit is a failure.
+	local rules
+	rules=$(iptables-save 2>/dev/null || true)
+	grep -q -- '-A KUBE-\|:KUBE-' <<<"$rules" && left+=" iptables-KUBE-chains"
 	local exe
 	for exe in /proc/[0-9]*/exe; do
 		[[ $(readlink "$exe" 2>/dev/null) == "$E2E_CACHE"/bin/* ]] && left+=" process:${exe//[^0-9]/}"
@@ -176,8 +179,9 @@ smoke_nodeport() { [[ $(curl -fsS --max-time 3 http://127.0.0.1:30801/) == smoke
 smoke_metrics() { kc top pod -n e2e-smoke web --no-headers; }
 # The pod resolves the API server's Service name through CoreDNS.
 smoke_dns() {
-	kc -n e2e-smoke exec web -- nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" |
-		grep -q "${SERVICE_CIDR%.*/*}.1"
+	local out
+	out=$(kc -n e2e-smoke exec web -- nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN") || return 1
+	grep -q "${SERVICE_CIDR%.*/*}.1" <<<"$out"
 }
 
 smoke() {
@@ -305,12 +309,20 @@ retrain() {
 	}
 }
 
+# The merge Job's log says it joined 4 shards. Read whole first: with
+# pipefail, grep -q quitting early would fail the pipeline on SIGPIPE.
+merge_joined_4() {
+	local out
+	out=$(kc -n "$NS" logs job/model-training-merge) || return 1
+	grep -q "merged 4 shards" <<<"$out"
+}
+
 # scripts/minikube-parallel-train.sh: the Indexed Job's 4 shards and the
 # merge Job (k8s/examples/parallel-training) promote a merged forest.
 parallel_train() {
 	local v_before=$1 v
 	check "scripts/minikube-parallel-train.sh succeeds" user_script minikube-parallel-train.sh || return 1
-	check "the merge Job joined 4 shards" eval 'kc -n "$NS" logs job/model-training-merge | grep -q "merged 4 shards"'
+	check "the merge Job joined 4 shards" merge_joined_4
 	v=$(current_version)
 	check "the merged forest is promoted ($v_before -> $v)" test "$v" != "$v_before" || return 1
 	check "API serves the merged version $v within 120s" wait_for 120 "version $v" serves_version "$v"
