@@ -465,14 +465,19 @@ scenario_body_budget() {
     check "  ... so does a chunked body" [ "$code" = 503 ]
     check "  ... while requests without a body are served" \
         [ "$(status_of "$(url budget /health)")" = 200 ]
+    local closed=0 rc
     for fd in "${fds[@]}"; do
-        # The refused ones were answered and closed; the held ones wait.
-        if timeout 1 cat <&"$fd" 2>/dev/null | grep -q '^Retry-After: 1'; then
-            n503=$((n503 + 1))
-        fi
+        # The refused ones were answered and closed; the held ones wait (cat
+        # times out, 124). A refused client's 503 may be lost to the reset a
+        # close with unread body bytes sends, so closing is what is counted,
+        # and the answer where it arrived.
+        timeout 1 cat <&"$fd" >"$TMP/held.out" 2>/dev/null
+        rc=$?
+        [ "$rc" != 124 ] && closed=$((closed + 1))
+        grep -q '^Retry-After: 1' "$TMP/held.out" && n503=$((n503 + 1))
     done
-    check "  ... 4 of the 8 held uploads were refused with 503 and Retry-After ($n503)" \
-        [ "$n503" = 4 ]
+    check "  ... 4 of the 8 held uploads were refused and closed ($closed; $n503 answers with Retry-After seen)" \
+        eval '[ "$closed" = 4 ] && [ "$n503" -le 4 ]'
     # 2140 bytes of budget left: a 3000-byte body fits compressed, not
     # decompressed.
     { printf '{"features":%s' "$ROW"; head -c 2900 /dev/zero | tr '\0' ' '; printf '}'; } |
