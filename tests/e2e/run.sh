@@ -356,9 +356,10 @@ auth() {
 	check "rollout restart of deployment/$d completes within 240s" \
 		eval 'kc -n "$NS" rollout restart "deployment/$d" >/dev/null &&
 			kc -n "$NS" rollout status "deployment/$d" --timeout=240s >/dev/null' || return 1
-	check "/predict without the token: 401" \
-		test "$(status_of -H 'Content-Type: application/json' --data-binary "@$PREDICT_BODY_FILE" \
-			"http://127.0.0.1:$NODE_PORT$PREDICT_PATH")" == 401
+	# Old pods (no token yet) drain for DRAIN_SECONDS after the rollout and
+	# may still answer: wait until only new pods do.
+	check "/predict without the token: 401 within 30s" \
+		wait_for 30 "/predict 401 without a token" predict_refused_without_token
 	check "/predict with the token: 200" \
 		test "$(status_of -H 'Content-Type: application/json' -H "Authorization: Bearer $E2E_TOKEN" \
 			--data-binary "@$PREDICT_BODY_FILE" "http://127.0.0.1:$NODE_PORT$PREDICT_PATH")" == 200
@@ -367,6 +368,10 @@ auth() {
 	# token wrongly required it would stay 401.
 	check "/ready without the token: 200 within 30s" \
 		wait_for 30 "/ready 200 without a token" ready_without_token
+}
+predict_refused_without_token() {
+	[[ $(status_of -H 'Content-Type: application/json' --data-binary "@$PREDICT_BODY_FILE" \
+		"http://127.0.0.1:$NODE_PORT$PREDICT_PATH") == 401 ]]
 }
 ready_without_token() { [[ $(status_of "http://127.0.0.1:$NODE_PORT/ready") == 200 ]]; }
 
