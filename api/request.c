@@ -111,17 +111,18 @@ double *scratch_work(struct scratch *sc, size_t n)
  * -1. A backslash counts as an escape only after an even run of them. */
 static long escaped_nul(const char *body, size_t len)
 {
-    size_t run = 0;
+    const char *p = body, *end = body + len;
 
-    for (size_t i = 0; i < len; i++) {
-        if (body[i] == '\\') {
-            run++;
-            continue;
-        }
-        if (run % 2 == 1 && body[i] == 'u' && len - i >= 5 &&
-            memcmp(body + i + 1, "0000", 4) == 0)
-            return (long)(i - 1);
-        run = 0;
+    /* memchr jumps between backslashes: most bodies have none, and this
+     * runs on every request. */
+    while ((p = memchr(p, '\\', (size_t)(end - p))) != NULL) {
+        const char *q = p;
+        while (q < end && *q == '\\')
+            q++;
+        if ((q - p) % 2 == 1 && end - q >= 5 && *q == 'u' &&
+            memcmp(q + 1, "0000", 4) == 0)
+            return (long)(q - 1 - body);
+        p = q;
     }
     return -1;
 }

@@ -379,7 +379,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
         const char *len;
         enum MHD_Result ret;
-        int answered;
+        int answered, has_body;
 
         cn = ci != NULL ? ci->socket_context : NULL;
         if (cn == NULL)
@@ -407,23 +407,22 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
             return send_reply(s, c, cn, &r);
         len = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
+        /* An announced empty body (Content-Length: 0, which some clients
+         * always send) is no body: nothing below concerns it. */
+        has_body = (len != NULL && strtoull(len, NULL, 10) > 0) ||
+                   MHD_lookup_connection_value(
+                       c, MHD_HEADER_KIND,
+                       MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+        if (!has_body)
+            return MHD_YES;
         /* A body nothing would read (a 404, a 405, a GET with a body) is
          * never buffered nor budgeted: the answer comes at once and the
-         * connection closes, so its bytes are never parsed either. An
-         * announced empty body (Content-Length: 0, which some clients
-         * always send) needs neither. */
+         * connection closes, so its bytes are never parsed either. */
         if (!handlers_takes_body(method, url)) {
-            int has_body = (len != NULL && strtoull(len, NULL, 10) > 0) ||
-                           MHD_lookup_connection_value(
-                               c, MHD_HEADER_KIND,
-                               MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
-            if (has_body) {
-                handlers_dispatch(s->app, method, url, NULL, NULL, 0,
-                                  &cn->sc, &cn->out, &r);
-                r.close = 1;
-                return send_reply(s, c, cn, &r);
-            }
-            return MHD_YES;
+            handlers_dispatch(s->app, method, url, NULL, NULL, 0, &cn->sc,
+                              &cn->out, &r);
+            r.close = 1;
+            return send_reply(s, c, cn, &r);
         }
         /* An encoding the server cannot decode is refused before the
          * body is read (RFC 9110 section 15.5.16: 415). */
