@@ -280,7 +280,7 @@ static void predict(struct app *app, const char *body, size_t len,
         no_model(r, out);
         return;
     }
-    status = request_predict(body, len, m->forest, app->max_batch_rows, sc,
+    status = request_predict(body, len, m->model->forest, app->max_batch_rows, sc,
                              &req, &err);
     if (status != 0) {
         fail(r, out, status, err.msg);
@@ -289,7 +289,7 @@ static void predict(struct app *app, const char *body, size_t len,
     per = req.level > 0 ? 4 : 1;
     res = scratch_outs(sc, req.n_rows * per);
     if (res == NULL ||
-        predict_rows(m->forest, req.X, req.n_rows, req.level, sc, res) != 0) {
+        predict_rows(m->model->forest, req.X, req.n_rows, req.level, sc, res) != 0) {
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
@@ -334,6 +334,7 @@ static void forecast(struct app *app, const char *body, size_t len,
     struct forecast_request req;
     struct fr_error err = {{0}};
     const struct forest *f;
+    const struct series_spec *spec;
     uint32_t h;
     double *past, *res;
     float *row;
@@ -344,21 +345,22 @@ static void forecast(struct app *app, const char *body, size_t len,
         no_model(r, out);
         return;
     }
-    f = m->forest;
-    if (!f->has_series) {
+    f = m->model->forest;
+    spec = &m->model->series;
+    if (!m->model->has_series) {
         snprintf(msg, sizeof msg, "model '%s' was trained on a table, not "
                  "a series: /forecast needs a series model (use /predict)",
                  m->version);
         fail(r, out, 422, msg);
         goto out;
     }
-    status = request_forecast(body, len, f, app->max_horizon, sc, &req,
+    status = request_forecast(body, len, m->model, app->max_horizon, sc, &req,
                               &err);
     if (status != 0) {
         fail(r, out, status, err.msg);
         goto out;
     }
-    h = series_history(&f->series);
+    h = series_history(spec);
     /* outs: 4 results per day, then the sliding window of h values. */
     res = scratch_outs(sc, 4 * req.horizon + h);
     row = scratch_rows(sc, f->n_features);
@@ -372,8 +374,8 @@ static void forecast(struct app *app, const char *body, size_t len,
      * day, through the same series_build_row() that built training rows. */
     for (size_t d = 0; d < req.horizon; d++) {
         double *day = res + 4 * d;
-        series_build_row(&f->series, past, req.first_day + (int32_t)d,
-                         req.cov + d * f->series.n_covariates, row);
+        series_build_row(spec, past, req.first_day + (int32_t)d,
+                         req.cov + d * spec->n_covariates, row);
         if (req.level > 0) {
             if (spread(f, row, req.level, sc, day) != 0) {
                 fail(r, out, 500, "out of memory for the forecast");
@@ -456,21 +458,21 @@ static void v2_metadata(struct app *app, const struct route *rt,
     buf_json_string(out, m->version);
     buf_puts(out, "],\"platform\":\"forest-serve\",\"inputs\":[{\"name\":"
              "\"input-0\",\"datatype\":\"FP32\",\"shape\":[-1,");
-    buf_printf(out, "%u", m->forest->n_features);
+    buf_printf(out, "%u", m->model->forest->n_features);
     buf_puts(out, "]}],\"outputs\":[{\"name\":\"" REQUEST_OUTPUT_NAME
              "\",\"datatype\":\"FP32\",\"shape\":[-1,1]}],\"parameters\":"
              "{\"mode\":");
-    buf_puts(out, m->forest->has_series ? "\"series\"" : "\"tabular\"");
+    buf_puts(out, m->model->has_series ? "\"series\"" : "\"tabular\"");
     buf_printf(out, ",\"n_features\":%u,\"features\":",
-               m->forest->n_features);
+               m->model->forest->n_features);
     /* The protocol's parameter values are strings, numbers or booleans,
      * not arrays: the names in model order, joined with commas (GET
      * /model has them as an array). */
     buf_init(&names);
-    for (uint32_t i = 0; i < m->forest->n_features; i++) {
+    for (uint32_t i = 0; i < m->model->forest->n_features; i++) {
         if (i > 0)
             buf_add(&names, ",", 1);
-        buf_puts(&names, m->forest->feature_names[i]);
+        buf_puts(&names, m->model->forest->feature_names[i]);
     }
     if (names.failed)
         out->failed = 1;
@@ -564,7 +566,7 @@ static void v2_infer(struct app *app, const struct route *rt,
         goto out;
     }
     status = request_infer(body, json_len, body + json_len, len - json_len,
-                           m->forest, app->max_batch_rows, sc, &req, &err);
+                           m->model->forest, app->max_batch_rows, sc, &req, &err);
     if (status != 0) {
         fail(r, out, status, err.msg);
         goto out;
@@ -574,7 +576,7 @@ static void v2_infer(struct app *app, const struct route *rt,
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
-    predict_rows(m->forest, req.X, req.n_rows, 0, sc, res);
+    predict_rows(m->model->forest, req.X, req.n_rows, 0, sc, res);
     stats_add_predictions(app->stats, req.n_rows);
     buf_puts(out, "{\"model_name\":");
     buf_json_string(out, app->model_name);

@@ -67,9 +67,10 @@ out:
 
 /* A metadata.json-like description for a model file that came without
  * one (MODEL_PATH pointing at a lone model.bin). */
-static char *describe(const struct forest *f, const char *version,
+static char *describe(const struct model *mod, const char *version,
                       const char *checksum, const char *source)
 {
+    const struct forest *f = mod->forest;
     cJSON *root = cJSON_CreateObject();
     char *text = NULL;
 
@@ -79,7 +80,7 @@ static char *describe(const struct forest *f, const char *version,
         cJSON_AddStringToObject(root, "checksum", checksum) &&
         cJSON_AddStringToObject(root, "source", source) &&
         cJSON_AddNumberToObject(root, "trees", f->n_trees) &&
-        model_describe(f, root) == 0 &&
+        model_describe(mod, root) == 0 &&
         (!isfinite(f->oob_rmse) ||
          cJSON_AddNumberToObject(root, "oob_rmse", f->oob_rmse)))
         text = cJSON_Print(root);
@@ -87,13 +88,13 @@ static char *describe(const struct forest *f, const char *version,
     return text;
 }
 
-struct serving *serving_new(struct forest *f, const char *version, uint32_t crc,
+struct serving *serving_new(struct model *mod, const char *version, uint32_t crc,
                         const char *source, const char *metadata,
                         size_t metadata_len, struct fr_error *err)
 {
     struct serving *m = NULL;
 
-    if (serving_verify(f, err) != 0)
+    if (serving_verify(mod->forest, err) != 0)
         goto fail;
     if (strlen(version) > STORE_VERSION_MAX) {
         fr_error_set(err, "version name '%.40s...' is too long", version);
@@ -102,8 +103,8 @@ struct serving *serving_new(struct forest *f, const char *version, uint32_t crc,
     m = calloc(1, sizeof *m);
     if (m == NULL)
         goto nomem;
-    m->forest = f;
-    f = NULL;
+    m->model = mod;
+    mod = NULL;
     snprintf(m->version, sizeof m->version, "%s", version);
     snprintf(m->checksum, sizeof m->checksum, "crc32:%08x", (unsigned)crc);
     m->crc = crc;
@@ -120,7 +121,7 @@ struct serving *serving_new(struct forest *f, const char *version, uint32_t crc,
     } else {
         /* cJSON_Print allocates with malloc (default hooks): free() is
          * the right release. */
-        m->metadata = describe(m->forest, m->version, m->checksum, source);
+        m->metadata = describe(m->model, m->version, m->checksum, source);
         if (m->metadata == NULL)
             goto nomem;
         m->metadata_len = strlen(m->metadata);
@@ -135,7 +136,7 @@ fail:
         atomic_init(&m->refs, 1);
         serving_release(m);
     }
-    forest_free(f);
+    model_free(mod);
     return NULL;
 }
 
@@ -145,7 +146,7 @@ void serving_release(struct serving *m)
         return;
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
         return;
-    forest_free(m->forest);
+    model_free(m->model);
     free(m->source);
     free(m->metadata);
     free(m);
@@ -221,7 +222,7 @@ static struct serving *load(const char *path, const char *meta_path,
                           const char *version, struct fr_error *err)
 {
     double t0 = monotonic_seconds();
-    struct forest *f = NULL;
+    struct model *mod = NULL;
     struct serving *m = NULL;
     uint8_t *bin = NULL;
     char *meta = NULL;
@@ -231,8 +232,8 @@ static struct serving *load(const char *path, const char *meta_path,
 
     if (file_read_all(path, MODEL_MAX_BYTES, &bin, &bin_len, err) != 0)
         goto out;
-    f = model_decode(bin, bin_len, &crc, err);
-    if (f == NULL) {
+    mod = model_decode(bin, bin_len, &crc, err);
+    if (mod == NULL) {
         fr_error_prefix(err, "cannot load model '%s'", path);
         goto out;
     }
@@ -247,15 +248,15 @@ static struct serving *load(const char *path, const char *meta_path,
         snprintf(name, sizeof name, "%s", version);
     else if (name[0] == '\0')
         snprintf(name, sizeof name, "%08x", (unsigned)crc);
-    m = serving_new(f, name, crc, path, meta, meta_len, err);
-    f = NULL;
+    m = serving_new(mod, name, crc, path, meta, meta_len, err);
+    mod = NULL;
     if (m == NULL) {
         fr_error_prefix(err, "model '%s' refused", path);
         goto out;
     }
     m->load_seconds = monotonic_seconds() - t0;
 out:
-    forest_free(f);
+    model_free(mod);
     free(bin);
     free(meta);
     return m;
@@ -446,9 +447,10 @@ int registry_poll(struct registry *r)
     log_str(&l, "version", m->version);
     log_str(&l, "checksum", m->checksum);
     log_str(&l, "path", m->source);
-    log_str(&l, "mode", m->forest->has_series ? "series" : "tabular");
-    log_int(&l, "features", m->forest->n_features);
-    log_int(&l, "trees", m->forest->n_trees);
+    log_str(&l, "mode", m->model->has_series ? "series" : "tabular");
+    log_int(&l, "features", m->model->forest->n_features);
+    log_int(&l, "trees", m->model->forest->n_trees);
+    log_int(&l, "format_version", m->model->format_version);
     log_num(&l, "load_ms", round(m->load_seconds * 1e6) / 1e3);
     log_str(&l, "previous", cur ? cur->version : NULL);
     log_end(&l);

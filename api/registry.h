@@ -24,12 +24,13 @@
 
 #include "error.h"
 #include "forest.h"
+#include "model.h"
 #include "store.h"
 
 #define MODEL_METADATA_MAX (16u << 20) /* refuse larger metadata.json */
 
 struct serving {
-    struct forest *forest;            /* owned, verified */
+    struct model *model;              /* owned, verified */
     /* "v1", "20261127T213000Z", ...: the store's limit on version names */
     char version[STORE_VERSION_MAX + 1];
     char checksum[24];                /* "crc32:749c94f8" */
@@ -49,12 +50,12 @@ struct serving {
  * -1 with err saying what is wrong. */
 int serving_verify(const struct forest *f, struct fr_error *err);
 
-/* Wraps a decoded forest for serving: verifies it, keeps metadata (a JSON
- * text of metadata_len bytes, copied) or, when metadata is NULL, builds a
- * small JSON description from the forest. Takes ownership of f in every
- * case (freed on failure). Returns the model with one reference, or NULL
- * with err set. */
-struct serving *serving_new(struct forest *f, const char *version, uint32_t crc,
+/* Wraps a decoded model for serving: verifies its forest, keeps metadata (a
+ * JSON text of metadata_len bytes, copied) or, when metadata is NULL,
+ * builds a small JSON description from the model. Takes ownership of mod
+ * in every case (freed on failure). Returns the serving version with one
+ * reference, or NULL with err set. */
+struct serving *serving_new(struct model *mod, const char *version, uint32_t crc,
                         const char *source, const char *metadata,
                         size_t metadata_len, struct fr_error *err);
 

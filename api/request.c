@@ -942,13 +942,13 @@ static int history(const cJSON *hist, uint32_t h, double *past,
     return 0;
 }
 
-int request_forecast(const char *body, size_t len, const struct forest *f,
+int request_forecast(const char *body, size_t len, const struct model *m,
                      size_t max_horizon, struct scratch *sc,
                      struct forecast_request *out, struct fr_error *err)
 {
     static const char *const KEYS[] = {"history", "horizon", "covariates",
                                        "interval"};
-    const struct series_spec *s = &f->series;
+    const struct series_spec *s = &m->series;
     const cJSON *hist, *hor, *cov, *lvl, *v;
     uint32_t h = series_history(s);
     size_t nc = s->n_covariates, i = 0;

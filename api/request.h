@@ -22,6 +22,7 @@
 
 #include "error.h"
 #include "forest.h"
+#include "model.h"
 
 #define REQUEST_ID_MAX 256           /* bytes of a V2 request id */
 #define REQUEST_HISTORY_LIMIT 1e37   /* |value| of a forecast history day */
@@ -118,7 +119,7 @@ struct forecast_request {
 
 /* Parses a /forecast body for forest f (which must have a series). Returns
  * 0, or 400/422/500 with err set. */
-int request_forecast(const char *body, size_t len, const struct forest *f,
+int request_forecast(const char *body, size_t len, const struct model *m,
                      size_t max_horizon, struct scratch *sc,
                      struct forecast_request *out, struct fr_error *err);
 

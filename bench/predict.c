@@ -131,7 +131,8 @@ int main(int argc, char **argv)
     struct options o = {0};
     struct fr_error err = {{0}};
     struct dataset ds = {0};
-    struct forest *f = NULL;
+    struct model *m = NULL;
+    const struct forest *f = NULL;
     double *out = NULL;
     double *times = NULL;
     const float *X;
@@ -141,11 +142,12 @@ int main(int argc, char **argv)
 
     if (parse_args(argc, argv, &o) != 0)
         return 2;
-    f = model_load(o.model_path, NULL, &err);
-    if (f == NULL) {
+    m = model_load(o.model_path, NULL, &err);
+    if (m == NULL) {
         fprintf(stderr, "bench-predict: error: %s\n", err.msg);
         goto out;
     }
+    f = m->forest;
     if (tabular_read_csv(o.data_path, o.target, &ds, &err) != 0) {
         fprintf(stderr, "bench-predict: error: %s\n", err.msg);
         goto out;
@@ -214,6 +216,6 @@ out:
     free(times);
     free(out);
     dataset_release(&ds);
-    forest_free(f);
+    model_free(m);
     return rc;
 }

@@ -285,6 +285,7 @@ struct grower {
     uint32_t *features;       /* feature order for sampling */
     struct node_task *stack;
     struct tree_node *nodes;
+    uint32_t *cover;          /* bootstrap weight of each node */
     uint32_t cap_nodes;
 };
 
@@ -299,6 +300,7 @@ static void grower_release(struct grower *g)
     free(g->features);
     free(g->stack);
     free(g->nodes);
+    free(g->cover);
 }
 
 static int grower_init(struct grower *g, const struct trainer *t)
@@ -317,9 +319,10 @@ static int grower_init(struct grower *g, const struct trainer *t)
     g->stack = malloc((size_t)slots * sizeof *g->stack);
     g->cap_nodes = 256;
     g->nodes = malloc(g->cap_nodes * sizeof *g->nodes);
+    g->cover = malloc(g->cap_nodes * sizeof *g->cover);
     if (!g->count || !g->rows || !g->tmp || !g->hist_sums || !g->hist_wns ||
-        !g->free_slots ||
-        !g->features || !g->stack || !g->nodes)
+        !g->free_slots || !g->features || !g->stack || !g->nodes ||
+        !g->cover)
         return -1;
     return 0;
 }
@@ -487,9 +490,14 @@ static int add_nodes(struct grower *g, uint32_t n_nodes)
     if (n_nodes > g->cap_nodes) {
         uint32_t cap = g->cap_nodes * 2;
         struct tree_node *p = realloc(g->nodes, cap * sizeof *p);
+        uint32_t *c;
         if (p == NULL)
             return -1;
         g->nodes = p;
+        c = realloc(g->cover, cap * sizeof *c);
+        if (c == NULL)
+            return -1;
+        g->cover = c;
         g->cap_nodes = cap;
     }
     return 0;
@@ -563,6 +571,7 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
         int need[2], small;
 
         depth = task.depth > depth ? task.depth : depth;
+        g->cover[task.node] = task.w;
         if (task.hist < 0 ||
             find_split(t, g, &r, &task, slot(t, g, task.hist), &best) != 0) {
             make_leaf(&g->nodes[task.node], task.node, task.sum / task.w);
@@ -625,9 +634,11 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
     tree->n_nodes = n_nodes;
     tree->depth = depth;
     tree->nodes = malloc(n_nodes * sizeof *tree->nodes);
-    if (tree->nodes == NULL)
+    tree->cover = malloc(n_nodes * sizeof *tree->cover);
+    if (tree->nodes == NULL || tree->cover == NULL)
         return -1;
     memcpy(tree->nodes, g->nodes, n_nodes * sizeof *tree->nodes);
+    memcpy(tree->cover, g->cover, n_nodes * sizeof *tree->cover);
     if (t->progress != NULL) {
         pthread_mutex_lock(&t->lock);
         t->done++;
@@ -863,7 +874,6 @@ fail:
 }
 
 struct forest *forest_train(const struct dataset *train,
-                            const struct series_spec *spec,
                             const struct forest_params *params,
                             forest_progress_fn progress, void *progress_arg,
                             struct fr_error *err)
@@ -947,11 +957,6 @@ struct forest *forest_train(const struct dataset *train,
     }
     f->params = *params;
     f->params.n_threads = 0;
-    if (spec != NULL) {
-        if (series_spec_copy(&f->series, spec, err) != 0)
-            goto out;
-        f->has_series = 1;
-    }
     if (params->oob && compute_oob(&t, f, workers) != 0)
         goto nomem;
     ok = 1;
@@ -978,31 +983,11 @@ out:
     return f;
 }
 
-static int same_spec(const struct forest *a, const struct forest *b)
-{
-    if (a->has_series != b->has_series)
-        return 0;
-    if (!a->has_series)
-        return 1;
-    if (a->series.n_lags != b->series.n_lags ||
-        a->series.n_windows != b->series.n_windows ||
-        a->series.n_covariates != b->series.n_covariates ||
-        memcmp(a->series.lags, b->series.lags, sizeof a->series.lags) ||
-        memcmp(a->series.windows, b->series.windows,
-               sizeof a->series.windows))
-        return 0;
-    for (uint32_t i = 0; i < a->series.n_covariates; i++) {
-        if (strcmp(a->series.covariates[i], b->series.covariates[i]) != 0)
-            return 0;
-    }
-    return 1;
-}
-
 static int same_forest_kind(const struct forest *a, const struct forest *b)
 {
     const struct forest_params *p = &a->params, *q = &b->params;
 
-    if (a->n_features != b->n_features || !same_spec(a, b))
+    if (a->n_features != b->n_features)
         return 0;
     for (uint32_t i = 0; i < a->n_features; i++) {
         if (strcmp(a->feature_names[i], b->feature_names[i]) != 0)
@@ -1061,9 +1046,16 @@ struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
             dst = &f->trees[src->index];
             *dst = *src;
             dst->nodes = malloc(src->n_nodes * sizeof *dst->nodes);
-            if (dst->nodes == NULL)
+            dst->cover = NULL;
+            if (src->cover != NULL)
+                dst->cover = malloc(src->n_nodes * sizeof *dst->cover);
+            if (dst->nodes == NULL ||
+                (src->cover != NULL && dst->cover == NULL))
                 goto nomem;
             memcpy(dst->nodes, src->nodes, src->n_nodes * sizeof *dst->nodes);
+            if (src->cover != NULL)
+                memcpy(dst->cover, src->cover,
+                       src->n_nodes * sizeof *dst->cover);
         }
         /* Forest importances are the mean over trees of per-tree ones. */
         for (uint32_t j = 0; j < f->n_features; j++)
@@ -1073,10 +1065,16 @@ struct forest *forest_merge(struct forest *const *shards, size_t n_shards,
     f->params = first->params;
     f->params.shard_index = 0;
     f->params.shard_count = 1;
-    if (first->has_series) {
-        if (series_spec_copy(&f->series, &first->series, err) != 0)
-            goto fail;
-        f->has_series = 1;
+    /* Cover is all or nothing: shards from a file format without it leave
+     * the merged forest without it, rather than some trees explainable. */
+    for (uint32_t t = 0; t < total; t++) {
+        if (f->trees[t].cover != NULL)
+            continue;
+        for (uint32_t u = 0; u < total; u++) {
+            free(f->trees[u].cover);
+            f->trees[u].cover = NULL;
+        }
+        break;
     }
     return f;
 nomem:
@@ -1091,8 +1089,10 @@ void forest_free(struct forest *f)
     if (f == NULL)
         return;
     if (f->trees != NULL) {
-        for (uint32_t t = 0; t < f->n_trees; t++)
+        for (uint32_t t = 0; t < f->n_trees; t++) {
             free(f->trees[t].nodes);
+            free(f->trees[t].cover);
+        }
     }
     if (f->feature_names != NULL) {
         for (uint32_t i = 0; i < f->n_features; i++)
@@ -1101,7 +1101,5 @@ void forest_free(struct forest *f)
     free(f->trees);
     free(f->feature_names);
     free(f->importances);
-    if (f->has_series)
-        series_spec_release(&f->series);
     free(f);
 }

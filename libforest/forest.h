@@ -14,7 +14,6 @@
 
 #include "dataset.h"
 #include "error.h"
-#include "series.h"
 
 /* The hyperparameters' ranges: one table for the trainer's settings (its
  * config table uses these bounds) and for the model decoder's checks. */
@@ -54,6 +53,12 @@ struct tree {
     uint32_t depth;          /* longest root-to-leaf path, in edges */
     uint32_t n_nodes;        /* >= 1; nodes[0] is the root */
     struct tree_node *nodes; /* children always follow their parent */
+    uint32_t *cover;         /* n_nodes bootstrap weights (draws) of the rows
+                                reaching each node, the "cover" TreeSHAP
+                                weighs paths by; a node's is the sum of its
+                                children's. NULL when read from a model file
+                                that predates it (format 1). Kept apart from
+                                nodes so prediction walks 16-byte nodes. */
 };
 
 struct forest {
@@ -63,8 +68,6 @@ struct forest {
     char **feature_names;     /* n_features owned, unique */
     double *importances;      /* n_features impurity importances, sum 1 */
     struct forest_params params;
-    int has_series;           /* built from a series: spec below is valid */
-    struct series_spec series;
     double oob_rmse;          /* out-of-bag RMSE, or NaN when not computed */
     size_t oob_rows;          /* rows that were out of bag at least once */
 };
@@ -83,11 +86,9 @@ int forest_params_check(const struct forest_params *p, struct fr_error *err);
  * library holds a lock, so it needs no locking of its own. */
 typedef void (*forest_progress_fn)(void *arg, uint32_t done, uint32_t total);
 
-/* Grows the trees of params' shard on train (in series mode, spec is copied
- * into the forest; NULL in tabular mode). Returns the forest, or NULL with
- * err set (bad parameters, no memory). The caller frees it. */
+/* Grows the trees of params' shard on train. Returns the forest, or NULL
+ * with err set (bad parameters, no memory). The caller frees it. */
 struct forest *forest_train(const struct dataset *train,
-                            const struct series_spec *spec,
                             const struct forest_params *params,
                             forest_progress_fn progress, void *progress_arg,
                             struct fr_error *err);

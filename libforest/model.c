@@ -116,10 +116,71 @@ static void set_u32(uint8_t *p, uint32_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-int model_encode(const struct forest *f, uint8_t **buf, size_t *len,
+static void encode_series(struct out *o, const struct series_spec *s)
+{
+    put_u32(o, s->n_lags);
+    for (uint32_t i = 0; i < s->n_lags; i++)
+        put_u32(o, s->lags[i]);
+    put_u32(o, s->n_windows);
+    for (uint32_t i = 0; i < s->n_windows; i++)
+        put_u32(o, s->windows[i]);
+    put_u32(o, s->n_covariates);
+    for (uint32_t i = 0; i < s->n_covariates; i++)
+        put_name(o, s->covariates[i]);
+    put_u32(o, s->target);
+    put_u32(o, s->level_window);
+    put_u32(o, s->strategy);
+    put_u32(o, s->horizons);
+}
+
+static void encode_tree(struct out *o, const struct tree *tree)
+{
+    put_u32(o, tree->index);
+    put_u32(o, tree->depth);
+    put_u32(o, tree->n_nodes);
+    for (uint32_t i = 0; i < tree->n_nodes; i++) {
+        const struct tree_node *nd = &tree->nodes[i];
+        put_u32(o, nd->feature);
+        put_f32(o, nd->threshold);
+        put_u32(o, nd->left);
+        put_f32(o, nd->value);
+    }
+    /* A forest merged from format-1 shards has no cover: write zeros,
+     * which the decoder reads back as "no cover". */
+    for (uint32_t i = 0; i < tree->n_nodes; i++)
+        put_u32(o, tree->cover != NULL ? tree->cover[i] : 0);
+}
+
+static void encode_calibration(struct out *o, const struct calibration *c)
+{
+    put_u8(o, c->n_horizons > 0);
+    if (c->n_horizons == 0)
+        return;
+    put_u32(o, c->scale);
+    put_u32(o, c->n_horizons);
+    for (uint32_t h = 0; h < c->n_horizons; h++)
+        put_u32(o, c->offsets[h + 1] - c->offsets[h]);
+    for (uint32_t i = 0; i < c->offsets[c->n_horizons]; i++)
+        put_f32(o, c->scores[i]);
+}
+
+static void encode_profile(struct out *o, const struct feature_profile *p)
+{
+    put_u8(o, p->n_bins > 0);
+    if (p->n_bins == 0)
+        return;
+    put_u32(o, p->n_bins);
+    for (size_t i = 0; i < (size_t)p->n_features * (p->n_bins - 1); i++)
+        put_f32(o, p->edges[i]);
+    for (size_t i = 0; i < (size_t)p->n_features * p->n_bins; i++)
+        put_f64(o, p->shares[i]);
+}
+
+int model_encode(const struct model *m, uint8_t **buf, size_t *len,
                  uint32_t *crc, struct fr_error *err)
 {
     struct out o = {0};
+    const struct forest *f = m->forest;
     const struct forest_params *p = &f->params;
     uint32_t payload_crc;
     uint8_t header[MODEL_HEADER_BYTES] = {0};
@@ -140,32 +201,13 @@ int model_encode(const struct forest *f, uint8_t **buf, size_t *len,
     for (uint32_t i = 0; i < f->n_features; i++)
         put_f64(&o, f->importances[i]);
     put_f64(&o, f->oob_rmse);
-    put_u8(&o, (uint8_t)(f->has_series != 0));
-    if (f->has_series) {
-        const struct series_spec *s = &f->series;
-        put_u32(&o, s->n_lags);
-        for (uint32_t i = 0; i < s->n_lags; i++)
-            put_u32(&o, s->lags[i]);
-        put_u32(&o, s->n_windows);
-        for (uint32_t i = 0; i < s->n_windows; i++)
-            put_u32(&o, s->windows[i]);
-        put_u32(&o, s->n_covariates);
-        for (uint32_t i = 0; i < s->n_covariates; i++)
-            put_name(&o, s->covariates[i]);
-    }
-    for (uint32_t t = 0; t < f->n_trees; t++) {
-        const struct tree *tree = &f->trees[t];
-        put_u32(&o, tree->index);
-        put_u32(&o, tree->depth);
-        put_u32(&o, tree->n_nodes);
-        for (uint32_t i = 0; i < tree->n_nodes; i++) {
-            const struct tree_node *nd = &tree->nodes[i];
-            put_u32(&o, nd->feature);
-            put_f32(&o, nd->threshold);
-            put_u32(&o, nd->left);
-            put_f32(&o, nd->value);
-        }
-    }
+    put_u8(&o, (uint8_t)(m->has_series != 0));
+    if (m->has_series)
+        encode_series(&o, &m->series);
+    for (uint32_t t = 0; t < f->n_trees; t++)
+        encode_tree(&o, &f->trees[t]);
+    encode_calibration(&o, &m->calibration);
+    encode_profile(&o, &m->profile);
     if (o.failed) {
         free(o.buf);
         fr_error_set(err, "out of memory encoding the model");
@@ -342,39 +384,48 @@ out:
     return rc;
 }
 
-static int decode_series(struct in *in, struct forest *f, struct fr_error *err)
+/* Reads the series spec (format 1 had only lags, windows and covariates:
+ * a raw target forecast recursively). Returns 0 or -1 with err set. */
+static int decode_series(struct in *in, struct model *m, uint32_t version,
+                         struct fr_error *err)
 {
-    struct series_spec *s = &f->series;
+    struct series_spec *s = &m->series;
+    const struct forest *f = m->forest;
     char name[SERIES_NAME_MAX + 1];
+    uint32_t n_cov;
 
+    m->has_series = 1; /* from here model_free releases what was read */
     s->n_lags = get_u32(in);
     if (s->n_lags > SERIES_MAX_LAGS)
         goto bad;
-    for (uint32_t i = 0; i < s->n_lags; i++) {
+    for (uint32_t i = 0; i < s->n_lags; i++)
         s->lags[i] = get_u32(in);
-        if (s->lags[i] < 1 || s->lags[i] > 3660)
-            goto bad;
-    }
     s->n_windows = get_u32(in);
     if (s->n_windows > SERIES_MAX_WINDOWS)
         goto bad;
-    for (uint32_t i = 0; i < s->n_windows; i++) {
+    for (uint32_t i = 0; i < s->n_windows; i++)
         s->windows[i] = get_u32(in);
-        if (s->windows[i] < 2 || s->windows[i] > 3660)
+    n_cov = get_u32(in);
+    if (n_cov > SERIES_MAX_COVARIATES)
+        goto bad;
+    for (uint32_t i = 0; i < n_cov; i++) {
+        s->covariates[i] = get_name(in);
+        if (s->covariates[i] == NULL)
             goto bad;
+        s->n_covariates++;
     }
-    {
-        uint32_t n_cov = get_u32(in);
-        if (n_cov > SERIES_MAX_COVARIATES)
-            goto bad;
-        for (uint32_t i = 0; i < n_cov; i++) {
-            s->covariates[i] = get_name(in);
-            if (s->covariates[i] == NULL)
-                goto bad;
-            s->n_covariates++;
-        }
+    if (version >= 2) {
+        s->target = get_u32(in);
+        s->level_window = get_u32(in);
+        s->strategy = get_u32(in);
+        s->horizons = get_u32(in);
+    } else {
+        s->target = SERIES_TARGET_RAW;
+        s->strategy = SERIES_RECURSIVE;
+        s->horizons = 1;
     }
-    f->has_series = 1;
+    if (in->short_read || series_spec_check(s, err) != 0)
+        goto bad;
     /* The names must be the spec's, or the server would build forecast
      * rows in another order than the trees expect. */
     if (series_n_features(s) != f->n_features)
@@ -386,17 +437,173 @@ static int decode_series(struct in *in, struct forest *f, struct fr_error *err)
     }
     return 0;
 bad:
-    f->has_series = 1; /* so forest_free releases the names read */
     fr_error_set(err, "%s", in->short_read ? "truncated" :
                  "malformed series feature description");
     return -1;
 }
 
-struct forest *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
-                            struct fr_error *err)
+/* Reads format 2's cover of a checked tree. All zeros is a forest merged
+ * from format-1 shards (no cover); otherwise every node is reached by some
+ * weight and holds exactly its children's, which TreeSHAP's divisions rely
+ * on. Returns 0 or -1 with err set. */
+static int decode_cover(struct in *in, struct tree *tree, uint32_t t,
+                        struct fr_error *err)
+{
+    int any = 0;
+
+    if (tree->n_nodes > in->left / 4) {
+        fr_error_set(err, "tree %u: truncated", t);
+        return -1;
+    }
+    tree->cover = malloc((size_t)tree->n_nodes * sizeof *tree->cover);
+    if (tree->cover == NULL) {
+        fr_error_set(err, "out of memory loading the model");
+        return -1;
+    }
+    for (uint32_t i = 0; i < tree->n_nodes; i++) {
+        tree->cover[i] = get_u32(in);
+        any |= tree->cover[i] != 0;
+    }
+    if (!any) {
+        free(tree->cover);
+        tree->cover = NULL;
+        return 0;
+    }
+    for (uint32_t i = 0; i < tree->n_nodes; i++) {
+        const struct tree_node *nd = &tree->nodes[i];
+        if (tree->cover[i] == 0 ||
+            (nd->left != i && (uint64_t)tree->cover[nd->left] +
+                                  tree->cover[nd->left + 1] !=
+                              tree->cover[i])) {
+            fr_error_set(err, "tree %u node %u: cover %u is not its "
+                         "children's sum", t, i, tree->cover[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int decode_tree(struct in *in, struct tree *tree,
+                       const struct forest *f, uint32_t t, uint32_t version,
+                       struct fr_error *err)
+{
+    tree->index = get_u32(in);
+    tree->depth = get_u32(in);
+    tree->n_nodes = get_u32(in);
+    /* Each node is 16 bytes: a count beyond what remains is a lie. */
+    if (in->short_read || tree->n_nodes < 1 ||
+        tree->n_nodes > in->left / 16 || tree->index >= f->params.n_trees ||
+        tree->depth > FOREST_MAX_DEPTH) {
+        fr_error_set(err, "tree %u: %s", t, in->short_read ? "truncated" :
+                     "bad header (index, depth or node count)");
+        return -1;
+    }
+    tree->nodes = malloc((size_t)tree->n_nodes * sizeof *tree->nodes);
+    if (tree->nodes == NULL) {
+        fr_error_set(err, "out of memory loading the model");
+        return -1;
+    }
+    for (uint32_t i = 0; i < tree->n_nodes; i++) {
+        tree->nodes[i].feature = get_u32(in);
+        tree->nodes[i].threshold = get_f32(in);
+        tree->nodes[i].left = get_u32(in);
+        tree->nodes[i].value = get_f32(in);
+    }
+    if (check_tree(tree, f->n_features, t, err) != 0)
+        return -1;
+    if (version >= 2 && decode_cover(in, tree, t, err) != 0)
+        return -1;
+    if (t > 0 && tree->index <= f->trees[t - 1].index) {
+        fr_error_set(err, "tree %u: trees are not in index order", t);
+        return -1;
+    }
+    return 0;
+}
+
+static int decode_calibration(struct in *in, struct calibration *c,
+                              struct fr_error *err)
+{
+    uint32_t n, total = 0;
+
+    if (get_u8(in) == 0)
+        return 0;
+    c->scale = get_u32(in);
+    n = get_u32(in);
+    if (in->short_read || n < 1 || n > CALIBRATION_MAX_HORIZONS) {
+        fr_error_set(err, "calibration: %s", in->short_read ? "truncated" :
+                     "bad horizon count");
+        return -1;
+    }
+    c->offsets = malloc(((size_t)n + 1) * sizeof *c->offsets);
+    if (c->offsets == NULL)
+        goto nomem;
+    c->n_horizons = n;
+    c->offsets[0] = 0;
+    for (uint32_t h = 0; h < n; h++) {
+        uint32_t count = get_u32(in);
+        if (count > CALIBRATION_MAX_SCORES) {
+            fr_error_set(err, "calibration: horizon %u holds %u scores",
+                         h + 1, count);
+            return -1;
+        }
+        total += count;
+        c->offsets[h + 1] = total;
+    }
+    if (in->short_read || total > in->left / 4) {
+        fr_error_set(err, "calibration: truncated");
+        return -1;
+    }
+    c->scores = malloc((total ? total : 1) * sizeof *c->scores);
+    if (c->scores == NULL)
+        goto nomem;
+    for (uint32_t i = 0; i < total; i++)
+        c->scores[i] = get_f32(in);
+    return calibration_check(c, err);
+nomem:
+    fr_error_set(err, "out of memory loading the model");
+    return -1;
+}
+
+static int decode_profile(struct in *in, struct feature_profile *p,
+                          uint32_t n_features, struct fr_error *err)
+{
+    size_t n_edges, n_shares;
+
+    if (get_u8(in) == 0)
+        return 0;
+    p->n_bins = get_u32(in);
+    p->n_features = n_features;
+    if (in->short_read || p->n_bins < 2 || p->n_bins > PROFILE_MAX_BINS) {
+        fr_error_set(err, "feature profile: %s", in->short_read ?
+                     "truncated" : "bad bin count");
+        p->n_bins = 0;
+        return -1;
+    }
+    n_edges = (size_t)n_features * (p->n_bins - 1);
+    n_shares = (size_t)n_features * p->n_bins;
+    if (n_edges > in->left / 4 || n_shares > (in->left - 4 * n_edges) / 8) {
+        fr_error_set(err, "feature profile: truncated");
+        return -1;
+    }
+    p->edges = malloc(n_edges * sizeof *p->edges);
+    p->shares = malloc(n_shares * sizeof *p->shares);
+    if (p->edges == NULL || p->shares == NULL) {
+        fr_error_set(err, "out of memory loading the model");
+        return -1;
+    }
+    for (size_t i = 0; i < n_edges; i++)
+        p->edges[i] = get_f32(in);
+    for (size_t i = 0; i < n_shares; i++)
+        p->shares[i] = get_f64(in);
+    return profile_check(p, err);
+}
+
+struct model *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
+                           struct fr_error *err)
 {
     struct in in;
-    struct forest *f = NULL;
+    struct model *m = NULL;
+    struct forest *f;
     uint64_t payload;
     uint32_t version, payload_crc, n_features, n_trees;
 
@@ -417,9 +624,17 @@ struct forest *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
         fr_error_set(err, "header checksum mismatch: the file is corrupted");
         return NULL;
     }
-    if (version != MODEL_FORMAT_VERSION) {
-        fr_error_set(err, "format version %u is not supported (this build "
-                     "reads version %d)", version, MODEL_FORMAT_VERSION);
+    if (version > MODEL_FORMAT_VERSION) {
+        fr_error_set(err, "format version %u is newer than this build reads "
+                     "(versions %d to %d): upgrade forest-serve before "
+                     "forest-train", version, MODEL_FORMAT_OLDEST,
+                     MODEL_FORMAT_VERSION);
+        return NULL;
+    }
+    if (version < MODEL_FORMAT_OLDEST) {
+        fr_error_set(err, "format version %u is older than this build reads "
+                     "(versions %d to %d)", version, MODEL_FORMAT_OLDEST,
+                     MODEL_FORMAT_VERSION);
         return NULL;
     }
     if (payload != len - MODEL_HEADER_BYTES) {
@@ -443,7 +658,11 @@ struct forest *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
                      n_features, n_trees);
         return NULL;
     }
-    f = calloc(1, sizeof *f);
+    m = calloc(1, sizeof *m);
+    if (m == NULL)
+        goto nomem;
+    m->format_version = version;
+    f = m->forest = calloc(1, sizeof *f);
     if (f == NULL)
         goto nomem;
     f->trees = calloc(n_trees, sizeof *f->trees);
@@ -491,53 +710,71 @@ struct forest *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
     for (uint32_t i = 0; i < n_features; i++)
         f->importances[i] = get_f64(&in);
     f->oob_rmse = get_f64(&in);
-    if (get_u8(&in) != 0 && decode_series(&in, f, err) != 0)
+    if (get_u8(&in) != 0 && decode_series(&in, m, version, err) != 0)
         goto fail;
     for (uint32_t t = 0; t < n_trees; t++) {
-        struct tree *tree = &f->trees[t];
-        tree->index = get_u32(&in);
-        tree->depth = get_u32(&in);
-        tree->n_nodes = get_u32(&in);
-        /* Each node is 16 bytes: a count beyond what remains is a lie. */
-        if (in.short_read || tree->n_nodes < 1 ||
-            tree->n_nodes > in.left / 16 || tree->index >= f->params.n_trees ||
-            tree->depth > FOREST_MAX_DEPTH) {
-            fr_error_set(err, "tree %u: %s", t, in.short_read ? "truncated" :
-                         "bad header (index, depth or node count)");
+        if (decode_tree(&in, &f->trees[t], f, t, version, err) != 0)
             goto fail;
-        }
-        tree->nodes = malloc((size_t)tree->n_nodes * sizeof *tree->nodes);
-        if (tree->nodes == NULL)
-            goto nomem;
-        for (uint32_t i = 0; i < tree->n_nodes; i++) {
-            tree->nodes[i].feature = get_u32(&in);
-            tree->nodes[i].threshold = get_f32(&in);
-            tree->nodes[i].left = get_u32(&in);
-            tree->nodes[i].value = get_f32(&in);
-        }
-        if (check_tree(tree, n_features, t, err) != 0)
-            goto fail;
-        if (t > 0 && tree->index <= f->trees[t - 1].index) {
-            fr_error_set(err, "tree %u: trees are not in index order", t);
-            goto fail;
-        }
     }
+    if (version >= 2 &&
+        (decode_calibration(&in, &m->calibration, err) != 0 ||
+         decode_profile(&in, &m->profile, n_features, err) != 0))
+        goto fail;
     if (in.short_read) {
         fr_error_set(err, "truncated");
         goto fail;
     }
     if (in.left != 0) {
-        fr_error_set(err, "%zu unexplained bytes after the last tree", in.left);
+        fr_error_set(err, "%zu unexplained bytes after the model", in.left);
         goto fail;
     }
     if (crc != NULL)
         *crc = payload_crc;
-    return f;
+    return m;
 nomem:
     fr_error_set(err, "out of memory loading the model");
 fail:
-    forest_free(f);
+    model_free(m);
     return NULL;
+}
+
+/* ---- the model --------------------------------------------------------- */
+
+struct model *model_new(struct forest *f, const struct series_spec *spec,
+                        struct fr_error *err)
+{
+    struct model *m;
+
+    if (f == NULL)
+        return NULL; /* err says why the forest could not be made */
+    m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        forest_free(f);
+        fr_error_set(err, "out of memory");
+        return NULL;
+    }
+    m->forest = f;
+    m->format_version = MODEL_FORMAT_VERSION;
+    if (spec != NULL) {
+        if (series_spec_copy(&m->series, spec, err) != 0) {
+            model_free(m);
+            return NULL;
+        }
+        m->has_series = 1;
+    }
+    return m;
+}
+
+void model_free(struct model *m)
+{
+    if (m == NULL)
+        return;
+    forest_free(m->forest);
+    if (m->has_series)
+        series_spec_release(&m->series);
+    calibration_release(&m->calibration);
+    profile_release(&m->profile);
+    free(m);
 }
 
 /* ---- description ------------------------------------------------------ */
@@ -569,13 +806,39 @@ static int add_owned_item(cJSON *obj, const char *key, cJSON *item)
     return 0;
 }
 
-int model_describe(const struct forest *f, cJSON *obj)
+static const char *const TARGET_NAMES[] = {"value", "ratio_to_level"};
+static const char *const STRATEGY_NAMES[] = {"recursive", "direct"};
+
+static int describe_series(const struct series_spec *s, cJSON *obj)
 {
+    cJSON *series = cJSON_AddObjectToObject(obj, "series");
+
+    if (series == NULL ||
+        add_owned_item(series, "lags", uint_array(s->lags, s->n_lags)) != 0 ||
+        add_owned_item(series, "windows",
+                       uint_array(s->windows, s->n_windows)) != 0 ||
+        add_owned_item(series, "covariates",
+                       cJSON_CreateStringArray(
+                           (const char *const *)s->covariates,
+                           (int)s->n_covariates)) != 0 ||
+        !cJSON_AddNumberToObject(series, "history_days", series_history(s)) ||
+        !cJSON_AddStringToObject(series, "target", TARGET_NAMES[s->target]) ||
+        !cJSON_AddNumberToObject(series, "level_window", s->level_window) ||
+        !cJSON_AddStringToObject(series, "strategy",
+                                 STRATEGY_NAMES[s->strategy]) ||
+        !cJSON_AddNumberToObject(series, "horizons", s->horizons))
+        return -1;
+    return 0;
+}
+
+int model_describe(const struct model *m, cJSON *obj)
+{
+    const struct forest *f = m->forest;
     const struct forest_params *p = &f->params;
-    cJSON *names, *imp, *hp, *series;
+    cJSON *names, *imp, *hp, *cap;
 
     if (!cJSON_AddStringToObject(obj, "mode",
-                                 f->has_series ? "series" : "tabular"))
+                                 m->has_series ? "series" : "tabular"))
         return -1;
     names = cJSON_AddArrayToObject(obj, "features");
     imp = cJSON_AddObjectToObject(obj, "feature_importances");
@@ -602,53 +865,52 @@ int model_describe(const struct forest *f, cJSON *obj)
         !cJSON_AddNumberToObject(hp, "seed", (double)p->seed) ||
         !cJSON_AddBoolToObject(hp, "bootstrap", 1))
         return -1;
-    if (!f->has_series)
-        return 0;
-    series = cJSON_AddObjectToObject(obj, "series");
-    if (series == NULL ||
-        add_owned_item(series, "lags",
-                       uint_array(f->series.lags, f->series.n_lags)) != 0 ||
-        add_owned_item(series, "windows",
-                       uint_array(f->series.windows,
-                                  f->series.n_windows)) != 0 ||
-        add_owned_item(series, "covariates",
-                       cJSON_CreateStringArray(
-                           (const char *const *)f->series.covariates,
-                           (int)f->series.n_covariates)) != 0 ||
-        !cJSON_AddNumberToObject(series, "history_days",
-                                 series_history(&f->series)))
+    if (m->has_series && describe_series(&m->series, obj) != 0)
+        return -1;
+    /* What the file kept, so a client learns before asking that a model
+     * from an older release has no calibrated intervals, for example. */
+    cap = cJSON_AddObjectToObject(obj, "capabilities");
+    if (cap == NULL ||
+        !cJSON_AddNumberToObject(cap, "format_version", m->format_version) ||
+        !cJSON_AddBoolToObject(cap, "calibrated_intervals",
+                               m->calibration.n_horizons > 0) ||
+        !cJSON_AddNumberToObject(cap, "calibrated_horizons",
+                                 m->calibration.n_horizons) ||
+        !cJSON_AddBoolToObject(cap, "explanations",
+                               f->trees[0].cover != NULL) ||
+        !cJSON_AddBoolToObject(cap, "drift", m->profile.n_bins > 0))
         return -1;
     return 0;
 }
 
 /* ---- files ------------------------------------------------------------ */
 
-int model_save(const struct forest *f, const char *path, uint32_t *crc,
+int model_save(const struct model *m, const char *path, uint32_t *crc,
                struct fr_error *err)
 {
     uint8_t *buf = NULL;
     size_t len;
     int rc;
 
-    if (model_encode(f, &buf, &len, crc, err) != 0)
+    if (model_encode(m, &buf, &len, crc, err) != 0)
         return -1;
     rc = file_write_atomic(path, buf, len, err);
     free(buf);
     return rc;
 }
 
-struct forest *model_load(const char *path, uint32_t *crc,
-                          struct fr_error *err)
+struct model *model_load(const char *path, uint32_t *crc,
+                         struct fr_error *err)
 {
     uint8_t *buf = NULL;
     size_t len;
-    struct forest *f;
+    struct model *m;
 
     if (file_read_all(path, MODEL_MAX_BYTES, &buf, &len, err) != 0)
         return NULL;
-    f = model_decode(buf, len, crc, err);
-    if (f == NULL)
+    m = model_decode(buf, len, crc, err);
+    if (m == NULL)
         fr_error_prefix(err, "cannot load model '%s'", path);
     free(buf);
-    return f;
+    return m;
 }

@@ -1,11 +1,19 @@
 /*
- * model.h: the model file, model.bin.
+ * model.h: the model, everything a trained model knows, and its file,
+ * model.bin.
+ *
+ * A model is the forest (trees only) plus what the programs around it need
+ * to use it well: the series feature spec (so the server builds forecast
+ * rows exactly as training did), the conformal calibration of its
+ * intervals, and each feature's training distribution (for drift). Both
+ * programs load and save this one type; the codec below is its only file
+ * format.
  *
  * Layout (all integers little-endian, floats IEEE-754):
  *
  *   header, 32 bytes
  *     0  magic "RFOREST\0"
- *     8  u32 format version (MODEL_FORMAT_VERSION)
+ *     8  u32 format version: 2 (this build writes it; reads 1 and 2)
  *    12  u32 flags, 0
  *    16  u64 payload bytes
  *    24  u32 CRC-32 of the payload
@@ -18,14 +26,26 @@
  *     f64 oob_rmse (NaN when not computed),
  *     u8 has_series; if 1: u32 n_lags, lags, u32 n_windows, windows,
  *       u32 n_covariates, n_covariates x (u16 length, name bytes),
+ *       [2] u32 target, u32 level_window, u32 strategy, u32 horizons,
  *     n_trees x (u32 index, u32 depth, u32 n_nodes,
- *                n_nodes x (u32 feature, f32 threshold, u32 left, f32 value))
+ *                n_nodes x (u32 feature, f32 threshold, u32 left, f32 value),
+ *                [2] n_nodes x u32 cover),
+ *     [2] u8 has_calibration; if 1: u32 scale, u32 n_horizons,
+ *       n_horizons x u32 count, then each horizon's count x f32 scores,
+ *     [2] u8 has_profile; if 1: u32 n_bins,
+ *       n_features x (n_bins - 1) f32 edges, n_features x n_bins f64 shares
+ *
+ *   [2]: format 2 only. A format-1 file (written by the previous release)
+ *   loads with the series spec's format-1 meaning (raw target, recursive)
+ *   and without cover, calibration or profile; what needs them says so.
  *
  * Loading trusts nothing: every length is checked against what remains,
  * both checksums must match, every child index must point forwards (so no
  * walk can loop) or be the node itself (a leaf), every feature must exist,
- * and the stored depth must be the real one, so prediction never reads out
- * of bounds whatever the file holds.
+ * the stored depth must be the real one, a node's cover must be the sum of
+ * its children's, so prediction and explanation never read out of bounds
+ * whatever the file holds. A format newer than this build's is refused by
+ * number: servers are upgraded before trainers (README, "Upgrading").
  */
 #ifndef FR_MODEL_H
 #define FR_MODEL_H
@@ -36,44 +56,73 @@
 #include "error.h"
 #include "forest.h"
 
-#define MODEL_FORMAT_VERSION 1
+#include "calibration.h"
+#include "profile.h"
+#include "series.h"
+
+#define MODEL_FORMAT_VERSION 2     /* written by this build */
+#define MODEL_FORMAT_OLDEST 1      /* the oldest it reads */
 #define MODEL_HEADER_BYTES 32
 #define MODEL_MAX_BYTES (1024ull * 1024 * 1024) /* refuse larger files */
 
 struct cJSON;
 
-/* Adds to the JSON object obj what the forest itself says about the model:
+struct model {
+    struct forest *forest;          /* the trees; never NULL */
+    int has_series;                 /* trained on a series: spec is valid */
+    struct series_spec series;
+    struct calibration calibration; /* n_horizons 0: none */
+    struct feature_profile profile; /* n_bins 0: none */
+    uint32_t format_version;        /* of the file it was read from, or
+                                       MODEL_FORMAT_VERSION when built */
+};
+
+/* Wraps a trained forest into a model, taking ownership of f whatever the
+ * outcome; spec (NULL in tabular mode) is copied. Returns the model, or
+ * NULL with err set (no memory); f NULL returns NULL and leaves err as the
+ * call that failed to make f set it, so model_new(forest_train(...)) reads
+ * as one step. */
+struct model *model_new(struct forest *f, const struct series_spec *spec,
+                        struct fr_error *err);
+
+/* Frees the model and everything it owns; model_free(NULL) does nothing. */
+void model_free(struct model *m);
+
+/* Adds to the JSON object obj what the model itself says about itself:
  * "mode", "features" (names in model order), "feature_importances",
  * "hyperparameters" and, for a series model, "series" (lags, windows,
- * covariates, history_days); "oob_rmse" inside "metrics" is the caller's.
- * The trainer's metadata.json and the server's description of a lone
- * model.bin both start from this, so the two cannot drift. Returns 0, or -1
- * when memory runs out (obj may then hold part of it). */
-int model_describe(const struct forest *f, struct cJSON *obj);
+ * covariates, history_days, target, strategy, horizons), and
+ * "capabilities" (intervals, explanations, drift: what its file kept);
+ * "oob_rmse" inside "metrics" is the caller's. The trainer's metadata.json
+ * and the server's description of a lone model.bin both start from this,
+ * so the two cannot drift. Returns 0, or -1 when memory runs out (obj may
+ * then hold part of it). */
+int model_describe(const struct model *m, struct cJSON *obj);
 
-/* Serialises f into a new malloc'd buffer. Returns 0 and sets *buf, *len and
- * *crc (the payload's CRC-32), or -1 with err set (no memory). */
-int model_encode(const struct forest *f, uint8_t **buf, size_t *len,
+/* Serialises m (in the current format) into a new malloc'd buffer.
+ * Returns 0 and sets *buf, *len and *crc (the payload's CRC-32), or -1 with
+ * err set (no memory, or larger than MODEL_MAX_BYTES). */
+int model_encode(const struct model *m, uint8_t **buf, size_t *len,
                  uint32_t *crc, struct fr_error *err);
 
-/* Parses and validates a whole model file held in memory. Returns the
- * forest (the caller frees it), or NULL with err saying what is wrong:
- * "truncated", "checksum mismatch", "format version 9 is not supported",
- * "tree 3 node 17: child 12 does not follow its parent", ... */
-struct forest *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
-                            struct fr_error *err);
+/* Parses and validates a whole model file held in memory, of any format
+ * from MODEL_FORMAT_OLDEST to MODEL_FORMAT_VERSION. Returns the model (the
+ * caller frees it), or NULL with err saying what is wrong: "truncated",
+ * "checksum mismatch", "format version 3 is newer than this build reads
+ * (1 to 2): upgrade forest-serve before forest-train", "tree 3 node 17:
+ * child 12 does not follow its parent", ... */
+struct model *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
+                           struct fr_error *err);
 
-/* Writes f to path durably: a temporary file in the same directory,
- * fsync, rename over path, fsync of the directory. Returns 0, or -1 with
- * err set (also when the model would exceed MODEL_MAX_BYTES); path then
- * holds the old file, or the whole new one if only the final directory
- * fsync failed. *crc may be NULL. */
-int model_save(const struct forest *f, const char *path, uint32_t *crc,
+/* Writes m to path durably (file_write_atomic). Returns 0, or -1 with err
+ * set; path then holds the old file, or the whole new one if only the
+ * final directory fsync failed. *crc may be NULL. */
+int model_save(const struct model *m, const char *path, uint32_t *crc,
                struct fr_error *err);
 
-/* Reads and decodes path. Returns the forest or NULL with err set, naming
+/* Reads and decodes path. Returns the model or NULL with err set, naming
  * the file. *crc may be NULL. */
-struct forest *model_load(const char *path, uint32_t *crc,
-                          struct fr_error *err);
+struct model *model_load(const char *path, uint32_t *crc,
+                         struct fr_error *err);
 
 #endif

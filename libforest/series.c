@@ -132,6 +132,9 @@ int series_spec_init(struct series_spec *s, size_t n_covariates,
     memcpy(s->lags, lags, sizeof lags);
     s->n_windows = sizeof windows / sizeof windows[0];
     memcpy(s->windows, windows, sizeof windows);
+    s->target = SERIES_TARGET_RAW;
+    s->strategy = SERIES_RECURSIVE;
+    s->horizons = 1;
     for (size_t i = 0; i < n_covariates; i++) {
         s->covariates[i] = strdup(names[i]);
         if (s->covariates[i] == NULL) {
@@ -154,7 +157,61 @@ int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
     memcpy(dst->lags, src->lags, sizeof dst->lags);
     dst->n_windows = src->n_windows;
     memcpy(dst->windows, src->windows, sizeof dst->windows);
+    dst->target = src->target;
+    dst->level_window = src->level_window;
+    dst->strategy = src->strategy;
+    dst->horizons = src->horizons;
     return 0;
+}
+
+int series_spec_check(const struct series_spec *s, struct fr_error *err)
+{
+    if (s->n_lags > SERIES_MAX_LAGS || s->n_windows > SERIES_MAX_WINDOWS ||
+        s->n_covariates > SERIES_MAX_COVARIATES) {
+        fr_error_set(err, "series spec: %u lags, %u windows, %u covariates",
+                     s->n_lags, s->n_windows, s->n_covariates);
+        return -1;
+    }
+    for (uint32_t i = 0; i < s->n_lags; i++) {
+        if (s->lags[i] < 1 || s->lags[i] > SERIES_MAX_SPAN) {
+            fr_error_set(err, "series spec: lag %u", s->lags[i]);
+            return -1;
+        }
+    }
+    for (uint32_t i = 0; i < s->n_windows; i++) {
+        if (s->windows[i] < 2 || s->windows[i] > SERIES_MAX_SPAN) {
+            fr_error_set(err, "series spec: window %u", s->windows[i]);
+            return -1;
+        }
+    }
+    if (s->target > SERIES_TARGET_RATIO || s->strategy > SERIES_DIRECT ||
+        s->horizons < 1 || s->horizons > SERIES_MAX_HORIZONS ||
+        s->level_window > SERIES_MAX_SPAN ||
+        (s->target == SERIES_TARGET_RATIO && s->level_window < 1)) {
+        fr_error_set(err, "series spec: target %u, level window %u, "
+                     "strategy %u, %u horizons", s->target, s->level_window,
+                     s->strategy, s->horizons);
+        return -1;
+    }
+    return 0;
+}
+
+int series_spec_equal(const struct series_spec *a,
+                      const struct series_spec *b)
+{
+    if (a->n_lags != b->n_lags || a->n_windows != b->n_windows ||
+        a->n_covariates != b->n_covariates || a->target != b->target ||
+        a->level_window != b->level_window || a->strategy != b->strategy ||
+        a->horizons != b->horizons ||
+        memcmp(a->lags, b->lags, a->n_lags * sizeof a->lags[0]) != 0 ||
+        memcmp(a->windows, b->windows,
+               a->n_windows * sizeof a->windows[0]) != 0)
+        return 0;
+    for (uint32_t i = 0; i < a->n_covariates; i++) {
+        if (strcmp(a->covariates[i], b->covariates[i]) != 0)
+            return 0;
+    }
+    return 1;
 }
 
 void series_spec_release(struct series_spec *s)

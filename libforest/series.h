@@ -24,6 +24,21 @@
 #define SERIES_SEASON 7 /* the seasonal-naive baseline predicts y[t-7] */
 #define SERIES_NAME_MAX 255 /* bytes in a feature or covariate name */
 
+#define SERIES_MAX_SPAN 3660 /* days back a lag or window may reach */
+#define SERIES_MAX_HORIZONS 366
+
+/* What the trees predict: the value itself, or its ratio to the series'
+ * level (the mean of the level_window days before the forecast origin),
+ * mapped back by multiplying, so a series that grows past every value seen
+ * in training is forecast at its new level. */
+enum series_target { SERIES_TARGET_RAW = 0, SERIES_TARGET_RATIO = 1 };
+
+/* How a multi-day forecast is made: recursively (each day's forecast
+ * becomes the next day's lag 1), or directly (one row per origin and
+ * horizon, built only from days known at the origin, the horizon a
+ * feature). */
+enum series_strategy { SERIES_RECURSIVE = 0, SERIES_DIRECT = 1 };
+
 /* How feature rows are built from a series. Stored in the model file so the
  * server builds forecast rows exactly as training did. */
 struct series_spec {
@@ -33,6 +48,10 @@ struct series_spec {
     uint32_t windows[SERIES_MAX_WINDOWS];    /* rolling lengths, each >= 2 */
     uint32_t n_covariates;                   /* <= SERIES_MAX_COVARIATES */
     char *covariates[SERIES_MAX_COVARIATES]; /* owned names */
+    uint32_t target;       /* enum series_target */
+    uint32_t level_window; /* days in the level; >= 1 with a ratio target */
+    uint32_t strategy;     /* enum series_strategy */
+    uint32_t horizons;     /* days ahead the model was trained for, >= 1 */
 };
 
 /* Raw long-format series: one record per (series, day). */
@@ -77,6 +96,14 @@ int series_spec_init(struct series_spec *s, size_t n_covariates,
 /* Deep copy. Returns 0 or -1 with err set. */
 int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
                      struct fr_error *err);
+
+/* Checks a spec read from a file: counts, lag and window ranges, target,
+ * strategy, horizons. Returns 0 or -1 with err set. */
+int series_spec_check(const struct series_spec *s, struct fr_error *err);
+
+/* Returns 1 when a and b build the same rows (and 0 otherwise). */
+int series_spec_equal(const struct series_spec *a,
+                      const struct series_spec *b);
 
 /* Frees the covariate names; safe on a zeroed spec. */
 void series_spec_release(struct series_spec *s);

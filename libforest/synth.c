@@ -1,10 +1,13 @@
 /*
  * synth.c: the synthetic demand generator (see synth.h).
  *
- * Each series' expected demand on day t is
+ * Each series' expected demand on day t (days since SYNTH_EPOCH) is
  *     level * (1 + trend * t) * weekly[dow] * yearly(t) * promo * holiday
  * and the observed demand is that expectation with multiplicative
  * log-normal noise plus Poisson-like count noise, rounded to whole units.
+ * A series' shape comes from (SEED, series); each day's promotion and noise
+ * from (SEED, series, day), so the value of a day never depends on which
+ * days around it are generated.
  */
 #include "synth.h"
 
@@ -41,11 +44,36 @@ static double holiday_effect(int32_t day)
     return 1.0;
 }
 
-int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
-                   struct series_data *data, struct fr_error *err)
+/* Randomness of one (series, day, purpose), from SEED alone: a stream per
+ * (series, day) pair, so any day's value is the same whichever window of
+ * days is generated (the weekly retraining sees the same past each time,
+ * plus new days). */
+static void day_rng(struct rng *r, uint64_t seed, size_t s, int32_t day,
+                    uint64_t purpose)
+{
+    rng_seed(r, seed ^ (purpose * 0x9e3779b97f4a7c15ull),
+             ((uint64_t)s << 32) ^ (uint32_t)day);
+}
+
+/* A promotion starts on a day with probability 0.03 and runs 3 to 7 days
+ * (runs may overlap). Returns 1 when day is inside one. */
+static int promo_on(uint64_t seed, size_t s, int32_t day)
+{
+    for (int32_t k = 0; k < 7; k++) {
+        struct rng r;
+        day_rng(&r, seed, s, day - k, 1);
+        if (rng_uniform(&r) < 0.03 && 3 + (int32_t)rng_below(&r, 5) > k)
+            return 1;
+    }
+    return 0;
+}
+
+int synth_generate(size_t n_series, size_t n_days, int32_t as_of,
+                   uint64_t seed, struct series_data *data,
+                   struct fr_error *err)
 {
     size_t n_stores;
-    int32_t start;
+    int32_t epoch, first;
     struct rng r;
 
     memset(data, 0, sizeof *data);
@@ -57,7 +85,14 @@ int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
                      SYNTH_MAX_RECORDS);
         return -1;
     }
-    series_parse_date(SYNTH_START, &start);
+    series_parse_date(SYNTH_EPOCH, &epoch);
+    series_parse_date(SYNTH_MIN_DATE, &first);
+    if ((int64_t)as_of - (int64_t)n_days + 1 < first) {
+        fr_error_set(err, "%zu synthetic days up to day %d would start "
+                     "before %s", n_days, as_of, SYNTH_MIN_DATE);
+        return -1;
+    }
+    first = as_of - (int32_t)n_days + 1;
     n_stores = (size_t)ceil(sqrt((double)n_series));
     data->covariate_names = calloc(2, sizeof(char *));
     data->series_names = calloc(n_series, sizeof(char *));
@@ -79,7 +114,6 @@ int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
     }
     for (size_t s = 0; s < n_series; s++) {
         double level, trend, week_amp, year_amp, year_phase, uplift;
-        int promo_left = 0;
 
         rng_seed(&r, seed, 1000003u + s);
         level = exp(3.2 + 0.6 * rng_normal(&r));
@@ -88,23 +122,24 @@ int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
         year_amp = 0.1 + 0.2 * rng_uniform(&r);
         year_phase = 365.25 * rng_uniform(&r);
         uplift = 1.3 + 0.3 * rng_uniform(&r);
-        for (size_t t = 0; t < n_days; t++) {
-            int32_t day = start + (int32_t)t;
+        for (size_t i = 0; i < n_days; i++) {
+            int32_t day = first + (int32_t)i;
+            double t = (double)(day - epoch); /* days since the epoch */
             int dow, dom, month;
             double cov[2], mu, y;
+            struct rng noise;
 
             series_calendar(day, &dow, &dom, &month);
-            if (promo_left == 0 && rng_uniform(&r) < 0.03)
-                promo_left = 3 + (int)rng_below(&r, 5);
-            cov[0] = promo_left > 0;
-            promo_left -= promo_left > 0;
+            cov[0] = promo_on(seed, s, day);
             cov[1] = holiday_effect(day) != 1.0;
-            mu = level * fmax(0.1, 1.0 + trend * (double)t) *
+            mu = level * fmax(0.1, 1.0 + trend * t) *
                  (1.0 + week_amp * WEEK[dow]) *
                  (1.0 + year_amp * sin(6.283185307179586 *
-                                       ((double)t - year_phase) / 365.25)) *
+                                       (t - year_phase) / 365.25)) *
                  (cov[0] ? uplift : 1.0) * holiday_effect(day);
-            y = mu * exp(0.1 * rng_normal(&r)) + sqrt(mu) * rng_normal(&r);
+            day_rng(&noise, seed, s, day, 2);
+            y = mu * exp(0.1 * rng_normal(&noise)) +
+                sqrt(mu) * rng_normal(&noise);
             y = fmax(0.0, round(y));
             if (series_data_push(data, (int32_t)s, day, y, cov, 0, err) != 0)
                 goto fail;

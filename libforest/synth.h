@@ -3,8 +3,10 @@
  *
  * Store x item series with a level, a slow trend, weekly and yearly
  * seasonality, promotions (a known-in-advance covariate with an uplift),
- * holidays (a covariate with spikes and drops) and noise. The same seed gives
- * the same data on every machine, so tests and benchmarks are repeatable.
+ * holidays (a covariate with spikes and drops) and noise. The same seed and
+ * the same AS_OF give the same data on every machine, so tests and
+ * benchmarks are repeatable; a later AS_OF adds new days after the same
+ * past, as real data does.
  */
 #ifndef FR_SYNTH_H
 #define FR_SYNTH_H
@@ -15,13 +17,17 @@
 #include "error.h"
 #include "series.h"
 
-#define SYNTH_START "2023-01-01" /* first day of every series */
+#define SYNTH_EPOCH "2023-01-01"    /* day 0 of every series' trend */
+#define SYNTH_MIN_DATE "1900-01-01" /* no synthetic day before this */
 #define SYNTH_MAX_RECORDS 100000000u /* series x days */
 
-/* Fills data with n_series series of n_days days each (covariates "promo"
- * and "holiday"). Returns 0, or -1 with err set (no memory, zero sizes, or
- * more than SYNTH_MAX_RECORDS records). */
-int synth_generate(size_t n_series, size_t n_days, uint64_t seed,
-                   struct series_data *data, struct fr_error *err);
+/* Fills data with n_series series of the n_days days that end on day as_of
+ * (days since 1970-01-01, inclusive), with covariates "promo" and
+ * "holiday". The value of series s on day d depends only on (seed, s, d).
+ * Returns 0, or -1 with err set (no memory, zero sizes, more than
+ * SYNTH_MAX_RECORDS records, days before SYNTH_MIN_DATE). */
+int synth_generate(size_t n_series, size_t n_days, int32_t as_of,
+                   uint64_t seed, struct series_data *data,
+                   struct fr_error *err);
 
 #endif

@@ -73,6 +73,9 @@ static const struct config_option OPTIONS[] = {
      &S.synth_series, 1, 1e6, NULL},
     {"SYNTH_DAYS", CONFIG_UINT, "730", "synthetic data: days per series",
      &S.synth_days, 30, 1e5, NULL},
+    {"AS_OF", CONFIG_STRING, NULL,
+     "synthetic data: last day generated (YYYY-MM-DD); unset = today, UTC, "
+     "so each run sees the days since the last", &S.as_of, 0, 0, NULL},
     {"OOB_SCORE", CONFIG_BOOL, "false", "also compute the out-of-bag RMSE",
      &S.oob_score, 0, 0, NULL},
     {"SHARD_INDEX", CONFIG_UINT, "0",

@@ -49,9 +49,10 @@ static int add_metrics(cJSON *obj, const struct metrics *m)
  * file_write_atomic). Returns 0, or -1 with err set; every key is checked,
  * so a file is written whole or not at all.
  */
-int metadata_write(const char *path, const struct forest *f,
+int metadata_write(const char *path, const struct model *m,
                    const struct run_info *info, struct fr_error *err)
 {
+    const struct forest *f = m->forest;
     const struct train_settings *s = info->settings;
     const struct evaluation *ev = info->eval;
     cJSON *root = cJSON_CreateObject(), *o;
@@ -69,7 +70,7 @@ int metadata_write(const char *path, const struct forest *f,
         add_string(root, "target", s->target_column) != 0 ||
         add_string(root, "data", info->data_source) != 0)
         goto nomem;
-    if (model_describe(f, root) != 0)
+    if (model_describe(m, root) != 0)
         goto nomem;
     if (add_number(cJSON_GetObjectItemCaseSensitive(root, "hyperparameters"),
                    "test_fraction", s->test_fraction) != 0)

@@ -108,18 +108,51 @@ enum {
     READS_SHARDS = 4    /* from shards/SHARD_RUN */
 };
 
+/* The last synthetic day: AS_OF, or today in UTC. Returns 0 or -1 with
+ * err naming the setting. */
+static int synth_last_day(const struct train_settings *s, int32_t *day,
+                          struct fr_error *err)
+{
+    if (s->as_of == NULL) {
+        *day = (int32_t)(time(NULL) / 86400);
+        return 0;
+    }
+    if (series_parse_date(s->as_of, day) != 0) {
+        fr_error_set(err, "invalid AS_OF '%s': expected a date YYYY-MM-DD",
+                     s->as_of);
+        return -1;
+    }
+    return 0;
+}
+
 /* Each of SYNTH_SERIES and SYNTH_DAYS alone allows 10^11 records; the
- * generator takes SYNTH_MAX_RECORDS. Returns 0 or -1 with err set. */
+ * generator takes SYNTH_MAX_RECORDS; AS_OF must be a date. Returns 0 or -1
+ * with err set. */
 static int check_synth_size(const struct train_settings *s,
                             struct fr_error *err)
 {
+    int32_t day;
+
     if (s->synth_series > SYNTH_MAX_RECORDS / s->synth_days) {
         fr_error_set(err, "invalid SYNTH_SERIES x SYNTH_DAYS: %llu x %llu is "
                      "over the %u records synthetic data can have",
                      s->synth_series, s->synth_days, SYNTH_MAX_RECORDS);
         return -1;
     }
-    return 0;
+    return synth_last_day(s, &day, err);
+}
+
+/* Generates the synthetic series the settings describe. Returns 0 or -1
+ * with err set. */
+static int synth_load(const struct train_settings *s,
+                      struct series_data *raw, struct fr_error *err)
+{
+    int32_t last;
+
+    if (synth_last_day(s, &last, err) != 0)
+        return -1;
+    return synth_generate(s->synth_series, s->synth_days, last, s->seed, raw,
+                          err);
 }
 
 /* Checks the settings whose faults would otherwise show only after the
@@ -183,11 +216,12 @@ static int load_table(const struct train_settings *s, struct dataset *table,
         return 0;
     }
     if (s->data_path == NULL) {
-        if (synth_generate(s->synth_series, s->synth_days, s->seed, &raw,
-                           err) != 0)
+        char last[16];
+        if (synth_load(s, &raw, err) != 0)
             return -1;
-        say(s, "generated synthetic data: %zu series x %llu days (SEED %llu)",
-            raw.n_series, s->synth_days, s->seed);
+        series_format_date(raw.day[raw.n - 1], last);
+        say(s, "generated synthetic data: %zu series x %llu days to %s "
+            "(SEED %llu)", raw.n_series, s->synth_days, last, s->seed);
     } else {
         struct series_columns cols = {s->date_column, s->target_column,
                                       s->series_column};
@@ -340,7 +374,7 @@ static int verify_staged(const char *path, const struct forest *f,
                          struct fr_error *err)
 {
     uint32_t crc_read = 0;
-    struct forest *back = model_load(path, &crc_read, err);
+    struct model *back = model_load(path, &crc_read, err);
     size_t n = test->n_rows < 1000 ? test->n_rows : 1000;
     int rc = 0;
 
@@ -352,13 +386,14 @@ static int verify_staged(const char *path, const struct forest *f,
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         const float *row = test->X + i * test->n_features;
-        if (forest_predict_row(back, row) != forest_predict_row(f, row)) {
+        if (forest_predict_row(back->forest, row) !=
+            forest_predict_row(f, row)) {
             fr_error_set(err, "'%s' predicts test row %zu differently after "
                          "reloading", path, i);
             rc = -1;
         }
     }
-    forest_free(back);
+    model_free(back);
     return rc;
 }
 
@@ -375,14 +410,14 @@ static unsigned long long version_extra_bytes(const struct forest *f)
  * versions could never fit. Returns 0 and sets *buf (the caller frees it),
  * *len and *crc, or -1 with err set. */
 static int encode_for_store(const struct train_settings *s,
-                            const struct forest *f, unsigned long long extra,
+                            const struct model *m, unsigned long long extra,
                             unsigned keep, uint8_t **buf, size_t *len,
                             uint32_t *crc, struct fr_error *err)
 {
     struct store_space sp;
     int crowded = 0;
 
-    if (model_encode(f, buf, len, crc, err) != 0)
+    if (model_encode(m, buf, len, crc, err) != 0)
         return -1;
     if (store_space_read(s->model_dir, &sp, err) != 0 ||
         store_space_check(&sp, *len + extra, keep, &crowded, err) != 0) {
@@ -418,10 +453,11 @@ static void iso_now(char *buf, size_t len)
  * runs the promotion gate and prunes. Returns an exit status: a MODEL_VERSION
  * another trainer took meanwhile is EXIT_USAGE, as it would have been had
  * that trainer finished before this one started. */
-static int publish(const struct train_settings *s, const struct forest *f,
+static int publish(const struct train_settings *s, const struct model *m,
                    const struct dataset *test, struct evaluation *ev,
                    int series_mode)
 {
+    const struct forest *f = m->forest;
     struct store_stage st;
     struct fr_error err = {{0}};
     char path[PATH_MAX], created[32], current[STORE_VERSION_MAX + 1];
@@ -432,7 +468,7 @@ static int publish(const struct train_settings *s, const struct forest *f,
     int lock = -1, have_current, status = EXIT_ERROR, n;
 
     memset(&st, 0, sizeof st); /* store_stage_abort on an early failure */
-    if (encode_for_store(s, f, version_extra_bytes(f),
+    if (encode_for_store(s, m, version_extra_bytes(f),
                          (unsigned)s->keep_versions, &buf, &len, &crc,
                          &err) != 0 ||
         store_stage_begin(s->model_dir, s->model_version, &st, &err) != 0)
@@ -470,7 +506,7 @@ static int publish(const struct train_settings *s, const struct forest *f,
     info.eval = ev;
     info.test = test;
     if (store_stage_file(&st, "metadata.json", path, sizeof path, &err) != 0 ||
-        metadata_write(path, f, &info, &err) != 0)
+        metadata_write(path, m, &info, &err) != 0)
         goto out;
     if (store_stage_file(&st, "report.svg", path, sizeof path, &err) != 0 ||
         report_write(path, f, &info, &err) != 0)
@@ -527,22 +563,50 @@ out:
     return status == EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
 }
 
+/* Adds to the model what the evaluation learned: the feature profile of
+ * the training rows (for drift) and a horizon-1 split-conformal
+ * calibration from the test rows' absolute errors, which the model never
+ * learned. Returns 0 or -1 with err set. */
+static int complete_model(struct model *m, const struct run_data *d,
+                          const struct evaluation *ev, struct fr_error *err)
+{
+    double *scores = malloc(d->test.n_rows * sizeof *scores);
+    uint32_t count = (uint32_t)d->test.n_rows;
+    int rc = -1;
+
+    if (scores == NULL || d->test.n_rows > UINT32_MAX) {
+        fr_error_set(err, "out of memory calibrating %zu rows",
+                     d->test.n_rows);
+        goto out;
+    }
+    for (size_t i = 0; i < d->test.n_rows; i++)
+        scores[i] = fabs(d->test.y[i] - ev->predicted[i]);
+    if (profile_build(&m->profile, &d->train, PROFILE_BINS, err) != 0 ||
+        calibration_build(&m->calibration, CALIBRATION_ABSOLUTE, 1, &count,
+                          scores, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    free(scores);
+    return rc;
+}
+
 /* Scores f on the test split, prints the comparison with the baseline and
  * publishes the version. Returns an exit status. */
 static int evaluate_and_publish(const struct train_settings *s,
-                                const struct forest *f,
-                                const struct run_data *d,
+                                struct model *m, const struct run_data *d,
                                 struct evaluation *ev)
 {
     struct fr_error err = {{0}};
     int status;
 
-    if (evaluate(s, f, &d->train, &d->test, ev, &err) != 0) {
+    if (evaluate(s, m->forest, &d->train, &d->test, ev, &err) != 0 ||
+        complete_model(m, d, ev, &err) != 0) {
         fail(&err);
         return EXIT_ERROR;
     }
     print_metrics(s, ev);
-    status = publish(s, f, &d->test, ev, d->series_mode);
+    status = publish(s, m, &d->test, ev, d->series_mode);
     say(s, "done in %.2fs, peak memory %.1f MiB",
         monotonic_seconds() - program_start, peak_rss_kb() / 1024.0);
     return status;
@@ -591,7 +655,7 @@ fail:
     return -1;
 }
 
-static int write_shard(const struct train_settings *s, const struct forest *f)
+static int write_shard(const struct train_settings *s, const struct model *m)
 {
     struct fr_error err = {{0}};
     char dir[PATH_MAX], path[PATH_MAX + 64];
@@ -601,7 +665,7 @@ static int write_shard(const struct train_settings *s, const struct forest *f)
     int status = EXIT_ERROR;
 
     /* keep 0: shards are merged and removed, not kept. */
-    if (encode_for_store(s, f, 0, 0, &buf, &len, &crc, &err) != 0 ||
+    if (encode_for_store(s, m, 0, 0, &buf, &len, &crc, &err) != 0 ||
         shard_dir(s, dir, sizeof dir, &err) != 0 || mkdir_p(dir, &err) != 0)
         goto out;
     snprintf(path, sizeof path, "%s/shard-%llu-of-%llu.bin", dir,
@@ -609,7 +673,7 @@ static int write_shard(const struct train_settings *s, const struct forest *f)
     if (file_write_atomic(path, buf, len, &err) != 0)
         goto out;
     say(s, "wrote shard %llu of %llu (%u trees) to %s", s->shard_index,
-        s->shard_count, f->n_trees, path);
+        s->shard_count, m->forest->n_trees, path);
     status = EXIT_TRAINED;
 out:
     if (status != EXIT_TRAINED)
@@ -628,6 +692,7 @@ int trainer_train(const struct train_settings *s)
     struct progress prog = {0};
     struct fr_error err = {{0}};
     struct forest *f = NULL;
+    struct model *m = NULL;
     int status = EXIT_ERROR;
     double t0;
 
@@ -666,23 +731,25 @@ int trainer_train(const struct train_settings *s)
     prog.start = prog.last = t0 = monotonic_seconds();
     prog.tty = isatty(STDERR_FILENO);
     prog.quiet = s->quiet;
-    f = forest_train(&d.train, d.series_mode ? &d.spec : NULL, &params,
-                     on_progress, &prog, &err);
+    f = forest_train(&d.train, &params, on_progress, &prog, &err);
     if (f == NULL)
         goto out;
     ev.train_seconds = monotonic_seconds() - t0;
     say(s, "grew %u trees in %.2fs", f->n_trees, ev.train_seconds);
     if (s->oob_score && !isnan(f->oob_rmse))
         say(s, "out-of-bag RMSE %.4f over %zu rows", f->oob_rmse, f->oob_rows);
+    m = model_new(f, d.series_mode ? &d.spec : NULL, &err);
+    if (m == NULL)
+        goto out;
     if (s->shard_count > 1)
-        status = write_shard(s, f);
+        status = write_shard(s, m);
     else
-        status = evaluate_and_publish(s, f, &d, &ev);
+        status = evaluate_and_publish(s, m, &d, &ev);
     goto done;
 out:
     fail(&err);
 done:
-    forest_free(f);
+    model_free(m);
     free(ev.predicted);
     run_data_release(&d);
     return status;
@@ -693,8 +760,11 @@ int trainer_merge(const struct train_settings *s)
     struct run_data d = {0};
     struct evaluation ev = {0};
     struct fr_error err = {{0}};
-    struct forest **shards = NULL;
-    struct forest *f = NULL;
+    struct model **shards = NULL;
+    struct forest **forests = NULL;
+    struct model *m = NULL;
+    struct forest *merged;
+    const struct forest *f;
     char dir[PATH_MAX], pattern[PATH_MAX + 32];
     glob_t g = {0};
     int status = EXIT_ERROR, globbed = 0;
@@ -724,7 +794,8 @@ int trainer_merge(const struct train_settings *s)
     }
     globbed = 1;
     shards = calloc(g.gl_pathc, sizeof *shards);
-    if (shards == NULL) {
+    forests = calloc(g.gl_pathc, sizeof *forests);
+    if (shards == NULL || forests == NULL) {
         fr_error_set(&err, "out of memory");
         goto out;
     }
@@ -732,19 +803,33 @@ int trainer_merge(const struct train_settings *s)
         shards[i] = model_load(g.gl_pathv[i], NULL, &err);
         if (shards[i] == NULL)
             goto out;
+        forests[i] = shards[i]->forest;
+        if (shards[i]->has_series != shards[0]->has_series ||
+            (shards[0]->has_series &&
+             !series_spec_equal(&shards[i]->series, &shards[0]->series))) {
+            fr_error_set(&err, "'%s' and '%s' were built from different "
+                         "features", g.gl_pathv[0], g.gl_pathv[i]);
+            goto out;
+        }
     }
-    f = forest_merge(shards, g.gl_pathc, &err);
-    if (f == NULL)
+    merged = forest_merge(forests, g.gl_pathc, &err);
+    if (merged == NULL)
         goto out;
+    m = model_new(merged, shards[0]->has_series ? &shards[0]->series : NULL,
+                  &err);
+    if (m == NULL)
+        goto out;
+    f = m->forest;
     say(s, "merged %zu shards from %s into %u trees", g.gl_pathc, dir,
         f->n_trees);
     if (run_data_load(s, &d, &err) != 0)
         goto out;
-    if (d.series_mode != f->has_series ||
-        d.train.n_features != f->n_features) {
+    if (d.series_mode != m->has_series ||
+        d.train.n_features != f->n_features ||
+        (m->has_series && !series_spec_equal(&m->series, &d.spec))) {
         fr_error_set(&err, "the shards were trained on %u features (%s), "
                      "the data gives %zu (%s)", f->n_features,
-                     f->has_series ? "series" : "tabular", d.train.n_features,
+                     m->has_series ? "series" : "tabular", d.train.n_features,
                      d.series_mode ? "series" : "tabular");
         goto out;
     }
@@ -758,7 +843,7 @@ int trainer_merge(const struct train_settings *s)
             goto out;
         }
     }
-    status = evaluate_and_publish(s, f, &d, &ev);
+    status = evaluate_and_publish(s, m, &d, &ev);
     /* Only once the merged forest is a version: a refused MODEL_VERSION
      * (exit 2) stored nothing, and the shards can be merged again. */
     if ((status == EXIT_TRAINED || status == EXIT_NOT_PROMOTED) &&
@@ -770,12 +855,13 @@ out:
 done:
     if (shards != NULL) {
         for (size_t i = 0; i < g.gl_pathc; i++)
-            forest_free(shards[i]);
+            model_free(shards[i]);
     }
     free(shards);
+    free(forests);
     if (globbed)
         globfree(&g);
-    forest_free(f);
+    model_free(m);
     free(ev.predicted);
     run_data_release(&d);
     return status;
@@ -785,7 +871,7 @@ int trainer_promote(const struct train_settings *s)
 {
     struct fr_error err = {{0}};
     char path[PATH_MAX], previous[STORE_VERSION_MAX + 1] = "none";
-    struct forest *f = NULL;
+    struct model *m = NULL;
     int lock = -1, status = EXIT_ERROR;
 
     if (s->model_version == NULL || !store_version_valid(s->model_version)) {
@@ -805,8 +891,8 @@ int trainer_promote(const struct train_settings *s)
     lock = store_lock(s->model_dir, &err);
     if (lock < 0)
         goto out;
-    f = model_load(path, NULL, &err);
-    if (f == NULL || store_current(s->model_dir, previous, &err) < 0 ||
+    m = model_load(path, NULL, &err);
+    if (m == NULL || store_current(s->model_dir, previous, &err) < 0 ||
         store_promote(s->model_dir, s->model_version, &err) != 0)
         goto out;
     say(s, "promoted %s (was %s): %s/current -> versions/%s",
@@ -817,7 +903,7 @@ out:
     fail(&err);
 done:
     store_unlock(lock);
-    forest_free(f);
+    model_free(m);
     return status;
 }
 
@@ -842,8 +928,7 @@ int trainer_synth(const struct train_settings *s)
         fail(&err);
         return EXIT_USAGE;
     }
-    if (synth_generate(s->synth_series, s->synth_days, s->seed, &raw,
-                       &err) != 0) {
+    if (synth_load(s, &raw, &err) != 0) {
         fail(&err);
         return EXIT_ERROR;
     }

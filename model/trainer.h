@@ -14,6 +14,7 @@
 #include "error.h"
 #include "forest.h"
 #include "metrics.h"
+#include "model.h"
 
 /* Exit statuses, documented in the README and relied on by the Job's
  * podFailurePolicy: a gate refusal must not be retried. */
@@ -31,6 +32,7 @@ struct train_settings {
     const char *model_dir, *model_version;
     const char *shard_run;    /* groups the shards of one run */
     const char *out;          /* output file of synth and table */
+    const char *as_of;        /* last synthetic day, NULL = today (UTC) */
     unsigned long long n_estimators, max_depth, min_samples_leaf, max_bins;
     unsigned long long seed, n_threads, keep_versions;
     unsigned long long synth_series, synth_days;
@@ -73,7 +75,7 @@ int trainer_synth(const struct train_settings *s);
 int trainer_table(const struct train_settings *s);
 
 /* Writes metadata.json. Returns 0 or -1 with err set. */
-int metadata_write(const char *path, const struct forest *f,
+int metadata_write(const char *path, const struct model *m,
                    const struct run_info *info, struct fr_error *err);
 
 /* Writes report.svg: actual vs predicted over the test period and the

@@ -26,5 +26,8 @@ done
 echo "install-deps: installing$missing"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# Another apt (unattended-upgrades on a fresh machine, a parallel job) may
+# hold dpkg's lock: wait for it rather than fail.
+lock="-o DPkg::Lock::Timeout=600"
+$sudo apt-get $lock update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get $lock install -y -qq --no-install-recommends $missing >/dev/null

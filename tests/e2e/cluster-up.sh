@@ -35,8 +35,9 @@ install_host_packages() {
 	done
 	((${#missing[@]} == 0)) && return 0
 	log "installing ${missing[*]}"
-	apt-get update -qq || return 1
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
+	apt-get -o DPkg::Lock::Timeout=600 update -qq || return 1
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+		install -y -qq "${missing[@]}" >/dev/null || return 1
 }
 
 # start_proc NAME CMD...: run CMD in its own session, log to $LOGS/NAME.log.

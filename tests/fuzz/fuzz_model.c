@@ -34,18 +34,21 @@ static void put_u64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void exercise(struct forest *f)
+static void exercise(struct model *mod)
 {
     struct fr_error err = {{0}};
     struct serving *m;
+    const struct forest *f = mod->forest;
+    const struct series_spec *spec;
     size_t nf = f->n_features;
     float *rows;
     double out[3], mean, std, lo, hi;
 
-    m = serving_new(f, "fuzz", 0, "fuzz", NULL, 0, &err);
+    m = serving_new(mod, "fuzz", 0, "fuzz", NULL, 0, &err);
     if (m == NULL)
         return;
-    f = m->forest;
+    f = m->model->forest;
+    spec = &m->model->series;
     rows = calloc(3 * nf, sizeof *rows);
     if (rows != NULL) {
         rows[nf] = 1e30f;
@@ -53,12 +56,12 @@ static void exercise(struct forest *f)
         out[0] = forest_predict_row(f, rows);
         forest_predict(f, rows, 3, 1, out);
         forest_predict_spread(f, rows, 0.05, 0.95, &mean, &std, &lo, &hi);
-        if (f->has_series) {
-            uint32_t h = series_history(&f->series);
+        if (m->model->has_series) {
+            uint32_t h = series_history(spec);
             double *past = calloc(h, sizeof *past);
             double cov[SERIES_MAX_COVARIATES] = {0};
             if (past != NULL) {
-                series_build_row(&f->series, past, 19000, cov, rows);
+                series_build_row(spec, past, 19000, cov, rows);
                 out[0] = forest_predict_row(f, rows);
             }
             free(past);
@@ -72,7 +75,7 @@ static void exercise(struct forest *f)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fr_error err = {{0}};
-    struct forest *f;
+    struct model *f;
     uint8_t *buf;
 
     buf = malloc(size ? size : 1);

@@ -45,18 +45,18 @@ static int room(void *ctx, struct buf *b, size_t need)
     return buf_grow_exact(b, need + 1) == 0 ? 0 : 500;
 }
 
-static struct forest *train(void)
+static struct model *train(void)
 {
     struct fr_error err = {{0}};
     struct series_data raw;
     struct series_spec spec;
     struct dataset table;
     struct forest_params p;
-    struct forest *f;
+    struct model *f;
 
     memset(&raw, 0, sizeof raw);
     memset(&spec, 0, sizeof spec);
-    if (synth_generate(2, 90, 42, &raw, &err) != 0 ||
+    if (synth_generate(2, 90, 20635 /* 2026-07-01 */, 42, &raw, &err) != 0 ||
         series_spec_init(&spec, raw.n_covariates,
                          (const char *const *)raw.covariate_names,
                          &err) != 0 ||
@@ -68,7 +68,7 @@ static struct forest *train(void)
     p.n_trees = 4;
     p.max_depth = 4;
     p.n_threads = 1;
-    f = forest_train(&table, &spec, &p, NULL, NULL, &err);
+    f = model_new(forest_train(&table, &p, NULL, NULL, &err), &spec, &err);
     if (f == NULL) {
         fprintf(stderr, "fuzz_request: cannot train: %s\n", err.msg);
         abort();

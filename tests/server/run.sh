@@ -722,6 +722,45 @@ scenario_corrupt() {
     stop_server reload
 }
 
+# A model file written by the previous release (format 1) serves with the
+# answers that release gave; a file of a format newer than this build is
+# refused with both versions named, and the old model keeps serving.
+scenario_previous_format() {
+    local dir="$TMP/format" hist body answer
+    mkdir -p "$dir"
+    cp tests/data/model-format1.bin "$dir/model.bin"
+    start_server format1 MODEL_PATH="$dir/model.bin" \
+        RELOAD_INTERVAL_SECONDS=0.1 || return
+    hist=$(for d in $(seq 1 31); do
+        printf '{"date":"2024-01-%02d","value":%d}\n' "$d" \
+            $((100 + d * 3 + (d % 7) * 5))
+    done | jq -s -c .)
+    body='{"history":'"$hist"',"horizon":3,"covariates":[{"promo":1,"holiday":0},{"promo":0,"holiday":0},{"promo":0,"holiday":1}]}'
+    answer=$(curl -s -XPOST -H 'content-type: application/json' \
+        --data-binary "$body" "$(url format1 /forecast)")
+    # What forest-serve of commit 14600c5 answered for this request.
+    check "a format-1 model forecasts what the previous release forecast" \
+        [ "$(jq -c '[.forecast[].value]' <<<"$answer")" = \
+          '[50.04571380615234,50.04571380615234,47.84571380615235]' ]
+    check "  ... and /model says what its file lacks" \
+        [ "$(curl -s "$(url format1 /model)" | jq -c .capabilities)" = \
+          '{"format_version":1,"calibrated_intervals":false,"calibrated_horizons":0,"explanations":false,"drift":false}' ]
+    # Format 3, checksums resealed: only the version number is wrong.
+    python3 - "$dir/model.bin" <<'PY'
+import struct, sys, zlib
+p = sys.argv[1]; b = bytearray(open(p, "rb").read())
+b[8:12] = struct.pack("<I", 3)
+b[28:32] = struct.pack("<I", zlib.crc32(bytes(b[:28])))
+open(p + ".new", "wb").write(b)
+PY
+    mv "$dir/model.bin.new" "$dir/model.bin"
+    check "a newer format is refused, naming both versions" wait_until 30 \
+        'grep -q "format version 3 is newer than this build reads (versions 1 to 2): upgrade forest-serve before forest-train" "$TMP/format1.out"'
+    check "  ... and the format-1 model keeps serving" \
+        [ "$(post format1 /forecast "$body" | cut -d" " -f1)" = 200 ]
+    stop_server format1
+}
+
 # A FIFO named model.bin (or metadata.json): opening it for reading would
 # block the reload thread until a writer came, and SIGTERM, which joins
 # that thread, would never complete. Its own server and store, so a
@@ -1003,6 +1042,7 @@ scenario_slow_client
 scenario_reload
 scenario_corrupt
 scenario_fifo
+scenario_previous_format
 scenario_model_path
 scenario_drain
 scenario_sighup

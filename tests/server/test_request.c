@@ -72,30 +72,32 @@ static struct forest *forest_of(const char *const *names, uint32_t nf)
     return f;
 }
 
-static struct forest *tabular(void)
+static struct model *tabular(void)
 {
     static const char *const names[] = {"a", "b"};
     struct forest *f = forest_of(names, 2);
 
     stump(&f->trees[0], 0, 0, 10.0f, 20.0f, 5.0f);
     stump(&f->trees[1], 1, 1, 0.0f, 0.0f, 100.0f);
-    return f;
+    return model_new(f, NULL, NULL);
 }
 
-static struct forest *series(void)
+static struct model *series(void)
 {
     static const char *const names[] = {"lag_1", "day_of_week",
                                         "day_of_month", "month", "promo"};
     struct forest *f = forest_of(names, 5);
+    struct model *m = model_new(f, NULL, NULL);
 
-    f->has_series = 1;
-    f->series.n_lags = 1;
-    f->series.lags[0] = 1;
-    f->series.n_covariates = 1;
-    f->series.covariates[0] = strdup("promo");
+    m->has_series = 1;
+    m->series.n_lags = 1;
+    m->series.lags[0] = 1;
+    m->series.n_covariates = 1;
+    m->series.covariates[0] = strdup("promo");
+    m->series.horizons = 1;
     stump(&f->trees[0], 0, 0, 10.0f, 20.0f, 5.0f);
     stump(&f->trees[1], 1, 4, 0.5f, 0.0f, 10.0f);
-    return f;
+    return m;
 }
 
 static struct registry registry;
@@ -133,10 +135,10 @@ static int get(const char *path)
     return reply.status;
 }
 
-static void install(struct forest *f, const char *version)
+static void install(struct model *mod, const char *version)
 {
     struct fr_error err = {{0}};
-    struct serving *m = serving_new(f, version, 0x1234abcd, "test", NULL, 0,
+    struct serving *m = serving_new(mod, version, 0x1234abcd, "test", NULL, 0,
                                 &err);
 
     if (m == NULL) {
@@ -181,7 +183,8 @@ static void test_buf(void)
 
 static void test_parsers(void)
 {
-    struct forest *f = tabular();
+    struct model *mod = tabular();
+    struct forest *f = mod->forest;
     struct predict_request pr;
     struct infer_request ir;
     struct fr_error err = {{0}};
@@ -277,7 +280,7 @@ static void test_parsers(void)
                        &sc, &ir, &err);
     check("v2req-1.4 the model's output by name and parameters are taken",
           st == 0 && ir.n_rows == 1);
-    forest_free(f);
+    model_free(mod);
 }
 
 /* zlib's deflate of n bytes into out (gzip when gz), as clients send. */
@@ -553,7 +556,7 @@ static void test_refcount(void)
     install(tabular(), "r2");
     check("refcount: a held model outlives its swap",
           held != NULL && strcmp(held->version, "r1") == 0 &&
-          forest_predict_row(held->forest, (const float[]){1, 1}) == 60.0);
+          forest_predict_row(held->model->forest, (const float[]){1, 1}) == 60.0);
     serving_release(held);
     held = registry_acquire(&registry);
     check("refcount: the registry serves the new one",

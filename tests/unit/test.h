@@ -32,10 +32,11 @@ void test_store(void);
 void test_metadata(void);
 
 struct dataset;
-struct forest;
-/* A 5-tree series forest on a small synthetic data set, and its feature
- * table in *rows; the caller frees both (test_model.c). */
-struct forest *test_small_series_forest(struct dataset *rows);
+struct model;
+/* A 5-tree series model on a small synthetic data set, with a feature
+ * profile and a 2-horizon calibration, and its feature table in *rows; the
+ * caller frees both (test_model.c). */
+struct model *test_small_series_model(struct dataset *rows);
 
 /* Writes text to a new file in the temporary directory and returns its
  * path, in a static buffer that the next call overwrites: copy it to keep

@@ -434,26 +434,52 @@ static void test_metrics(void)
               isnan(m.r2) && m.rmse == 0.0);
 }
 
+/* Day number of a date the tests pin synthetic data to. */
+#define AS_OF 20635 /* 2026-07-01 */
+
 static void test_synth(void)
 {
     struct series_data a, b;
     struct fr_error err = {{0}};
-    int same;
+    int same, later_same = 1, promos = 0;
 
-    synth_generate(3, 100, 7, &a, &err);
-    synth_generate(3, 100, 7, &b, &err);
+    synth_generate(3, 100, AS_OF, 7, &a, &err);
+    synth_generate(3, 100, AS_OF, 7, &b, &err);
     same = a.n == b.n && memcmp(a.y, b.y, a.n * sizeof *a.y) == 0;
-    test_cond("synth-1.1 same seed, same data", same && a.n == 300);
+    test_cond("synth-1.1 same seed and AS_OF, same data", same && a.n == 300);
+    test_cond("synth-1.5 the days end on AS_OF",
+              a.day[99] == AS_OF && a.day[0] == AS_OF - 99 &&
+                  a.day[100] == AS_OF - 99);
     series_data_release(&b);
-    synth_generate(3, 100, 8, &b, &err);
+    synth_generate(3, 100, AS_OF, 8, &b, &err);
     test_cond("synth-1.2 another seed, other data",
               memcmp(a.y, b.y, a.n * sizeof *a.y) != 0);
+    series_data_release(&b);
+    /* A week later: the 93 shared days are identical, 7 new ones follow. */
+    synth_generate(3, 100, AS_OF + 7, 7, &b, &err);
+    for (size_t s = 0; s < 3; s++) {
+        for (size_t i = 7; i < 100; i++) {
+            later_same &= b.y[s * 100 + i - 7] == a.y[s * 100 + i] &&
+                          b.cov[2 * (s * 100 + i - 7)] ==
+                              a.cov[2 * (s * 100 + i)];
+        }
+    }
+    test_cond("synth-1.6 a later AS_OF keeps every shared day's values "
+              "(they depend on SEED, series and day only)",
+              later_same && b.day[99] == AS_OF + 7);
+    for (size_t i = 0; i < a.n; i++)
+        promos += a.cov[2 * i] != 0.0;
+    test_cond("synth-1.7 promotions cover some days, not most",
+              promos > 10 && promos < 150);
     test_cond("synth-1.3 demand is whole and non-negative",
               a.y[17] >= 0 && a.y[17] == floor(a.y[17]));
     series_data_release(&a);
     series_data_release(&b);
     test_cond("synth-1.4 zero series is refused",
-              synth_generate(0, 100, 7, &a, &err) != 0);
+              synth_generate(0, 100, AS_OF, 7, &a, &err) != 0);
+    test_cond("synth-1.8 days before 1900 are refused",
+              synth_generate(1, 100, -25500, 7, &a, &err) != 0 &&
+                  strstr(err.msg, "1900-01-01"));
 }
 
 void test_data(void)

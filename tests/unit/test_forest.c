@@ -59,7 +59,7 @@ static struct forest *train(const struct dataset *ds, uint32_t trees,
     p.n_threads = 2;
     if (tweak != NULL)
         tweak(&p);
-    f = forest_train(ds, NULL, &p, NULL, NULL, &err);
+    f = forest_train(ds, &p, NULL, NULL, &err);
     if (f == NULL)
         printf("  train failed: %s\n", err.msg);
     return f;
@@ -305,11 +305,11 @@ static void test_shards(void)
     forest_params_default(&p);
     p.n_trees = 7;
     p.max_depth = 5;
-    whole = forest_train(&ds, NULL, &p, NULL, NULL, &err);
+    whole = forest_train(&ds, &p, NULL, NULL, &err);
     p.shard_count = 3;
     for (uint32_t i = 0; i < 3; i++) {
         p.shard_index = i;
-        shard[i] = forest_train(&ds, NULL, &p, NULL, NULL, &err);
+        shard[i] = forest_train(&ds, &p, NULL, NULL, &err);
     }
     test_cond("shard-1.1 shards split the trees 3/2/2",
               shard[0]->n_trees == 3 && shard[1]->n_trees == 2 &&
@@ -325,7 +325,7 @@ static void test_shards(void)
      * only the check that the shards belong to one forest can refuse it. */
     p.seed += 1;
     p.shard_index = 1;
-    other = forest_train(&ds, NULL, &p, NULL, NULL, &err);
+    other = forest_train(&ds, &p, NULL, NULL, &err);
     swapped[0] = shard[0];
     swapped[1] = other;
     swapped[2] = shard[2];

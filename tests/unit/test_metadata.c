@@ -32,7 +32,7 @@ static void *failing_malloc(size_t n)
 }
 
 /* Returns metadata_write's result with allocation number fail_at failing. */
-static int write_with_failure(const char *path, const struct forest *f,
+static int write_with_failure(const char *path, const struct model *f,
                               const struct run_info *info, long fail_at)
 {
     cJSON_Hooks hooks = {failing_malloc, free};
@@ -51,7 +51,7 @@ static int write_with_failure(const char *path, const struct forest *f,
 void test_metadata(void)
 {
     struct dataset rows;
-    struct forest *f = test_small_series_forest(&rows);
+    struct model *f = test_small_series_model(&rows);
     struct train_settings s = {.target_column = "demand", .test_fraction = 0.2};
     struct evaluation ev = {.baseline_name = "seasonal_naive_7",
                             .train_rows = 100, .test_rows = 20};
@@ -105,5 +105,5 @@ void test_metadata(void)
         cJSON_Delete(doc);
     }
     dataset_release(&rows);
-    forest_free(f);
+    model_free(f);
 }

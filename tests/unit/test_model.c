@@ -3,6 +3,7 @@
  * corrupted, incompatible and hostile files.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -12,29 +13,33 @@
 #include "synth.h"
 #include "test.h"
 
-/* Declared in test.h: a 5-tree forest on 2 synthetic series of 90 days, and
- * its feature table in *test_rows (the caller releases both). */
-struct forest *test_small_series_forest(struct dataset *test_rows)
+/* Declared in test.h. */
+struct model *test_small_series_model(struct dataset *test_rows)
 {
+    static const uint32_t counts[2] = {3, 4};
+    static const double scores[7] = {2.0, 1.0, 3.0, 0.5, 4.0, 1.5, 2.5};
     struct series_data raw;
     struct series_spec spec;
     struct dataset table;
     struct forest_params p;
     struct fr_error err = {{0}};
-    struct forest *f;
+    struct model *m;
 
-    synth_generate(2, 90, 11, &raw, &err);
+    synth_generate(2, 90, 20635 /* 2026-07-01 */, 11, &raw, &err);
     series_spec_init(&spec, raw.n_covariates,
                      (const char *const *)raw.covariate_names, &err);
     series_build(&raw, &spec, &table, &err);
     forest_params_default(&p);
     p.n_trees = 5;
     p.max_depth = 4;
-    f = forest_train(&table, &spec, &p, NULL, NULL, &err);
+    m = model_new(forest_train(&table, &p, NULL, NULL, &err), &spec, &err);
+    profile_build(&m->profile, &table, PROFILE_BINS, &err);
+    calibration_build(&m->calibration, CALIBRATION_ABSOLUTE, 2, counts,
+                      scores, &err);
     *test_rows = table;
     series_spec_release(&spec);
     series_data_release(&raw);
-    return f;
+    return m;
 }
 
 static void set_u32(uint8_t *p, uint32_t v)
@@ -51,26 +56,143 @@ static void reseal(uint8_t *buf, size_t len)
     set_u32(buf + 28, (uint32_t)crc32(0L, buf, 28));
 }
 
-/* Offset of tree 0's first node in an encoded forest. */
-static size_t first_node_offset(const struct forest *f)
+/* Offset of tree 0's first node in an encoded model. */
+static size_t first_node_offset(const struct model *m)
 {
+    const struct forest *f = m->forest;
     size_t off = MODEL_HEADER_BYTES + 4 * 3 + 4 * 2 + 8 + 4 + 8 + 4 * 2;
 
     for (uint32_t i = 0; i < f->n_features; i++)
         off += 2 + strlen(f->feature_names[i]);
     off += 8 * f->n_features + 8 + 1;
-    if (f->has_series) {
-        off += 4 + 4 * f->series.n_lags + 4 + 4 * f->series.n_windows + 4;
-        for (uint32_t i = 0; i < f->series.n_covariates; i++)
-            off += 2 + strlen(f->series.covariates[i]);
+    if (m->has_series) {
+        off += 4 + 4 * m->series.n_lags + 4 + 4 * m->series.n_windows + 4;
+        for (uint32_t i = 0; i < m->series.n_covariates; i++)
+            off += 2 + strlen(m->series.covariates[i]);
+        off += 4 * 4; /* target, level window, strategy, horizons */
     }
     return off + 12;
+}
+
+static void test_calibration_profile(void)
+{
+    static const uint32_t counts[2] = {9, 2};
+    double scores[11] = {9, 1, 8, 2, 7, 3, 6, 4, 5, 10, 20};
+    struct calibration c;
+    struct feature_profile p;
+    struct dataset ds;
+    struct fr_error err = {{0}};
+    const char *names[2] = {"uniform", "flag"};
+    double half = 0;
+    int cal = -1;
+
+    test_cond("calib-1.1 build",
+              calibration_build(&c, CALIBRATION_ABSOLUTE, 2, counts, scores,
+                                &err) == 0 && calibration_check(&c, &err) == 0);
+    /* n = 9: the 80% half-width is the ceil(10 * 0.8) = 8th smallest. */
+    test_cond("calib-1.2 the conformal rank ceil((n+1) level)",
+              calibration_half_width(&c, 1, 0.8, &half, &cal, &err) == 0 &&
+                  half == 8.0 && cal == 1 &&
+                  calibration_half_width(&c, 1, 0.9, &half, &cal, &err) == 0 &&
+                  half == 9.0);
+    test_cond("calib-1.3 too few scores for a level is an error naming how "
+              "many it needs",
+              calibration_half_width(&c, 1, 0.95, &half, &cal, &err) != 0 &&
+                  strstr(err.msg, "needs at least 19"));
+    test_cond("calib-1.4 a horizon beyond the calibrated ones reuses the "
+              "last and says so",
+              calibration_half_width(&c, 5, 0.5, &half, &cal, &err) == 0 &&
+                  cal == 0 && half == 20.0);
+    test_cond("calib-1.5 levels outside 0.5..0.99 are refused",
+              calibration_half_width(&c, 1, 0.4, &half, &cal, &err) != 0 &&
+                  calibration_half_width(&c, 1, 0.995, &half, &cal, &err) != 0);
+    calibration_release(&c);
+    scores[3] = -1;
+    test_cond("calib-1.6 a negative score is refused",
+              calibration_build(&c, CALIBRATION_ABSOLUTE, 2, counts, scores,
+                                &err) != 0 && c.n_horizons == 0);
+
+    dataset_init(&ds, 2, names, 1000, 0, &err);
+    for (int i = 0; i < 1000; i++) {
+        float row[2] = {(float)((i * 7919) % 1000), i % 10 == 0 ? 1.0f : 0.0f};
+        dataset_push(&ds, row, 0.0, 0, 0, 0.0, &err);
+    }
+    test_cond("profile-1.1 build", profile_build(&p, &ds, 10, &err) == 0 &&
+                                       profile_check(&p, &err) == 0);
+    {
+        int even = 1;
+        for (int k = 0; k < 10; k++)
+            even &= fabs(p.shares[k] - 0.1) < 1e-12;
+        test_cond("profile-1.2 equal-mass bins: each holds a tenth of "
+                  "0..999, edges at 99, 199, ...",
+                  even && p.edges[0] == 99.0f && p.edges[8] == 899.0f &&
+                      profile_bin(&p, 0, 99.0f) == 0 &&
+                      profile_bin(&p, 0, 99.5f) == 1 &&
+                      profile_bin(&p, 0, 1e9f) == 9);
+    }
+    test_cond("profile-1.3 a 0/1 flag keeps its counted shares (0.9, 0.1)",
+              fabs(p.shares[10 + 0] - 0.9) < 1e-12 &&
+                  fabs(p.shares[10 + 9] - 0.1) < 1e-12);
+    profile_release(&p);
+    dataset_release(&ds);
+}
+
+/* The model file of the previous release (tests/data/README.md). */
+static void test_previous_format(void)
+{
+    struct fr_error err = {{0}};
+    struct model *m = model_load("tests/data/model-format1.bin", NULL, &err);
+    struct model *again = NULL;
+    double past[28], cov[2] = {1.0, 0.0}, got;
+    float row[15];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int same = 1;
+
+    test_cond("codec-4.1 a format-1 file of the previous release loads",
+              m != NULL && m->format_version == 1);
+    if (m == NULL) {
+        fprintf(stderr, "    %s\n", err.msg);
+        return;
+    }
+    test_cond("codec-4.2 it reads as a raw-target recursive series model "
+              "without cover, calibration or profile",
+              m->has_series && m->series.target == SERIES_TARGET_RAW &&
+                  m->series.strategy == SERIES_RECURSIVE &&
+                  m->series.horizons == 1 &&
+                  m->forest->trees[0].cover == NULL &&
+                  m->calibration.n_horizons == 0 && m->profile.n_bins == 0);
+    /* The first day of the forecast in scenario_previous_format: history
+     * y(d) = 100 + 3d + 5(d mod 7) for 2024-01-01..31, promo 1. */
+    for (int k = 0; k < 28; k++) {
+        int d = 4 + k;
+        past[k] = 100 + 3 * d + 5 * (d % 7);
+    }
+    series_build_row(&m->series, past, 19754 /* 2024-02-01 */, cov, row);
+    got = forest_predict_row(m->forest, row);
+    test_cond("codec-4.3 it predicts what the previous release predicted",
+              got == 50.04571380615234);
+    /* Re-encoded in this build's format, it predicts the same. */
+    if (model_encode(m, &buf, &len, NULL, &err) == 0)
+        again = model_decode(buf, len, NULL, &err);
+    for (uint32_t t = 0; again != NULL && t < m->forest->n_trees; t++) {
+        const struct tree *a = &m->forest->trees[t], *b = &again->forest->trees[t];
+        same &= a->n_nodes == b->n_nodes && b->cover == NULL &&
+                memcmp(a->nodes, b->nodes, a->n_nodes * sizeof *a->nodes) == 0;
+    }
+    test_cond("codec-4.4 re-encoded in format 2, the trees are identical and "
+              "still without cover",
+              again != NULL && again->format_version == MODEL_FORMAT_VERSION &&
+                  same);
+    free(buf);
+    model_free(again);
+    model_free(m);
 }
 
 void test_model(void)
 {
     struct dataset rows;
-    struct forest *f = test_small_series_forest(&rows), *g;
+    struct model *f = test_small_series_model(&rows), *g;
     struct fr_error err = {{0}};
     uint8_t *buf = NULL, *copy;
     size_t len = 0, off;
@@ -83,22 +205,42 @@ void test_model(void)
     test_cond("codec-1.2 decode what was encoded", g != NULL && crc == crc2);
     for (size_t i = 0; g != NULL && i < rows.n_rows; i++) {
         const float *x = rows.X + i * rows.n_features;
-        ok &= forest_predict_row(f, x) == forest_predict_row(g, x);
+        ok &= forest_predict_row(f->forest, x) ==
+              forest_predict_row(g->forest, x);
     }
     test_cond("codec-1.3 the loaded forest predicts identically", g && ok);
     test_cond("codec-1.4 names, spec and hyperparameters survive",
               g != NULL && g->has_series && g->series.n_covariates == 2 &&
+                  series_spec_equal(&g->series, &f->series) &&
                   strcmp(g->series.covariates[0], "promo") == 0 &&
-                  strcmp(g->feature_names[14], "holiday") == 0 &&
-                  g->params.n_trees == 5 && g->params.max_depth == 4 &&
-                  g->importances[0] == f->importances[0]);
-    forest_free(g);
+                  strcmp(g->forest->feature_names[14], "holiday") == 0 &&
+                  g->forest->params.n_trees == 5 &&
+                  g->forest->params.max_depth == 4 &&
+                  g->forest->importances[0] == f->forest->importances[0]);
+    ok = g != NULL;
+    for (uint32_t t = 0; ok && t < f->forest->n_trees; t++) {
+        const struct tree *a = &f->forest->trees[t], *b = &g->forest->trees[t];
+        ok &= a->cover != NULL && b->cover != NULL &&
+              a->cover[0] == rows.n_rows &&
+              memcmp(a->cover, b->cover, a->n_nodes * sizeof *a->cover) == 0;
+    }
+    test_cond("codec-1.7 node cover survives; a root's is the bootstrap's "
+              "n draws", ok);
+    test_cond("codec-1.8 calibration and profile survive",
+              g != NULL && g->calibration.n_horizons == 2 &&
+                  g->calibration.offsets[2] == 7 &&
+                  g->calibration.scores[0] == 1.0f &&
+                  g->calibration.scores[2] == 3.0f &&
+                  g->profile.n_bins == PROFILE_BINS &&
+                  memcmp(g->profile.shares, f->profile.shares,
+                         15 * PROFILE_BINS * sizeof(double)) == 0);
+    model_free(g);
 
     snprintf(path, sizeof path, "%s/model.bin", test_temp_dir());
     test_cond("codec-1.5 save then load from disk",
               model_save(f, path, NULL, &err) == 0 &&
                   (g = model_load(path, NULL, &err)) != NULL);
-    forest_free(g);
+    model_free(g);
     test_cond("codec-1.6 a missing file names the path",
               model_load("/nonexistent/model.bin", NULL, &err) == NULL &&
                   strstr(err.msg, "/nonexistent/model.bin") != NULL);
@@ -127,11 +269,17 @@ void test_model(void)
                   strstr(err.msg, "checksum mismatch"));
 
     memcpy(copy, buf, len);
-    set_u32(copy + 8, 9);
+    set_u32(copy + 8, 3);
     reseal(copy, len);
-    test_cond("codec-2.5 another format version is refused by name",
+    test_cond("codec-2.5 a newer format is refused naming both versions",
               model_decode(copy, len, NULL, &err) == NULL &&
-                  strstr(err.msg, "format version 9 is not supported"));
+                  strstr(err.msg, "format version 3 is newer than this build "
+                                  "reads (versions 1 to 2)"));
+    set_u32(copy + 8, 0);
+    reseal(copy, len);
+    test_cond("codec-2.7 format 0 is refused as older",
+              model_decode(copy, len, NULL, &err) == NULL &&
+                  strstr(err.msg, "format version 0 is older"));
 
     memcpy(copy, buf, len);
     copy[0] = 'X';
@@ -171,6 +319,27 @@ void test_model(void)
     reseal(copy, len);
     test_cond("codec-3.5 a node count beyond the file is refused",
               model_decode(copy, len, NULL, &err) == NULL);
+    memcpy(copy, buf, len);
+    /* Tree 0's root cover, right after its nodes, one more than its
+     * children's sum. */
+    set_u32(copy + off + 16 * f->forest->trees[0].n_nodes,
+            f->forest->trees[0].cover[0] + 1);
+    reseal(copy, len);
+    test_cond("codec-3.7 a cover that is not its children's sum is refused",
+              model_decode(copy, len, NULL, &err) == NULL &&
+                  strstr(err.msg, "tree 0 node 0: cover"));
+    {
+        /* The calibration's first score sits after the trees, its flag,
+         * scale, horizon count and two counts; make it larger than the
+         * next so the scores are out of order. */
+        size_t cal = len - (1 + 4 + 15 * 9 * 4 + 15 * 10 * 8) - 7 * 4;
+        memcpy(copy, buf, len);
+        copy[cal + 3] = 0x4f; /* 1.0f becomes 2^32 */
+        reseal(copy, len);
+        test_cond("codec-3.8 calibration scores out of order are refused",
+                  model_decode(copy, len, NULL, &err) == NULL &&
+                      strstr(err.msg, "calibration: horizon 1 score 1"));
+    }
     {
         /* Four bytes more in the payload, with the header's payload length
          * and both checksums made to agree: only the decoder's walk of the
@@ -189,6 +358,8 @@ void test_model(void)
     }
     free(copy);
     free(buf);
-    forest_free(f);
+    model_free(f);
     dataset_release(&rows);
+    test_previous_format();
+    test_calibration_profile();
 }
