@@ -44,6 +44,29 @@ static int add_metrics(cJSON *obj, const struct metrics *m)
     return 0;
 }
 
+/* "data_origin": what trained the model. Returns 0, or -1 when out of
+ * memory. */
+static int add_origin(cJSON *root, const struct run_info *info)
+{
+    const struct data_origin *o = info->origin;
+    const struct train_settings *s = info->settings;
+    cJSON *obj = cJSON_AddObjectToObject(root, "data_origin");
+    char crc[16];
+
+    if (obj == NULL || o == NULL)
+        return obj == NULL ? -1 : 0;
+    if (o->synthetic)
+        return add_string(obj, "source", "synthetic") != 0 ||
+               add_number(obj, "series", (double)s->synth_series) != 0 ||
+               add_number(obj, "days", (double)s->synth_days) != 0 ||
+               add_string(obj, "as_of", o->as_of) != 0 ||
+               add_number(obj, "seed", (double)s->seed) != 0 ? -1 : 0;
+    snprintf(crc, sizeof crc, "%08x", o->crc);
+    return add_string(obj, "source", s->data_path) != 0 ||
+           add_number(obj, "bytes", (double)o->bytes) != 0 ||
+           add_string(obj, "crc32", crc) != 0 ? -1 : 0;
+}
+
 /*
  * Writes metadata.json for version info->version to path (atomically, via
  * file_write_atomic). Returns 0, or -1 with err set; every key is checked,
@@ -70,7 +93,7 @@ int metadata_write(const char *path, const struct model *m,
         add_string(root, "target", s->target_column) != 0 ||
         add_string(root, "data", info->data_source) != 0)
         goto nomem;
-    if (model_describe(m, root) != 0)
+    if (add_origin(root, info) != 0 || model_describe(m, root) != 0)
         goto nomem;
     if (add_number(cJSON_GetObjectItemCaseSensitive(root, "hyperparameters"),
                    "test_fraction", s->test_fraction) != 0)

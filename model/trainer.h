@@ -54,12 +54,23 @@ struct evaluation {
     long peak_rss_kb;
 };
 
+/* What the model learned from: a file (its size and CRC-32, so a later
+ * reader can tell whether the same bytes would train the same model) or
+ * the synthetic generator (its settings, AS_OF included). */
+struct data_origin {
+    int synthetic;
+    unsigned long long bytes;  /* file size */
+    unsigned crc;              /* CRC-32 of the file */
+    char as_of[16];            /* last synthetic day, YYYY-MM-DD */
+};
+
 /* Everything metadata.json records besides the forest itself. */
 struct run_info {
     const struct train_settings *settings;
     const char *version;
     const char *created_at;    /* ISO 8601 UTC */
     const char *data_source;   /* a path or "synthetic" */
+    const struct data_origin *origin;
     int series_mode;
     size_t model_bytes;
     unsigned model_crc;
