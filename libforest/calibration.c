@@ -61,10 +61,13 @@ int calibration_build(struct calibration *c, uint32_t scale,
         size_t keep = n < CALIBRATION_MAX_SCORES ? n : CALIBRATION_MAX_SCORES;
         memcpy(sorted, scores + at, n * sizeof *sorted);
         qsort(sorted, n, sizeof *sorted, cmp_double);
-        /* Rank-even thinning keeps the largest score (k = keep - 1 maps to
-         * rank n - 1), so no kept quantile is below the data's. */
+        /* Rank-even thinning, rounding ranks up: kept rank k stands for
+         * rank ceil(k (n - 1) / (keep - 1)) of the n, so a conformal rank
+         * among the kept is never below the same rank among all (at most
+         * one rank wider), and the largest score is kept. */
         for (size_t k = 0; k < keep; k++) {
-            size_t r = keep == n ? k : (k * (n - 1)) / (keep - 1);
+            size_t r = keep == n ? k
+                                 : (k * (n - 1) + keep - 2) / (keep - 1);
             c->scores[c->offsets[h] + k] = (float)sorted[r];
         }
         c->offsets[h + 1] = c->offsets[h] + (uint32_t)keep;
@@ -123,7 +126,11 @@ int calibration_half_width(const struct calibration *c, uint32_t horizon,
         fr_error_set(err, "the model has no interval calibration");
         return -1;
     }
-    h = horizon < 1 ? 1 : horizon;
+    if (horizon < 1) {
+        fr_error_set(err, "horizon 0: horizons start at 1");
+        return -1;
+    }
+    h = horizon;
     *calibrated = h <= c->n_horizons;
     if (h > c->n_horizons)
         h = c->n_horizons;

@@ -129,11 +129,10 @@ static void encode_series(struct out *o, const struct series_spec *s)
         put_name(o, s->covariates[i]);
     put_u32(o, s->target);
     put_u32(o, s->level_window);
-    put_u32(o, s->strategy);
-    put_u32(o, s->horizons);
 }
 
-static void encode_tree(struct out *o, const struct tree *tree)
+static void encode_tree(struct out *o, const struct tree *tree,
+                        int has_cover)
 {
     put_u32(o, tree->index);
     put_u32(o, tree->depth);
@@ -145,10 +144,19 @@ static void encode_tree(struct out *o, const struct tree *tree)
         put_u32(o, nd->left);
         put_f32(o, nd->value);
     }
-    /* A forest merged from format-1 shards has no cover: write zeros,
-     * which the decoder reads back as "no cover". */
-    for (uint32_t i = 0; i < tree->n_nodes; i++)
-        put_u32(o, tree->cover != NULL ? tree->cover[i] : 0);
+    for (uint32_t i = 0; has_cover && i < tree->n_nodes; i++)
+        put_u32(o, tree->cover[i]);
+}
+
+/* 1 when every tree has cover: a forest merged from format-1 shards has
+ * none, and explanations need all or nothing. */
+static int forest_has_cover(const struct forest *f)
+{
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        if (f->trees[t].cover == NULL)
+            return 0;
+    }
+    return 1;
 }
 
 static void encode_calibration(struct out *o, const struct calibration *c)
@@ -184,6 +192,7 @@ int model_encode(const struct model *m, uint8_t **buf, size_t *len,
     const struct forest_params *p = &f->params;
     uint32_t payload_crc;
     uint8_t header[MODEL_HEADER_BYTES] = {0};
+    int has_cover;
 
     put(&o, header, sizeof header); /* filled in below */
     put_u32(&o, f->n_features);
@@ -204,8 +213,10 @@ int model_encode(const struct model *m, uint8_t **buf, size_t *len,
     put_u8(&o, (uint8_t)(m->has_series != 0));
     if (m->has_series)
         encode_series(&o, &m->series);
+    has_cover = forest_has_cover(f);
+    put_u8(&o, (uint8_t)has_cover);
     for (uint32_t t = 0; t < f->n_trees; t++)
-        encode_tree(&o, &f->trees[t]);
+        encode_tree(&o, &f->trees[t], has_cover);
     encode_calibration(&o, &m->calibration);
     encode_profile(&o, &m->profile);
     if (o.failed) {
@@ -417,12 +428,9 @@ static int decode_series(struct in *in, struct model *m, uint32_t version,
     if (version >= 2) {
         s->target = get_u32(in);
         s->level_window = get_u32(in);
-        s->strategy = get_u32(in);
-        s->horizons = get_u32(in);
     } else {
-        s->target = SERIES_TARGET_RAW;
-        s->strategy = SERIES_RECURSIVE;
-        s->horizons = 1;
+        s->target = SERIES_TARGET_VALUE;
+        s->level_window = 0;
     }
     if (in->short_read || series_spec_check(s, err) != 0)
         goto bad;
@@ -442,15 +450,12 @@ bad:
     return -1;
 }
 
-/* Reads format 2's cover of a checked tree. All zeros is a forest merged
- * from format-1 shards (no cover); otherwise every node is reached by some
+/* Reads format 2's cover of a checked tree: every node is reached by some
  * weight and holds exactly its children's, which TreeSHAP's divisions rely
  * on. Returns 0 or -1 with err set. */
 static int decode_cover(struct in *in, struct tree *tree, uint32_t t,
                         struct fr_error *err)
 {
-    int any = 0;
-
     if (tree->n_nodes > in->left / 4) {
         fr_error_set(err, "tree %u: truncated", t);
         return -1;
@@ -460,15 +465,8 @@ static int decode_cover(struct in *in, struct tree *tree, uint32_t t,
         fr_error_set(err, "out of memory loading the model");
         return -1;
     }
-    for (uint32_t i = 0; i < tree->n_nodes; i++) {
+    for (uint32_t i = 0; i < tree->n_nodes; i++)
         tree->cover[i] = get_u32(in);
-        any |= tree->cover[i] != 0;
-    }
-    if (!any) {
-        free(tree->cover);
-        tree->cover = NULL;
-        return 0;
-    }
     for (uint32_t i = 0; i < tree->n_nodes; i++) {
         const struct tree_node *nd = &tree->nodes[i];
         if (tree->cover[i] == 0 ||
@@ -484,7 +482,7 @@ static int decode_cover(struct in *in, struct tree *tree, uint32_t t,
 }
 
 static int decode_tree(struct in *in, struct tree *tree,
-                       const struct forest *f, uint32_t t, uint32_t version,
+                       const struct forest *f, uint32_t t, int has_cover,
                        struct fr_error *err)
 {
     tree->index = get_u32(in);
@@ -511,7 +509,7 @@ static int decode_tree(struct in *in, struct tree *tree,
     }
     if (check_tree(tree, f->n_features, t, err) != 0)
         return -1;
-    if (version >= 2 && decode_cover(in, tree, t, err) != 0)
+    if (has_cover && decode_cover(in, tree, t, err) != 0)
         return -1;
     if (t > 0 && tree->index <= f->trees[t - 1].index) {
         fr_error_set(err, "tree %u: trees are not in index order", t);
@@ -598,6 +596,30 @@ static int decode_profile(struct in *in, struct feature_profile *p,
     return profile_check(p, err);
 }
 
+/* Relative scores need a level to scale back by, which only a series
+ * model whose target is relative to one has; a table has one horizon.
+ * Returns 0 or -1 with err set. */
+static int check_calibration_fits(const struct model *m,
+                                  struct fr_error *err)
+{
+    const struct calibration *c = &m->calibration;
+
+    if (c->n_horizons == 0)
+        return 0;
+    if (c->scale == CALIBRATION_RELATIVE &&
+        !(m->has_series && m->series.level_window >= 1)) {
+        fr_error_set(err, "calibration: relative scores without a series "
+                     "level");
+        return -1;
+    }
+    if (!m->has_series && c->n_horizons != 1) {
+        fr_error_set(err, "calibration: %u horizons for a tabular model",
+                     c->n_horizons);
+        return -1;
+    }
+    return 0;
+}
+
 struct model *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
                            struct fr_error *err)
 {
@@ -606,6 +628,7 @@ struct model *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
     struct forest *f;
     uint64_t payload;
     uint32_t version, payload_crc, n_features, n_trees;
+    int has_cover;
 
     if (len < MODEL_HEADER_BYTES) {
         fr_error_set(err, "truncated: %zu bytes, not a model file", len);
@@ -712,13 +735,15 @@ struct model *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
     f->oob_rmse = get_f64(&in);
     if (get_u8(&in) != 0 && decode_series(&in, m, version, err) != 0)
         goto fail;
+    has_cover = version >= 2 && get_u8(&in) != 0;
     for (uint32_t t = 0; t < n_trees; t++) {
-        if (decode_tree(&in, &f->trees[t], f, t, version, err) != 0)
+        if (decode_tree(&in, &f->trees[t], f, t, has_cover, err) != 0)
             goto fail;
     }
     if (version >= 2 &&
         (decode_calibration(&in, &m->calibration, err) != 0 ||
-         decode_profile(&in, &m->profile, n_features, err) != 0))
+         decode_profile(&in, &m->profile, n_features, err) != 0 ||
+         check_calibration_fits(m, err) != 0))
         goto fail;
     if (in.short_read) {
         fr_error_set(err, "truncated");
@@ -739,6 +764,62 @@ fail:
 }
 
 /* ---- the model --------------------------------------------------------- */
+
+int model_relative(const struct model *m)
+{
+    return m->has_series && m->series.target == SERIES_TARGET_DIFF;
+}
+
+double model_predict_row(const struct model *m, const float *row,
+                         float *work)
+{
+    double level;
+
+    if (!model_relative(m))
+        return forest_predict_row(m->forest, row);
+    level = series_relative_row(&m->series, row, work);
+    return forest_predict_row(m->forest, work) + level;
+}
+
+void model_predict(const struct model *m, const float *X, size_t n_rows,
+                   size_t n_threads, float *work, double *out)
+{
+    size_t nf = m->forest->n_features;
+    enum { CHUNK = 256 };
+    double level[CHUNK], pred[CHUNK];
+
+    if (!model_relative(m)) {
+        forest_predict(m->forest, X, n_rows, n_threads, out);
+        return;
+    }
+    /* In chunks, so the levels fit on the stack and out is written only
+     * once each (work may be X itself). */
+    for (size_t at = 0; at < n_rows; at += CHUNK) {
+        size_t k = n_rows - at < CHUNK ? n_rows - at : CHUNK;
+        for (size_t i = 0; i < k; i++)
+            level[i] = series_relative_row(&m->series, X + (at + i) * nf,
+                                           work + (at + i) * nf);
+        forest_predict(m->forest, work + at * nf, k, n_threads, pred);
+        for (size_t i = 0; i < k; i++)
+            out[at + i] = pred[i] + level[i];
+    }
+}
+
+void model_predict_spread(const struct model *m, const float *row,
+                          double q_lo, double q_hi, double *work,
+                          float *row_work, double *mean, double *std,
+                          double *lo, double *hi)
+{
+    double level = 0.0;
+
+    if (model_relative(m))
+        level = series_relative_row(&m->series, row, row_work);
+    forest_predict_spread_into(m->forest, model_relative(m) ? row_work : row,
+                               q_lo, q_hi, work, mean, std, lo, hi);
+    *mean += level;
+    *lo += level;
+    *hi += level;
+}
 
 struct model *model_new(struct forest *f, const struct series_spec *spec,
                         struct fr_error *err)
@@ -806,8 +887,7 @@ static int add_owned_item(cJSON *obj, const char *key, cJSON *item)
     return 0;
 }
 
-static const char *const TARGET_NAMES[] = {"value", "ratio_to_level"};
-static const char *const STRATEGY_NAMES[] = {"recursive", "direct"};
+static const char *const TARGET_NAMES[] = {"value", "difference_to_level"};
 
 static int describe_series(const struct series_spec *s, cJSON *obj)
 {
@@ -823,10 +903,7 @@ static int describe_series(const struct series_spec *s, cJSON *obj)
                            (int)s->n_covariates)) != 0 ||
         !cJSON_AddNumberToObject(series, "history_days", series_history(s)) ||
         !cJSON_AddStringToObject(series, "target", TARGET_NAMES[s->target]) ||
-        !cJSON_AddNumberToObject(series, "level_window", s->level_window) ||
-        !cJSON_AddStringToObject(series, "strategy",
-                                 STRATEGY_NAMES[s->strategy]) ||
-        !cJSON_AddNumberToObject(series, "horizons", s->horizons))
+        !cJSON_AddNumberToObject(series, "level_window", s->level_window))
         return -1;
     return 0;
 }
@@ -876,8 +953,7 @@ int model_describe(const struct model *m, cJSON *obj)
                                m->calibration.n_horizons > 0) ||
         !cJSON_AddNumberToObject(cap, "calibrated_horizons",
                                  m->calibration.n_horizons) ||
-        !cJSON_AddBoolToObject(cap, "explanations",
-                               f->trees[0].cover != NULL) ||
+        !cJSON_AddBoolToObject(cap, "explanations", forest_has_cover(f)) ||
         !cJSON_AddBoolToObject(cap, "drift", m->profile.n_bins > 0))
         return -1;
     return 0;

@@ -26,18 +26,20 @@
  *     f64 oob_rmse (NaN when not computed),
  *     u8 has_series; if 1: u32 n_lags, lags, u32 n_windows, windows,
  *       u32 n_covariates, n_covariates x (u16 length, name bytes),
- *       [2] u32 target, u32 level_window, u32 strategy, u32 horizons,
+ *       [2] u32 target, u32 level_window,
+ *     [2] u8 has_cover (1: every tree has it, 0: none),
  *     n_trees x (u32 index, u32 depth, u32 n_nodes,
  *                n_nodes x (u32 feature, f32 threshold, u32 left, f32 value),
- *                [2] n_nodes x u32 cover),
+ *                [2] if has_cover: n_nodes x u32 cover),
  *     [2] u8 has_calibration; if 1: u32 scale, u32 n_horizons,
  *       n_horizons x u32 count, then each horizon's count x f32 scores,
  *     [2] u8 has_profile; if 1: u32 n_bins,
  *       n_features x (n_bins - 1) f32 edges, n_features x n_bins f64 shares
  *
  *   [2]: format 2 only. A format-1 file (written by the previous release)
- *   loads with the series spec's format-1 meaning (raw target, recursive)
- *   and without cover, calibration or profile; what needs them says so.
+ *   loads with the series spec's format-1 meaning (the trees predict the
+ *   value itself) and without cover, calibration or profile; what needs
+ *   them says so.
  *
  * Loading trusts nothing: every length is checked against what remains,
  * both checksums must match, every child index must point forwards (so no
@@ -88,10 +90,36 @@ struct model *model_new(struct forest *f, const struct series_spec *spec,
 /* Frees the model and everything it owns; model_free(NULL) does nothing. */
 void model_free(struct model *m);
 
+/* Prediction of one feature row, as series_build_row or a client builds
+ * it, in the target's units: the trees' answer on the row they see
+ * (series_relative_row) plus the level it subtracted. work holds
+ * n_features floats (its contents are overwritten). Cannot fail. */
+double model_predict_row(const struct model *m, const float *row,
+                         float *work);
+
+/* Predicts n_rows rows of X (row-major) into out on n_threads threads (0 =
+ * all cores). work holds n_rows x n_features floats for a model whose
+ * trees see relative rows (model_relative), else may be NULL; it may be X
+ * itself, which is then overwritten. Cannot fail. */
+void model_predict(const struct model *m, const float *X, size_t n_rows,
+                   size_t n_threads, float *work, double *out);
+
+/* 1 when the trees see rows relative to a level (a SERIES_TARGET_DIFF
+ * series model), so model_predict needs work. */
+int model_relative(const struct model *m);
+
+/* forest_predict_spread_into for one row, in the target's units: mean,
+ * standard deviation and q_lo/q_hi quantiles of the trees' predictions.
+ * work holds n_trees doubles, row_work n_features floats. */
+void model_predict_spread(const struct model *m, const float *row,
+                          double q_lo, double q_hi, double *work,
+                          float *row_work, double *mean, double *std,
+                          double *lo, double *hi);
+
 /* Adds to the JSON object obj what the model itself says about itself:
  * "mode", "features" (names in model order), "feature_importances",
  * "hyperparameters" and, for a series model, "series" (lags, windows,
- * covariates, history_days, target, strategy, horizons), and
+ * covariates, history_days, target, level_window), and
  * "capabilities" (intervals, explanations, drift: what its file kept);
  * "oob_rmse" inside "metrics" is the caller's. The trainer's metadata.json
  * and the server's description of a lone model.bin both start from this,

@@ -4,8 +4,11 @@
 #include "profile.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rng.h"
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -34,23 +37,31 @@ uint32_t profile_bin(const struct feature_profile *p, size_t f, float x)
 int profile_build(struct feature_profile *p, const struct dataset *ds,
                   uint32_t n_bins, struct fr_error *err)
 {
-    size_t n = ds->n_rows, nf = ds->n_features, m, stride;
+    size_t n = ds->n_rows, nf = ds->n_features, m;
+    size_t *pick = NULL;
     float *col = NULL;
+    struct rng r;
     int rc = -1;
 
     memset(p, 0, sizeof *p);
-    if (n == 0 || nf == 0 || nf > UINT32_MAX || n_bins < 2 ||
-        n_bins > PROFILE_MAX_BINS) {
+    if (n == 0 || nf == 0 || nf > SIZE_MAX / PROFILE_MAX_BINS / 8 ||
+        nf > UINT32_MAX || n_bins < 2 || n_bins > PROFILE_MAX_BINS) {
         fr_error_set(err, "cannot profile %zu rows x %zu features on %u bins",
                      n, nf, n_bins);
         return -1;
     }
-    stride = (n + PROFILE_MAX_SAMPLE - 1) / PROFILE_MAX_SAMPLE;
-    m = (n + stride - 1) / stride;
+    /* Above PROFILE_MAX_SAMPLE rows, a fixed-seed random sample: a stride
+     * would line up with the weekly cycle of rows sorted by series and
+     * day and see one weekday only. */
+    m = n < PROFILE_MAX_SAMPLE ? n : PROFILE_MAX_SAMPLE;
+    pick = malloc(m * sizeof *pick);
+    rng_seed(&r, 0x70726f66696c65ull /* "profile" */, 0);
+    for (size_t i = 0; pick != NULL && i < m; i++)
+        pick[i] = m == n ? i : (size_t)rng_below(&r, n);
     col = malloc(m * sizeof *col);
     p->edges = malloc(nf * (n_bins - 1) * sizeof *p->edges);
     p->shares = calloc(nf * n_bins, sizeof *p->shares);
-    if (col == NULL || p->edges == NULL || p->shares == NULL) {
+    if (pick == NULL || col == NULL || p->edges == NULL || p->shares == NULL) {
         fr_error_set(err, "out of memory profiling %zu features", nf);
         goto out;
     }
@@ -60,7 +71,7 @@ int profile_build(struct feature_profile *p, const struct dataset *ds,
         float *e = p->edges + f * (n_bins - 1);
         double *share = p->shares + f * n_bins;
         for (size_t i = 0; i < m; i++)
-            col[i] = ds->X[i * stride * nf + f];
+            col[i] = ds->X[pick[i] * nf + f];
         qsort(col, m, sizeof *col, cmp_float);
         for (uint32_t k = 1; k < n_bins; k++)
             e[k - 1] = col[(k * m) / n_bins - ((k * m) / n_bins > 0)];
@@ -69,6 +80,7 @@ int profile_build(struct feature_profile *p, const struct dataset *ds,
     }
     rc = 0;
 out:
+    free(pick);
     free(col);
     if (rc != 0)
         profile_release(p);

@@ -30,8 +30,8 @@ struct feature_profile {
                          summing to 1 */
 };
 
-/* Profiles the rows of ds on n_bins bins (a deterministic, evenly strided
- * sample of at most PROFILE_MAX_SAMPLE rows). Returns 0, or -1 with err set
+/* Profiles the rows of ds on n_bins bins (all rows, or a fixed-seed random
+ * sample of PROFILE_MAX_SAMPLE of them). Returns 0, or -1 with err set
  * (no rows, bad bin count, no memory). */
 int profile_build(struct feature_profile *p, const struct dataset *ds,
                   uint32_t n_bins, struct fr_error *err);

@@ -132,9 +132,8 @@ int series_spec_init(struct series_spec *s, size_t n_covariates,
     memcpy(s->lags, lags, sizeof lags);
     s->n_windows = sizeof windows / sizeof windows[0];
     memcpy(s->windows, windows, sizeof windows);
-    s->target = SERIES_TARGET_RAW;
-    s->strategy = SERIES_RECURSIVE;
-    s->horizons = 1;
+    s->target = SERIES_TARGET_DIFF;
+    s->level_window = 28;
     for (size_t i = 0; i < n_covariates; i++) {
         s->covariates[i] = strdup(names[i]);
         if (s->covariates[i] == NULL) {
@@ -159,8 +158,6 @@ int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
     memcpy(dst->windows, src->windows, sizeof dst->windows);
     dst->target = src->target;
     dst->level_window = src->level_window;
-    dst->strategy = src->strategy;
-    dst->horizons = src->horizons;
     return 0;
 }
 
@@ -184,13 +181,13 @@ int series_spec_check(const struct series_spec *s, struct fr_error *err)
             return -1;
         }
     }
-    if (s->target > SERIES_TARGET_RATIO || s->strategy > SERIES_DIRECT ||
-        s->horizons < 1 || s->horizons > SERIES_MAX_HORIZONS ||
-        s->level_window > SERIES_MAX_SPAN ||
-        (s->target == SERIES_TARGET_RATIO && s->level_window < 1)) {
-        fr_error_set(err, "series spec: target %u, level window %u, "
-                     "strategy %u, %u horizons", s->target, s->level_window,
-                     s->strategy, s->horizons);
+    if (s->target > SERIES_TARGET_DIFF ||
+        (s->target == SERIES_TARGET_VALUE && s->level_window != 0) ||
+        (s->target == SERIES_TARGET_DIFF &&
+         series_level_feature(s) == SIZE_MAX)) {
+        fr_error_set(err, "series spec: target %u with level window %u "
+                     "(a difference target needs one of its windows)",
+                     s->target, s->level_window);
         return -1;
     }
     return 0;
@@ -201,8 +198,7 @@ int series_spec_equal(const struct series_spec *a,
 {
     if (a->n_lags != b->n_lags || a->n_windows != b->n_windows ||
         a->n_covariates != b->n_covariates || a->target != b->target ||
-        a->level_window != b->level_window || a->strategy != b->strategy ||
-        a->horizons != b->horizons ||
+        a->level_window != b->level_window ||
         memcmp(a->lags, b->lags, a->n_lags * sizeof a->lags[0]) != 0 ||
         memcmp(a->windows, b->windows,
                a->n_windows * sizeof a->windows[0]) != 0)
@@ -292,6 +288,35 @@ void series_build_row(const struct series_spec *s, const double *past,
     row[k++] = (float)month;
     for (uint32_t i = 0; i < s->n_covariates; i++)
         row[k++] = (float)covariates[i];
+}
+
+size_t series_level_feature(const struct series_spec *s)
+{
+    for (uint32_t i = 0; i < s->n_windows; i++) {
+        if (s->windows[i] == s->level_window)
+            return s->n_lags + 2u * i;
+    }
+    return SIZE_MAX;
+}
+
+double series_relative_row(const struct series_spec *s, const float *row,
+                           float *out)
+{
+    size_t nf = series_n_features(s);
+    float level;
+
+    if (out != row)
+        memcpy(out, row, nf * sizeof *out);
+    if (s->target != SERIES_TARGET_DIFF)
+        return 0.0;
+    /* In float, from the row itself: training and serving then shift by
+     * bit-identical amounts. */
+    level = row[series_level_feature(s)];
+    for (uint32_t i = 0; i < s->n_lags; i++)
+        out[i] -= level;
+    for (uint32_t i = 0; i < s->n_windows; i++)
+        out[s->n_lags + 2u * i] -= level;
+    return level;
 }
 
 /* ---- raw series ----------------------------------------------------- */

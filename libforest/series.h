@@ -25,19 +25,15 @@
 #define SERIES_NAME_MAX 255 /* bytes in a feature or covariate name */
 
 #define SERIES_MAX_SPAN 3660 /* days back a lag or window may reach */
-#define SERIES_MAX_HORIZONS 366
 
-/* What the trees predict: the value itself, or its ratio to the series'
- * level (the mean of the level_window days before the forecast origin),
- * mapped back by multiplying, so a series that grows past every value seen
- * in training is forecast at its new level. */
-enum series_target { SERIES_TARGET_RAW = 0, SERIES_TARGET_RATIO = 1 };
-
-/* How a multi-day forecast is made: recursively (each day's forecast
- * becomes the next day's lag 1), or directly (one row per origin and
- * horizon, built only from days known at the origin, the horizon a
- * feature). */
-enum series_strategy { SERIES_RECURSIVE = 0, SERIES_DIRECT = 1 };
+/* What the trees learn: the value itself (format 1's models), or its
+ * difference to the series' level, the mean of the level_window days
+ * before the day (its roll_mean feature). Lags and rolling means are then
+ * given to the trees as differences to the same level, and the level is
+ * added back to the trees' answer. Trees cannot predict beyond the targets
+ * they saw; differences to a moving level can, so a series that grows past
+ * every value in its training days is forecast at its new level. */
+enum series_target { SERIES_TARGET_VALUE = 0, SERIES_TARGET_DIFF = 1 };
 
 /* How feature rows are built from a series. Stored in the model file so the
  * server builds forecast rows exactly as training did. */
@@ -49,9 +45,8 @@ struct series_spec {
     uint32_t n_covariates;                   /* <= SERIES_MAX_COVARIATES */
     char *covariates[SERIES_MAX_COVARIATES]; /* owned names */
     uint32_t target;       /* enum series_target */
-    uint32_t level_window; /* days in the level; >= 1 with a ratio target */
-    uint32_t strategy;     /* enum series_strategy */
-    uint32_t horizons;     /* days ahead the model was trained for, >= 1 */
+    uint32_t level_window; /* SERIES_TARGET_DIFF: one of windows[], whose
+                              roll_mean is the level; else 0 */
 };
 
 /* Raw long-format series: one record per (series, day). */
@@ -97,8 +92,8 @@ int series_spec_init(struct series_spec *s, size_t n_covariates,
 int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
                      struct fr_error *err);
 
-/* Checks a spec read from a file: counts, lag and window ranges, target,
- * strategy, horizons. Returns 0 or -1 with err set. */
+/* Checks a spec read from a file: counts, lag and window ranges, the
+ * target and its level window. Returns 0 or -1 with err set. */
 int series_spec_check(const struct series_spec *s, struct fr_error *err);
 
 /* Returns 1 when a and b build the same rows (and 0 otherwise). */
@@ -124,6 +119,18 @@ void series_feature_name(const struct series_spec *s, size_t i, char *buf,
  * covariates holds s->n_covariates values of day `day`. */
 void series_build_row(const struct series_spec *s, const double *past,
                       int32_t day, const double *covariates, float *row);
+
+/* The index of the level's feature (roll_mean_<level_window>), or SIZE_MAX
+ * when the spec has no such window. */
+size_t series_level_feature(const struct series_spec *s);
+
+/* What the trees see of a feature row built by series_build_row: for
+ * SERIES_TARGET_DIFF, the lags and rolling means minus the level (the rest
+ * as is) written to out, and the level returned, to be added back to the
+ * trees' answer; for SERIES_TARGET_VALUE, a copy and 0. row and out may
+ * be the same. */
+double series_relative_row(const struct series_spec *s, const float *row,
+                           float *out);
 
 /* Reads a long-format CSV: a date column, the target, an optional series
  * column, and any other columns as numeric covariates. Returns 0, or -1

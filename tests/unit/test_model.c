@@ -71,6 +71,7 @@ static size_t first_node_offset(const struct model *m)
             off += 2 + strlen(m->series.covariates[i]);
         off += 4 * 4; /* target, level window, strategy, horizons */
     }
+    off += 1; /* has_cover */
     return off + 12;
 }
 
@@ -339,6 +340,14 @@ void test_model(void)
         test_cond("codec-3.8 calibration scores out of order are refused",
                   model_decode(copy, len, NULL, &err) == NULL &&
                       strstr(err.msg, "calibration: horizon 1 score 1"));
+        /* The scale field, before the horizon count and two counts. */
+        memcpy(copy, buf, len);
+        set_u32(copy + cal - 4 * 4, CALIBRATION_RELATIVE);
+        reseal(copy, len);
+        test_cond("codec-3.9 relative calibration without a series level is "
+                  "refused",
+                  model_decode(copy, len, NULL, &err) == NULL &&
+                      strstr(err.msg, "relative scores without"));
     }
     {
         /* Four bytes more in the payload, with the header's payload length

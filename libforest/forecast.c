@@ -1,0 +1,71 @@
+/*
+ * forecast.c: recursive multi-day forecasts and their conformal intervals
+ * (forecast.h).
+ */
+#include "forecast.h"
+
+#include <string.h>
+
+size_t forecast_work_doubles(const struct model *m)
+{
+    return series_history(&m->series);
+}
+
+size_t forecast_work_floats(const struct model *m)
+{
+    return 2 * (size_t)m->forest->n_features;
+}
+
+void forecast_values(const struct model *m, const double *past,
+                     int32_t first_day, const double *cov, size_t horizon,
+                     double *work, float *fwork, double *values)
+{
+    const struct series_spec *s = &m->series;
+    uint32_t h = series_history(s);
+    float *row = fwork, *row_work = fwork + m->forest->n_features;
+
+    memcpy(work, past, h * sizeof *work);
+    for (size_t d = 0; d < horizon; d++) {
+        series_build_row(s, work, first_day + (int32_t)d,
+                         cov + d * s->n_covariates, row);
+        values[d] = model_predict_row(m, row, row_work);
+        /* The forecast becomes the newest past value of the next day. */
+        memmove(work, work + 1, (h - 1) * sizeof *work);
+        work[h - 1] = values[d];
+    }
+}
+
+double forecast_scale_level(const struct model *m, const double *past)
+{
+    uint32_t h = series_history(&m->series), w = m->series.level_window;
+    double sum = 0.0;
+
+    if (w == 0 || w > h)
+        return 1.0;
+    for (uint32_t i = h - w; i < h; i++)
+        sum += past[i];
+    return sum / w > 1e-9 ? sum / w : 1e-9;
+}
+
+int forecast_interval(const struct model *m, uint32_t horizon, double value,
+                      double scale_level, double level, double *lower,
+                      double *upper, int *calibrated, struct fr_error *err)
+{
+    double half;
+
+    if (m->calibration.n_horizons == 0) {
+        fr_error_set(err, "this model has no calibrated intervals: its file "
+                     "is format %u, from a release before conformal "
+                     "calibration; retrain it to get intervals",
+                     m->format_version);
+        return -1;
+    }
+    if (calibration_half_width(&m->calibration, horizon, level, &half,
+                               calibrated, err) != 0)
+        return -1;
+    if (m->calibration.scale == CALIBRATION_RELATIVE)
+        half *= scale_level > 1e-9 ? scale_level : 1e-9;
+    *lower = value - half;
+    *upper = value + half;
+    return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * forecast.h: multi-day forecasts of one series, the single code path of
+ * the server's /forecast and the trainer's backtest, so what the backtest
+ * measured is what users get.
+ *
+ * Forecasts are recursive: day d's feature row is built by
+ * series_build_row from the history with days 1..d-1 filled by their own
+ * forecasts, and predicted by model_predict_row (trees on rows relative
+ * to the level, the level added back).
+ */
+#ifndef FR_FORECAST_H
+#define FR_FORECAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+/* Scratch forecast_values needs: doubles and floats. */
+size_t forecast_work_doubles(const struct model *m);
+size_t forecast_work_floats(const struct model *m);
+
+/* Forecasts `horizon` days of a series model, the first on first_day.
+ * past holds series_history() values, oldest first (past[H-1] is the day
+ * before first_day); cov holds horizon x n_covariates values. work and
+ * fwork hold forecast_work_doubles() and forecast_work_floats(). Writes
+ * horizon values. Cannot fail. */
+void forecast_values(const struct model *m, const double *past,
+                     int32_t first_day, const double *cov, size_t horizon,
+                     double *work, float *fwork, double *values);
+
+/* The level a relative calibration scales by: the mean of the last
+ * level_window values of past (observed days only), at least 1e-9 so a
+ * series of zeros still gets a finite interval. */
+double forecast_scale_level(const struct model *m, const double *past);
+
+/* The conformal interval around value for the given horizon (1 = the next
+ * day) at confidence `level` (0.5..0.99); scale_level is
+ * forecast_scale_level's (or, for /predict, the row's level feature) and
+ * matters only for relative calibration. Sets *calibrated to 0 beyond the
+ * calibrated horizons. Returns 0, or -1 with err set: the model has no
+ * calibration (a format-1 file), too few scores for that level. */
+int forecast_interval(const struct model *m, uint32_t horizon, double value,
+                      double scale_level, double level, double *lower,
+                      double *upper, int *calibrated, struct fr_error *err);
+
+#endif
