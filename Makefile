@@ -15,7 +15,7 @@ DEFS    := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -DFR_VERSION='"$(VERSION)"'
 CFLAGS  ?=
 CFLAGS  += $(OPT) $(WARN) $(DEFS) -pthread -Ilibforest
-LDLIBS  := -lcsv -lcjson -lz -lm -pthread
+LDLIBS  := -lcsv -lcjson -lcurl -lcrypto -lexpat -lz -lm -pthread
 SAN     := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer
 
@@ -23,7 +23,7 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/dataset.c libforest/series.c libforest/synth.c \
            libforest/parallel.c libforest/forest.c libforest/model.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c \
-           libforest/monotonic.c libforest/file.c
+           libforest/monotonic.c libforest/file.c libforest/s3.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c
 # The server's parsers, handlers and registry, without its shell (main.c,
 # and server.c's libmicrohttpd): what tests/server/test_request.c and the
