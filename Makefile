@@ -6,6 +6,7 @@
 #   make bench      compare with scikit-learn, XGBoost and FastAPI (bench/)
 #   make images     container images (model/Dockerfile, api/Dockerfile)
 #   make e2e        the whole platform on a real Kubernetes (tests/e2e)
+#   make s3-test    the S3 client against a SeaweedFS built here (tests/s3)
 
 CC      ?= cc
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
@@ -54,7 +55,7 @@ FUZZ_OBJ      := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(SERVE_CORE_SRC))
 FUZZ_TARGETS  := request model
 
 .PHONY: all deps test run bench images image-test manifest-test e2e e2e-build-test \
-        fuzz clean
+        s3-test fuzz clean
 
 all: build/forest-train build/forest-serve
 
@@ -104,6 +105,10 @@ build/asan/test-request: build/asan/tests/server/test_request.o $(SAN_CORE_OBJ) 
 build/asan/test-unit: $(SAN_TEST_OBJ) build/asan/model/metadata.o build/asan/libforest.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
+# The S3 client's test program; tests/s3/run.sh runs it against SeaweedFS.
+build/asan/test-s3: build/asan/tests/s3/test_s3.o build/asan/libforest.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
 deps:
 	scripts/install-deps.sh build
 
@@ -133,6 +138,11 @@ clean:
 # /var/cache/mini-ml-e2e), the whole user flow on it, then teardown.
 e2e:
 	tests/e2e/run.sh
+
+# The S3 client against a real SeaweedFS on loopback, built from the Go
+# module proxy into the e2e cache (tests/s3/run.sh; not part of make test).
+s3-test: build/asan/test-s3
+	tests/s3/run.sh
 
 # The e2e build helper against a fake go: a failing build step must fail
 # make e2e and leave no .done stamp (tests/e2e/build-test.sh, seconds).
