@@ -32,6 +32,9 @@ cleanup() {
 		done
 		kill -9 "$weed_pid" 2>/dev/null
 		wait "$weed_pid" 2>/dev/null
+		# The master's gRPC socket has no flag: weed puts it in /tmp.
+		local sock="/tmp/seaweedfs-master-grpc-$((master_port + 10000)).sock"
+		[[ -S $sock ]] && rm -f "$sock"
 	fi
 	if [[ -n ${S3_KEEP:-} ]]; then
 		log "kept $tmp"
@@ -103,6 +106,7 @@ mkdir -p "$tmp/data"
 	-volume.port="$volume_port" -volume.port.grpc=$((volume_port + 10000)) \
 	-volume.max=4 -volume.preStopSeconds=0 \
 	-filer -filer.port="$filer_port" -filer.port.grpc=$((filer_port + 10000)) \
+	-filer.localSocket="$tmp/filer.sock" -s3.localSocket="$tmp/s3.sock" \
 	-s3 -s3.port="$s3_port" -s3.port.grpc=$((s3_port + 10000)) \
 	-s3.port.iceberg=0 -s3.port.lance=0 -s3.config="$tmp/s3.json" \
 	-s3.autoCreateBucket=false -s3.allowBackslashInKey \
