@@ -6,6 +6,7 @@
 #   make bench      compare with scikit-learn, XGBoost and FastAPI (bench/)
 #   make images     container images (model/Dockerfile, api/Dockerfile)
 #   make e2e        the whole platform on a real Kubernetes (tests/e2e)
+#   make s3-test    the S3 client against a SeaweedFS built here (tests/s3)
 
 CC      ?= cc
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
@@ -15,7 +16,7 @@ DEFS    := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
            -DFR_VERSION='"$(VERSION)"'
 CFLAGS  ?=
 CFLAGS  += $(OPT) $(WARN) $(DEFS) -pthread -Ilibforest
-LDLIBS  := -lcsv -lcjson -lz -lm -pthread
+LDLIBS  := -lcsv -lcjson -lcurl -lcrypto -lexpat -lz -lm -pthread
 SAN     := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
            -fno-omit-frame-pointer
 
@@ -24,7 +25,7 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/parallel.c libforest/forest.c libforest/model.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c \
            libforest/monotonic.c libforest/file.c libforest/calibration.c \
-           libforest/profile.c libforest/forecast.c
+           libforest/profile.c libforest/forecast.c libforest/s3.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c
 # The server's parsers, handlers and registry, without its shell (main.c,
 # and server.c's libmicrohttpd): what tests/server/test_request.c and the
@@ -55,7 +56,7 @@ FUZZ_OBJ      := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(SERVE_CORE_SRC))
 FUZZ_TARGETS  := request model
 
 .PHONY: all deps test run bench images image-test manifest-test e2e e2e-build-test \
-        fuzz clean
+        s3-test fuzz clean
 
 all: build/forest-train build/forest-serve
 
@@ -105,6 +106,10 @@ build/asan/test-request: build/asan/tests/server/test_request.o $(SAN_CORE_OBJ) 
 build/asan/test-unit: $(SAN_TEST_OBJ) build/asan/model/metadata.o build/asan/libforest.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
+# The S3 client's test program; tests/s3/run.sh runs it against SeaweedFS.
+build/asan/test-s3: build/asan/tests/s3/test_s3.o build/asan/libforest.a
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
 deps:
 	scripts/install-deps.sh build
 
@@ -134,6 +139,11 @@ clean:
 # /var/cache/mini-ml-e2e), the whole user flow on it, then teardown.
 e2e:
 	tests/e2e/run.sh
+
+# The S3 client against a real SeaweedFS on loopback, built from the Go
+# module proxy into the e2e cache (tests/s3/run.sh; not part of make test).
+s3-test: build/asan/test-s3
+	tests/s3/run.sh
 
 # The e2e build helper against a fake go: a failing build step must fail
 # make e2e and leave no .done stamp (tests/e2e/build-test.sh, seconds).

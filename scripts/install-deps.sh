@@ -3,7 +3,8 @@
 # quick when everything is there. Usage: install-deps.sh build|test|bench|images
 set -eu
 
-build="build-essential libmicrohttpd-dev libcjson-dev libcsv-dev zlib1g-dev"
+build="build-essential libmicrohttpd-dev libcjson-dev libcsv-dev libcurl4-openssl-dev \
+libexpat1-dev libssl-dev zlib1g-dev"
 test="$build clang libclang-rt-14-dev curl wrk jq python3"
 bench="$test python3-sklearn python3-xgboost python3-pandas python3-joblib \
 python3-fastapi uvicorn python3-statsmodels time"

@@ -3,7 +3,8 @@
 # on the PATH: a build that fails, one that "succeeds" without writing its
 # binaries, and one whose binaries do not run must each make `make e2e` fail
 # and leave no .done stamp; a build that works stamps every component, and a
-# second run trusts the stamps and calls go no more.
+# second run trusts the stamps and calls go no more. The same for
+# tests/s3/build-seaweedfs.sh, which shares the helpers (build-lib.sh).
 #
 #   tests/e2e/build-test.sh        (make e2e-build-test; as root, like make e2e)
 #
@@ -56,7 +57,7 @@ write_bin() {
 case "$1 $2" in
 "mod download")
 	mkdir -p "$FAKE_GO_DIR"
-	printf 'module fake\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n\tgo.etcd.io/etcd/api/v3 => ../api\n)\n' >"$FAKE_GO_DIR/go.mod"
+	printf 'module fake\nreplace (\n\tk8s.io/api => ./staging/src/k8s.io/api\n\tgo.etcd.io/etcd/api/v3 => ../api\n)\nreplace example.com/a => example.com/b v1.0.0\n' >"$FAKE_GO_DIR/go.mod"
 	printf '{\n\t"Path": "%s",\n\t"GoMod": "%s",\n}\n' "${3%@*}" "$FAKE_GO_DIR/go.mod"
 	exit 0 ;;
 esac
@@ -154,6 +155,29 @@ check "stale: crictl, whose stamp was empty, is rebuilt" grep -q 'go install.*cr
 check "stale: kubernetes and metrics-server are not" \
 	test "$(grep -c 'kube-apiserver\|metrics-server' "$tmp/go.log")" == 0
 check "stale: every component is stamped again" stamps 5
+
+# tests/s3/build-seaweedfs.sh uses the same helpers: a failing build fails
+# the script and stamps nothing; a working one stamps weed, whose wrapper
+# module repeats the module's own replace; a second run calls go no more.
+for mode in fail silent broken; do
+	run_with "$mode" "$repo/tests/s3/build-seaweedfs.sh"
+	rc=$?
+	check "seaweedfs $mode: build-seaweedfs.sh fails (exit $rc)" test "$rc" != 0
+	check "seaweedfs $mode: no .done stamp is left" no_stamp
+done
+run_with ok "$repo/tests/s3/build-seaweedfs.sh"
+rc=$?
+check "seaweedfs ok: build-seaweedfs.sh succeeds (exit $rc)" test "$rc" == 0
+check "seaweedfs ok: weed is stamped" test -x "$(tail -n 1 "$tmp/out")/weed" -a \
+	-f "$(tail -n 1 "$tmp/out")/.done"
+check "seaweedfs ok: the wrapper module repeats the replace" \
+	grep -q '^replace example.com/a => example.com/b v1.0.0$' "$tmp"/cache/src/seaweedfs-*/go.mod
+: >"$tmp/go.log"
+PATH="$tmp/fakebin:$PATH" FAKE_GO_MODE=fail FAKE_GO_LOG="$tmp/go.log" \
+	FAKE_GO_DIR="$tmp/gomod" E2E_CACHE="$tmp/cache" "$repo/tests/s3/build-seaweedfs.sh" >"$tmp/out" 2>&1
+rc=$?
+check "seaweedfs ok: a second run succeeds (exit $rc) without calling go" \
+	test "$rc" == 0 -a ! -s "$tmp/go.log"
 
 echo "$passed passed, $failed failed"
 ((failed == 0))
