@@ -319,6 +319,33 @@ double series_relative_row(const struct series_spec *s, const float *row,
     return level;
 }
 
+int series_relative_dataset(const struct series_spec *s,
+                            const struct dataset *src, struct dataset *dst,
+                            struct fr_error *err)
+{
+    size_t nf = src->n_features;
+    float *row = malloc(nf * sizeof *row);
+
+    if (row == NULL || dataset_init(dst, nf,
+                                    (const char *const *)src->feature_names,
+                                    src->n_rows, 0, err) != 0) {
+        free(row);
+        if (row == NULL)
+            fr_error_set(err, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < src->n_rows; i++) {
+        double level = series_relative_row(s, src->X + i * nf, row);
+        if (dataset_push(dst, row, src->y[i] - level, 0, 0, 0.0, err) != 0) {
+            free(row);
+            dataset_release(dst);
+            return -1;
+        }
+    }
+    free(row);
+    return 0;
+}
+
 /* ---- raw series ----------------------------------------------------- */
 
 int series_data_push(struct series_data *d, int32_t series, int32_t day,
@@ -628,6 +655,47 @@ static int by_series_day(const void *a, const void *b)
     if (d->day[i] != d->day[j])
         return d->day[i] < d->day[j] ? -1 : 1;
     return i < j ? -1 : i > j;
+}
+
+/* Moves n elements of size sz of a into the order `order`, through tmp
+ * (n * sz bytes). */
+static void permute(void *a, const size_t *order, size_t n, size_t sz,
+                    unsigned char *tmp)
+{
+    unsigned char *p = a;
+
+    for (size_t k = 0; k < n; k++)
+        memcpy(tmp + k * sz, p + order[k] * sz, sz);
+    memcpy(p, tmp, n * sz);
+}
+
+int series_data_sort(struct series_data *d, struct fr_error *err)
+{
+    size_t n = d->n, nc = d->n_covariates ? d->n_covariates : 1;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    unsigned char *tmp = malloc((n ? n : 1) * nc * sizeof(double));
+
+    if (order == NULL || tmp == NULL) {
+        free(order);
+        free(tmp);
+        fr_error_set(err, "out of memory sorting %zu records", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_data = d;
+    qsort(order, n, sizeof *order, by_series_day);
+    sort_data = NULL;
+    permute(d->series, order, n, sizeof *d->series, tmp);
+    permute(d->day, order, n, sizeof *d->day, tmp);
+    permute(d->y, order, n, sizeof *d->y, tmp);
+    if (d->n_covariates)
+        permute(d->cov, order, n, d->n_covariates * sizeof *d->cov, tmp);
+    if (d->line != NULL)
+        permute(d->line, order, n, sizeof *d->line, tmp);
+    free(order);
+    free(tmp);
+    return 0;
 }
 
 int series_build(struct series_data *d, const struct series_spec *spec,

@@ -132,6 +132,14 @@ size_t series_level_feature(const struct series_spec *s);
 double series_relative_row(const struct series_spec *s, const float *row,
                            float *out);
 
+/* The table the trees learn from: a copy of src (rows built by
+ * series_build) with every row through series_relative_row and each
+ * target minus its row's level. Returns 0, or -1 with err set (no
+ * memory); on failure dst is released. */
+int series_relative_dataset(const struct series_spec *s,
+                            const struct dataset *src, struct dataset *dst,
+                            struct fr_error *err);
+
 /* Reads a long-format CSV: a date column, the target, an optional series
  * column, and any other columns as numeric covariates. Returns 0, or -1
  * with err naming file, line and column. On failure data is released. */
@@ -150,6 +158,10 @@ int series_data_push(struct series_data *data, int32_t series, int32_t day,
                      struct fr_error *err);
 
 void series_data_release(struct series_data *data);
+
+/* Sorts the records by (series, day), stably. Returns 0 or -1 with err set
+ * (no memory). */
+int series_data_sort(struct series_data *d, struct fr_error *err);
 
 /* Builds the supervised table: one row per record that has a complete,
  * gap-free history of series_history() days, in (series, day) order, with

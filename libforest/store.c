@@ -257,6 +257,45 @@ int store_current(const char *model_dir, char *version, struct fr_error *err)
     return 1;
 }
 
+int store_version_last_day(const char *model_dir, const char *version,
+                           int32_t *day, struct fr_error *err)
+{
+    char path[PATH_MAX];
+    uint8_t *text = NULL;
+    size_t len;
+    cJSON *doc = NULL;
+    const cJSON *v;
+    int rc = -1;
+
+    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/metadata.json",
+                         model_dir, version) >= sizeof path) {
+        fr_error_set(err, "path too long under '%s'", model_dir);
+        return -1;
+    }
+    if (file_read_all(path, 16u << 20, &text, &len, err) != 0)
+        return -1;
+    doc = cJSON_ParseWithLength((const char *)text, len);
+    if (doc == NULL) {
+        fr_error_set(err, "'%s' is not JSON", path);
+        goto out;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "training"), "last_day");
+    if (v == NULL) {
+        rc = 1;
+        goto out;
+    }
+    if (!cJSON_IsString(v) || series_parse_date(v->valuestring, day) != 0) {
+        fr_error_set(err, "'%s': training.last_day is not a date", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    cJSON_Delete(doc);
+    free(text);
+    return rc;
+}
+
 int store_version_rmse(const char *model_dir, const char *version,
                        double *rmse, struct fr_error *err)
 {

@@ -20,6 +20,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "error.h"
@@ -84,6 +85,13 @@ void store_unlock(int fd);
  * bytes). Returns 1 when found, 0 when there is no current version, -1 with
  * err set when `current` exists but is not a link into versions/. */
 int store_current(const char *model_dir, char *version, struct fr_error *err);
+
+/* Reads training.last_day (the last day the version's model learned) of a
+ * version's metadata.json. Returns 0 and sets *day, 1 when the metadata
+ * has none (written by a release before the champion/challenger gate), or
+ * -1 with err set (missing, unreadable, not a date). */
+int store_version_last_day(const char *model_dir, const char *version,
+                           int32_t *day, struct fr_error *err);
 
 /* Reads metrics.rmse of a version's metadata.json. Returns 0 or -1 with err
  * set (missing, unreadable, no such number). */

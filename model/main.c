@@ -63,8 +63,24 @@ static const struct config_option OPTIONS[] = {
      "last fraction of time held out for testing", &S.test_fraction, 0.001,
      0.9, NULL},
     {"PROMOTE_MAX_REGRESSION", CONFIG_DOUBLE, "0.1",
-     "promote only if test RMSE <= current RMSE x (1 + this)",
+     "promote only if the new model's error <= the current model's x "
+     "(1 + this), both scored on the same held-out days neither learned",
      &S.promote_max_regression, 0, 1e9, NULL},
+    {"GATE_MIN_ROWS", CONFIG_UINT, "0",
+     "held-out days newer than the current model's training needed to "
+     "compare; fewer promotes with a warning; 0 = one week of every series",
+     &S.gate_min_rows, 0, 1e12, NULL},
+    {"GATE_ON_INCOMPATIBLE", CONFIG_STRING, "promote",
+     "when the current model cannot score the new data (other features or "
+     "mode): promote with a warning, or refuse (exit 3)",
+     &S.gate_on_incompatible, 0, 0, "promote|refuse"},
+    {"FORECAST_HORIZON", CONFIG_UINT, "14",
+     "series: days ahead the backtest scores and the intervals calibrate",
+     &S.forecast_horizon, 1, CALIBRATION_MAX_HORIZONS, NULL},
+    {"REFIT", CONFIG_STRING, NULL,
+     "after evaluation, learn every row for the published model; unset = "
+     "true in series mode, false in tabular mode",
+     &S.refit, 0, 0, "true|false"},
     {"KEEP_VERSIONS", CONFIG_UINT, "5",
      "versions kept on the volume (the current one and the one just "
      "written always stay)",

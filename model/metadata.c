@@ -44,6 +44,157 @@ static int add_metrics(cJSON *obj, const struct metrics *m)
     return 0;
 }
 
+static int add_bool(cJSON *obj, const char *key, int value)
+{
+    return cJSON_AddBoolToObject(obj, key, value) != NULL ? 0 : -1;
+}
+
+/* An array of n numbers (NaN as null) under key. Returns 0 or -1. */
+static int add_numbers(cJSON *obj, const char *key, const double *v,
+                       size_t n)
+{
+    cJSON *a = cJSON_AddArrayToObject(obj, key);
+
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        cJSON *x = isfinite(v[i]) ? cJSON_CreateNumber(v[i])
+                                  : cJSON_CreateNull();
+        if (x == NULL || !cJSON_AddItemToArray(a, x)) {
+            cJSON_Delete(x);
+            return -1;
+        }
+    }
+    return a != NULL ? 0 : -1;
+}
+
+/* One forecaster's per-horizon scores: MAE, RMSE, WAPE (the sum of
+ * absolute errors over the sum of actuals) and MASE (MAE over the training
+ * days' seasonal-naive MAE). which: 0 forest, 1 seasonal naive, 2 seasonal
+ * mean. Returns 0 or -1 (no memory). */
+static int add_scores(cJSON *obj, const char *key, const struct backtest *bt,
+                      int which)
+{
+    size_t H = bt->horizon;
+    double *v = calloc(4 * H, sizeof *v), *ae, *se, *act;
+    size_t *n = calloc(H, sizeof *n);
+    double mean = 0.0;
+    size_t used = 0;
+    cJSON *o = cJSON_AddObjectToObject(obj, key);
+    int rc = -1;
+
+    if (v == NULL || n == NULL || o == NULL)
+        goto out;
+    ae = v + H;
+    se = v + 2 * H;
+    act = v + 3 * H;
+    for (size_t i = 0; i < bt->n_points; i++) {
+        const struct bt_point *p = &bt->points[i];
+        double f = which == 0 ? p->forest : which == 1 ? p->naive : p->smean;
+        double e = p->actual - f;
+        ae[p->h - 1] += fabs(e);
+        se[p->h - 1] += e * e;
+        act[p->h - 1] += fabs(p->actual);
+        n[p->h - 1]++;
+    }
+    for (size_t h = 0; h < H; h++) {
+        double mae = n[h] ? ae[h] / n[h] : NAN;
+        v[h] = mae;
+        if (n[h]) {
+            mean += mae;
+            used++;
+        }
+    }
+    if (add_numbers(o, "mae", v, H) != 0)
+        goto out;
+    for (size_t h = 0; h < H; h++)
+        v[h] = n[h] ? sqrt(se[h] / n[h]) : NAN;
+    if (add_numbers(o, "rmse", v, H) != 0)
+        goto out;
+    for (size_t h = 0; h < H; h++)
+        v[h] = act[h] > 0 ? ae[h] / act[h] : NAN;
+    if (add_numbers(o, "wape", v, H) != 0)
+        goto out;
+    for (size_t h = 0; h < H; h++)
+        v[h] = n[h] && bt->mase_scale > 0 ? ae[h] / n[h] / bt->mase_scale
+                                          : NAN;
+    if (add_numbers(o, "mase", v, H) != 0 ||
+        add_number(o, "mae_mean", used ? mean / used : NAN) != 0)
+        goto out;
+    rc = 0;
+out:
+    free(v);
+    free(n);
+    return rc;
+}
+
+/* "backtest": rolling-origin scores by horizon for the forest and the two
+ * baselines, and the measured coverage of the intervals. */
+static int add_backtest(cJSON *root, const struct evaluation *ev)
+{
+    const struct backtest *bt = &ev->bt;
+    cJSON *o = cJSON_AddObjectToObject(root, "backtest"), *cov;
+    char first[16], last[16], until[16];
+
+    if (o == NULL)
+        return -1;
+    series_format_date(bt->first_day, first);
+    series_format_date(bt->last_day, last);
+    series_format_date(ev->calibration_until, until);
+    if (add_number(o, "horizon", (double)bt->horizon) != 0 ||
+        add_number(o, "origins", (double)bt->n_origins) != 0 ||
+        add_number(o, "points", (double)bt->n_points) != 0 ||
+        add_string(o, "first_day", first) != 0 ||
+        add_string(o, "last_day", last) != 0 ||
+        add_number(o, "mase_scale", bt->mase_scale) != 0 ||
+        add_string(o, "gate_metric", "mae_mean of forest") != 0 ||
+        add_scores(o, "forest", bt, 0) != 0 ||
+        add_scores(o, "seasonal_naive", bt, 1) != 0 ||
+        add_scores(o, "seasonal_mean_4w", bt, 2) != 0)
+        return -1;
+    cov = cJSON_AddObjectToObject(root, "intervals");
+    if (cov == NULL ||
+        add_string(cov, "method", "split conformal, per horizon, scores "
+                   "|actual - forecast| / level (the mean of the 28 days "
+                   "before the origin)") != 0 ||
+        add_number(cov, "calibration_points", (double)bt->n_points) != 0 ||
+        add_string(cov, "coverage_calibrated_before", until) != 0 ||
+        add_number(cov, "coverage_calibration_points",
+                   (double)ev->calibration_points) != 0 ||
+        add_number(cov, "coverage_points", (double)ev->coverage_points) != 0 ||
+        add_numbers(cov, "coverage_80", ev->coverage, bt->horizon) != 0 ||
+        add_numbers(cov, "coverage_90", ev->coverage + bt->horizon,
+                    bt->horizon) != 0)
+        return -1;
+    return 0;
+}
+
+/* "gate": what the promotion gate compared and decided. */
+static int add_gate(cJSON *root, const struct gate *g)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "gate");
+
+    if (o == NULL || g->decision == NULL)
+        return o == NULL ? -1 : 0;
+    if (add_string(o, "metric", g->metric) != 0 ||
+        add_string(o, "decision", g->decision) != 0 ||
+        add_number(o, "rows", (double)g->rows) != 0 ||
+        add_number(o, "champion_score", g->champion_score) != 0 ||
+        add_number(o, "challenger_score", g->challenger_score) != 0 ||
+        add_number(o, "champion_rmse", g->champion_rmse) != 0 ||
+        add_number(o, "challenger_rmse", g->challenger_rmse) != 0)
+        return -1;
+    if (g->champion_version[0] ? add_string(o, "champion_version",
+                                            g->champion_version) != 0
+                               : cJSON_AddNullToObject(o, "champion_version")
+                                     == NULL)
+        return -1;
+    if (g->champion_last_day[0] &&
+        add_string(o, "champion_last_day", g->champion_last_day) != 0)
+        return -1;
+    if (g->reason[0] && add_string(o, "reason", g->reason) != 0)
+        return -1;
+    return 0;
+}
+
 /* "data_origin": what trained the model. Returns 0, or -1 when out of
  * memory. */
 static int add_origin(cJSON *root, const struct run_info *info)
@@ -112,7 +263,18 @@ int metadata_write(const char *path, const struct model *m,
         add_number(o, "test_rows", (double)ev->test_rows) != 0 ||
         add_number(o, "seconds", ev->train_seconds) != 0 ||
         add_number(o, "total_seconds", ev->total_seconds) != 0 ||
-        add_number(o, "peak_rss_kb", (double)ev->peak_rss_kb) != 0)
+        add_number(o, "peak_rss_kb", (double)ev->peak_rss_kb) != 0 ||
+        add_bool(o, "refit", ev->refit) != 0 ||
+        add_number(o, "learned_rows", (double)ev->learned_rows) != 0 ||
+        add_string(o, "metrics_rows", ev->refit ?
+                   "the test rows, scored by a model fitted before the "
+                   "refit that never learned them" :
+                   "the test rows, which the model never learned") != 0 ||
+        (ev->last_day[0] && add_string(o, "last_day", ev->last_day) != 0))
+        goto nomem;
+    if (ev->has_backtest && add_backtest(root, ev) != 0)
+        goto nomem;
+    if (add_gate(root, &ev->gate) != 0)
         goto nomem;
     o = cJSON_AddObjectToObject(root, "model_file");
     if (add_string(o, "name", "model.bin") != 0 ||

@@ -199,10 +199,12 @@ static int check_settings(const struct train_settings *s, int what,
 /* ---- data ----------------------------------------------------------- */
 
 /* Loads the data the settings name and builds the feature table. In series
- * mode *spec is set and *series_mode is 1. Returns 0 or -1 with err set. */
+ * mode *spec is set, *series_mode is 1 and, when keep is not NULL, the
+ * records sorted by (series, day) move to *keep. Returns 0 or -1 with err
+ * set. */
 static int load_table(const struct train_settings *s, struct dataset *table,
                       struct series_spec *spec, int *series_mode,
-                      struct fr_error *err)
+                      struct series_data *keep, struct fr_error *err)
 {
     struct series_data raw;
     int rc = -1;
@@ -234,11 +236,16 @@ static int load_table(const struct train_settings *s, struct dataset *table,
     if (series_spec_init(spec, raw.n_covariates,
                          (const char *const *)raw.covariate_names, err) != 0)
         goto out;
-    if (series_build(&raw, spec, table, err) != 0)
+    if (series_data_sort(&raw, err) != 0 ||
+        series_build(&raw, spec, table, err) != 0)
         goto out;
     say(s, "built %zu rows x %zu features (rows need %u days of history)",
         table->n_rows, table->n_features, series_history(spec));
     rc = 0;
+    if (keep != NULL) {
+        *keep = raw;
+        return 0;
+    }
 out:
     if (rc != 0)
         series_spec_release(spec);
@@ -264,11 +271,26 @@ static void params_from(const struct train_settings *s,
 
 /* The data side of a run: the feature table split by time. */
 struct run_data {
+    struct dataset table;     /* every row: what a refit learns */
     struct dataset train, test;
-    struct series_spec spec; /* valid in series mode */
+    struct series_data raw;   /* series mode: the records, sorted */
+    int32_t *cutoff;          /* series mode: each series' first test day */
+    struct series_spec spec;  /* valid in series mode */
     int series_mode;
     struct data_origin origin;
 };
+
+static void run_data_release(struct run_data *d)
+{
+    dataset_release(&d->table);
+    dataset_release(&d->train);
+    dataset_release(&d->test);
+    series_data_release(&d->raw);
+    free(d->cutoff);
+    d->cutoff = NULL;
+    if (d->series_mode)
+        series_spec_release(&d->spec);
+}
 
 /* Fills o: for a file, its size and CRC-32 (read once more; zlib does 1
  * GB/s, well under the parse); for synthetic data, AS_OF. Returns 0 or -1
@@ -315,41 +337,41 @@ static int data_origin_read(const struct train_settings *s,
 static int run_data_load(const struct train_settings *s, struct run_data *d,
                          struct fr_error *err)
 {
-    struct dataset table = {0};
-    int rc;
-
     memset(d, 0, sizeof *d);
-    if (load_table(s, &table, &d->spec, &d->series_mode, err) != 0)
+    if (load_table(s, &d->table, &d->spec, &d->series_mode, &d->raw,
+                   err) != 0)
         return -1;
     /* After the parse, so a file that cannot be read is reported with the
      * parser's line and column; the checksum is of the bytes just read. */
-    if (data_origin_read(s, &d->origin, err) != 0) {
-        dataset_release(&table);
-        if (d->series_mode)
-            series_spec_release(&d->spec);
-        return -1;
-    }
-    rc = dataset_split(&table, s->test_fraction, &d->train, &d->test, err);
-    if (rc != 0)
+    if (data_origin_read(s, &d->origin, err) != 0)
+        goto fail;
+    if (dataset_split(&d->table, s->test_fraction, &d->train, &d->test,
+                      err) != 0) {
         fr_error_prefix(err, "TEST_FRACTION");
-    dataset_release(&table);
-    if (rc != 0) {
-        if (d->series_mode)
-            series_spec_release(&d->spec);
-        return -1;
+        goto fail;
+    }
+    if (d->series_mode) {
+        /* Each series' first test day: the backtest's first origin. */
+        d->cutoff = malloc((d->raw.n_series ? d->raw.n_series : 1) *
+                           sizeof *d->cutoff);
+        if (d->cutoff == NULL) {
+            fr_error_set(err, "out of memory");
+            goto fail;
+        }
+        for (size_t i = 0; i < d->raw.n_series; i++)
+            d->cutoff[i] = INT32_MAX;
+        for (size_t i = 0; i < d->test.n_rows; i++) {
+            int32_t *c = &d->cutoff[d->test.series[i]];
+            *c = d->test.day[i] < *c ? d->test.day[i] : *c;
+        }
     }
     say(s, "split by time: %zu training rows, %zu test rows "
         "(TEST_FRACTION %g)", d->train.n_rows, d->test.n_rows,
         s->test_fraction);
     return 0;
-}
-
-static void run_data_release(struct run_data *d)
-{
-    dataset_release(&d->train);
-    dataset_release(&d->test);
-    if (d->series_mode)
-        series_spec_release(&d->spec);
+fail:
+    run_data_release(d);
+    return -1;
 }
 
 /* ---- evaluation ------------------------------------------------------ */
@@ -361,19 +383,27 @@ static long peak_rss_kb(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
-static int evaluate(const struct train_settings *s, const struct forest *f,
+static int evaluate(const struct train_settings *s, const struct model *m,
                     const struct dataset *train, const struct dataset *test,
                     struct evaluation *ev, struct fr_error *err)
 {
     double *base = malloc(test->n_rows * sizeof *base);
+    float *work = NULL;
 
+    if (model_relative(m) &&
+        test->n_rows <= SIZE_MAX / sizeof(float) / test->n_features)
+        work = malloc(test->n_rows * test->n_features * sizeof *work);
     ev->predicted = malloc(test->n_rows * sizeof *ev->predicted);
-    if (base == NULL || ev->predicted == NULL) {
+    if (base == NULL || ev->predicted == NULL ||
+        (model_relative(m) && work == NULL)) {
         free(base);
+        free(work);
         fr_error_set(err, "out of memory evaluating %zu rows", test->n_rows);
         return -1;
     }
-    forest_predict(f, test->X, test->n_rows, s->n_threads, ev->predicted);
+    model_predict(m, test->X, test->n_rows, s->n_threads, work,
+                  ev->predicted);
+    free(work);
     metrics_compute(test->y, ev->predicted, test->n_rows, &ev->model);
     if (test->baseline != NULL) {
         /* Seasonal naive: the same weekday last week. */
@@ -393,6 +423,14 @@ static int evaluate(const struct train_settings *s, const struct forest *f,
     ev->train_rows = train->n_rows;
     ev->test_rows = test->n_rows;
     return 0;
+}
+
+static void evaluation_release(struct evaluation *ev)
+{
+    free(ev->predicted);
+    free(ev->coverage);
+    backtest_release(&ev->bt);
+    memset(ev, 0, sizeof *ev);
 }
 
 static void print_metrics(const struct train_settings *s,
@@ -419,31 +457,38 @@ static void print_metrics(const struct train_settings *s,
 /* Reloads the staged model file and checks it predicts the first 1000 test
  * rows exactly as the forest in memory (the CRC covers the rest): what gets
  * promoted is what was tested. */
-static int verify_staged(const char *path, const struct forest *f,
+static int verify_staged(const char *path, const struct model *m,
                          const struct dataset *test, uint32_t crc,
                          struct fr_error *err)
 {
+    float *work = malloc(test->n_features * sizeof *work);
     uint32_t crc_read = 0;
     struct model *back = model_load(path, &crc_read, err);
     size_t n = test->n_rows < 1000 ? test->n_rows : 1000;
     int rc = 0;
 
-    if (back == NULL)
+    if (back == NULL || work == NULL) {
+        if (work == NULL)
+            fr_error_set(err, "out of memory");
+        free(work);
+        model_free(back);
         return -1;
+    }
     if (crc_read != crc) {
         fr_error_set(err, "'%s' changed on disk after writing", path);
         rc = -1;
     }
     for (size_t i = 0; i < n && rc == 0; i++) {
         const float *row = test->X + i * test->n_features;
-        if (forest_predict_row(back->forest, row) !=
-            forest_predict_row(f, row)) {
+        if (model_predict_row(back, row, work) !=
+            model_predict_row(m, row, work)) {
             fr_error_set(err, "'%s' predicts test row %zu differently after "
                          "reloading", path, i);
             rc = -1;
         }
     }
     model_free(back);
+    free(work);
     return rc;
 }
 
@@ -498,16 +543,55 @@ static void iso_now(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* Prints the gate's decision. Returns 0 when it lets the new version be
+ * promoted, -1 when it keeps it out (exit 3). */
+static int report_gate(const struct train_settings *s,
+                       const struct evaluation *ev, const char *version)
+{
+    const struct gate *g = &ev->gate;
+    int keep_out = strcmp(g->decision, "refused") == 0 ||
+                   strcmp(g->decision, "incompatible_refused") == 0;
+
+    if (strcmp(g->decision, "no_champion") == 0)
+        return 0;
+    if (strcmp(g->decision, "promoted") == 0 ||
+        strcmp(g->decision, "refused") == 0) {
+        /* A refusal is said even with QUIET: it explains the exit status. */
+        FILE *to = keep_out ? stderr : stdout;
+        if (s->quiet && !keep_out)
+            return 0;
+        fflush(stdout);
+        fprintf(to, "forest-train: gate %s: on the %zu held-out days newer "
+                "than %s's training (to %s), %s %.4f for the new model, "
+                "%.4f for %s (PROMOTE_MAX_REGRESSION %g)%s%s%s\n",
+                keep_out ? "REFUSED" : "passed", g->rows,
+                g->champion_version, g->champion_last_day[0] ?
+                g->champion_last_day : "its test split", g->metric,
+                g->challenger_score, g->champion_score, g->champion_version,
+                s->promote_max_regression, keep_out ? "; " : "",
+                keep_out ? version : "", keep_out ?
+                " is kept in versions/, current unchanged" : "");
+        return keep_out ? -1 : 0;
+    }
+    /* too_few_rows and incompatible_*: a warning either way. */
+    fflush(stdout);
+    fprintf(stderr, "forest-train: warning: gate %s: the current version %s "
+            "cannot be compared: %s\n", g->decision, g->champion_version,
+            g->reason);
+    return keep_out ? -1 : 0;
+}
+
 /* Writes and verifies the model, then, under the store's lock, names the
  * version, writes its metadata and report (they hold the name), commits it,
  * runs the promotion gate and prunes. Returns an exit status: a MODEL_VERSION
  * another trainer took meanwhile is EXIT_USAGE, as it would have been had
  * that trainer finished before this one started. */
 static int publish(const struct train_settings *s, const struct model *m,
-                   const struct dataset *test, struct evaluation *ev,
-                   int series_mode, const struct data_origin *origin)
+                   const struct run_data *d, struct evaluation *ev,
+                   const struct gate_data *gd)
 {
     const struct forest *f = m->forest;
+    const struct dataset *test = &d->test;
     struct store_stage st;
     struct fr_error err = {{0}};
     char path[PATH_MAX], created[32], current[STORE_VERSION_MAX + 1];
@@ -525,7 +609,7 @@ static int publish(const struct train_settings *s, const struct model *m,
         goto out;
     if (store_stage_file(&st, "model.bin", path, sizeof path, &err) != 0 ||
         file_write_atomic(path, buf, len, &err) != 0 ||
-        verify_staged(path, f, test, crc, &err) != 0)
+        verify_staged(path, m, test, crc, &err) != 0)
         goto out;
     /* A large model's buffer is not needed while the lock is held. */
     free(buf);
@@ -544,13 +628,19 @@ static int publish(const struct train_settings *s, const struct model *m,
         }
         goto out;
     }
+    /* The gate, under the lock: the champion cannot change meanwhile. */
+    have_current = store_current(s->model_dir, current, &err);
+    if (have_current < 0 ||
+        gate_decide(s, have_current ? current : NULL, gd, &ev->gate,
+                    &err) != 0)
+        goto out;
     iso_now(created, sizeof created);
     info.settings = s;
     info.version = st.version;
     info.created_at = created;
     info.data_source = s->data_path ? s->data_path : "synthetic";
-    info.origin = origin;
-    info.series_mode = series_mode;
+    info.origin = &d->origin;
+    info.series_mode = d->series_mode;
     info.model_crc = crc;
     ev->total_seconds = monotonic_seconds() - program_start;
     ev->peak_rss_kb = peak_rss_kb();
@@ -567,29 +657,8 @@ static int publish(const struct train_settings *s, const struct model *m,
     say(s, "wrote version %s (model.bin %zu bytes, crc32 %08x, verified)",
         st.version, info.model_bytes, crc);
 
-    have_current = store_current(s->model_dir, current, &err);
-    if (have_current < 0)
-        goto out;
-    if (have_current) {
-        double cur_rmse;
-        if (store_version_rmse(s->model_dir, current, &cur_rmse, &err) != 0) {
-            say(s, "warning: the current version's metrics are unreadable "
-                "(%s); promoting the new one", err.msg);
-        } else if (ev->model.rmse >
-                   cur_rmse * (1.0 + s->promote_max_regression)) {
-            /* Said even with QUIET: it explains the exit status. */
-            fprintf(stderr, "forest-train: not promoted: test RMSE %.4f is "
-                    "%.1f%% worse than current version %s's %.4f "
-                    "(PROMOTE_MAX_REGRESSION %g); %s is kept in versions/ and "
-                    "current still points at %s\n", ev->model.rmse,
-                    100.0 * (ev->model.rmse / cur_rmse - 1.0), current,
-                    cur_rmse, s->promote_max_regression, st.version, current);
-            status = EXIT_NOT_PROMOTED;
-        } else {
-            say(s, "gate passed: test RMSE %.4f vs current %s's %.4f",
-                ev->model.rmse, current, cur_rmse);
-        }
-    }
+    if (report_gate(s, ev, st.version) != 0)
+        status = EXIT_NOT_PROMOTED;
     if (status != EXIT_NOT_PROMOTED) {
         if (store_promote(s->model_dir, st.version, &err) != 0)
             goto out;
@@ -614,52 +683,334 @@ out:
     return status == EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
 }
 
-/* Adds to the model what the evaluation learned: the feature profile of
- * the training rows (for drift) and a horizon-1 split-conformal
- * calibration from the test rows' absolute errors, which the model never
- * learned. Returns 0 or -1 with err set. */
-static int complete_model(struct model *m, const struct run_data *d,
-                          const struct evaluation *ev, struct fr_error *err)
+/* Grows a model on rows: in series mode on rows relative to the level
+ * (series_relative_dataset), so the trees learn differences they can
+ * apply at any level. Returns the model or NULL with err set. */
+static struct model *grow(const struct train_settings *s,
+                          const struct run_data *d,
+                          const struct dataset *rows,
+                          struct evaluation *ev, struct fr_error *err)
 {
-    double *scores = malloc(d->test.n_rows * sizeof *scores);
-    uint32_t count = (uint32_t)d->test.n_rows;
+    struct forest_params params;
+    struct progress prog = {0};
+    struct dataset rel = {0};
+    struct forest *f;
+    double t0;
+
+    params_from(s, &params);
+    if (d->series_mode && d->spec.target == SERIES_TARGET_DIFF &&
+        series_relative_dataset(&d->spec, rows, &rel, err) != 0)
+        return NULL;
+    say(s, "training %u of %u trees on %zu rows (depth %u, "
+        "min_samples_leaf %u, max_features %g, %u bins, SEED %llu)",
+        (params.n_trees - params.shard_index + params.shard_count - 1) /
+            params.shard_count,
+        params.n_trees, rows->n_rows, params.max_depth,
+        params.min_samples_leaf, params.max_features, params.max_bins,
+        s->seed);
+    prog.start = prog.last = t0 = monotonic_seconds();
+    prog.tty = isatty(STDERR_FILENO);
+    prog.quiet = s->quiet;
+    f = forest_train(rel.n_rows ? &rel : rows, &params, on_progress, &prog,
+                     err);
+    dataset_release(&rel);
+    if (f == NULL)
+        return NULL;
+    ev->train_seconds += monotonic_seconds() - t0;
+    say(s, "grew %u trees in %.2fs", f->n_trees, monotonic_seconds() - t0);
+    if (s->oob_score && !isnan(f->oob_rmse))
+        say(s, "out-of-bag RMSE %.4f over %zu rows", f->oob_rmse, f->oob_rows);
+    return model_new(f, d->series_mode ? &d->spec : NULL, err);
+}
+
+/* Builds a calibration from the backtest points for which keep(point)
+ * holds: relative scores |actual - forecast| / level per horizon. Returns
+ * 0, or -1 with err set (a horizon without points, no memory). */
+static int calibrate_points(const struct backtest *bt, int32_t before,
+                            int32_t from, struct calibration *c,
+                            struct fr_error *err)
+{
+    size_t H = bt->horizon, k = 0;
+    uint32_t *counts = calloc(H, sizeof *counts);
+    double *scores = malloc((bt->n_points ? bt->n_points : 1) *
+                            sizeof *scores);
     int rc = -1;
 
-    if (scores == NULL || d->test.n_rows > UINT32_MAX) {
-        fr_error_set(err, "out of memory calibrating %zu rows",
-                     d->test.n_rows);
+    if (counts == NULL || scores == NULL) {
+        fr_error_set(err, "out of memory calibrating");
         goto out;
     }
-    for (size_t i = 0; i < d->test.n_rows; i++)
-        scores[i] = fabs(d->test.y[i] - ev->predicted[i]);
-    if (profile_build(&m->profile, &d->train, PROFILE_BINS, err) != 0 ||
-        calibration_build(&m->calibration, CALIBRATION_ABSOLUTE, 1, &count,
-                          scores, err) != 0)
-        goto out;
-    rc = 0;
+    /* Sorted by horizon for calibration_build: one pass per horizon. */
+    for (size_t h = 1; h <= H; h++) {
+        for (size_t i = 0; i < bt->n_points; i++) {
+            const struct bt_point *p = &bt->points[i];
+            if (p->h != h || p->origin >= before || p->origin < from)
+                continue;
+            scores[k++] = fabs(p->actual - p->forest) / p->scale_level;
+            counts[h - 1]++;
+        }
+    }
+    rc = calibration_build(c, CALIBRATION_RELATIVE, (uint32_t)H, counts,
+                           scores, err);
 out:
+    free(counts);
     free(scores);
     return rc;
 }
 
-/* Scores f on the test split, prints the comparison with the baseline and
- * publishes the version. Returns an exit status. */
+/* Series evaluation beyond the one-day-ahead test split: the backtest of
+ * m, the published calibration (every backtest point) and the coverage
+ * its method reaches: calibrated on the earlier half of the origins,
+ * scored on the later half, never on a point it calibrated on. Returns 0
+ * or -1 with err set. */
+static int evaluate_series(const struct train_settings *s,
+                           const struct model *m, const struct run_data *d,
+                           struct evaluation *ev, struct calibration *cal,
+                           struct fr_error *err)
+{
+    static const double LEVELS[2] = {0.8, 0.9};
+    struct calibration early = {0};
+    size_t H = (size_t)s->forecast_horizon;
+    int32_t first = INT32_MAX, last = INT32_MIN;
+    size_t *inside = NULL, *n = NULL;
+    int rc = -1;
+
+    if (backtest_run(m, &d->raw, d->cutoff, H, s->n_threads, &ev->bt,
+                     err) != 0)
+        return -1;
+    ev->has_backtest = 1;
+    for (size_t i = 0; i < ev->bt.n_points; i++) {
+        int32_t o = ev->bt.points[i].origin;
+        first = o < first ? o : first;
+        last = o > last ? o : last;
+    }
+    ev->calibration_until = first + (last - first + 1) / 2;
+    if (calibrate_points(&ev->bt, INT32_MAX, INT32_MIN, cal, err) != 0)
+        return -1;
+    ev->coverage = malloc(2 * H * sizeof *ev->coverage);
+    inside = calloc(2 * H, sizeof *inside);
+    n = calloc(H, sizeof *n);
+    if (ev->coverage == NULL || inside == NULL || n == NULL) {
+        fr_error_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < 2 * H; i++)
+        ev->coverage[i] = NAN;
+    /* Too few early origins for a calibration (a short hold-out) leaves
+     * the coverage unknown (null), not the run failed. */
+    if (calibrate_points(&ev->bt, ev->calibration_until, INT32_MIN, &early,
+                         err) != 0) {
+        rc = 0;
+        goto out;
+    }
+    for (size_t i = 0; i < ev->bt.n_points; i++) {
+        const struct bt_point *p = &ev->bt.points[i];
+        if (p->origin < ev->calibration_until) {
+            ev->calibration_points++;
+            continue;
+        }
+        ev->coverage_points++;
+        n[p->h - 1]++;
+        for (int l = 0; l < 2; l++) {
+            double half;
+            int calibrated;
+            struct fr_error ignore = {{0}};
+            if (calibration_half_width(&early, p->h, LEVELS[l], &half,
+                                       &calibrated, &ignore) == 0 &&
+                fabs(p->actual - p->forest) <= half * p->scale_level)
+                inside[l * H + p->h - 1]++;
+        }
+    }
+    for (size_t h = 0; h < H; h++) {
+        for (int l = 0; l < 2; l++) {
+            if (n[h] > 0)
+                ev->coverage[l * H + h] = (double)inside[l * H + h] / n[h];
+        }
+    }
+    rc = 0;
+out:
+    calibration_release(&early);
+    free(inside);
+    free(n);
+    return rc;
+}
+
+/* Mean absolute error per horizon of one forecaster (0 forest, 1 seasonal
+ * naive, 2 seasonal mean) into mae[H]; returns the mean over horizons. */
+static double backtest_mae(const struct backtest *bt, int which,
+                           double *mae)
+{
+    size_t H = bt->horizon, horizons = 0;
+    double mean = 0.0;
+
+    for (size_t h = 0; h < H; h++) {
+        double sum = 0.0;
+        size_t k = 0;
+        for (size_t i = 0; i < bt->n_points; i++) {
+            const struct bt_point *p = &bt->points[i];
+            double f = which == 0 ? p->forest : which == 1 ? p->naive
+                                                           : p->smean;
+            if (p->h != h + 1)
+                continue;
+            sum += fabs(p->actual - f);
+            k++;
+        }
+        mae[h] = k ? sum / k : NAN;
+        if (k) {
+            mean += mae[h];
+            horizons++;
+        }
+    }
+    return horizons ? mean / horizons : NAN;
+}
+
+static void print_backtest(const struct train_settings *s,
+                           const struct evaluation *ev)
+{
+    static const char *const NAMES[3] = {"forest", "seasonal_naive",
+                                         "seasonal_mean_4w"};
+    size_t H = ev->bt.horizon;
+    double *mae = malloc(H * sizeof *mae);
+
+    if (s->quiet || mae == NULL) {
+        free(mae);
+        return;
+    }
+    printf("forest-train: backtest, %zu origins over the test days, MAE by "
+           "days ahead:\n    %-18s", ev->bt.n_origins, "");
+    for (size_t h = 0; h < H; h++) {
+        if (h < 3 || h == 6 || h == H - 1)
+            printf(" %8zu", h + 1);
+    }
+    printf(" %8s\n", "mean");
+    for (int w = 0; w < 3; w++) {
+        double mean = backtest_mae(&ev->bt, w, mae);
+        printf("    %-18s", NAMES[w]);
+        for (size_t h = 0; h < H; h++) {
+            if (h < 3 || h == 6 || h == H - 1)
+                printf(" %8.3f", mae[h]);
+        }
+        printf(" %8.3f\n", mean);
+    }
+    if (!isnan(ev->coverage[0])) {
+        char until[16];
+        series_format_date(ev->calibration_until, until);
+        printf("forest-train: intervals calibrated on origins before %s, "
+               "scored from it: 80%% covers %.1f%% at 1 day ahead, %.1f%% "
+               "at %zu\n", until, 100.0 * ev->coverage[0],
+               100.0 * ev->coverage[H - 1], H);
+    }
+    fflush(stdout);
+    free(mae);
+}
+
+/* Split conformal for a table: the test rows' absolute errors, one
+ * horizon. Returns 0 or -1 with err set. */
+static int calibrate_tabular(const struct run_data *d,
+                             const struct evaluation *ev,
+                             struct calibration *cal, struct fr_error *err)
+{
+    size_t n = d->test.n_rows;
+    double *scores;
+    uint32_t count;
+    int rc;
+
+    if (n > UINT32_MAX) {
+        fr_error_set(err, "%zu test rows are too many to calibrate", n);
+        return -1;
+    }
+    scores = malloc((n ? n : 1) * sizeof *scores);
+    if (scores == NULL) {
+        fr_error_set(err, "out of memory calibrating %zu rows", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        scores[i] = fabs(d->test.y[i] - ev->predicted[i]);
+    count = (uint32_t)n;
+    rc = calibration_build(cal, CALIBRATION_ABSOLUTE, 1, &count, scores,
+                           err);
+    free(scores);
+    return rc;
+}
+
+static int refit_wanted(const struct train_settings *s, int series_mode)
+{
+    if (s->refit == NULL)
+        return series_mode;
+    return strcmp(s->refit, "true") == 0;
+}
+
+/* The last day a table's rows reach, as YYYY-MM-DD ("" in tabular mode). */
+static void last_day_of(const struct dataset *rows, char *buf)
+{
+    int32_t last = INT32_MIN;
+
+    buf[0] = '\0';
+    if (rows->day == NULL)
+        return;
+    for (size_t i = 0; i < rows->n_rows; i++)
+        last = rows->day[i] > last ? rows->day[i] : last;
+    if (rows->n_rows > 0)
+        series_format_date(last, buf);
+}
+
+/* Scores m on the test split (and in series mode the backtest), calibrates
+ * its intervals, refits on every row when REFIT says so (may_refit: not
+ * for merged shards), profiles the rows learned, and publishes. Returns an
+ * exit status. */
 static int evaluate_and_publish(const struct train_settings *s,
                                 struct model *m, const struct run_data *d,
-                                struct evaluation *ev)
+                                struct evaluation *ev, int may_refit)
 {
     struct fr_error err = {{0}};
-    int status;
+    struct calibration cal = {0};
+    struct model *pub = m, *refit = NULL;
+    struct gate_data gd = {0};
+    int status = EXIT_ERROR;
 
-    if (evaluate(s, m->forest, &d->train, &d->test, ev, &err) != 0 ||
-        complete_model(m, d, ev, &err) != 0) {
-        fail(&err);
-        return EXIT_ERROR;
-    }
+    if (evaluate(s, m, &d->train, &d->test, ev, &err) != 0)
+        goto out;
     print_metrics(s, ev);
-    status = publish(s, m, &d->test, ev, d->series_mode, &d->origin);
+    if (d->series_mode) {
+        if (evaluate_series(s, m, d, ev, &cal, &err) != 0)
+            goto out;
+        print_backtest(s, ev);
+        last_day_of(&d->test, ev->test_last_day);
+        series_format_date(ev->bt.first_day, ev->test_first_day);
+    } else if (calibrate_tabular(d, ev, &cal, &err) != 0) {
+        goto out;
+    }
+    ev->refit = may_refit && refit_wanted(s, d->series_mode);
+    if (ev->refit) {
+        say(s, "refit: learning all %zu rows for the published model",
+            d->table.n_rows);
+        refit = grow(s, d, &d->table, ev, &err);
+        if (refit == NULL)
+            goto out;
+        pub = refit;
+    }
+    ev->learned_rows = ev->refit ? d->table.n_rows : d->train.n_rows;
+    last_day_of(ev->refit ? &d->table : &d->train, ev->last_day);
+    pub->calibration = cal;
+    memset(&cal, 0, sizeof cal);
+    if (profile_build(&pub->profile, ev->refit ? &d->table : &d->train,
+                      PROFILE_BINS, &err) != 0)
+        goto out;
+    gd.series_mode = d->series_mode;
+    gd.raw = &d->raw;
+    gd.cutoff = d->cutoff;
+    gd.bt = &ev->bt;
+    gd.test = &d->test;
+    gd.test_pred = ev->predicted;
+    status = publish(s, pub, d, ev, &gd);
     say(s, "done in %.2fs, peak memory %.1f MiB",
         monotonic_seconds() - program_start, peak_rss_kb() / 1024.0);
+    goto done;
+out:
+    fail(&err);
+done:
+    calibration_release(&cal);
+    model_free(refit);
     return status;
 }
 
@@ -740,12 +1091,9 @@ int trainer_train(const struct train_settings *s)
     struct run_data d = {0};
     struct forest_params params;
     struct evaluation ev = {0};
-    struct progress prog = {0};
     struct fr_error err = {{0}};
-    struct forest *f = NULL;
     struct model *m = NULL;
     int status = EXIT_ERROR;
-    double t0;
 
     params_from(s, &params);
     /* In the settings' own names first; the library's check below then
@@ -773,35 +1121,19 @@ int trainer_train(const struct train_settings *s)
     }
     if (run_data_load(s, &d, &err) != 0)
         goto out;
-    say(s, "training %u of %u trees (depth %u, min_samples_leaf %u, "
-        "max_features %g, %u bins, SEED %llu)",
-        (params.n_trees - params.shard_index + params.shard_count - 1) /
-            params.shard_count,
-        params.n_trees, params.max_depth, params.min_samples_leaf,
-        params.max_features, params.max_bins, s->seed);
-    prog.start = prog.last = t0 = monotonic_seconds();
-    prog.tty = isatty(STDERR_FILENO);
-    prog.quiet = s->quiet;
-    f = forest_train(&d.train, &params, on_progress, &prog, &err);
-    if (f == NULL)
-        goto out;
-    ev.train_seconds = monotonic_seconds() - t0;
-    say(s, "grew %u trees in %.2fs", f->n_trees, ev.train_seconds);
-    if (s->oob_score && !isnan(f->oob_rmse))
-        say(s, "out-of-bag RMSE %.4f over %zu rows", f->oob_rmse, f->oob_rows);
-    m = model_new(f, d.series_mode ? &d.spec : NULL, &err);
+    m = grow(s, &d, &d.train, &ev, &err);
     if (m == NULL)
         goto out;
     if (s->shard_count > 1)
         status = write_shard(s, m);
     else
-        status = evaluate_and_publish(s, m, &d, &ev);
+        status = evaluate_and_publish(s, m, &d, &ev, 1);
     goto done;
 out:
     fail(&err);
 done:
     model_free(m);
-    free(ev.predicted);
+    evaluation_release(&ev);
     run_data_release(&d);
     return status;
 }
@@ -894,7 +1226,7 @@ int trainer_merge(const struct train_settings *s)
             goto out;
         }
     }
-    status = evaluate_and_publish(s, m, &d, &ev);
+    status = evaluate_and_publish(s, m, &d, &ev, 0);
     /* Only once the merged forest is a version: a refused MODEL_VERSION
      * (exit 2) stored nothing, and the shards can be merged again. */
     if ((status == EXIT_TRAINED || status == EXIT_NOT_PROMOTED) &&
@@ -913,7 +1245,7 @@ done:
     if (globbed)
         globfree(&g);
     model_free(m);
-    free(ev.predicted);
+    evaluation_release(&ev);
     run_data_release(&d);
     return status;
 }
@@ -1005,7 +1337,7 @@ int trainer_table(const struct train_settings *s)
         fail(&err);
         return EXIT_USAGE;
     }
-    if (load_table(s, &table, &spec, &series_mode, &err) != 0) {
+    if (load_table(s, &table, &spec, &series_mode, NULL, &err) != 0) {
         fail(&err);
         return EXIT_ERROR;
     }

@@ -15,6 +15,7 @@
 #include "forest.h"
 #include "metrics.h"
 #include "model.h"
+#include "store.h"
 
 /* Exit statuses, documented in the README and relied on by the Job's
  * podFailurePolicy: a gate refusal must not be retried. */
@@ -38,11 +39,55 @@ struct train_settings {
     unsigned long long synth_series, synth_days;
     unsigned long long shard_index, shard_count;
     double max_features, test_fraction, promote_max_regression;
+    unsigned long long forecast_horizon, gate_min_rows;
+    const char *refit;        /* "true", "false", NULL = series mode only */
+    const char *gate_on_incompatible; /* "promote" or "refuse" */
     int oob_score;
     int quiet;
 };
 
-/* What evaluation found on the test split. */
+/* The promotion gate's decision, as metadata.json records it under
+ * "gate". */
+struct gate {
+    const char *metric;        /* "backtest_mae_mean" (series: the mean over
+                                  horizons of each horizon's MAE) or
+                                  "test_rmse" (tabular) */
+    char champion_version[STORE_VERSION_MAX + 1]; /* "" without one */
+    char champion_last_day[16]; /* the last day it learned (series) */
+    double champion_score, challenger_score;
+    double champion_rmse, challenger_rmse;
+    size_t rows;               /* held-out days both were scored on */
+    const char *decision;      /* promoted, refused, no_champion,
+                                  too_few_rows, incompatible_promoted,
+                                  incompatible_refused */
+    char reason[FR_ERROR_MAX + 128]; /* why too_few_rows or incompatible */
+};
+
+/* One point of the backtest: day origin + h - 1 of a series forecast at
+ * horizon h from the actual days before origin. */
+struct bt_point {
+    uint32_t series;
+    uint32_t h;          /* 1..horizon */
+    int32_t origin;      /* the first forecast day */
+    double actual;
+    double forest;       /* the evaluated model's forecast */
+    double naive;        /* seasonal naive: the same weekday of the last
+                            week before the origin */
+    double smean;        /* seasonal mean: the mean of that weekday over
+                            the 4 weeks before the origin */
+    double scale_level;  /* forecast_scale_level at the origin */
+};
+
+struct backtest {
+    size_t horizon;
+    struct bt_point *points;  /* by series, origin, horizon */
+    size_t n_points, n_origins;
+    double mase_scale;        /* mean |y[t] - y[t-7]| over training days */
+    int32_t first_day, last_day; /* of the forecast days */
+};
+
+/* What evaluation found: the test split's one-day-ahead scores, and in
+ * series mode the backtest and the intervals' measured coverage. */
 struct evaluation {
     struct metrics model;
     struct metrics baseline;
@@ -52,6 +97,18 @@ struct evaluation {
     double train_seconds;      /* forest growth, wall clock */
     double total_seconds;      /* since the program started */
     long peak_rss_kb;
+    int has_backtest;
+    struct backtest bt;        /* owned */
+    double *coverage;          /* 2 x horizon: 80% then 90% intervals'
+                                  coverage on the later origins, owned */
+    int32_t calibration_until; /* origins before this day calibrated the
+                                  coverage check; the rest scored it */
+    size_t calibration_points, coverage_points;
+    struct gate gate;
+    int refit;                 /* the published model learned every row */
+    size_t learned_rows;       /* rows the published model learned */
+    char last_day[16];         /* the last day it learned (series) */
+    char test_first_day[16], test_last_day[16];
 };
 
 /* What the model learned from: a file (its size and CRC-32, so a later
@@ -77,6 +134,37 @@ struct run_info {
     const struct evaluation *eval;
     const struct dataset *test; /* for the report */
 };
+
+/* Forecasts, from every held-out day of every series (records sorted by
+ * series and day; cutoff[s] is series s's first held-out day) that has the
+ * history the model and the baselines need, up to `horizon` days ahead,
+ * through forecast_values. Returns 0, or -1 with err set (no memory, no
+ * origin with enough history). */
+int backtest_run(const struct model *m, const struct series_data *raw,
+                 const int32_t *cutoff, size_t horizon, size_t n_threads,
+                 struct backtest *bt, struct fr_error *err);
+
+void backtest_release(struct backtest *bt);
+
+/* What the gate compares the champion on. */
+struct gate_data {
+    int series_mode;
+    const struct series_data *raw;  /* series: the sorted records */
+    const int32_t *cutoff;          /* series: first held-out day each */
+    const struct backtest *bt;      /* series: the challenger's backtest */
+    const struct dataset *test;     /* tabular: the test rows */
+    const double *test_pred;        /* tabular: the challenger's answers */
+};
+
+/* Scores the current version (`current`, "" or NULL for none) against the
+ * challenger on rows neither learned and fills g: series models on the
+ * backtest points whose day is after the champion's training.last_day,
+ * tabular ones on the test rows. A champion that does not load or cannot
+ * score this data is "incompatible_*" as GATE_ON_INCOMPATIBLE says.
+ * Returns 0, or -1 with err set (a store or memory error). */
+int gate_decide(const struct train_settings *s, const char *current,
+                const struct gate_data *gd, struct gate *g,
+                struct fr_error *err);
 
 /* The commands; each returns an exit status and prints its own errors. */
 int trainer_train(const struct train_settings *s);

@@ -1,0 +1,202 @@
+/*
+ * backtest.c: rolling-origin evaluation of a series model over the
+ * held-out days (see trainer.h).
+ *
+ * Every held-out day of every series is an origin: the model forecasts the
+ * next FORECAST_HORIZON days from the actual history before it, through
+ * forecast_values(), the code path of the server's /forecast. A single
+ * split's one-day-ahead error says how good tomorrow's forecast is; users
+ * ask for two weeks, and errors grow with the horizon, so every horizon is
+ * scored on its own, against two classical baselines at the same points.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "forecast.h"
+#include "parallel.h"
+#include "trainer.h"
+
+/* The days before record i of a series starting at record `start` are
+ * complete for `need` days back. */
+static int history_complete(const struct series_data *raw, size_t start,
+                            size_t i, uint32_t need)
+{
+    return i >= start + need &&
+           raw->day[i - need] == raw->day[i] - (int32_t)need;
+}
+
+/* The per-series job: one series' origins, into its own slice of points. */
+struct bt_job {
+    const struct model *m;
+    const struct series_data *raw;
+    const size_t *start;        /* n_series + 1 record offsets */
+    const int32_t *cutoff;
+    size_t horizon;
+    struct bt_point *points;    /* slots, per series from slot[s] */
+    const size_t *slot;
+    size_t *filled;             /* points written per series */
+    double **work;              /* per worker */
+    float **fwork;
+    double **values;
+};
+
+static int backtest_series(void *ctx, size_t worker, size_t s)
+{
+    struct bt_job *j = ctx;
+    const struct series_data *raw = j->raw;
+    const struct model *m = j->m;
+    size_t start = j->start[s], end = j->start[s + 1];
+    size_t nc = raw->n_covariates, at = j->slot[s];
+    uint32_t hist = series_history(&m->series);
+    uint32_t need = hist > 4 * SERIES_SEASON ? hist : 4 * SERIES_SEASON;
+
+    for (size_t i = start; i < end; i++) {
+        size_t nd = 0;
+        double level;
+
+        if (raw->day[i] < j->cutoff[s] || !history_complete(raw, start, i,
+                                                            need))
+            continue;
+        while (nd < j->horizon && i + nd < end &&
+               raw->day[i + nd] == raw->day[i] + (int32_t)nd)
+            nd++;
+        forecast_values(m, raw->y + (i - hist), raw->day[i],
+                        raw->cov + i * nc, nd, j->work[worker],
+                        j->fwork[worker], j->values[worker]);
+        level = forecast_scale_level(m, raw->y + (i - hist));
+        for (size_t d = 0; d < nd; d++) {
+            struct bt_point *p = &j->points[at++];
+            double smean = 0.0;
+            for (size_t k = 1; k <= 4; k++)
+                smean += raw->y[i + d % SERIES_SEASON - SERIES_SEASON * k];
+            p->series = (uint32_t)s;
+            p->h = (uint32_t)(d + 1);
+            p->origin = raw->day[i];
+            p->actual = raw->y[i + d];
+            p->forest = j->values[worker][d];
+            /* Last week repeated: the same weekday before the origin. */
+            p->naive = raw->y[i + d % SERIES_SEASON - SERIES_SEASON];
+            p->smean = smean / 4.0;
+            p->scale_level = level;
+        }
+    }
+    j->filled[s] = at - j->slot[s];
+    return 0;
+}
+
+int backtest_run(const struct model *m, const struct series_data *raw,
+                 const int32_t *cutoff, size_t horizon, size_t n_threads,
+                 struct backtest *bt, struct fr_error *err)
+{
+    size_t ns = raw->n_series, workers = parallel_threads(n_threads);
+    size_t *start = NULL, *slot = NULL, *filled = NULL, total = 0, k = 0;
+    struct bt_job j = {0};
+    double scale = 0.0;
+    size_t scale_n = 0;
+    int rc = -1;
+
+    memset(bt, 0, sizeof *bt);
+    bt->horizon = horizon;
+    start = calloc(ns + 1, sizeof *start);
+    slot = calloc(ns + 1, sizeof *slot);
+    filled = calloc(ns ? ns : 1, sizeof *filled);
+    j.work = calloc(workers, sizeof *j.work);
+    j.fwork = calloc(workers, sizeof *j.fwork);
+    j.values = calloc(workers, sizeof *j.values);
+    if (!start || !slot || !filled || !j.work || !j.fwork || !j.values)
+        goto nomem;
+    /* Records are sorted by (series, day): series s is one run. */
+    for (size_t i = 0; i < raw->n; i++)
+        start[raw->series[i] + 1]++;
+    for (size_t s = 0; s < ns; s++)
+        start[s + 1] += start[s];
+    /* Upper bound of each series' points: its held-out records x horizon;
+     * the MASE scale from its training days. */
+    for (size_t s = 0; s < ns; s++) {
+        size_t held = 0;
+        for (size_t i = start[s]; i < start[s + 1]; i++) {
+            if (raw->day[i] >= cutoff[s]) {
+                held++;
+            } else if (history_complete(raw, start[s], i, SERIES_SEASON)) {
+                scale += fabs(raw->y[i] - raw->y[i - SERIES_SEASON]);
+                scale_n++;
+            }
+        }
+        slot[s] = total;
+        if (held > (SIZE_MAX / sizeof(struct bt_point) - total) / horizon)
+            goto nomem;
+        total += held * horizon;
+    }
+    bt->mase_scale = scale_n ? scale / scale_n : NAN;
+    bt->points = malloc((total ? total : 1) * sizeof *bt->points);
+    if (bt->points == NULL)
+        goto nomem;
+    for (size_t w = 0; w < workers; w++) {
+        j.work[w] = malloc(forecast_work_doubles(m) * sizeof(double));
+        j.fwork[w] = malloc(forecast_work_floats(m) * sizeof(float));
+        j.values[w] = malloc(horizon * sizeof(double));
+        if (!j.work[w] || !j.fwork[w] || !j.values[w])
+            goto nomem;
+    }
+    j.m = m;
+    j.raw = raw;
+    j.start = start;
+    j.cutoff = cutoff;
+    j.horizon = horizon;
+    j.points = bt->points;
+    j.slot = slot;
+    j.filled = filled;
+    parallel_for(workers, ns, backtest_series, &j);
+    /* Compact the slices in series order: the same points in the same
+     * order for any thread count. */
+    for (size_t s = 0; s < ns; s++) {
+        memmove(bt->points + k, bt->points + slot[s],
+                filled[s] * sizeof *bt->points);
+        k += filled[s];
+    }
+    bt->n_points = k;
+    bt->first_day = INT32_MAX;
+    bt->last_day = INT32_MIN;
+    for (size_t i = 0; i < k; i++) {
+        const struct bt_point *p = &bt->points[i];
+        int32_t day = p->origin + (int32_t)p->h - 1;
+        bt->n_origins += p->h == 1;
+        bt->first_day = day < bt->first_day ? day : bt->first_day;
+        bt->last_day = day > bt->last_day ? day : bt->last_day;
+    }
+    if (k == 0) {
+        fr_error_set(err, "no held-out day has the %u days of history a "
+                     "forecast needs: give longer series or a larger "
+                     "TEST_FRACTION", series_history(&m->series));
+        goto out;
+    }
+    rc = 0;
+    goto out;
+nomem:
+    fr_error_set(err, "out of memory for the backtest");
+out:
+    for (size_t w = 0; w < workers; w++) {
+        if (j.work)
+            free(j.work[w]);
+        if (j.fwork)
+            free(j.fwork[w]);
+        if (j.values)
+            free(j.values[w]);
+    }
+    free(j.work);
+    free(j.fwork);
+    free(j.values);
+    free(start);
+    free(slot);
+    free(filled);
+    if (rc != 0)
+        backtest_release(bt);
+    return rc;
+}
+
+void backtest_release(struct backtest *bt)
+{
+    free(bt->points);
+    memset(bt, 0, sizeof *bt);
+}
