@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "forecast.h"
 #include "series.h"
 
 #define JSON_TYPE "application/json"
@@ -211,57 +212,90 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
 
 /* ---- predictions ------------------------------------------------------------- */
 
-/* Mean and interval of one row from the spread of the trees: the central
- * `level` of their predictions, e.g. the 5th to 95th percentile for 0.9.
- * The trees' predictions go to the connection's scratch, so a steady
- * client's intervals allocate nothing. Returns 0, or -1 when memory runs
- * out. */
-static int spread(const struct forest *f, const float *row, double level,
+/* Results per row with an interval: the prediction, the trees' spread
+ * (std, lower, upper) and the conformal interval (lower, upper,
+ * calibrated). */
+enum { R_VALUE, R_STD, R_SPREAD_LO, R_SPREAD_HI, R_LOWER, R_UPPER, R_CAL,
+       R_PER_ROW };
+
+/* The spread of the trees for one row, into res[R_VALUE..R_SPREAD_HI]:
+ * mean, std and the central `level` of their predictions (the 5th to 95th
+ * percentile for 0.9). In the connection's scratch, so a steady client
+ * allocates nothing. Returns 0, or -1 when memory runs out. */
+static int spread(const struct model *m, const float *row, double level,
                   struct scratch *sc, double *res)
 {
     double lo = (1.0 - level) / 2.0;
-    double *work = scratch_work(sc, f->n_trees);
+    double *work = scratch_work(sc, m->forest->n_trees);
+    float *row_work = scratch_fwork(sc, m->forest->n_features);
 
-    if (work == NULL)
+    if (work == NULL || row_work == NULL)
         return -1;
-    forest_predict_spread_into(f, row, lo, 1.0 - lo, work, &res[0], &res[1],
-                               &res[2], &res[3]);
+    model_predict_spread(m, row, lo, 1.0 - lo, work, row_work,
+                         &res[R_VALUE], &res[R_STD], &res[R_SPREAD_LO],
+                         &res[R_SPREAD_HI]);
     return 0;
 }
 
+/* "interval" (conformal, the calibrated bound) and "spread" (the trees'
+ * disagreement, not a calibrated bound) of one result. */
 static void interval_json(struct buf *out, double level, const double *res)
 {
-    buf_puts(out, "{\"level\":");
+    buf_puts(out, ",\"interval\":{\"level\":");
     buf_json_double(out, level);
     buf_puts(out, ",\"lower\":");
-    buf_json_double(out, res[2]);
+    buf_json_double(out, res[R_LOWER]);
     buf_puts(out, ",\"upper\":");
-    buf_json_double(out, res[3]);
+    buf_json_double(out, res[R_UPPER]);
+    buf_puts(out, res[R_CAL] != 0.0 ? ",\"calibrated\":true}"
+                                    : ",\"calibrated\":false}");
+    buf_puts(out, ",\"spread\":{\"lower\":");
+    buf_json_double(out, res[R_SPREAD_LO]);
+    buf_puts(out, ",\"upper\":");
+    buf_json_double(out, res[R_SPREAD_HI]);
     buf_puts(out, ",\"std\":");
-    buf_json_double(out, res[1]);
+    buf_json_double(out, res[R_STD]);
     buf_puts(out, "}");
 }
 
-/* Predicts the rows; with a level, res holds 4 doubles per row (mean, std,
- * lower, upper), else 1. Returns 0, or -1 when memory runs out. */
-static int predict_rows(const struct forest *f, const float *X, size_t n,
-                        double level, struct scratch *sc, double *res)
+/* Predicts the rows; with a level, res holds R_PER_ROW doubles per row,
+ * else 1. Returns 0, 422 with msg set when the model cannot give the
+ * interval asked for (no calibration, too few scores for the level), or
+ * 500 when memory runs out. */
+static int predict_rows(const struct model *m, const float *X, size_t n,
+                        double level, struct scratch *sc, double *res,
+                        char *msg, size_t msg_len)
 {
-    size_t nf = f->n_features;
+    size_t nf = m->forest->n_features;
+    float *work;
 
     if (level <= 0) {
         /* One row skips the batch machinery; a batch walks several rows
          * down each tree together (LANES in forest.c, forest_predict), on
          * this thread only: the server's threads already use every core. */
+        work = scratch_fwork(sc, model_relative(m) ? n * nf : nf);
+        if (work == NULL)
+            return 500;
         if (n == 1)
-            res[0] = forest_predict_row(f, X);
+            res[0] = model_predict_row(m, X, work);
         else
-            forest_predict(f, X, n, 1, res);
+            model_predict(m, X, n, 1, work, res);
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        if (spread(f, X + i * nf, level, sc, res + 4 * i) != 0)
-            return -1;
+        double *r = res + R_PER_ROW * i;
+        const float *row = X + i * nf;
+        struct fr_error err = {{0}};
+        int calibrated = 0;
+        if (spread(m, row, level, sc, r) != 0)
+            return 500;
+        if (forecast_interval(m, 1, r[R_VALUE], forecast_row_level(m, row),
+                              level, &r[R_LOWER], &r[R_UPPER], &calibrated,
+                              &err) != 0) {
+            snprintf(msg, msg_len, "%s", err.msg);
+            return 422;
+        }
+        r[R_CAL] = calibrated;
     }
     return 0;
 }
@@ -272,6 +306,7 @@ static void predict(struct app *app, const char *body, size_t len,
     struct serving *m = registry_acquire(app->registry);
     struct predict_request req;
     struct fr_error err = {{0}};
+    char msg[FR_ERROR_MAX];
     size_t per;
     double *res;
     int status;
@@ -280,27 +315,28 @@ static void predict(struct app *app, const char *body, size_t len,
         no_model(r, out);
         return;
     }
-    status = request_predict(body, len, m->model->forest, app->max_batch_rows, sc,
-                             &req, &err);
+    status = request_predict(body, len, m->model->forest,
+                             app->max_batch_rows, sc, &req, &err);
     if (status != 0) {
         fail(r, out, status, err.msg);
         goto out;
     }
-    per = req.level > 0 ? 4 : 1;
+    per = req.level > 0 ? R_PER_ROW : 1;
     res = scratch_outs(sc, req.n_rows * per);
-    if (res == NULL ||
-        predict_rows(m->model->forest, req.X, req.n_rows, req.level, sc, res) != 0) {
-        fail(r, out, 500, "out of memory for the predictions");
+    status = res == NULL ? 500 : predict_rows(m->model, req.X, req.n_rows,
+                                              req.level, sc, res, msg,
+                                              sizeof msg);
+    if (status != 0) {
+        fail(r, out, status, status == 500 ?
+             "out of memory for the predictions" : msg);
         goto out;
     }
     stats_add_predictions(app->stats, req.n_rows);
     if (!req.batch) {
         buf_puts(out, "{\"prediction\":");
         buf_json_double(out, res[0]);
-        if (req.level > 0) {
-            buf_puts(out, ",\"interval\":");
+        if (req.level > 0)
             interval_json(out, req.level, res);
-        }
     } else {
         buf_puts(out, "{\"predictions\":[");
         for (size_t i = 0; i < req.n_rows; i++) {
@@ -312,9 +348,11 @@ static void predict(struct app *app, const char *body, size_t len,
         if (req.level > 0) {
             buf_puts(out, ",\"intervals\":[");
             for (size_t i = 0; i < req.n_rows; i++) {
-                if (i > 0)
-                    buf_add(out, ",", 1);
+                buf_puts(out, i > 0 ? ",{" : "{");
+                /* interval_json writes ",\"interval\":...": the batch
+                 * form nests one object per row. */
                 interval_json(out, req.level, res + i * per);
+                buf_puts(out, "}");
             }
             buf_puts(out, "]");
         }
@@ -333,11 +371,11 @@ static void forecast(struct app *app, const char *body, size_t len,
     struct serving *m = registry_acquire(app->registry);
     struct forecast_request req;
     struct fr_error err = {{0}};
-    const struct forest *f;
+    const struct model *mod;
     const struct series_spec *spec;
     uint32_t h;
-    double *past, *res;
-    float *row;
+    double *res, *work, *values, scale_level = 1.0;
+    float *fwork;
     char msg[FR_ERROR_MAX + 64], date[16];
     int status;
 
@@ -345,58 +383,73 @@ static void forecast(struct app *app, const char *body, size_t len,
         no_model(r, out);
         return;
     }
-    f = m->model->forest;
-    spec = &m->model->series;
-    if (!m->model->has_series) {
+    mod = m->model;
+    spec = &mod->series;
+    if (!mod->has_series) {
         snprintf(msg, sizeof msg, "model '%s' was trained on a table, not "
                  "a series: /forecast needs a series model (use /predict)",
                  m->version);
         fail(r, out, 422, msg);
         goto out;
     }
-    status = request_forecast(body, len, m->model, app->max_horizon, sc, &req,
+    status = request_forecast(body, len, mod, app->max_horizon, sc, &req,
                               &err);
     if (status != 0) {
         fail(r, out, status, err.msg);
         goto out;
     }
     h = series_history(spec);
-    /* outs: 4 results per day, then the sliding window of h values. */
-    res = scratch_outs(sc, 4 * req.horizon + h);
-    row = scratch_rows(sc, f->n_features);
-    if (res == NULL || row == NULL) {
+    /* outs: R_PER_ROW results per day, then the forecast's work. */
+    res = scratch_outs(sc, R_PER_ROW * req.horizon +
+                           forecast_work_doubles(mod) + req.horizon);
+    fwork = scratch_fwork(sc, forecast_work_floats(mod));
+    if (res == NULL || fwork == NULL) {
         fail(r, out, 500, "out of memory for the forecast");
         goto out;
     }
-    past = res + 4 * req.horizon;
-    memcpy(past, req.past, h * sizeof *past);
-    /* Each day's prediction becomes the newest past value of the next
-     * day, through the same series_build_row() that built training rows. */
-    for (size_t d = 0; d < req.horizon; d++) {
-        double *day = res + 4 * d;
-        series_build_row(spec, past, req.first_day + (int32_t)d,
-                         req.cov + d * spec->n_covariates, row);
-        if (req.level > 0) {
-            if (spread(f, row, req.level, sc, day) != 0) {
+    work = res + R_PER_ROW * req.horizon;
+    values = work + forecast_work_doubles(mod);
+    /* The code path the trainer's backtest measured. */
+    forecast_values(mod, req.past, req.first_day, req.cov, req.horizon, work,
+                    fwork, values);
+    for (size_t d = 0; d < req.horizon; d++)
+        res[R_PER_ROW * d] = values[d];
+    if (req.level > 0) {
+        float *row = fwork + mod->forest->n_features; /* spread() uses
+                                                        the first half */
+        scale_level = forecast_scale_level(mod, req.past);
+        /* The trees' spread of each day's row: rebuilt from the history
+         * with the earlier days' forecasts, as forecast_values built it. */
+        memcpy(work, req.past, h * sizeof *work);
+        for (size_t d = 0; d < req.horizon; d++) {
+            double *day = res + R_PER_ROW * d;
+            int calibrated = 0;
+            series_build_row(spec, work, req.first_day + (int32_t)d,
+                             req.cov + d * spec->n_covariates, row);
+            if (spread(mod, row, req.level, sc, day) != 0) {
                 fail(r, out, 500, "out of memory for the forecast");
                 goto out;
             }
-        } else {
-            day[0] = forest_predict_row(f, row);
+            day[R_VALUE] = values[d];
+            if (forecast_interval(mod, (uint32_t)(d + 1), values[d],
+                                  scale_level, req.level, &day[R_LOWER],
+                                  &day[R_UPPER], &calibrated, &err) != 0) {
+                fail(r, out, 422, err.msg);
+                goto out;
+            }
+            day[R_CAL] = calibrated;
+            memmove(work, work + 1, (h - 1) * sizeof *work);
+            work[h - 1] = values[d];
         }
-        memmove(past, past + 1, (h - 1) * sizeof *past);
-        past[h - 1] = day[0];
     }
     stats_add_predictions(app->stats, req.horizon);
     buf_puts(out, "{\"forecast\":[");
     for (size_t d = 0; d < req.horizon; d++) {
         series_format_date(req.first_day + (int32_t)d, date);
         buf_printf(out, "%s{\"date\":\"%s\",\"value\":", d ? "," : "", date);
-        buf_json_double(out, res[4 * d]);
-        if (req.level > 0) {
-            buf_puts(out, ",\"interval\":");
-            interval_json(out, req.level, res + 4 * d);
-        }
+        buf_json_double(out, res[R_PER_ROW * d]);
+        if (req.level > 0)
+            interval_json(out, req.level, res + R_PER_ROW * d);
         buf_puts(out, "}");
     }
     buf_puts(out, "],\"model_version\":");
@@ -576,7 +629,11 @@ static void v2_infer(struct app *app, const struct route *rt,
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
-    predict_rows(m->model->forest, req.X, req.n_rows, 0, sc, res);
+    if (predict_rows(m->model, req.X, req.n_rows, 0, sc, res, msg,
+                     sizeof msg) != 0) {
+        fail(r, out, 500, "out of memory for the predictions");
+        goto out;
+    }
     stats_add_predictions(app->stats, req.n_rows);
     buf_puts(out, "{\"model_name\":");
     buf_json_string(out, app->model_name);

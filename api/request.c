@@ -36,6 +36,7 @@ void scratch_release(struct scratch *sc)
     free(sc->vals);
     free(sc->outs);
     free(sc->work);
+    free(sc->fwork);
     scratch_init(sc);
 }
 
@@ -60,6 +61,11 @@ void scratch_reset(struct scratch *sc)
         free(sc->work);
         sc->work = NULL;
         sc->work_cap = 0;
+    }
+    if (sc->fwork_cap * sizeof(float) > SCRATCH_KEEP_BYTES) {
+        free(sc->fwork);
+        sc->fwork = NULL;
+        sc->fwork_cap = 0;
     }
 }
 
@@ -101,6 +107,11 @@ double *scratch_outs(struct scratch *sc, size_t n)
 double *scratch_work(struct scratch *sc, size_t n)
 {
     return grow((void **)&sc->work, &sc->work_cap, n, sizeof(double));
+}
+
+float *scratch_fwork(struct scratch *sc, size_t n)
+{
+    return grow((void **)&sc->fwork, &sc->fwork_cap, n, sizeof(float));
 }
 
 /* ---- JSON ---------------------------------------------------------------- */

@@ -40,6 +40,9 @@ struct scratch {
     size_t outs_cap;  /* doubles allocated */
     double *work;     /* an interval's per-tree predictions */
     size_t work_cap;  /* doubles allocated */
+    float *fwork;     /* rows as the trees see them (relative to the
+                         level), a forecast's rows */
+    size_t fwork_cap; /* floats allocated */
 };
 
 void scratch_init(struct scratch *sc);
@@ -54,6 +57,7 @@ float *scratch_rows(struct scratch *sc, size_t n);
 double *scratch_vals(struct scratch *sc, size_t n);
 double *scratch_outs(struct scratch *sc, size_t n);
 double *scratch_work(struct scratch *sc, size_t n);
+float *scratch_fwork(struct scratch *sc, size_t n);
 
 /* POST /predict:
  *   {"features": {"lag_1": 120.5, ...}}   one row by name, any order

@@ -47,6 +47,16 @@ double forecast_scale_level(const struct model *m, const double *past)
     return sum / w > 1e-9 ? sum / w : 1e-9;
 }
 
+double forecast_row_level(const struct model *m, const float *row)
+{
+    double level;
+
+    if (!model_relative(m))
+        return 1.0;
+    level = row[series_level_feature(&m->series)];
+    return level > 1e-9 ? level : 1e-9;
+}
+
 int forecast_interval(const struct model *m, uint32_t horizon, double value,
                       double scale_level, double level, double *lower,
                       double *upper, int *calibrated, struct fr_error *err)

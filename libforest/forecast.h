@@ -35,6 +35,11 @@ void forecast_values(const struct model *m, const double *past,
  * series of zeros still gets a finite interval. */
 double forecast_scale_level(const struct model *m, const double *past);
 
+/* The level a relative calibration scales a /predict row's interval by:
+ * the row's own level feature (roll_mean over the level window) for a
+ * series model whose trees see rows relative to it, else 1. */
+double forecast_row_level(const struct model *m, const float *row);
+
 /* The conformal interval around value for the given horizon (1 = the next
  * day) at confidence `level` (0.5..0.99); scale_level is
  * forecast_scale_level's (or, for /predict, the row's level feature) and
