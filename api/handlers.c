@@ -237,11 +237,10 @@ static int spread(const struct model *m, const float *row, double level,
     return 0;
 }
 
-/* "interval" (conformal, the calibrated bound) and "spread" (the trees'
- * disagreement, not a calibrated bound) of one result. */
-static void interval_json(struct buf *out, double level, const double *res)
+/* The conformal interval of one result: the calibrated bound. */
+static void interval_obj(struct buf *out, double level, const double *res)
 {
-    buf_puts(out, ",\"interval\":{\"level\":");
+    buf_puts(out, "{\"level\":");
     buf_json_double(out, level);
     buf_puts(out, ",\"lower\":");
     buf_json_double(out, res[R_LOWER]);
@@ -249,13 +248,28 @@ static void interval_json(struct buf *out, double level, const double *res)
     buf_json_double(out, res[R_UPPER]);
     buf_puts(out, res[R_CAL] != 0.0 ? ",\"calibrated\":true}"
                                     : ",\"calibrated\":false}");
-    buf_puts(out, ",\"spread\":{\"lower\":");
+}
+
+/* The trees' spread of one result: their disagreement, not a calibrated
+ * bound, so it has a name of its own. */
+static void spread_obj(struct buf *out, const double *res)
+{
+    buf_puts(out, "{\"lower\":");
     buf_json_double(out, res[R_SPREAD_LO]);
     buf_puts(out, ",\"upper\":");
     buf_json_double(out, res[R_SPREAD_HI]);
     buf_puts(out, ",\"std\":");
     buf_json_double(out, res[R_STD]);
     buf_puts(out, "}");
+}
+
+/* ,"interval":{...},"spread":{...} of one result. */
+static void interval_json(struct buf *out, double level, const double *res)
+{
+    buf_puts(out, ",\"interval\":");
+    interval_obj(out, level, res);
+    buf_puts(out, ",\"spread\":");
+    spread_obj(out, res);
 }
 
 /* Predicts the rows; with a level, res holds R_PER_ROW doubles per row,
@@ -348,11 +362,15 @@ static void predict(struct app *app, const char *body, size_t len,
         if (req.level > 0) {
             buf_puts(out, ",\"intervals\":[");
             for (size_t i = 0; i < req.n_rows; i++) {
-                buf_puts(out, i > 0 ? ",{" : "{");
-                /* interval_json writes ",\"interval\":...": the batch
-                 * form nests one object per row. */
-                interval_json(out, req.level, res + i * per);
-                buf_puts(out, "}");
+                if (i > 0)
+                    buf_add(out, ",", 1);
+                interval_obj(out, req.level, res + i * per);
+            }
+            buf_puts(out, "],\"spreads\":[");
+            for (size_t i = 0; i < req.n_rows; i++) {
+                if (i > 0)
+                    buf_add(out, ",", 1);
+                spread_obj(out, res + i * per);
             }
             buf_puts(out, "]");
         }

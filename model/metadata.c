@@ -126,9 +126,43 @@ out:
     return rc;
 }
 
+/* "example": one backtest forecast as the server's /forecast gives it:
+ * the last origin of the first series with a whole horizon, so a test can
+ * ask /forecast the same question and compare. Returns 0 or -1. */
+static int add_example(cJSON *obj, const struct backtest *bt,
+                       const struct run_info *info)
+{
+    size_t last = SIZE_MAX;
+    char date[16];
+    cJSON *o, *values;
+
+    for (size_t i = 0; i < bt->n_points; i++) {
+        if (bt->points[i].series == 0 && bt->points[i].h == bt->horizon)
+            last = i + 1 - bt->horizon;
+    }
+    if (last == SIZE_MAX)
+        return 0;
+    o = cJSON_AddObjectToObject(obj, "example");
+    series_format_date(bt->points[last].origin, date);
+    if (o == NULL ||
+        add_string(o, "series", info->series_names[0]) != 0 ||
+        add_string(o, "first_day", date) != 0 ||
+        (values = cJSON_AddArrayToObject(o, "forecast")) == NULL)
+        return -1;
+    for (size_t h = 0; h < bt->horizon; h++) {
+        cJSON *x = cJSON_CreateNumber(bt->points[last + h].forest);
+        if (x == NULL || !cJSON_AddItemToArray(values, x)) {
+            cJSON_Delete(x);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* "backtest": rolling-origin scores by horizon for the forest and the two
  * baselines, and the measured coverage of the intervals. */
-static int add_backtest(cJSON *root, const struct evaluation *ev)
+static int add_backtest(cJSON *root, const struct evaluation *ev,
+                        const struct run_info *info)
 {
     const struct backtest *bt = &ev->bt;
     cJSON *o = cJSON_AddObjectToObject(root, "backtest"), *cov;
@@ -148,7 +182,9 @@ static int add_backtest(cJSON *root, const struct evaluation *ev)
         add_string(o, "gate_metric", "mae_mean of forest") != 0 ||
         add_scores(o, "forest", bt, 0) != 0 ||
         add_scores(o, "seasonal_naive", bt, 1) != 0 ||
-        add_scores(o, "seasonal_mean_4w", bt, 2) != 0)
+        add_scores(o, "seasonal_mean_4w", bt, 2) != 0 ||
+        (info->series_names != NULL &&
+         add_example(o, bt, info) != 0))
         return -1;
     cov = cJSON_AddObjectToObject(root, "intervals");
     if (cov == NULL ||
@@ -272,7 +308,7 @@ int metadata_write(const char *path, const struct model *m,
                    "the test rows, which the model never learned") != 0 ||
         (ev->last_day[0] && add_string(o, "last_day", ev->last_day) != 0))
         goto nomem;
-    if (ev->has_backtest && add_backtest(root, ev) != 0)
+    if (ev->has_backtest && add_backtest(root, ev, info) != 0)
         goto nomem;
     if (add_gate(root, &ev->gate) != 0)
         goto nomem;

@@ -640,6 +640,7 @@ static int publish(const struct train_settings *s, const struct model *m,
     info.created_at = created;
     info.data_source = s->data_path ? s->data_path : "synthetic";
     info.origin = &d->origin;
+    info.series_names = (const char *const *)d->raw.series_names;
     info.series_mode = d->series_mode;
     info.model_crc = crc;
     ev->total_seconds = monotonic_seconds() - program_start;
@@ -742,6 +743,7 @@ static int calibrate_points(const struct backtest *bt, int32_t before,
     }
     /* Sorted by horizon for calibration_build: one pass per horizon. */
     for (size_t h = 1; h <= H; h++) {
+        size_t before_h = k;
         for (size_t i = 0; i < bt->n_points; i++) {
             const struct bt_point *p = &bt->points[i];
             if (p->h != h || p->origin >= before || p->origin < from)
@@ -749,6 +751,17 @@ static int calibrate_points(const struct backtest *bt, int32_t before,
             scores[k++] = fabs(p->actual - p->forest) / p->scale_level;
             counts[h - 1]++;
         }
+        /* A test period shorter than the horizon leaves the far horizons
+         * without points: calibrate those that have them (later days reuse
+         * the last, saying "calibrated": false). */
+        if (k == before_h) {
+            H = h - 1;
+            break;
+        }
+    }
+    if (H == 0) {
+        fr_error_set(err, "no forecast to calibrate the intervals on");
+        goto out;
     }
     rc = calibration_build(c, CALIBRATION_RELATIVE, (uint32_t)H, counts,
                            scores, err);

@@ -128,6 +128,7 @@ struct run_info {
     const char *created_at;    /* ISO 8601 UTC */
     const char *data_source;   /* a path or "synthetic" */
     const struct data_origin *origin;
+    const char *const *series_names; /* series mode: by series number */
     int series_mode;
     size_t model_bytes;
     unsigned model_crc;

@@ -77,9 +77,16 @@ static struct model *tabular(void)
     static const char *const names[] = {"a", "b"};
     struct forest *f = forest_of(names, 2);
 
+    static const double scores[9] = {9, 8, 7, 6, 5, 4, 3, 2, 1};
+    static const uint32_t count = 9;
+    struct model *m;
+
     stump(&f->trees[0], 0, 0, 10.0f, 20.0f, 5.0f);
     stump(&f->trees[1], 1, 1, 0.0f, 0.0f, 100.0f);
-    return model_new(f, NULL, NULL);
+    m = model_new(f, NULL, NULL);
+    calibration_build(&m->calibration, CALIBRATION_ABSOLUTE, 1, &count,
+                      scores, NULL);
+    return m;
 }
 
 static struct model *series(void)
@@ -94,7 +101,6 @@ static struct model *series(void)
     m->series.lags[0] = 1;
     m->series.n_covariates = 1;
     m->series.covariates[0] = strdup("promo");
-    m->series.horizons = 1;
     stump(&f->trees[0], 0, 0, 10.0f, 20.0f, 5.0f);
     stump(&f->trees[1], 1, 4, 0.5f, 0.0f, 10.0f);
     return m;
@@ -414,9 +420,21 @@ static void test_tabular(void)
           post("/predict", "{\"instances\":[[1,1],[11,-1],[10,0],[10.5,0.5],"
                "[1,1],[1,1],[1,1],[1,1],[11,-1]]}") == 200 &&
           strstr(out.data, "[60,2.5,10,52.5,60,60,60,60,2.5]"));
-    check("predict: the interval of two trees at 0.5: quartiles 40 and 80",
+    check("predict: the spread of two trees at 0.5: quartiles 40 and 80",
           post("/predict", "{\"features\":[1,1],\"interval\":0.5}") == 200 &&
-          strstr(out.data, "\"lower\":40,\"upper\":80"));
+          strstr(out.data, "\"spread\":{\"lower\":40,\"upper\":80"));
+    /* Scores 1..9: the 0.5 interval is the ceil(10 x 0.5) = 5th, 60 +- 5;
+     * 0.9 the 9th. */
+    check("predict: the conformal interval at 0.5 and 0.9",
+          post("/predict", "{\"features\":[1,1],\"interval\":0.5}") == 200 &&
+          strstr(out.data, "\"interval\":{\"level\":0.5,\"lower\":55,"
+                           "\"upper\":65,\"calibrated\":true}") &&
+          post("/predict", "{\"features\":[1,1],\"interval\":0.9}") == 200 &&
+          strstr(out.data, "\"lower\":51,\"upper\":69,"));
+    check("predict: a level the calibration cannot back is 422, saying how "
+          "many scores it needs",
+          post("/predict", "{\"features\":[1,1],\"interval\":0.95}") == 422 &&
+          strstr(out.data, "needs at least 19"));
     check("infer: FP32 output",
           post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
                "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,1,11,-1]}]}")
@@ -504,6 +522,12 @@ static void test_series(void)
                  "{\"date\":\"2024-03-03\",\"value\":2.5}]"));
     check("forecast: counts its days as predictions",
           atomic_load(&stats.predictions) >= 3);
+    snprintf(body + n, sizeof body - n, "],\"horizon\":3,\"interval\":0.8,"
+             "\"covariates\":[{\"promo\":0},[1],{\"promo\":0}]}");
+    check("forecast: a model without calibration (a format-1 file) says it "
+          "has no calibrated intervals: 422",
+          post("/forecast", body) == 422 &&
+          strstr(out.data, "no calibrated intervals"));
     check("predict: the series model by name",
           post("/predict", "{\"features\":{\"lag_1\":11,\"day_of_week\":0,"
                "\"day_of_month\":1,\"month\":1,\"promo\":1}}") == 200 &&

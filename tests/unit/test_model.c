@@ -20,7 +20,7 @@ struct model *test_small_series_model(struct dataset *test_rows)
     static const double scores[7] = {2.0, 1.0, 3.0, 0.5, 4.0, 1.5, 2.5};
     struct series_data raw;
     struct series_spec spec;
-    struct dataset table;
+    struct dataset table, rel;
     struct forest_params p;
     struct fr_error err = {{0}};
     struct model *m;
@@ -32,7 +32,9 @@ struct model *test_small_series_model(struct dataset *test_rows)
     forest_params_default(&p);
     p.n_trees = 5;
     p.max_depth = 4;
-    m = model_new(forest_train(&table, &p, NULL, NULL, &err), &spec, &err);
+    series_relative_dataset(&spec, &table, &rel, &err);
+    m = model_new(forest_train(&rel, &p, NULL, NULL, &err), &spec, &err);
+    dataset_release(&rel);
     profile_build(&m->profile, &table, PROFILE_BINS, &err);
     calibration_build(&m->calibration, CALIBRATION_ABSOLUTE, 2, counts,
                       scores, &err);
@@ -69,7 +71,7 @@ static size_t first_node_offset(const struct model *m)
         off += 4 + 4 * m->series.n_lags + 4 + 4 * m->series.n_windows + 4;
         for (uint32_t i = 0; i < m->series.n_covariates; i++)
             off += 2 + strlen(m->series.covariates[i]);
-        off += 4 * 4; /* target, level window, strategy, horizons */
+        off += 2 * 4; /* target, level window */
     }
     off += 1; /* has_cover */
     return off + 12;
@@ -156,11 +158,10 @@ static void test_previous_format(void)
         fprintf(stderr, "    %s\n", err.msg);
         return;
     }
-    test_cond("codec-4.2 it reads as a raw-target recursive series model "
+    test_cond("codec-4.2 it reads as a series model of the value itself, "
               "without cover, calibration or profile",
-              m->has_series && m->series.target == SERIES_TARGET_RAW &&
-                  m->series.strategy == SERIES_RECURSIVE &&
-                  m->series.horizons == 1 &&
+              m->has_series && m->series.target == SERIES_TARGET_VALUE &&
+                  m->series.level_window == 0 &&
                   m->forest->trees[0].cover == NULL &&
                   m->calibration.n_horizons == 0 && m->profile.n_bins == 0);
     /* The first day of the forecast in scenario_previous_format: history
@@ -206,8 +207,8 @@ void test_model(void)
     test_cond("codec-1.2 decode what was encoded", g != NULL && crc == crc2);
     for (size_t i = 0; g != NULL && i < rows.n_rows; i++) {
         const float *x = rows.X + i * rows.n_features;
-        ok &= forest_predict_row(f->forest, x) ==
-              forest_predict_row(g->forest, x);
+        float w[64];
+        ok &= model_predict_row(f, x, w) == model_predict_row(g, x, w);
     }
     test_cond("codec-1.3 the loaded forest predicts identically", g && ok);
     test_cond("codec-1.4 names, spec and hyperparameters survive",
@@ -340,9 +341,13 @@ void test_model(void)
         test_cond("codec-3.8 calibration scores out of order are refused",
                   model_decode(copy, len, NULL, &err) == NULL &&
                       strstr(err.msg, "calibration: horizon 1 score 1"));
-        /* The scale field, before the horizon count and two counts. */
+        /* The scale field (before the horizon count and two counts) made
+         * relative, and the series target (before has_cover and tree 0's
+         * header) made the value itself, which has no level. */
         memcpy(copy, buf, len);
         set_u32(copy + cal - 4 * 4, CALIBRATION_RELATIVE);
+        set_u32(copy + off - 12 - 1 - 8, SERIES_TARGET_VALUE);
+        set_u32(copy + off - 12 - 1 - 4, 0);
         reseal(copy, len);
         test_cond("codec-3.9 relative calibration without a series level is "
                   "refused",
