@@ -561,7 +561,7 @@ static int report_gate(const struct train_settings *s,
         if (s->quiet && !keep_out)
             return 0;
         fflush(stdout);
-        fprintf(to, "forest-train: gate %s: on the %zu held-out days newer "
+        fprintf(to, "forest-train: gate %s: on the %zu held-out series-days newer "
                 "than %s's training (to %s), %s %.4f for the new model, "
                 "%.4f for %s (PROMOTE_MAX_REGRESSION %g)%s%s%s\n",
                 keep_out ? "REFUSED" : "passed", g->rows,

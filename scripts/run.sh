@@ -5,7 +5,10 @@ set -eu
 cd "$(dirname "$0")/.."
 MODEL_DIR=${MODEL_DIR:-$PWD/models}
 PORT=${PORT:-8000}
-export MODEL_DIR PORT
+# The same synthetic days on every machine and every day, so the numbers
+# match the README's; the CronJob leaves AS_OF empty to get new days.
+AS_OF=${AS_OF:-2026-07-01}
+export MODEL_DIR PORT AS_OF
 mkdir -p "$MODEL_DIR"
 
 echo "run: training on synthetic data into $MODEL_DIR"

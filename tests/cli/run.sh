@@ -119,7 +119,7 @@ before=$(fingerprint "$M")
 
 MODEL_VERSION=v2 MAX_DEPTH=1 N_ESTIMATORS=2 run --model-dir "$M"
 check "cli-3.1 a much worse model exits 3 (kept, not promoted)" \
-    eval 'exits 3 && [ -d "$M/versions/v2" ] && says "gate REFUSED: on the 120 held-out days newer than v1" &&
+    eval 'exits 3 && [ -d "$M/versions/v2" ] && says "gate REFUSED: on the 120 held-out series-days newer than v1" &&
           json "$M/versions/v2/metadata.json" "d[\"gate\"][\"decision\"]==\"refused\" and d[\"gate\"][\"champion_version\"]==\"v1\"
           and d[\"gate\"][\"rows\"]==120 and d[\"gate\"][\"challenger_score\"] > 1.1 * d[\"gate\"][\"champion_score\"]
           and d[\"gate\"][\"champion_last_day\"]==\"2026-06-01\" and d[\"gate\"][\"metric\"]==\"backtest_mae_mean\""'

@@ -26,6 +26,8 @@ quotes_rc=${PIPESTATUS[0]}
 
 make -s build/forest-train build/forest-serve >/dev/null || exit 1
 export MODEL_DIR=$T/models
+# The README's examples pin the synthetic days (they say --as-of too).
+export AS_OF=2026-07-01
 mkdir -p "$MODEL_DIR"
 MODEL_VERSION=v1 QUIET=true build/forest-train || exit 1
 # A free port: let the kernel pick one, then use it.

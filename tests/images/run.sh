@@ -135,15 +135,18 @@ grep -q '^N_ESTIMATORS=100$' "$OUT/configmap.env"
 test_cond "k8s/configmap.yaml read as an env file" $? "$OUT/configmap.env"
 models=$(volume models)
 test_rc "forest-train --help" 0 "$OUT/help" trainer "$models" "$TRAIN" --help
+# AS_OF a month back, so the refused model below has 30 new days that the
+# gate compares both models on.
 test_rc "train into a named volume, read-only root, the ConfigMap's settings" 0 "$OUT/train" \
-    trainer "$models" --env-file "$OUT/configmap.env" "$TRAIN"
+    trainer "$models" --env-file "$OUT/configmap.env" -e AS_OF=2026-06-01 "$TRAIN"
 grep -q 'promoted' "$OUT/train"
 test_cond "the trainer promoted a version" $? "$OUT/train"
 version=$(sed -n 's/.*promoted \([^:]*\):.*/\1/p' "$OUT/train" | head -n 1)
 test_rc "a bad setting exits 2" 2 "$OUT/bad" \
     trainer "$models" -e N_ESTIMATORS=abc "$TRAIN"
 test_rc "a model the gate refuses exits 3" 3 "$OUT/gate" \
-    trainer "$models" -e N_ESTIMATORS=1 -e MAX_DEPTH=1 -e PROMOTE_MAX_REGRESSION=0 "$TRAIN"
+    trainer "$models" -e N_ESTIMATORS=1 -e MAX_DEPTH=1 -e PROMOTE_MAX_REGRESSION=0 \
+    -e AS_OF=2026-07-01 "$TRAIN"
 
 # The parallel-training example: 4 shards (JOB_COMPLETION_INDEX as an Indexed
 # Job sets it), then a merge that promotes.
