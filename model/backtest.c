@@ -195,6 +195,34 @@ out:
     return rc;
 }
 
+/* Mean absolute error per horizon of one forecaster (0 forest, 1 seasonal
+ * naive, 2 seasonal mean) into mae[H]; returns the mean over horizons. */
+double backtest_mae(const struct backtest *bt, int which, double *mae)
+{
+    size_t H = bt->horizon, horizons = 0;
+    double mean = 0.0;
+
+    for (size_t h = 0; h < H; h++) {
+        double sum = 0.0;
+        size_t k = 0;
+        for (size_t i = 0; i < bt->n_points; i++) {
+            const struct bt_point *p = &bt->points[i];
+            double f = which == 0 ? p->forest : which == 1 ? p->naive
+                                                           : p->smean;
+            if (p->h != h + 1)
+                continue;
+            sum += fabs(p->actual - f);
+            k++;
+        }
+        mae[h] = k ? sum / k : NAN;
+        if (k) {
+            mean += mae[h];
+            horizons++;
+        }
+    }
+    return horizons ? mean / horizons : NAN;
+}
+
 void backtest_release(struct backtest *bt)
 {
     free(bt->points);

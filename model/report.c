@@ -85,6 +85,52 @@ static void polyline(FILE *fp, const double *v, size_t n, double lo,
     fprintf(fp, "'/>\n");
 }
 
+#define HZ_H 200 /* height of the error-by-horizon chart */
+
+/* The backtest's MAE by days ahead for the forest and the two baselines,
+ * in a box whose top is at y0. Returns 0, or -1 when memory runs out. */
+static int horizon_chart(FILE *fp, const struct backtest *bt, int y0)
+{
+    static const char *const NAMES[3] = {"forest", "seasonal naive",
+                                         "seasonal mean (4 weeks)"};
+    static const char *const COLOURS[3] = {"#d95f02", "#7570b3", "#1b9e77"};
+    size_t H = bt->horizon;
+    double *mae = malloc(3 * H * sizeof *mae), hi = 0.0;
+
+    if (mae == NULL)
+        return -1;
+    for (int w = 0; w < 3; w++) {
+        backtest_mae(bt, w, mae + w * H);
+        for (size_t h = 0; h < H; h++)
+            hi = isfinite(mae[w * H + h]) ? fmax(hi, mae[w * H + h]) : hi;
+    }
+    fprintf(fp, "<text x='%d' y='%d' font-size='15'>Backtest: mean absolute "
+            "error by days ahead (%zu origins)</text>\n", MARGIN, y0 - 10,
+            bt->n_origins);
+    fprintf(fp, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' "
+            "stroke='#ccc'/>\n", MARGIN, y0, W - 2 * MARGIN, HZ_H);
+    for (int w = 0; w < 3; w++) {
+        fprintf(fp, "<polyline fill='none' stroke='%s' stroke-width='2' "
+                "points='", COLOURS[w]);
+        for (size_t h = 0; h < H; h++) {
+            double x = MARGIN + (W - 2.0 * MARGIN) *
+                                    (H > 1 ? (double)h / (H - 1) : 0.5);
+            double v = isfinite(mae[w * H + h]) ? mae[w * H + h] : 0.0;
+            fprintf(fp, "%.1f,%.1f ", x,
+                    y0 + HZ_H * (1.0 - (hi > 0 ? v / hi : 0.0)));
+        }
+        fprintf(fp, "'/>\n<text x='%d' y='%d'><tspan fill='%s'>&#9632; %s"
+                "</tspan></text>\n", MARGIN + 230 * w, y0 + HZ_H + 36,
+                COLOURS[w], NAMES[w]);
+    }
+    fprintf(fp, "<text x='6' y='%d'>%.1f</text><text x='6' y='%d'>0</text>"
+            "<text x='%d' y='%d'>1 day</text><text x='%d' y='%d' "
+            "text-anchor='end'>%zu days ahead</text>\n", y0 + 8, hi,
+            y0 + HZ_H, MARGIN, y0 + HZ_H + 16, W - MARGIN, y0 + HZ_H + 16, H);
+    free(mae);
+    return 0;
+}
+
 static void escape(FILE *fp, const char *s)
 {
     for (; *s; s++) {
@@ -110,6 +156,10 @@ int report_write(const char *path, const struct forest *f,
     double lo = INFINITY, hi = -INFINITY, top;
     size_t bars = f->n_features < 20 ? f->n_features : 20;
     int height = 40 + PLOT_H + 90 + (int)bars * 22 + 30;
+    int chart_y = height + 30;
+
+    if (ev->has_backtest)
+        height += 30 + HZ_H + 50;
     FILE *fp = NULL;
     char *text = NULL;
     size_t len = 0;
@@ -184,6 +234,8 @@ int report_write(const char *path, const struct forest *f,
                 MARGIN + 140, y, top > 0 ? 600.0 * v / top : 0.0,
                 MARGIN + 146 + (top > 0 ? 600.0 * v / top : 0.0), y + 13, v);
     }
+    if (ev->has_backtest && horizon_chart(fp, &ev->bt, chart_y) != 0)
+        goto nomem;
     fprintf(fp, "</svg>\n");
     if (ferror(fp) | (fclose(fp) != 0)) {
         fp = NULL;

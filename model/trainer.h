@@ -145,6 +145,11 @@ int backtest_run(const struct model *m, const struct series_data *raw,
                  const int32_t *cutoff, size_t horizon, size_t n_threads,
                  struct backtest *bt, struct fr_error *err);
 
+/* Mean absolute error per horizon of one forecaster (0 the forest, 1
+ * seasonal naive, 2 seasonal mean) into mae[horizon] (NaN where a horizon
+ * has no point); returns the mean over horizons. Cannot fail. */
+double backtest_mae(const struct backtest *bt, int which, double *mae);
+
 void backtest_release(struct backtest *bt);
 
 /* What the gate compares the champion on. */
