@@ -18,6 +18,7 @@
 #include <zlib.h>
 
 #include "forest.h"
+#include "forecast.h"
 #include "model.h"
 #include "registry.h"
 #include "series.h"
@@ -57,15 +58,38 @@ static void exercise(struct model *mod)
         forest_predict(f, rows, 3, 1, out);
         forest_predict_spread(f, rows, 0.05, 0.95, &mean, &std, &lo, &hi);
         if (m->model->has_series) {
+            /* A 3-day forecast, the /forecast path, with its intervals. */
             uint32_t h = series_history(spec);
             double *past = calloc(h, sizeof *past);
-            double cov[SERIES_MAX_COVARIATES] = {0};
-            if (past != NULL) {
-                series_build_row(spec, past, 19000, cov, rows);
-                out[0] = forest_predict_row(f, rows);
+            double *work = calloc(forecast_work_doubles(m->model),
+                                  sizeof *work);
+            float *fwork = calloc(forecast_work_floats(m->model),
+                                  sizeof *fwork);
+            double cov[3 * SERIES_MAX_COVARIATES] = {0}, values[3];
+            if (past != NULL && work != NULL && fwork != NULL) {
+                for (uint32_t i = 0; i < h; i++)
+                    past[i] = 100.0 + i % 7;
+                forecast_values(m->model, past, 19000, cov, 3, work, fwork,
+                                values);
+                for (uint32_t d = 1; d <= 3; d++) {
+                    double below, above;
+                    int cal;
+                    forecast_interval(m->model, d, values[d - 1],
+                                      forecast_scale_level(m->model, past),
+                                      0.9, &below, &above, &cal, &err);
+                }
             }
             free(past);
+            free(work);
+            free(fwork);
+        } else {
+            double below, above;
+            int cal;
+            forecast_interval(m->model, 1, out[0], 1.0, 0.8, &below, &above,
+                              &cal, &err);
         }
+        for (uint32_t i = 0; m->model->profile.n_bins && i < nf; i++)
+            (void)profile_bin(&m->model->profile, i, rows[i]);
         (void)out;
     }
     free(rows);

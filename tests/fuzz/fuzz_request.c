@@ -73,6 +73,19 @@ static struct model *train(void)
         fprintf(stderr, "fuzz_request: cannot train: %s\n", err.msg);
         abort();
     }
+    {
+        /* Two horizons of relative scores, so interval requests reach the
+         * conformal path (and its "too few scores" refusal above 0.95). */
+        static const uint32_t counts[2] = {20, 20};
+        double scores[40];
+        for (int i = 0; i < 40; i++)
+            scores[i] = 0.01 * (i % 20 + 1);
+        if (calibration_build(&f->calibration, CALIBRATION_RELATIVE, 2,
+                              counts, scores, &err) != 0) {
+            fprintf(stderr, "fuzz_request: cannot calibrate: %s\n", err.msg);
+            abort();
+        }
+    }
     dataset_release(&table);
     series_spec_release(&spec);
     series_data_release(&raw);
