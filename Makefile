@@ -4,6 +4,7 @@
 #   make test       unit and program tests under ASan + UBSan
 #   make run        install build packages, build, train on synthetic data, serve
 #   make bench      compare with scikit-learn, XGBoost and FastAPI (bench/)
+#   make bench-forecast  /forecast against seasonal naive and Holt-Winters
 #   make images     container images (model/Dockerfile, api/Dockerfile)
 #   make e2e        the whole platform on a real Kubernetes (tests/e2e)
 #   make s3-test    the S3 client against a SeaweedFS built here (tests/s3)
@@ -56,7 +57,7 @@ FUZZ_FLAGS    := -O1 -g $(WARN) $(DEFS) -pthread -Ilibforest -Iapi \
 FUZZ_OBJ      := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(SERVE_CORE_SRC))
 FUZZ_TARGETS  := request model
 
-.PHONY: all deps test run bench images image-test manifest-test e2e e2e-build-test \
+.PHONY: all deps test run bench bench-forecast images image-test manifest-test e2e e2e-build-test \
         s3-test fuzz clean
 
 all: build/forest-train build/forest-serve
@@ -126,6 +127,14 @@ run: deps all
 
 bench: all build/bench-predict
 	bench/run.sh
+
+# Multi-day forecasts: forest-serve's /forecast against seasonal naive, the
+# seasonal mean of 4 weeks and statsmodels Holt-Winters, on the synthetic
+# series and two real ones (downloaded with apt-get download, not installed);
+# bench/forecast.py, about 2 minutes on 2 cores. Results also in
+# build/bench-forecast.json.
+bench-forecast: all
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/forecast.py
 
 # libFuzzer targets (clang) for request bodies and model files, a short run;
 # FUZZ_SECONDS per target (tests/fuzz/fuzz.sh; not a run.sh, so make test

@@ -10,13 +10,14 @@
 # serve (issue 3: forest-serve vs the FastAPI reference, with wrk). Knobs are
 # environment variables, listed in bench/README.md; e.g. BENCH_SEEDS="1" for a
 # quick run, BENCH_SKLEARN_SERIAL=1 to add scikit-learn's n_jobs=1 fit.
+# Forecasting accuracy is a separate run: make bench-forecast (bench/forecast.py).
 set -eu
 cd "$(dirname "$0")/.."
 
 for part in "${@:-all}"; do
     case $part in
     all|train|real|predict|serve) ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: error: unknown part '$part'" >&2; exit 2 ;;
     esac
 done

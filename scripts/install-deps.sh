@@ -7,7 +7,7 @@ build="build-essential libmicrohttpd-dev libcjson-dev libcsv-dev libcurl4-openss
 libexpat1-dev libssl-dev zlib1g-dev"
 test="$build clang libclang-rt-14-dev curl wrk jq python3"
 bench="$test python3-sklearn python3-xgboost python3-pandas python3-joblib \
-python3-fastapi uvicorn python3-statsmodels time"
+python3-fastapi uvicorn python3-statsmodels python3-rdata time"
 images="debootstrap"
 
 case "${1:-build}" in
