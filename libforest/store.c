@@ -257,74 +257,53 @@ int store_current(const char *model_dir, char *version, struct fr_error *err)
     return 1;
 }
 
+/* Reads and parses a version's metadata.json into *doc (the caller frees
+ * it with cJSON_Delete), its path in path. Returns 0 or -1 with err set
+ * (too long a path, unreadable, not JSON). */
+static int read_metadata(const char *model_dir, const char *version,
+                         char *path, size_t len, cJSON **doc,
+                         struct fr_error *err)
+{
+    uint8_t *text = NULL;
+    size_t n;
+
+    if ((size_t)snprintf(path, len, "%s/versions/%s/metadata.json",
+                         model_dir, version) >= len) {
+        fr_error_set(err, "path too long under '%s'", model_dir);
+        return -1;
+    }
+    if (file_read_all(path, 16u << 20, &text, &n, err) != 0)
+        return -1;
+    *doc = cJSON_ParseWithLength((const char *)text, n);
+    free(text);
+    if (*doc == NULL) {
+        fr_error_set(err, "'%s' is not JSON", path);
+        return -1;
+    }
+    return 0;
+}
+
 int store_version_last_day(const char *model_dir, const char *version,
                            int32_t *day, struct fr_error *err)
 {
     char path[PATH_MAX];
-    uint8_t *text = NULL;
-    size_t len;
     cJSON *doc = NULL;
     const cJSON *v;
     int rc = -1;
 
-    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/metadata.json",
-                         model_dir, version) >= sizeof path) {
-        fr_error_set(err, "path too long under '%s'", model_dir);
+    if (read_metadata(model_dir, version, path, sizeof path, &doc, err) != 0)
         return -1;
-    }
-    if (file_read_all(path, 16u << 20, &text, &len, err) != 0)
-        return -1;
-    doc = cJSON_ParseWithLength((const char *)text, len);
-    if (doc == NULL) {
-        fr_error_set(err, "'%s' is not JSON", path);
-        goto out;
-    }
     v = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(doc, "training"), "last_day");
     if (v == NULL) {
         rc = 1;
-        goto out;
-    }
-    if (!cJSON_IsString(v) || series_parse_date(v->valuestring, day) != 0) {
+    } else if (!cJSON_IsString(v) ||
+               series_parse_date(v->valuestring, day) != 0) {
         fr_error_set(err, "'%s': training.last_day is not a date", path);
-        goto out;
+    } else {
+        rc = 0;
     }
-    rc = 0;
-out:
     cJSON_Delete(doc);
-    free(text);
-    return rc;
-}
-
-int store_version_rmse(const char *model_dir, const char *version,
-                       double *rmse, struct fr_error *err)
-{
-    char path[PATH_MAX];
-    uint8_t *text = NULL;
-    size_t len;
-    cJSON *doc = NULL;
-    const cJSON *v;
-    int rc = -1;
-
-    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/metadata.json",
-                         model_dir, version) >= sizeof path) {
-        fr_error_set(err, "path too long under '%s'", model_dir);
-        return -1;
-    }
-    if (file_read_all(path, 16u << 20, &text, &len, err) != 0)
-        return -1;
-    doc = cJSON_ParseWithLength((const char *)text, len);
-    v = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(doc, "metrics"), "rmse");
-    if (!cJSON_IsNumber(v)) {
-        fr_error_set(err, "'%s' has no number metrics.rmse", path);
-        goto out;
-    }
-    *rmse = v->valuedouble;
-    rc = 0;
-out:
-    cJSON_Delete(doc);
-    free(text);
     return rc;
 }
 

@@ -93,10 +93,6 @@ int store_current(const char *model_dir, char *version, struct fr_error *err);
 int store_version_last_day(const char *model_dir, const char *version,
                            int32_t *day, struct fr_error *err);
 
-/* Reads metrics.rmse of a version's metadata.json. Returns 0 or -1 with err
- * set (missing, unreadable, no such number). */
-int store_version_rmse(const char *model_dir, const char *version,
-                       double *rmse, struct fr_error *err);
 
 /* Points `current` at version atomically. Returns 0 or -1 with err set;
  * on failure `current` is unchanged, unless only the final fsync of

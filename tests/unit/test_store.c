@@ -13,7 +13,7 @@
 #include "store.h"
 #include "test.h"
 
-static int stage_version(const char *dir, const char *version, double rmse)
+static int stage_version(const char *dir, const char *version, int july_day)
 {
     struct store_stage st;
     struct fr_error err = {{0}};
@@ -21,7 +21,8 @@ static int stage_version(const char *dir, const char *version, double rmse)
 
     if (store_stage_begin(dir, version, &st, &err) != 0)
         return -1;
-    snprintf(json, sizeof json, "{\"metrics\": {\"rmse\": %g}}", rmse);
+    snprintf(json, sizeof json, "{\"training\": {\"last_day\": "
+             "\"2026-07-%02d\"}}", july_day);
     if (store_stage_file(&st, "metadata.json", path, sizeof path, &err) ||
         file_write_atomic(path, json, strlen(json), &err) ||
         store_stage_name(&st, time(NULL), &err) ||
@@ -63,7 +64,7 @@ static void test_naming(void)
     test_cond("store-5.5 a chosen name taken while staging is refused at "
               "naming",
               store_stage_begin(dir, "mine", &c, &err) == 0 &&
-                  stage_version(dir, "mine", 1.0) == 0 &&
+                  stage_version(dir, "mine", 1) == 0 &&
                   store_stage_name(&c, now, &err) != 0 &&
                   strstr(err.msg, "version 'mine' already exists"));
     snprintf(staging, sizeof staging, "%s", c.staging);
@@ -125,7 +126,7 @@ void test_store(void)
     char dir[512], version[STORE_VERSION_MAX + 1], path[PATH_MAX];
     struct fr_error err = {{0}};
     struct store_stage st;
-    double rmse = 0.0;
+    int32_t day = 0;
     struct stat sb;
 
     snprintf(dir, sizeof dir, "%s/store", test_temp_dir());
@@ -173,19 +174,31 @@ void test_store(void)
                   existed && stat(path, &sb) != 0 && stat(staging, &sb) != 0);
     }
 
-    test_cond("store-2.1 metrics.rmse is read from metadata.json",
-              stage_version(dir, "v2", 3.5) == 0 &&
-                  store_version_rmse(dir, "v2", &rmse, &err) == 0 &&
-                  rmse == 3.5);
-    test_cond("store-2.2 a version without metadata has no rmse",
-              store_version_rmse(dir, "v1", &rmse, &err) != 0);
+    test_cond("store-2.1 training.last_day is read from metadata.json",
+              stage_version(dir, "v2", 5) == 0 &&
+                  store_version_last_day(dir, "v2", &day, &err) == 0 &&
+                  day == 20639 /* 2026-07-05 */);
+    test_cond("store-2.2 a version without metadata.json is an error",
+              store_version_last_day(dir, "v1", &day, &err) == -1);
+    {
+        char p2[PATH_MAX + 32];
+        snprintf(p2, sizeof p2, "%s/versions/v2/metadata.json", dir);
+        file_write_atomic(p2, "{\"metrics\": {}}", 15, &err);
+        test_cond("store-2.3 metadata without training.last_day (an older "
+                  "release) answers 1",
+                  store_version_last_day(dir, "v2", &day, &err) == 1);
+        file_write_atomic(p2, "{\"training\": {\"last_day\": 7}}", 29, &err);
+        test_cond("store-2.4 a last_day that is not a date is an error",
+                  store_version_last_day(dir, "v2", &day, &err) == -1 &&
+                      strstr(err.msg, "not a date"));
+    }
 
     /* Six more versions, eight in all; current stays v1 (the oldest).
      * Keeping 3 deletes the 5 oldest others: v2 to v6. */
     for (int i = 3; i <= 8; i++) {
         char name[16];
         snprintf(name, sizeof name, "v%d", i);
-        stage_version(dir, name, 1.0);
+        stage_version(dir, name, 1);
         usleep(2000); /* distinct modification times */
     }
     test_cond("store-3.1 prune deletes the oldest beyond KEEP_VERSIONS",
@@ -200,7 +213,7 @@ void test_store(void)
 
     /* v1 (current), v7, v8 and a just-written v9: keeping 1 with v9 spared
      * deletes v7 and v8 only, though that leaves two. */
-    stage_version(dir, "v9", 9.0);
+    stage_version(dir, "v9", 9);
     test_cond("store-3.5 prune spares the version just written and current",
               store_prune(dir, 1, "v9", &err) == 2);
     snprintf(path, sizeof path, "%s/versions/v9", dir);
