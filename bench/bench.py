@@ -50,7 +50,8 @@ REF = os.path.join(ROOT, "bench", "ref.py")
 OUT = os.path.abspath(os.environ.get("BENCH_OUT",
                                      os.path.join(ROOT, "bench", "out")))
 
-SYNTH = {"SYNTH_SERIES": "280", "SYNTH_DAYS": "742"}
+# AS_OF pinned: the same days on any date, so tables compare across runs.
+SYNTH = {"SYNTH_SERIES": "280", "SYNTH_DAYS": "742", "AS_OF": "2026-07-01"}
 DROP = ("promo", "holiday")   # 15 features -> the 13 of the comparison
 TARGET = "demand"
 TEST_FRACTION = 0.2
@@ -64,7 +65,9 @@ CONFIG_KEYS = (
     "MODEL_DIR", "MODEL_VERSION", "N_ESTIMATORS", "MAX_DEPTH",
     "MIN_SAMPLES_LEAF", "MAX_FEATURES", "MAX_BINS", "SEED", "N_THREADS",
     "TEST_FRACTION", "PROMOTE_MAX_REGRESSION", "KEEP_VERSIONS",
-    "SYNTH_SERIES", "SYNTH_DAYS", "OOB_SCORE", "SHARD_INDEX", "SHARD_COUNT",
+    "SYNTH_SERIES", "SYNTH_DAYS", "AS_OF", "OOB_SCORE", "SHARD_INDEX",
+    "SHARD_COUNT", "REFIT", "FORECAST_HORIZON", "GATE_MIN_ROWS",
+    "GATE_ON_INCOMPATIBLE",
     "SHARD_RUN", "OUT", "QUIET", "JOB_COMPLETION_INDEX", "PORT", "HOST",
     "MODEL_PATH", "MODEL_NAME", "RELOAD_INTERVAL_SECONDS", "THREADS",
     "MAX_BODY_BYTES", "MAX_BATCH_ROWS", "MAX_HORIZON_DAYS", "DRAIN_SECONDS",
