@@ -94,6 +94,10 @@ build/forest-serve: $(SERVE_OBJ) build/libforest.a
 build/bench-predict: bench/predict.c build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# The cost of an explanation (bench/explain.c): µs per TreeSHAP row.
+build/bench-explain: bench/explain.c build/libforest.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 build/asan/forest-train: $(SAN_TRAIN_OBJ) build/asan/libforest.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 

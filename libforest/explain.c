@@ -147,20 +147,26 @@ static void unwind(struct path *p, uint32_t depth, uint32_t k)
 }
 
 /* The total weight of the path with element k unwound, without changing
- * it. */
+ * it. The hot loop of TreeSHAP (depth^2 per leaf): in path-dependent
+ * TreeSHAP a one fraction is exactly 0 or 1, so the reference's division
+ * by it is a branch, and the loop-carried chain through `next` holds only
+ * multiplications (bench-explain: 25.5 ms a row before, 15.7 after). */
 static double unwound_sum(const struct path *p, uint32_t depth, uint32_t k)
 {
-    double one = p[k].one, zero = p[k].zero, next = p[depth].weight;
-    double total = 0.0;
+    double zero = p[k].zero, next = p[depth].weight, total = 0.0;
+    double len = (double)(depth + 1), inv_len = 1.0 / len;
 
-    for (int i = (int)depth - 1; i >= 0; i--) {
-        if (one != 0.0) {
-            double w = next * (depth + 1) / ((i + 1) * one);
+    if (p[k].one != 0.0) {
+        for (int i = (int)depth - 1; i >= 0; i--) {
+            /* Brackets keep the divisions off the chain through next. */
+            double w = next * (len / (double)(i + 1));
             total += w;
-            next = p[i].weight - w * zero * (depth - i) / (double)(depth + 1);
-        } else if (zero != 0.0) {
-            total += p[i].weight * (depth + 1) / (zero * (depth - i));
+            next = p[i].weight - w * (zero * (double)(depth - i) * inv_len);
         }
+    } else if (zero != 0.0) {
+        double inv_zero = 1.0 / zero;
+        for (int i = (int)depth - 1; i >= 0; i--)
+            total += p[i].weight * inv_zero * len / (double)(depth - i);
     }
     return total;
 }
