@@ -26,19 +26,20 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/parallel.c libforest/forest.c libforest/model.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c \
            libforest/monotonic.c libforest/file.c libforest/calibration.c \
-           libforest/profile.c libforest/forecast.c libforest/s3.c
+           libforest/profile.c libforest/forecast.c libforest/s3.c \
+           libforest/explain.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c \
              model/backtest.c model/gate.c
 # The server's parsers, handlers and registry, without its shell (main.c,
 # and server.c's libmicrohttpd): what tests/server/test_request.c and the
 # fuzz targets link.
 SERVE_CORE_SRC := api/handlers.c api/registry.c api/request.c api/stats.c \
-                  api/encoding.c \
+                  api/encoding.c api/drift.c \
                   api/log.c api/buf.c api/auth.c
 SERVE_SRC := api/main.c api/server.c $(SERVE_CORE_SRC)
 TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
              tests/unit/test_model.c tests/unit/test_store.c \
-             tests/unit/test_metadata.c
+             tests/unit/test_metadata.c tests/unit/test_explain.c
 
 LIB_OBJ   := $(LIB_SRC:%.c=build/obj/%.o)
 TRAIN_OBJ := $(TRAIN_SRC:%.c=build/obj/%.o)
@@ -91,6 +92,10 @@ build/forest-serve: $(SERVE_OBJ) build/libforest.a
 
 # Batch-prediction benchmark (bench/predict.c), used by make bench.
 build/bench-predict: bench/predict.c build/libforest.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The cost of an explanation (bench/explain.c): µs per TreeSHAP row.
+build/bench-explain: bench/explain.c build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/forest-train: $(SAN_TRAIN_OBJ) build/asan/libforest.a

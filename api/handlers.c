@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "drift.h"
+#include "explain.h"
 #include "forecast.h"
 #include "series.h"
 
@@ -100,6 +102,7 @@ static void route(const char *url, struct route *rt)
         {"/forecast", EP_FORECAST, "POST"},
         {"/model", EP_MODEL, GET_METHODS},
         {"/metrics", EP_METRICS, GET_METHODS},
+        {"/drift", EP_DRIFT, GET_METHODS},
         {"/v2", EP_V2_SERVER, GET_METHODS},
         /* Only this path takes a trailing slash: a client that builds the
          * server's URL as a base ends it with one. (Triton takes none;
@@ -205,8 +208,34 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
     sm.reload_failed = atomic_load(&app->registry->loads_failed);
     sm.draining = atomic_load(&app->draining);
     stats_render(app->stats, &sm, out);
+    if (m != NULL)
+        drift_render_metrics(app->drift, m, out);
     r->status = 200;
     r->content_type = METRICS_TYPE;
+    serving_release(m);
+}
+
+/* ---- /drift -------------------------------------------------------------- */
+
+static void drift(struct app *app, struct reply *r, struct buf *out)
+{
+    struct serving *m = registry_acquire(app->registry);
+    char msg[FR_ERROR_MAX];
+
+    if (m == NULL) {
+        no_model(r, out);
+        return;
+    }
+    if (m->model->profile.n_bins == 0) {
+        snprintf(msg, sizeof msg, "model '%s' has no training profile to "
+                 "compare recent rows with: its file is format %u, from a "
+                 "release before drift monitoring; retrain it to get drift",
+                 m->version, m->model->format_version);
+        fail(r, out, 422, msg);
+    } else {
+        drift_render_json(app->drift, m, out);
+        r->status = 200;
+    }
     serving_release(m);
 }
 
@@ -272,6 +301,60 @@ static void interval_json(struct buf *out, double level, const double *res)
     spread_obj(out, res);
 }
 
+/* Whether m can explain; returns 0, or 422 with msg set. Checked before
+ * any prediction, so a refused request costs no tree walk. */
+static int can_explain(const struct serving *s, char *msg, size_t msg_len)
+{
+    struct fr_error err = {{0}};
+
+    if (explain_check(s->model, &err) == 0)
+        return 0;
+    snprintf(msg, msg_len, "model '%.100s': %.400s", s->version, err.msg);
+    return 422;
+}
+
+/* The TreeSHAP contributions of n rows into phi, n x (n_features + 1)
+ * (explain_row's layout, the level term last), with the path memory in
+ * the connection's scratch (its work and the first n_features floats of
+ * its fwork). Returns 0, or -1 when memory runs out. */
+static int explain_rows(const struct model *m, const float *X, size_t n,
+                        struct scratch *sc, double *phi)
+{
+    size_t nf = m->forest->n_features;
+    double *work = scratch_work(sc, explain_work_doubles(m));
+    float *row_work = scratch_fwork(sc, nf);
+
+    if (work == NULL || row_work == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        explain_row(m, X + i * nf, work, row_work, phi + i * (nf + 1));
+    return 0;
+}
+
+/* {"base_value":b,"contributions":{"<feature>":c,...[,"level":l]}} of one
+ * row's phi. */
+static void explanation_obj(struct buf *out, const struct model *m,
+                            double base, const double *phi)
+{
+    const struct forest *f = m->forest;
+
+    buf_puts(out, "{\"base_value\":");
+    buf_json_double(out, base);
+    buf_puts(out, ",\"contributions\":{");
+    for (uint32_t k = 0; k < f->n_features; k++) {
+        if (k > 0)
+            buf_add(out, ",", 1);
+        buf_json_string(out, f->feature_names[k]);
+        buf_add(out, ":", 1);
+        buf_json_double(out, phi[k]);
+    }
+    if (explain_has_level(m)) {
+        buf_puts(out, ",\"" EXPLAIN_LEVEL_NAME "\":");
+        buf_json_double(out, phi[f->n_features]);
+    }
+    buf_puts(out, "}}");
+}
+
 /* Predicts the rows; with a level, res holds R_PER_ROW doubles per row,
  * else 1. Returns 0, 422 with msg set when the model cannot give the
  * interval asked for (no calibration, too few scores for the level), or
@@ -320,37 +403,55 @@ static void predict(struct app *app, const char *body, size_t len,
     struct serving *m = registry_acquire(app->registry);
     struct predict_request req;
     struct fr_error err = {{0}};
-    char msg[FR_ERROR_MAX];
-    size_t per;
-    double *res;
+    char msg[FR_ERROR_MAX + 64];
+    size_t per, nf, n_phi;
+    double *res, *phi, base = 0.0;
     int status;
 
     if (m == NULL) {
         no_model(r, out);
         return;
     }
+    nf = m->model->forest->n_features;
     status = request_predict(body, len, m->model->forest,
                              app->max_batch_rows, sc, &req, &err);
     if (status != 0) {
         fail(r, out, status, err.msg);
         goto out;
     }
+    if (req.explain && can_explain(m, msg, sizeof msg) != 0) {
+        fail(r, out, 422, msg);
+        goto out;
+    }
     per = req.level > 0 ? R_PER_ROW : 1;
-    res = scratch_outs(sc, req.n_rows * per);
+    /* outs: per results a row, then with explain nf + 1 contributions. */
+    n_phi = req.explain ? req.n_rows * (nf + 1) : 0;
+    res = scratch_outs(sc, req.n_rows * per + n_phi);
     status = res == NULL ? 500 : predict_rows(m->model, req.X, req.n_rows,
                                               req.level, sc, res, msg,
                                               sizeof msg);
+    phi = res != NULL ? res + req.n_rows * per : NULL;
+    if (status == 0 && req.explain &&
+        explain_rows(m->model, req.X, req.n_rows, sc, phi) != 0)
+        status = 500;
     if (status != 0) {
         fail(r, out, status, status == 500 ?
              "out of memory for the predictions" : msg);
         goto out;
     }
     stats_add_predictions(app->stats, req.n_rows);
+    drift_record(app->drift, m, req.X, req.n_rows);
+    if (req.explain)
+        base = explain_base(m->model);
     if (!req.batch) {
         buf_puts(out, "{\"prediction\":");
         buf_json_double(out, res[0]);
         if (req.level > 0)
             interval_json(out, req.level, res);
+        if (req.explain) {
+            buf_puts(out, ",\"explanation\":");
+            explanation_obj(out, m->model, base, phi);
+        }
     } else {
         buf_puts(out, "{\"predictions\":[");
         for (size_t i = 0; i < req.n_rows; i++) {
@@ -374,6 +475,15 @@ static void predict(struct app *app, const char *body, size_t len,
             }
             buf_puts(out, "]");
         }
+        if (req.explain) {
+            buf_puts(out, ",\"explanations\":[");
+            for (size_t i = 0; i < req.n_rows; i++) {
+                if (i > 0)
+                    buf_add(out, ",", 1);
+                explanation_obj(out, m->model, base, phi + i * (nf + 1));
+            }
+            buf_puts(out, "]");
+        }
     }
     buf_puts(out, ",\"model_version\":");
     buf_json_string(out, m->version);
@@ -392,8 +502,9 @@ static void forecast(struct app *app, const char *body, size_t len,
     const struct model *mod;
     const struct series_spec *spec;
     uint32_t h;
-    double *res, *work, *values, scale_level = 1.0;
-    float *fwork;
+    double *res, *work, *values, *phi = NULL, scale_level = 1.0, base = 0;
+    float *fwork, *rows = NULL;
+    size_t nf;
     char msg[FR_ERROR_MAX + 64], date[16];
     int status;
 
@@ -416,20 +527,34 @@ static void forecast(struct app *app, const char *body, size_t len,
         fail(r, out, status, err.msg);
         goto out;
     }
+    if (req.explain && can_explain(m, msg, sizeof msg) != 0) {
+        fail(r, out, 422, msg);
+        goto out;
+    }
     h = series_history(spec);
-    /* outs: R_PER_ROW results per day, then the forecast's work. */
+    nf = mod->forest->n_features;
+    /* outs: R_PER_ROW results per day, the forecast's work, the values,
+     * then with explain each day's nf + 1 contributions; fwork: the
+     * forecast's floats, then with explain each day's row. */
     res = scratch_outs(sc, R_PER_ROW * req.horizon +
-                           forecast_work_doubles(mod) + req.horizon);
-    fwork = scratch_fwork(sc, forecast_work_floats(mod));
+                           forecast_work_doubles(mod) + req.horizon +
+                           (req.explain ? req.horizon * (nf + 1) : 0));
+    fwork = scratch_fwork(sc, forecast_work_floats(mod) +
+                              (req.explain ? req.horizon * nf : 0));
     if (res == NULL || fwork == NULL) {
         fail(r, out, 500, "out of memory for the forecast");
         goto out;
     }
     work = res + R_PER_ROW * req.horizon;
     values = work + forecast_work_doubles(mod);
-    /* The code path the trainer's backtest measured. */
-    forecast_values(mod, req.past, req.first_day, req.cov, req.horizon, work,
-                    fwork, values);
+    if (req.explain) {
+        phi = values + req.horizon;
+        rows = fwork + forecast_work_floats(mod);
+    }
+    /* The code path the trainer's backtest measured (with explain, the
+     * same computation keeping each day's row). */
+    forecast_values_rows(mod, req.past, req.first_day, req.cov, req.horizon,
+                         work, fwork, values, rows);
     for (size_t d = 0; d < req.horizon; d++)
         res[R_PER_ROW * d] = values[d];
     if (req.level > 0) {
@@ -460,6 +585,14 @@ static void forecast(struct app *app, const char *body, size_t len,
             work[h - 1] = values[d];
         }
     }
+    /* Each day explained on the row its forecast was predicted from;
+     * explain_rows uses only fwork's first nf floats, before the rows. */
+    if (req.explain && explain_rows(mod, rows, req.horizon, sc, phi) != 0) {
+        fail(r, out, 500, "out of memory for the explanations");
+        goto out;
+    }
+    if (req.explain)
+        base = explain_base(mod);
     stats_add_predictions(app->stats, req.horizon);
     buf_puts(out, "{\"forecast\":[");
     for (size_t d = 0; d < req.horizon; d++) {
@@ -468,6 +601,10 @@ static void forecast(struct app *app, const char *body, size_t len,
         buf_json_double(out, res[R_PER_ROW * d]);
         if (req.level > 0)
             interval_json(out, req.level, res + R_PER_ROW * d);
+        if (req.explain) {
+            buf_puts(out, ",\"explanation\":");
+            explanation_obj(out, mod, base, phi + d * (nf + 1));
+        }
         buf_puts(out, "}");
     }
     buf_puts(out, "],\"model_version\":");
@@ -624,13 +761,15 @@ static void v2_infer(struct app *app, const struct route *rt,
     struct serving *m = v2_model(app, rt, out, r);
     struct infer_request req;
     struct fr_error err = {{0}};
-    size_t json_len = len;
-    double *res;
-    char msg[120];
+    size_t json_len = len, nf, width;
+    double *res, *phi = NULL, base = 0.0;
+    char msg[FR_ERROR_MAX + 64];
     int status;
 
     if (m == NULL)
         return;
+    nf = m->model->forest->n_features;
+    width = nf + 1;
     if (header_len != NULL &&
         header_length(header_len, len, &json_len, msg, sizeof msg) != 0) {
         fail(r, out, 400, msg);
@@ -642,17 +781,37 @@ static void v2_infer(struct app *app, const struct route *rt,
         fail(r, out, status, err.msg);
         goto out;
     }
-    res = scratch_outs(sc, req.n_rows);
+    if (req.explain && can_explain(m, msg, sizeof msg) != 0) {
+        fail(r, out, 422, msg);
+        goto out;
+    }
+    /* outs: the predictions, then with explain n x (nf + 1) contributions
+     * (explain_rows' layout, rewritten in place to the tensor's). */
+    res = scratch_outs(sc, req.n_rows + (req.explain ? req.n_rows * width :
+                                                       0));
     if (res == NULL) {
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
     if (predict_rows(m->model, req.X, req.n_rows, 0, sc, res, msg,
-                     sizeof msg) != 0) {
+                     sizeof msg) != 0 ||
+        (req.explain && explain_rows(m->model, req.X, req.n_rows, sc,
+                                     res + req.n_rows) != 0)) {
         fail(r, out, 500, "out of memory for the predictions");
         goto out;
     }
+    if (req.explain) {
+        /* XGBoost's pred_contribs layout: nf feature columns, then the
+         * bias column, the base value plus, for a model relative to a
+         * level, that row's level (so each row still sums to its
+         * prediction). */
+        phi = res + req.n_rows;
+        base = explain_base(m->model);
+        for (size_t i = 0; i < req.n_rows; i++)
+            phi[i * width + nf] += base;
+    }
     stats_add_predictions(app->stats, req.n_rows);
+    drift_record(app->drift, m, req.X, req.n_rows);
     buf_puts(out, "{\"model_name\":");
     buf_json_string(out, app->model_name);
     buf_puts(out, ",\"model_version\":");
@@ -665,13 +824,22 @@ static void v2_infer(struct app *app, const struct route *rt,
                "\",\"datatype\":\"%s\",\"shape\":[%zu,1],",
                req.fp64 ? "FP64" : "FP32", req.n_rows);
     if (req.binary_output) {
-        /* The JSON says how many bytes the output has; they follow it. */
-        buf_printf(out, "\"parameters\":{\"binary_data_size\":%zu}}]}",
+        /* The JSON says how many bytes each output has; they follow it,
+         * in the outputs' order. */
+        buf_printf(out, "\"parameters\":{\"binary_data_size\":%zu}}",
                    req.n_rows * (req.fp64 ? 8 : 4));
+        if (req.explain)
+            buf_printf(out, ",{\"name\":\"" REQUEST_CONTRIB_NAME "\","
+                       "\"datatype\":\"FP64\",\"shape\":[%zu,%zu],"
+                       "\"parameters\":{\"binary_data_size\":%zu}}",
+                       req.n_rows, width, req.n_rows * width * 8);
+        buf_puts(out, "]}");
         r->json_len = out->len;
         r->content_type = BINARY_TYPE;
         for (size_t i = 0; i < req.n_rows; i++)
             put_le(out, res[i], req.fp64);
+        for (size_t i = 0; req.explain && i < req.n_rows * width; i++)
+            put_le(out, phi[i], 1);
         r->status = 200;
         goto out;
     }
@@ -684,7 +852,19 @@ static void v2_infer(struct app *app, const struct route *rt,
         else
             buf_json_float(out, (float)res[i]);
     }
-    buf_puts(out, "]}]}");
+    buf_puts(out, "]}");
+    if (req.explain) {
+        buf_printf(out, ",{\"name\":\"" REQUEST_CONTRIB_NAME "\","
+                   "\"datatype\":\"FP64\",\"shape\":[%zu,%zu],\"data\":[",
+                   req.n_rows, width);
+        for (size_t i = 0; i < req.n_rows * width; i++) {
+            if (i > 0)
+                buf_add(out, ",", 1);
+            buf_json_double(out, phi[i]);
+        }
+        buf_puts(out, "]}");
+    }
+    buf_puts(out, "]}");
     r->status = 200;
 out:
     serving_release(m);
@@ -773,6 +953,9 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     }
     case EP_METRICS:
         metrics(app, r, out);
+        break;
+    case EP_DRIFT:
+        drift(app, r, out);
         break;
     case EP_V2_SERVER:
         r->status = 200;

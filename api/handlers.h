@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "drift.h"
 #include "registry.h"
 #include "request.h"
 #include "stats.h"
@@ -25,6 +26,7 @@ struct app {
     size_t max_horizon;       /* days in one /forecast request */
     atomic_int draining;      /* set on SIGTERM: not ready any more */
     const struct auth *auth;  /* API_TOKEN; NULL or off: no tokens */
+    struct drift *drift;      /* the recent rows' bins; NULL: not kept */
 };
 
 /* What to send back; the body is in the buffer passed to dispatch. */

@@ -46,6 +46,7 @@ static struct {
     unsigned long long port, threads, max_body, max_body_memory;
     unsigned long long max_connections, timeout;
     unsigned long long header_bytes, max_batch_rows, max_horizon;
+    unsigned long long drift_window;
     double reload_interval, drain_seconds;
     int metrics_token_required;
 } S;
@@ -83,6 +84,10 @@ static const struct config_option OPTIONS[] = {
      10000000, NULL},
     {"MAX_HORIZON_DAYS", CONFIG_UINT, "366",
      "most days in one /forecast request", &S.max_horizon, 1, 100000,
+     NULL},
+    {"DRIFT_WINDOW", CONFIG_UINT, "1000",
+     "recent /predict and V2 infer rows whose feature bins drift (/drift, "
+     "/metrics) compares with training", &S.drift_window, 10, 1000000,
      NULL},
     {"DRAIN_SECONDS", CONFIG_DOUBLE, "5",
      "after SIGTERM, keep serving this long (not ready) before closing",
@@ -151,6 +156,7 @@ static void log_settings(const struct auth *auth)
     log_int(&l, "max_body_memory_bytes", (long long)S.max_body_memory);
     log_int(&l, "max_batch_rows", (long long)S.max_batch_rows);
     log_int(&l, "max_horizon_days", (long long)S.max_horizon);
+    log_int(&l, "drift_window", (long long)S.drift_window);
     log_num(&l, "drain_seconds", S.drain_seconds);
     log_int(&l, "max_connections", (long long)S.max_connections);
     log_int(&l, "connection_timeout_seconds", (long long)S.timeout);
@@ -213,6 +219,7 @@ int main(int argc, char **argv)
     struct server_config scfg;
     struct server srv;
     struct stats stats;
+    struct drift drift;
     struct app app;
     struct auth auth = {0};
     enum log_level level;
@@ -294,8 +301,14 @@ int main(int argc, char **argv)
     rcfg.model_dir = S.model_dir;
     rcfg.model_path = S.model_path;
     rcfg.interval = S.reload_interval;
+    if (drift_init(&drift, (size_t)S.drift_window, &err) != 0) {
+        log_msg(LOG_ERROR, "start_failed", err.msg);
+        auth_release(&auth);
+        return EXIT_ERROR;
+    }
     if (registry_init(&registry, &rcfg, &err) != 0) {
         log_msg(LOG_ERROR, "start_failed", err.msg);
+        drift_release(&drift);
         auth_release(&auth);
         return EXIT_ERROR;
     }
@@ -306,6 +319,7 @@ int main(int argc, char **argv)
     app.max_batch_rows = (size_t)S.max_batch_rows;
     app.max_horizon = (size_t)S.max_horizon;
     app.auth = &auth;
+    app.drift = &drift;
     atomic_init(&app.draining, 0);
 
     scfg.host = S.host;
@@ -351,6 +365,7 @@ int main(int argc, char **argv)
     rc = EXIT_OK;
 out_registry:
     registry_release(&registry);
+    drift_release(&drift);
     auth_release(&auth);
     return rc;
 }

@@ -308,6 +308,20 @@ static int interval(const cJSON *v, double *level, struct fr_error *err)
     return 0;
 }
 
+/* An optional "explain": a JSON boolean. Returns 0 or -1 with err set. */
+static int explain_flag(const cJSON *v, int *explain, struct fr_error *err)
+{
+    if (v == NULL)
+        return 0;
+    if (!cJSON_IsBool(v)) {
+        fr_error_set(err, "'explain' must be true or false (got %s)",
+                     kind(v));
+        return -1;
+    }
+    *explain = cJSON_IsTrue(v);
+    return 0;
+}
+
 /* A whole number in [lo, hi]. */
 static int whole(const cJSON *v, double lo, double hi, size_t *out)
 {
@@ -453,7 +467,8 @@ int request_predict(const char *body, size_t len, const struct forest *f,
                     size_t max_rows, struct scratch *sc,
                     struct predict_request *out, struct fr_error *err)
 {
-    static const char *const KEYS[] = {"features", "instances", "interval"};
+    static const char *const KEYS[] = {"features", "instances", "interval",
+                                       "explain"};
     const cJSON *features, *instances, *lvl, *v;
     const struct where top = {NULL, 0};
     size_t nf = f->n_features, n, i = 0;
@@ -468,8 +483,10 @@ int request_predict(const char *body, size_t len, const struct forest *f,
     if (root == NULL)
         return status;
     status = 422;
-    if (check_keys(root, KEYS, 3, "expected 'features' or 'instances', "
-                   "and optionally 'interval'", err) != 0)
+    if (check_keys(root, KEYS, 4, "expected 'features' or 'instances', "
+                   "and optionally 'interval' and 'explain'", err) != 0 ||
+        explain_flag(cJSON_GetObjectItemCaseSensitive(root, "explain"),
+                     &out->explain, err) != 0)
         goto out;
     features = cJSON_GetObjectItemCaseSensitive(root, "features");
     instances = cJSON_GetObjectItemCaseSensitive(root, "instances");
@@ -741,6 +758,9 @@ int request_infer(const char *body, size_t len, const char *binary,
         bool_parameter(cJSON_GetObjectItemCaseSensitive(root, "parameters"),
                        "binary_data_output", "the request's",
                        &out->binary_output, err) != 0 ||
+        bool_parameter(cJSON_GetObjectItemCaseSensitive(root, "parameters"),
+                       "explain", "the request's", &out->explain,
+                       err) != 0 ||
         infer_outputs(cJSON_GetObjectItemCaseSensitive(root, "outputs"),
                       &out->binary_output, err) != 0)
         goto out;
@@ -958,7 +978,7 @@ int request_forecast(const char *body, size_t len, const struct model *m,
                      struct forecast_request *out, struct fr_error *err)
 {
     static const char *const KEYS[] = {"history", "horizon", "covariates",
-                                       "interval"};
+                                       "interval", "explain"};
     const struct series_spec *s = &m->series;
     const cJSON *hist, *hor, *cov, *lvl, *v;
     uint32_t h = series_history(s);
@@ -973,8 +993,10 @@ int request_forecast(const char *body, size_t len, const struct model *m,
     if (root == NULL)
         return status;
     status = 422;
-    if (check_keys(root, KEYS, 4, "expected 'history', 'horizon', "
-                   "'covariates' and 'interval'", err) != 0)
+    if (check_keys(root, KEYS, 5, "expected 'history', 'horizon', "
+                   "'covariates', 'interval' and 'explain'", err) != 0 ||
+        explain_flag(cJSON_GetObjectItemCaseSensitive(root, "explain"),
+                     &out->explain, err) != 0)
         goto out;
     hist = cJSON_GetObjectItemCaseSensitive(root, "history");
     hor = cJSON_GetObjectItemCaseSensitive(root, "horizon");

@@ -26,7 +26,9 @@
 
 #define REQUEST_ID_MAX 256           /* bytes of a V2 request id */
 #define REQUEST_HISTORY_LIMIT 1e37   /* |value| of a forecast history day */
-#define REQUEST_OUTPUT_NAME "predict" /* the V2 model's one output */
+#define REQUEST_OUTPUT_NAME "predict" /* the V2 model's output */
+/* The V2 output "parameters": {"explain": true} adds: FP64 [N, F + 1]. */
+#define REQUEST_CONTRIB_NAME "contributions"
 /* Reset frees larger regions; kept per connection, as BUF_KEEP_BYTES. */
 #define SCRATCH_KEEP_BYTES (16u * 1024)
 
@@ -63,12 +65,14 @@ float *scratch_fwork(struct scratch *sc, size_t n);
  *   {"features": {"lag_1": 120.5, ...}}   one row by name, any order
  *   {"features": [120.5, ...]}            one row in model order
  *   {"instances": [[...], {...}, ...]}    a batch; rows in either form
- * plus optionally "interval": 0.9 (the central 90% of the trees). */
+ * plus optionally "interval": 0.9 (the central 90% of the trees) and
+ * "explain": true (each row's TreeSHAP contributions). */
 struct predict_request {
     const float *X;   /* n_rows x n_features, in the scratch's rows */
     size_t n_rows;    /* 1..max_rows */
     int batch;        /* 1 for "instances": answer with "predictions" */
     double level;     /* interval level in (0, 1); 0 = no interval */
+    int explain;      /* "explain": true */
 };
 
 /* Parses a /predict body for forest f. Returns 0, or 400/422/500 with err
@@ -92,6 +96,8 @@ struct infer_request {
     int binary_output;            /* answer the output as binary data:
                                      "binary_data_output" or the output's
                                      "binary_data" */
+    int explain;                  /* "parameters": {"explain": true}: add
+                                     the "contributions" output */
 };
 
 /* Parses a V2 infer request for forest f: len bytes of JSON, then
@@ -109,7 +115,8 @@ int request_infer(const char *body, size_t len, const char *binary,
  *   {"history": [{"date": "2024-03-01", "value": 118.0}, ...],
  *    "horizon": 7,
  *    "covariates": [{"promo": 1, "holiday": 0}, ...],   one per day ahead
- *    "interval": 0.9}                                   optional
+ *    "interval": 0.9,                                   optional
+ *    "explain": true}                                   optional
  * history: consecutive days, oldest first, at least series_history() of
  * them; the forecast starts the day after the last. */
 struct forecast_request {
@@ -119,6 +126,7 @@ struct forecast_request {
     size_t horizon;      /* days to forecast, 1..max_horizon */
     const double *cov;   /* horizon x n_covariates, in the scratch's vals */
     double level;        /* interval level in (0, 1); 0 = no interval */
+    int explain;         /* "explain": true: each day's contributions */
 };
 
 /* Parses a /forecast body for forest f (which must have a series). Returns

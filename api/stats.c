@@ -12,7 +12,7 @@
 static const char *const EP_NAMES[EP_COUNT] = {
     "health",   "ready",       "predict",   "forecast",       "model",
     "metrics",  "v2_server",   "v2_live",   "v2_ready",       "v2_model",
-    "v2_model_ready",          "v2_infer",  "not_found"};
+    "v2_model_ready",          "v2_infer",  "drift",     "not_found"};
 
 static const int CODES[STATS_N_CODES - 1] = {200, 400, 401, 404, 405,
                                              413, 422, 500, 503};
@@ -150,7 +150,7 @@ static void render_latency(struct stats *s, struct buf *out)
 
 /* Label values are version names ([A-Za-z0-9._-]) and checksums, but a
  * version read from a metadata.json could hold anything: escape it. */
-static void label_value(struct buf *out, const char *v)
+void stats_label_value(struct buf *out, const char *v)
 {
     buf_add(out, "\"", 1);
     for (const char *p = v; *p; p++) {
@@ -195,9 +195,9 @@ void stats_render(struct stats *s, const struct stats_model *m,
                  "# HELP forest_serve_model_info The model serving now.\n"
                  "# TYPE forest_serve_model_info gauge\n"
                  "forest_serve_model_info{version=");
-        label_value(out, m->version);
+        stats_label_value(out, m->version);
         buf_puts(out, ",checksum=");
-        label_value(out, m->checksum);
+        stats_label_value(out, m->checksum);
         buf_printf(out,
                    "} 1\n"
                    "# HELP forest_serve_model_load_timestamp_seconds When "

@@ -28,6 +28,7 @@ enum endpoint {
     EP_V2_MODEL,
     EP_V2_MODEL_READY,
     EP_V2_INFER,
+    EP_DRIFT,
     EP_NOT_FOUND, /* no such path */
     EP_COUNT
 };
@@ -78,6 +79,10 @@ void stats_add_predictions(struct stats *s, uint64_t n);
 
 /* Requests begun and not yet completed. */
 int64_t stats_in_flight(struct stats *s);
+
+/* Appends v as a Prometheus label value: quoted, with ", \\ and newlines
+ * escaped. */
+void stats_label_value(struct buf *out, const char *v);
 
 /* Appends the Prometheus text exposition (format 0.0.4) to out. Sets
  * out->failed when memory runs out. */

@@ -20,12 +20,24 @@ void forecast_values(const struct model *m, const double *past,
                      int32_t first_day, const double *cov, size_t horizon,
                      double *work, float *fwork, double *values)
 {
+    forecast_values_rows(m, past, first_day, cov, horizon, work, fwork,
+                         values, NULL);
+}
+
+void forecast_values_rows(const struct model *m, const double *past,
+                          int32_t first_day, const double *cov,
+                          size_t horizon, double *work, float *fwork,
+                          double *values, float *rows)
+{
     const struct series_spec *s = &m->series;
     uint32_t h = series_history(s);
-    float *row = fwork, *row_work = fwork + m->forest->n_features;
+    size_t nf = m->forest->n_features;
+    float *row_work = fwork + nf;
 
     memcpy(work, past, h * sizeof *work);
     for (size_t d = 0; d < horizon; d++) {
+        /* Without rows, each day's row is built in fwork. */
+        float *row = rows != NULL ? rows + d * nf : fwork;
         series_build_row(s, work, first_day + (int32_t)d,
                          cov + d * s->n_covariates, row);
         values[d] = model_predict_row(m, row, row_work);

@@ -30,6 +30,14 @@ void forecast_values(const struct model *m, const double *past,
                      int32_t first_day, const double *cov, size_t horizon,
                      double *work, float *fwork, double *values);
 
+/* forecast_values that also keeps each day's feature row, the row its
+ * forecast was predicted from, in rows (horizon x n_features floats),
+ * for an explanation of each day. Computes the same values. */
+void forecast_values_rows(const struct model *m, const double *past,
+                          int32_t first_day, const double *cov,
+                          size_t horizon, double *work, float *fwork,
+                          double *values, float *rows);
+
 /* The level a relative calibration scales by: the mean of the last
  * level_window values of past (observed days only), at least 1e-9 so a
  * series of zeros still gets a finite interval. */

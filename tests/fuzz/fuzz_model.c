@@ -2,7 +2,9 @@
  * fuzz_model.c: libFuzzer target for the model loader: model_decode()
  * (libforest/model.h), then what the server does with a model it accepts
  * (serving_new's checks and description, single, batch and spread
- * predictions, and a forecast row for a series model).
+ * predictions, a forecast row for a series model, and TreeSHAP on any
+ * model whose file keeps cover, whose contributions must add up to the
+ * prediction).
  *
  * Random bytes almost never pass the two CRC-32 checks, so the fuzzer
  * would spend its time on the first 32 bytes. The target therefore
@@ -11,12 +13,14 @@
  * where the interesting checks are. (The checksum code itself is a few
  * lines and covered by the unit tests.)
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
+#include "explain.h"
 #include "forest.h"
 #include "forecast.h"
 #include "model.h"
@@ -33,6 +37,36 @@ static void put_u64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Explains the 3 rows; aborts when base + contributions is not the
+ * prediction (to 1e-6 of the largest magnitude involved, since hostile
+ * leaves may cancel). */
+static void explain_rows(const struct model *m, const float *rows)
+{
+    size_t nf = m->forest->n_features;
+    double *work = malloc(explain_work_doubles(m) * sizeof *work);
+    double *phi = malloc((nf + 1) * sizeof *phi);
+    float *rw = malloc(nf * sizeof *rw);
+    double base = explain_base(m);
+
+    for (size_t i = 0; work && phi && rw && i < 3; i++) {
+        double pred = model_predict_row(m, rows + i * nf, rw);
+        double sum = base, scale = fabs(base) + fabs(pred) + 1.0;
+        explain_row(m, rows + i * nf, work, rw, phi);
+        for (size_t k = 0; k <= nf; k++) {
+            sum += phi[k];
+            scale += fabs(phi[k]);
+        }
+        if (isfinite(scale) && !(fabs(sum - pred) <= 1e-6 * scale)) {
+            fprintf(stderr, "row %zu: base + contributions %.17g, "
+                    "prediction %.17g\n", i, sum, pred);
+            abort();
+        }
+    }
+    free(work);
+    free(phi);
+    free(rw);
 }
 
 static void exercise(struct model *mod)
@@ -88,6 +122,8 @@ static void exercise(struct model *mod)
             forecast_interval(m->model, 1, out[0], 1.0, 0.8, &below, &above,
                               &cal, &err);
         }
+        if (explain_check(m->model, &err) == 0)
+            explain_rows(m->model, rows);
         for (uint32_t i = 0; m->model->profile.n_bins && i < nf; i++)
             (void)profile_bin(&m->model->profile, i, rows[i]);
         (void)out;

@@ -4,15 +4,18 @@
  * same function the HTTP server calls.
  *
  * The first four bytes are the request's head, the rest its body:
- *   byte 0     the endpoint ('f' forecast, 'i' infer, anything else
- *              predict)
+ *   byte 0     the endpoint ('f' forecast, 'i' infer, 'd' GET /drift,
+ *              anything else predict)
  *   byte 1     bits 0-1: Content-Encoding (1 gzip, 2 deflate, else none),
  *              decoded by encoding_decode() as server.c does; bit 2: an
  *              Inference-Header-Content-Length header, of bytes 2-3
  *              (little endian), written as the decimal text a client sends
  * A small series forest (promo and
  * holiday covariates, so every parser path is reachable) is trained once
- * at start-up from the library's synthetic data. Besides the sanitizers,
+ * at start-up from the library's synthetic data, with a feature profile
+ * (so every scored row goes through the drift window, DRIFT_WINDOW 64 so
+ * it wraps often) and node cover ("explain": true reaches TreeSHAP on
+ * relative rows with the level term). Besides the sanitizers,
  * the oracle is the server's promise: never a 5xx, and always a JSON body,
  * with an "error" key when the status is not 200.
  */
@@ -23,6 +26,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "drift.h"
 #include "encoding.h"
 #include "forest.h"
 #include "handlers.h"
@@ -33,6 +37,7 @@
 
 static struct registry registry;
 static struct stats stats;
+static struct drift drift;
 static struct app app;
 static struct scratch scratch;
 static struct buf out;
@@ -86,6 +91,10 @@ static struct model *train(void)
             abort();
         }
     }
+    if (profile_build(&f->profile, &table, PROFILE_BINS, &err) != 0) {
+        fprintf(stderr, "fuzz_request: cannot profile: %s\n", err.msg);
+        abort();
+    }
     dataset_release(&table);
     series_spec_release(&spec);
     series_data_release(&raw);
@@ -114,6 +123,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     app.model_name = "forest";
     app.max_batch_rows = 1000;
     app.max_horizon = 366;
+    if (drift_init(&drift, 64, &err) != 0)
+        abort();
+    app.drift = &drift;
     atomic_init(&app.draining, 0);
     scratch_init(&scratch);
     buf_init(&out);
@@ -126,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const enum encoding ENC[4] = {ENCODING_IDENTITY, ENCODING_GZIP,
                                          ENCODING_DEFLATE,
                                          ENCODING_IDENTITY};
-    const char *url = "/predict", *header = NULL, *body;
+    const char *url = "/predict", *method = "POST", *header = NULL, *body;
     char *exact = NULL; /* the decoded body, exactly its size */
     struct fr_error err = {{0}};
     char header_text[8];
@@ -141,6 +153,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         url = "/forecast";
     else if (data[0] == 'i')
         url = "/v2/models/forest/infer";
+    else if (data[0] == 'd') {
+        url = "/drift";
+        method = "GET";
+    }
     if (data[1] & 4) {
         snprintf(header_text, sizeof header_text, "%u",
                  (unsigned)data[2] | (unsigned)data[3] << 8);
@@ -172,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         body = exact;
         len = plain.len;
     }
-    handlers_dispatch(&app, "POST", url, header, body, len, &scratch, &out,
+    handlers_dispatch(&app, method, url, header, body, len, &scratch, &out,
                       &r);
     free(exact);
     exact = NULL;

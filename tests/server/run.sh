@@ -746,6 +746,11 @@ scenario_previous_format() {
     check "  ... and /model says what its file lacks" \
         [ "$(curl -s "$(url format1 /model)" | jq -c .capabilities)" = \
           '{"format_version":1,"calibrated_intervals":false,"calibrated_horizons":0,"explanations":false,"drift":false}' ]
+    answer=$(post format1 /forecast "${body%\}},\"explain\":true}")
+    check "  ... asked to explain, it answers 422 saying to retrain" \
+        grep -q "^422 .*retrain" <<<"$answer"
+    answer=$(curl -s -o /dev/null -w '%{http_code}' "$(url format1 /drift)")
+    check "  ... and /drift answers 422: no training profile" [ "$answer" = 422 ]
     # Format 3, checksums resealed: only the version number is wrong.
     python3 - "$dir/model.bin" <<'PY'
 import struct, sys, zlib

@@ -7,9 +7,12 @@
  *
  * The forests are two stumps each, so every number can be worked out by
  * hand: tabular "a <= 10 ? 20 : 5" and "b <= 0 ? 0 : 100"; the series one
- * "lag_1 <= 10 ? 20 : 5" and "promo <= 0.5 ? 0 : 10".
+ * "lag_1 <= 10 ? 20 : 5" and "promo <= 0.5 ? 0 : 10". Without cover (as a
+ * format-1 file) until covered() gives them one.
  */
+#include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +21,12 @@
 
 #include "auth.h"
 #include "buf.h"
+#include "drift.h"
 #include "encoding.h"
 #include "handlers.h"
 #include "registry.h"
 #include "request.h"
+#include "rng.h"
 #include "series.h"
 #include "stats.h"
 
@@ -106,8 +111,39 @@ static struct model *series(void)
     return m;
 }
 
+/* Gives both stumps cover: tree 0 3 | 1, tree 1 1 | 1. The base value is
+ * then ((3 x 20 + 5) / 4 + (0 + 100) / 2) / 2 = 33.125, and row (1, 1)
+ * (prediction 60) gets a: (20 - 16.25) / 2 = 1.875, b: (100 - 50) / 2 = 25.
+ * A profile on 10 bins of a and b uniform on [0, 1) (fixed seed) makes
+ * drift measurable. */
+static struct model *covered(struct model *m)
+{
+    static const uint32_t c[2][3] = {{4, 3, 1}, {2, 1, 1}};
+    struct fr_error err = {{0}};
+    const char *names[2] = {"a", "b"};
+    struct dataset ds;
+    struct rng r;
+
+    for (int t = 0; t < 2; t++) {
+        m->forest->trees[t].cover = malloc(3 * sizeof(uint32_t));
+        memcpy(m->forest->trees[t].cover, c[t], sizeof c[t]);
+    }
+    if (m->forest->n_features == 2) {
+        dataset_init(&ds, 2, names, 5000, 0, &err);
+        rng_seed(&r, 7, 0);
+        for (int i = 0; i < 5000; i++) {
+            float row[2] = {(float)rng_uniform(&r), (float)rng_uniform(&r)};
+            dataset_push(&ds, row, 0.0, 0, 0, 0.0, &err);
+        }
+        profile_build(&m->profile, &ds, PROFILE_BINS, &err);
+        dataset_release(&ds);
+    }
+    return m;
+}
+
 static struct registry registry;
 static struct stats stats;
+static struct drift drift;
 static struct app app;
 static struct scratch sc;
 static struct buf out;
@@ -588,6 +624,279 @@ static void test_refcount(void)
     serving_release(held);
 }
 
+/* The PSI of feature `name` in GET /drift, or -1; *rows its window_rows. */
+static double drift_of(const char *name, double *rows)
+{
+    cJSON *root, *f;
+    double psi = -1;
+
+    if (get("/drift") != 200)
+        return -1;
+    root = cJSON_Parse(out.data);
+    *rows = cJSON_GetNumberValue(cJSON_GetObjectItem(root, "window_rows"));
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(root, "features")) {
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(f, "name")),
+                   name) == 0) {
+            cJSON *p = cJSON_GetObjectItem(f, "psi");
+            psi = cJSON_IsNumber(p) ? p->valuedouble : -2;
+        }
+    }
+    cJSON_Delete(root);
+    return psi;
+}
+
+/* Posts n rows of (a, b) as V2 batches of 100: a uniform on
+ * [shift, 1 + shift), b on [0, 1), from seed. */
+static int post_rows(int n, double shift, uint64_t seed)
+{
+    static char body[8192];
+    struct rng r;
+    int ok = 1;
+
+    rng_seed(&r, seed, 0);
+    for (int done = 0; done < n; done += 100) {
+        size_t len = (size_t)snprintf(body, sizeof body, "{\"inputs\":[{"
+                                      "\"name\":\"x\",\"shape\":[100,2],"
+                                      "\"datatype\":\"FP64\",\"data\":[");
+        for (int i = 0; i < 100; i++)
+            len += (size_t)snprintf(body + len, sizeof body - len,
+                                    "%s%.6f,%.6f", i ? "," : "",
+                                    rng_uniform(&r) + shift,
+                                    rng_uniform(&r));
+        snprintf(body + len, sizeof body - len, "]}]}");
+        ok &= post("/v2/models/forest/infer", body) == 200;
+    }
+    return ok;
+}
+
+/* Sum of an explanation object's base and contributions. */
+static double explained(const cJSON *e)
+{
+    const cJSON *c;
+    double sum = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "base_value"));
+
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(e, "contributions"))
+        sum += c->valuedouble;
+    return sum;
+}
+
+static void test_explain(void)
+{
+    char body[2048];
+    size_t n = 0;
+    cJSON *root;
+    int ok;
+
+    install(tabular(), "x0");
+    check("explain-2.1 a model without cover (a format-1 file) cannot "
+          "explain: 422 saying to retrain",
+          post("/predict", "{\"features\":[1,1],\"explain\":true}") == 422 &&
+          strstr(out.data, "retrain") && strstr(out.data, "'x0'"));
+    check("explain-2.2 ... nor V2 infer: 422",
+          post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
+               "\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,1]}],"
+               "\"parameters\":{\"explain\":true}}") == 422);
+    check("explain-2.3 ... while explain false answers as before",
+          post("/predict", "{\"features\":[1,1],\"explain\":false}") == 200 &&
+          strcmp(out.data, "{\"prediction\":60,\"model_version\":\"x0\"}") ==
+              0);
+    install(covered(tabular()), "x1");
+    check("explain-1.1 one row: base 33.125, a 1.875, b 25 (worked by hand "
+          "from the covers), summing to the prediction 60",
+          post("/predict", "{\"features\":{\"a\":1,\"b\":1},\"explain\":"
+               "true}") == 200 &&
+          strcmp(out.data, "{\"prediction\":60,\"explanation\":{"
+                 "\"base_value\":33.125,\"contributions\":{\"a\":1.875,"
+                 "\"b\":25}},\"model_version\":\"x1\"}") == 0);
+    check("explain-1.2 a batch: explanations in row order, after the "
+          "intervals",
+          post("/predict", "{\"instances\":[[1,1],[11,-1]],\"interval\":0.5,"
+               "\"explain\":true}") == 200 &&
+          strstr(out.data, "\"explanations\":[{\"base_value\":33.125,"
+                 "\"contributions\":{\"a\":1.875,\"b\":25}},{\"base_value\":"
+                 "33.125,\"contributions\":{\"a\":-5.625,\"b\":-25}}]") &&
+          strstr(out.data, "\"spreads\":["));
+    check("explain-1.3 V2: an FP64 contributions tensor [N, F + 1], the "
+          "base value last",
+          post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
+               "\"shape\":[2,2],\"datatype\":\"FP32\",\"data\":[1,1,11,-1]}],"
+               "\"parameters\":{\"explain\":true}}") == 200 &&
+          strstr(out.data, "{\"name\":\"contributions\",\"datatype\":"
+                 "\"FP64\",\"shape\":[2,3],\"data\":[1.875,25,33.125,"
+                 "-5.625,-25,33.125]}]}"));
+    {
+        static const char head[] = "{\"inputs\":[{\"name\":\"x\",\"shape\":"
+            "[1,2],\"datatype\":\"FP32\",\"parameters\":{\"binary_data_size"
+            "\":8}}],\"parameters\":{\"binary_data_output\":true,"
+            "\"explain\":true}}";
+        static const unsigned char row[8] = {0, 0, 0x80, 0x3f,
+                                             0, 0, 0x80, 0x3f};
+        char raw[512], hl[16];
+        double c[3];
+        size_t len = strlen(head);
+        memcpy(raw, head, len);
+        memcpy(raw + len, row, 8);
+        snprintf(hl, sizeof hl, "%zu", len);
+        ok = post_raw("/v2/models/forest/infer", hl, raw, len + 8) == 200 &&
+             out.len == reply.json_len + 4 + 24;
+        if (ok)
+            memcpy(c, out.data + reply.json_len + 4, 24); /* little endian
+                                                             host */
+        check("explain-1.4 V2 binary: the contributions' 24 bytes follow "
+              "the prediction's 4",
+              ok && c[0] == 1.875 && c[1] == 25 && c[2] == 33.125 &&
+              strstr(out.data, "\"shape\":[1,3],\"parameters\":"
+                     "{\"binary_data_size\":24}"));
+    }
+    check("explain-3.1 explain must be a boolean: a string is 422",
+          post("/predict", "{\"features\":[1,1],\"explain\":\"yes\"}") ==
+              422 && strstr(out.data, "'explain' must be true or false"));
+    check("explain-3.2 ... 1 and null are 422 too",
+          post("/predict", "{\"features\":[1,1],\"explain\":1}") == 422 &&
+          post("/predict", "{\"features\":[1,1],\"explain\":null}") == 422);
+    check("explain-3.3 ... given twice is 422",
+          post("/predict", "{\"features\":[1,1],\"explain\":true,"
+               "\"explain\":false}") == 422);
+    check("explain-3.4 V2: a parameter explain that is not a boolean is 400",
+          post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
+               "\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,1]}],"
+               "\"parameters\":{\"explain\":\"true\"}}") == 400);
+
+    /* A series model: each forecast day explained on its own row. */
+    install(covered(series()), "s2");
+    n += (size_t)snprintf(body + n, sizeof body - n, "{\"history\":[");
+    for (int d = 1; d <= 7; d++)
+        n += (size_t)snprintf(body + n, sizeof body - n,
+                              "%s{\"date\":\"2024-02-%02d\",\"value\":%d}",
+                              d > 1 ? "," : "", 22 + d, d);
+    snprintf(body + n, sizeof body - n, "],\"horizon\":3,\"explain\":true,"
+             "\"covariates\":[{\"promo\":0},[1],{\"promo\":0}]}");
+    ok = post("/forecast", body) == 200;
+    root = cJSON_Parse(out.data);
+    {
+        const cJSON *day;
+        int days = 0;
+        cJSON_ArrayForEach(day, cJSON_GetObjectItem(root, "forecast")) {
+            double v = cJSON_GetNumberValue(cJSON_GetObjectItem(day,
+                                                                "value"));
+            ok &= fabs(explained(cJSON_GetObjectItem(day, "explanation")) -
+                       v) <= 1e-9 * (1 + fabs(v));
+            days++;
+        }
+        ok &= days == 3;
+    }
+    cJSON_Delete(root);
+    /* Day 2's lag_1 is day 1's forecast, 10 > 10 is false: 20, cover
+     * 3/4 of 20 + 1/4 of 5 = 16.25; promo 1: 10 vs 5. */
+    check("explain-1.5 /forecast: every day's base + contributions is its "
+          "value, and day 2 is explained on the row with day 1's forecast "
+          "as lag_1",
+          ok && strstr(out.data, "{\"date\":\"2024-03-02\",\"value\":15,"
+                       "\"explanation\":{\"base_value\":10.625,"
+                       "\"contributions\":{\"lag_1\":1.875,\"day_of_week\":"
+                       "0,\"day_of_month\":0,\"month\":0,\"promo\":2.5}}}"));
+    check("explain-3.5 /forecast: explain must be a boolean",
+          post("/forecast", "{\"history\":[],\"horizon\":1,\"explain\":"
+               "[]}") == 422 && strstr(out.data, "'explain'"));
+}
+
+static void test_drift(void)
+{
+    double rows = 0, pa, pb;
+
+    install(tabular(), "d0");
+    check("drift-2.1 a model without a profile: /drift is 422 saying why",
+          get("/drift") == 422 && strstr(out.data, "no training profile"));
+    post("/predict", "{\"features\":[1,1]}");
+    check("drift-2.2 ... and /metrics has no drift series",
+          get("/metrics") == 200 && !strstr(out.data, "drift_psi"));
+    install(covered(tabular()), "d1");
+    pa = drift_of("a", &rows);
+    check("drift-1.1 no rows yet: window_rows 0, psi null",
+          pa == -2 && rows == 0 && strstr(out.data, "\"edges\":[") &&
+          strstr(out.data, "\"training_share\":["));
+    check("drift-1.2 rows drawn from the training distribution: PSI near 0 "
+          "(< 0.05) for both features over 1000 rows",
+          post_rows(1000, 0.0, 11) && (pa = drift_of("a", &rows)) >= 0 &&
+          pa < 0.05 && (pb = drift_of("b", &rows)) >= 0 && pb < 0.05 &&
+          rows == 1000);
+    if (pa >= 0)
+        printf("        (PSI a %.4f, b %.4f)\n", pa, drift_of("b", &rows));
+    check("drift-1.3 feature a shifted by half its range: PSI of a large "
+          "(> 1), b still near 0; the window keeps the last 1000 rows",
+          post_rows(1000, 0.5, 12) && (pa = drift_of("a", &rows)) > 1.0 &&
+          drift_of("b", &rows) < 0.05 && rows == 1000);
+    check("drift-1.4 /metrics: forest_serve_feature_drift_psi per feature",
+          get("/metrics") == 200 &&
+          strstr(out.data, "forest_serve_feature_drift_psi{feature=\"a\"} ") &&
+          strstr(out.data, "forest_serve_drift_window_rows 1000\n"));
+    install(covered(tabular()), "d2");
+    post("/predict", "{\"instances\":[[0.5,0.5],[0.5,0.5]]}");
+    check("drift-1.5 a new model starts an empty window: 2 rows",
+          drift_of("a", &rows) >= 0 && rows == 2);
+    {
+        /* All rows in one bin of ten: PSI = sum over bins by hand. */
+        const double t[10] = {.1, .1, .1, .1, .1, .1, .1, .1, .1, .1};
+        const int32_t c[10] = {0, 0, 0, 0, 10, 0, 0, 0, 0, 0};
+        double e = 1e-4, z = 1 + 10 * e, want, got;
+        want = 9 * ((e / z - (0.1 + e) / z) * log(e / (0.1 + e))) +
+               ((1 + e) / z - (0.1 + e) / z) * log((1 + e) / (0.1 + e));
+        got = drift_psi(t, c, 10, NULL);
+        check("drift-1.6 the PSI formula with eps = 1e-4 smoothing, and "
+              "bins empty on both sides add exactly 0",
+              fabs(got - want) < 1e-12 &&
+              drift_psi((const double[]){0.5, 0, 0.5},
+                        (const int32_t[]){3, 0, 3}, 3, NULL) == 0.0);
+    }
+}
+
+struct writer {
+    const struct serving *s;
+    uint64_t seed;
+};
+
+static void *write_rows(void *arg)
+{
+    const struct writer *w = arg;
+    float X[2 * 7];
+    struct rng r;
+
+    rng_seed(&r, w->seed, 0);
+    for (int i = 0; i < 3000; i++) {
+        for (int k = 0; k < 14; k++)
+            X[k] = (float)rng_uniform(&r);
+        drift_record(&drift, w->s, X, 1 + (size_t)(i % 7));
+    }
+    return NULL;
+}
+
+static void test_drift_threads(void)
+{
+    struct serving *s;
+    struct writer w[4];
+    pthread_t th[4];
+    int ok = 1;
+
+    install(covered(tabular()), "d3");
+    s = registry_acquire(&registry);
+    for (int i = 0; i < 4; i++) {
+        w[i].s = s;
+        w[i].seed = 100 + (uint64_t)i;
+        pthread_create(&th[i], NULL, write_rows, &w[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (uint32_t f = 0; f < 2; f++) {
+        int64_t sum = 0;
+        for (uint32_t k = 0; k < drift.n_bins; k++)
+            sum += atomic_load(&drift.counts[f * drift.n_bins + k]);
+        ok &= sum == (int64_t)drift.window;
+    }
+    check("drift-1.7 4 threads recording 48000 rows at once: every "
+          "feature's counts still add up to the window", ok);
+    serving_release(s);
+}
+
 int main(void)
 {
     struct registry_config cfg = {"/nonexistent", NULL, 0};
@@ -602,6 +911,9 @@ int main(void)
     app.max_batch_rows = 100;
     app.max_horizon = 10;
     atomic_init(&app.draining, 0);
+    if (drift_init(&drift, 1000, &err) != 0)
+        return 1;
+    app.drift = &drift;
     scratch_init(&sc);
     buf_init(&out);
 
@@ -612,8 +924,12 @@ int main(void)
     test_series();
     test_refcount();
     test_auth();
+    test_explain();
+    test_drift();
+    test_drift_threads();
 
     registry_release(&registry);
+    drift_release(&drift);
     scratch_release(&sc);
     buf_release(&out);
     printf("%d passed, %d failed\n", passed, failed);

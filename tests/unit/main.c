@@ -1,7 +1,8 @@
 /*
  * main.c: runs every unit-test suite and prints "N passed, N failed".
  *
- * Usage: test-unit [-v] [suite...]   (suites: data forest model store metadata)
+ * Usage: test-unit [-v] [suite...]   (suites: data forest model store metadata
+ *        explain)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ static const struct {
     {"model", test_model},
     {"store", test_store},
     {"metadata", test_metadata},
+    {"explain", test_explain},
 };
 
 int main(int argc, char **argv)

@@ -30,6 +30,7 @@ void test_forest(void);
 void test_model(void);
 void test_store(void);
 void test_metadata(void);
+void test_explain(void);
 
 struct dataset;
 struct model;
