@@ -301,12 +301,23 @@ static void interval_json(struct buf *out, double level, const double *res)
     spread_obj(out, res);
 }
 
-/* Whether m can explain; returns 0, or 422 with msg set. Checked before
- * any prediction, so a refused request costs no tree walk. */
-static int can_explain(const struct serving *s, char *msg, size_t msg_len)
+/* Whether m can explain n rows; returns 0, or 422 with msg set: no cover
+ * in the file, or more rows than MAX_EXPLAIN_ROWS (an explained row of 100
+ * depth-10 trees costs milliseconds, a prediction microseconds, so a full
+ * batch would hold a worker for minutes). Checked before any prediction,
+ * so a refused request costs no tree walk. */
+static int can_explain(const struct app *app, const struct serving *s,
+                       size_t n, char *msg, size_t msg_len)
 {
     struct fr_error err = {{0}};
 
+    if (n > app->max_explain_rows) {
+        snprintf(msg, msg_len, "explaining %zu rows is more than "
+                 "MAX_EXPLAIN_ROWS (%zu) per request: an explanation costs "
+                 "far more than a prediction; send fewer rows",
+                 n, app->max_explain_rows);
+        return 422;
+    }
     if (explain_check(s->model, &err) == 0)
         return 0;
     snprintf(msg, msg_len, "model '%.100s': %.400s", s->version, err.msg);
@@ -419,7 +430,7 @@ static void predict(struct app *app, const char *body, size_t len,
         fail(r, out, status, err.msg);
         goto out;
     }
-    if (req.explain && can_explain(m, msg, sizeof msg) != 0) {
+    if (req.explain && can_explain(app, m, req.n_rows, msg, sizeof msg) != 0) {
         fail(r, out, 422, msg);
         goto out;
     }
@@ -527,7 +538,7 @@ static void forecast(struct app *app, const char *body, size_t len,
         fail(r, out, status, err.msg);
         goto out;
     }
-    if (req.explain && can_explain(m, msg, sizeof msg) != 0) {
+    if (req.explain && can_explain(app, m, req.horizon, msg, sizeof msg) != 0) {
         fail(r, out, 422, msg);
         goto out;
     }
@@ -781,7 +792,7 @@ static void v2_infer(struct app *app, const struct route *rt,
         fail(r, out, status, err.msg);
         goto out;
     }
-    if (req.explain && can_explain(m, msg, sizeof msg) != 0) {
+    if (req.explain && can_explain(app, m, req.n_rows, msg, sizeof msg) != 0) {
         fail(r, out, 422, msg);
         goto out;
     }

@@ -24,6 +24,7 @@ struct app {
     const char *model_name;   /* the model's name in the V2 protocol */
     size_t max_batch_rows;    /* rows in one /predict or infer request */
     size_t max_horizon;       /* days in one /forecast request */
+    size_t max_explain_rows;  /* rows (or days) one request may explain */
     atomic_int draining;      /* set on SIGTERM: not ready any more */
     const struct auth *auth;  /* API_TOKEN; NULL or off: no tokens */
     struct drift *drift;      /* the recent rows' bins; NULL: not kept */

@@ -46,6 +46,7 @@ static struct {
     unsigned long long port, threads, max_body, max_body_memory;
     unsigned long long max_connections, timeout;
     unsigned long long header_bytes, max_batch_rows, max_horizon;
+    unsigned long long max_explain_rows;
     unsigned long long drift_window;
     double reload_interval, drain_seconds;
     int metrics_token_required;
@@ -85,6 +86,10 @@ static const struct config_option OPTIONS[] = {
     {"MAX_HORIZON_DAYS", CONFIG_UINT, "366",
      "most days in one /forecast request", &S.max_horizon, 1, 100000,
      NULL},
+    {"MAX_EXPLAIN_ROWS", CONFIG_UINT, "100",
+     "most rows (or forecast days) one request may ask to explain: an "
+     "explanation costs milliseconds where a prediction costs microseconds",
+     &S.max_explain_rows, 1, 10000000, NULL},
     {"DRIFT_WINDOW", CONFIG_UINT, "1000",
      "recent /predict and V2 infer rows whose feature bins drift (/drift, "
      "/metrics) compares with training", &S.drift_window, 10, 1000000,
@@ -156,6 +161,7 @@ static void log_settings(const struct auth *auth)
     log_int(&l, "max_body_memory_bytes", (long long)S.max_body_memory);
     log_int(&l, "max_batch_rows", (long long)S.max_batch_rows);
     log_int(&l, "max_horizon_days", (long long)S.max_horizon);
+    log_int(&l, "max_explain_rows", (long long)S.max_explain_rows);
     log_int(&l, "drift_window", (long long)S.drift_window);
     log_num(&l, "drain_seconds", S.drain_seconds);
     log_int(&l, "max_connections", (long long)S.max_connections);
@@ -318,6 +324,7 @@ int main(int argc, char **argv)
     app.model_name = S.model_name;
     app.max_batch_rows = (size_t)S.max_batch_rows;
     app.max_horizon = (size_t)S.max_horizon;
+    app.max_explain_rows = (size_t)S.max_explain_rows;
     app.auth = &auth;
     app.drift = &drift;
     atomic_init(&app.draining, 0);

@@ -123,6 +123,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     app.model_name = "forest";
     app.max_batch_rows = 1000;
     app.max_horizon = 366;
+    app.max_explain_rows = 100;
     if (drift_init(&drift, 64, &err) != 0)
         abort();
     app.drift = &drift;

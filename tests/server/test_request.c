@@ -757,6 +757,13 @@ static void test_explain(void)
     check("explain-3.3 ... given twice is 422",
           post("/predict", "{\"features\":[1,1],\"explain\":true,"
                "\"explain\":false}") == 422);
+    check("explain-3.6 more rows than MAX_EXPLAIN_ROWS (4 here) is 422, "
+          "naming the setting, before any tree walk",
+          post("/predict", "{\"instances\":[[1,1],[1,1],[1,1],[1,1],[1,1]],"
+               "\"explain\":true}") == 422 &&
+          strstr(out.data, "MAX_EXPLAIN_ROWS (4)") &&
+          post("/predict", "{\"instances\":[[1,1],[1,1],[1,1],[1,1]],"
+               "\"explain\":true}") == 200);
     check("explain-3.4 V2: a parameter explain that is not a boolean is 400",
           post("/v2/models/forest/infer", "{\"inputs\":[{\"name\":\"x\","
                "\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,1]}],"
@@ -910,6 +917,7 @@ int main(void)
     app.model_name = "forest";
     app.max_batch_rows = 100;
     app.max_horizon = 10;
+    app.max_explain_rows = 4;
     atomic_init(&app.draining, 0);
     if (drift_init(&drift, 1000, &err) != 0)
         return 1;
