@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "forest.h"
@@ -173,10 +174,21 @@ int main(int argc, char **argv)
                 command);
         return EXIT_USAGE;
     }
-    if (strcmp(command, "train") == 0)
-        return trainer_train(&S);
-    if (strcmp(command, "merge") == 0)
-        return trainer_merge(&S);
+    if (strcmp(command, "train") == 0 || strcmp(command, "merge") == 0 ||
+        strcmp(command, "table") == 0) {
+        char local[4096];
+        int status;
+        if (trainer_data_fetch(&S, local, sizeof local, &err) != 0) {
+            fprintf(stderr, "forest-train: error: %s\n", err.msg);
+            return EXIT_ERROR;
+        }
+        status = strcmp(command, "train") == 0   ? trainer_train(&S)
+                 : strcmp(command, "merge") == 0 ? trainer_merge(&S)
+                                                 : trainer_table(&S);
+        if (local[0] != '\0')
+            unlink(local);
+        return status;
+    }
     if (strcmp(command, "promote") == 0)
         return trainer_promote(&S);
     if (strcmp(command, "synth") == 0)
