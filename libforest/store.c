@@ -665,3 +665,62 @@ out:
     free(list);
     return removed;
 }
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_versions(const char *model_dir, char ***names, size_t *n,
+                   struct fr_error *err)
+{
+    char versions[PATH_MAX];
+    char **out = NULL;
+    size_t k = 0, cap = 0;
+    struct dirent *e;
+    DIR *d;
+
+    if (store_is_s3(model_dir))
+        return s3store_versions(model_dir, names, n, err);
+    *names = NULL;
+    *n = 0;
+    if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions"))
+        return -1;
+    d = opendir(versions);
+    if (d == NULL) {
+        fr_error_set(err, "cannot list '%s': %s", versions, strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (!store_version_valid(e->d_name) ||
+            (size_t)snprintf(path, sizeof path, "%s/%s", versions,
+                             e->d_name) >= sizeof path ||
+            lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (k == cap) {
+            char **p;
+            cap = cap ? cap * 2 : 16;
+            p = realloc(out, cap * sizeof *p);
+            if (p == NULL)
+                goto nomem;
+            out = p;
+        }
+        out[k] = strdup(e->d_name);
+        if (out[k] == NULL)
+            goto nomem;
+        k++;
+    }
+    closedir(d);
+    if (k > 0)
+        qsort(out, k, sizeof *out, by_name);
+    *names = out;
+    *n = k;
+    return 0;
+nomem:
+    closedir(d);
+    store_paths_free(out, k);
+    fr_error_set(err, "out of memory listing '%s'", versions);
+    return -1;
+}

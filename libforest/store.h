@@ -64,7 +64,14 @@ struct model *store_model_load(const char *path, uint32_t *crc,
 int store_list(const char *dir, const char *pattern, char ***paths,
                size_t *n, struct fr_error *err);
 
-/* Frees what store_list returned; NULL does nothing. */
+/* The names of the versions in MODEL_DIR/versions/ (directories on a
+ * filesystem; on S3, the versions whose model.bin exists), sorted.
+ * Returns 0 with *names (free with store_paths_free), or -1 with err
+ * set. */
+int store_versions(const char *model_dir, char ***names, size_t *n,
+                   struct fr_error *err);
+
+/* Frees what store_list or store_versions returned; NULL does nothing. */
 void store_paths_free(char **paths, size_t n);
 
 struct store_stage {

@@ -410,6 +410,62 @@ out:
     return removed;
 }
 
+int s3store_versions(const char *url, char ***names, size_t *n,
+                     struct fr_error *err)
+{
+    struct loc l;
+    struct s3_list list = {0};
+    char prefix[S3_KEY_MAX + 1];
+    char **out = NULL;
+    size_t plen, k = 0;
+    int rc = -1;
+
+    *names = NULL;
+    *n = 0;
+    if (loc_open(url, &l, err) != 0)
+        return -1;
+    if (key_of(&l, "versions/", prefix, sizeof prefix, err) != 0 ||
+        s3_list_objects(l.client, l.url.bucket, prefix, NULL, LIST_MAX, 0,
+                        &list, err) != S3_OK)
+        goto out;
+    plen = strlen(prefix);
+    out = calloc(list.n ? list.n : 1, sizeof *out);
+    if (out == NULL) {
+        fr_error_set(err, "out of memory listing '%s'", url);
+        goto out;
+    }
+    for (size_t i = 0; i < list.n; i++) {
+        const char *name = list.entries[i].key + plen;
+        const char *slash = strchr(name, '/');
+        if (slash == NULL || strcmp(slash, "/model.bin") != 0 ||
+            (size_t)(slash - name) > STORE_VERSION_MAX)
+            continue;
+        out[k] = strndup(name, (size_t)(slash - name));
+        if (out[k] == NULL) {
+            fr_error_set(err, "out of memory listing '%s'", url);
+            goto out;
+        }
+        if (!store_version_valid(out[k])) {
+            free(out[k]);
+            continue;
+        }
+        k++;
+    }
+    *names = out;
+    *n = k;
+    out = NULL;
+    rc = 0;
+out:
+    if (out != NULL) {
+        for (size_t i = 0; i < k; i++)
+            free(out[i]);
+        free(out);
+    }
+    s3_list_release(&list);
+    loc_release(&l);
+    return rc;
+}
+
 int s3store_read(const char *path, size_t max, uint8_t **buf, size_t *len,
                  struct fr_error *err)
 {

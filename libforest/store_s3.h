@@ -72,6 +72,10 @@ int s3store_write(const char *path, const void *buf, size_t len,
 int s3store_list(const char *dir, const char *pattern, char ***paths,
                  size_t *n, struct fr_error *err);
 
+/* See store_versions: the versions whose model.bin exists. */
+int s3store_versions(const char *url, char ***names, size_t *n,
+                     struct fr_error *err);
+
 /* Deletes every object under dir + "/". Returns 0 or -1 with err set. */
 int s3store_remove_tree(const char *dir, struct fr_error *err);
 

@@ -8,6 +8,7 @@
  * Nothing under MODEL_DIR changes until a version is fully written and
  * verified; `current` changes only by an atomic rename, under a lock.
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -1322,6 +1323,176 @@ out:
 done:
     store_unlock(lock);
     model_free(m);
+    return status;
+}
+
+/* Reads versions/<v>/<name> of dir (a file or an object). */
+static int read_version_file(const char *dir, const char *v,
+                             const char *name, size_t max, uint8_t **buf,
+                             size_t *len, struct fr_error *err)
+{
+    char path[PATH_MAX];
+
+    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/%s", dir, v,
+                         name) >= sizeof path) {
+        fr_error_set(err, "path too long under '%s'", dir);
+        return -1;
+    }
+    return store_read(path, max, buf, len, err) == 0 ? 0 : -1;
+}
+
+/* Checks metadata.json's "checksum" is the model's, as the server will. */
+static int check_checksum(const char *dir, const char *v, const uint8_t *meta,
+                          size_t meta_len, uint32_t crc, struct fr_error *err)
+{
+    cJSON *doc = cJSON_ParseWithLength((const char *)meta, meta_len);
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(doc, "checksum");
+    char want[24];
+    int rc = 0;
+
+    snprintf(want, sizeof want, "crc32:%08x", (unsigned)crc);
+    if (!cJSON_IsString(sum) || strcmp(sum->valuestring, want) != 0) {
+        fr_error_set(err, "'%s/versions/%s': metadata.json's checksum is "
+                     "not model.bin's %s", dir, v, want);
+        rc = -1;
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* Copies one version: read and verify, stage, commit, read back. Returns
+ * 1 when copied, 0 when the destination already has it (same model.bin),
+ * -1 with err set. */
+static int copy_version(const char *from, const char *to, const char *v,
+                        struct fr_error *err)
+{
+    static const char *const files[] = {"model.bin", "metadata.json",
+                                        "report.svg"};
+    uint8_t *data[3] = {NULL, NULL, NULL}, *there = NULL;
+    size_t len[3] = {0, 0, 0}, there_len = 0;
+    char path[PATH_MAX];
+    struct store_stage st;
+    struct model *m = NULL;
+    uint32_t crc = 0, crc_back = 0;
+    int rc = -1, lock = -1;
+
+    memset(&st, 0, sizeof st);
+    for (int i = 0; i < 3; i++) {
+        if (read_version_file(from, v, files[i], MODEL_MAX_BYTES, &data[i],
+                              &len[i], err) != 0)
+            goto out;
+    }
+    m = model_decode(data[0], len[0], &crc, err);
+    if (m == NULL) {
+        fr_error_prefix(err, "cannot load model '%s/versions/%s/model.bin'",
+                        from, v);
+        goto out;
+    }
+    model_free(m);
+    m = NULL;
+    if (check_checksum(from, v, data[1], len[1], crc, err) != 0)
+        goto out;
+    if (store_stage_begin(to, v, &st, err) != 0)
+        goto out;
+    for (int i = 0; i < 3; i++) {
+        if (store_stage_file(&st, files[i], path, sizeof path, err) != 0 ||
+            file_write_atomic(path, data[i], len[i], err) != 0)
+            goto out;
+    }
+    lock = store_lock(to, err);
+    if (lock < 0)
+        goto out;
+    if (store_stage_name(&st, time(NULL), err) != 0) {
+        /* Taken: the same model is a copy made before, anything else is
+         * a conflict to resolve by hand. */
+        struct fr_error why = {{0}};
+        if (read_version_file(to, v, "model.bin", MODEL_MAX_BYTES, &there,
+                              &there_len, &why) == 0 &&
+            there_len == len[0] && memcmp(there, data[0], len[0]) == 0)
+            rc = 0;
+        goto out;
+    }
+    if (store_stage_commit(&st, err) != 0)
+        goto out;
+    if (read_version_file(to, v, "model.bin", MODEL_MAX_BYTES, &there,
+                          &there_len, err) != 0)
+        goto out;
+    m = model_decode(there, there_len, &crc_back, err);
+    if (m == NULL || crc_back != crc) {
+        fr_error_set(err, "'%s/versions/%s/model.bin' read back does not "
+                     "match the source (crc32 %08x, %08x)", to, v,
+                     (unsigned)crc_back, (unsigned)crc);
+        goto out;
+    }
+    rc = 1;
+out:
+    store_unlock(lock);
+    store_stage_abort(&st);
+    model_free(m);
+    free(there);
+    for (int i = 0; i < 3; i++)
+        free(data[i]);
+    return rc;
+}
+
+int trainer_copy_store(const struct train_settings *s)
+{
+    struct fr_error err = {{0}};
+    char current[STORE_VERSION_MAX + 1] = "";
+    char **names = NULL;
+    size_t n = 0, copied = 0, skipped = 0;
+    int have_current, status = EXIT_ERROR;
+
+    if (s->copy_to == NULL || s->copy_to[0] == '\0') {
+        fprintf(stderr, "forest-train: error: copy-store needs COPY_TO "
+                "(--copy-to), the store to copy MODEL_DIR into\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(s->copy_to, s->model_dir) == 0) {
+        fprintf(stderr, "forest-train: error: COPY_TO '%s' is MODEL_DIR\n",
+                s->copy_to);
+        return EXIT_USAGE;
+    }
+    if (store_check_dir(s->model_dir, &err) != 0) {
+        fr_error_prefix(&err, "MODEL_DIR");
+        goto out;
+    }
+    if (store_check_dir(s->copy_to, &err) != 0) {
+        fr_error_prefix(&err, "COPY_TO");
+        goto out;
+    }
+    have_current = store_current(s->model_dir, current, &err);
+    if (have_current < 0 ||
+        store_versions(s->model_dir, &names, &n, &err) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int rc = copy_version(s->model_dir, s->copy_to, names[i], &err);
+        if (rc < 0)
+            goto out;
+        if (rc == 0) {
+            say(s, "%s is already in %s (the same model.bin)", names[i],
+                s->copy_to);
+            skipped++;
+        } else {
+            say(s, "copied %s to %s (model.bin verified)", names[i],
+                s->copy_to);
+            copied++;
+        }
+    }
+    if (have_current) {
+        if (store_promote(s->copy_to, current, &err) != 0)
+            goto out;
+        say(s, "promoted %s: %s/current -> versions/%s", current, s->copy_to,
+            current);
+    }
+    say(s, "copied %zu version%s, %zu already there", copied,
+        copied == 1 ? "" : "s", skipped);
+    status = EXIT_TRAINED;
+    goto done;
+out:
+    fail(&err);
+done:
+    store_paths_free(names, n);
     return status;
 }
 
