@@ -599,9 +599,8 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
 {
     char versions[PATH_MAX], current[STORE_VERSION_MAX + 1] = "";
     struct entry *list = NULL;
-    size_t n = 0, cap = 0, removable;
-    struct dirent *e;
-    DIR *d = NULL;
+    char **names = NULL;
+    size_t n_names = 0, n = 0, removable;
     int removed = 0;
 
     if (store_is_s3(model_dir))
@@ -609,34 +608,23 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
     prune_staging(model_dir);
     if (store_current(model_dir, current, err) < 0)
         return -1;
-    if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions"))
+    if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions") ||
+        store_versions(model_dir, &names, &n_names, err) != 0)
         return -1;
-    d = opendir(versions);
-    if (d == NULL) {
-        fr_error_set(err, "cannot list '%s': %s", versions, strerror(errno));
-        return -1;
+    list = calloc(n_names ? n_names : 1, sizeof *list);
+    if (list == NULL) {
+        fr_error_set(err, "out of memory listing '%s'", versions);
+        removed = -1;
+        goto out;
     }
-    while ((e = readdir(d)) != NULL) {
+    for (size_t i = 0; i < n_names; i++) {
         char path[PATH_MAX];
         struct stat st;
-        if (!store_version_valid(e->d_name))
-            continue;
         if ((size_t)snprintf(path, sizeof path, "%s/%s", versions,
-                             e->d_name) >= sizeof path ||
+                             names[i]) >= sizeof path ||
             lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
-        if (n == cap) {
-            struct entry *p;
-            cap = cap ? cap * 2 : 16;
-            p = realloc(list, cap * sizeof *p);
-            if (p == NULL) {
-                fr_error_set(err, "out of memory listing '%s'", versions);
-                removed = -1;
-                goto out;
-            }
-            list = p;
-        }
-        strcpy(list[n].name, e->d_name);
+        strcpy(list[n].name, names[i]);
         list[n].mtime = st.st_mtim;
         n++;
     }
@@ -661,7 +649,7 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
         removable--;
     }
 out:
-    closedir(d);
+    store_paths_free(names, n_names);
     free(list);
     return removed;
 }

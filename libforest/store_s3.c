@@ -333,6 +333,59 @@ static int delete_under(struct loc *l, const struct s3_list *list,
     return 0;
 }
 
+/* Lists the objects under versions/ into list (their key prefix into
+ * prefix) and the versions they belong to into *v (*n of them, by name;
+ * the caller frees *v and releases list). No delimiter: SeaweedFS lists
+ * emptied "directories" as common prefixes, which must not pass for
+ * versions. Returns 0 or -1 with err set. */
+static int list_versions(struct loc *l, struct s3_list *list, char *prefix,
+                         size_t prefix_len, struct version_entry **v,
+                         size_t *n, struct fr_error *err)
+{
+    size_t plen;
+
+    *v = NULL;
+    *n = 0;
+    if (key_of(l, "versions/", prefix, prefix_len, err) != 0 ||
+        s3_list_objects(l->client, l->url.bucket, prefix, NULL, LIST_MAX, 0,
+                        list, err) != S3_OK)
+        return -1;
+    plen = strlen(prefix);
+    *v = calloc(list->n ? list->n : 1, sizeof **v);
+    if (*v == NULL) {
+        fr_error_set(err, "out of memory listing 's3://%s/%s'",
+                     l->url.bucket, prefix);
+        return -1;
+    }
+    for (size_t i = 0; i < list->n; i++) {
+        const struct s3_list_entry *e = &list->entries[i];
+        const char *name = e->key + plen, *slash = strchr(name, '/');
+        struct version_entry *last = *n ? &(*v)[*n - 1] : NULL;
+        size_t len;
+        if (slash == NULL || (size_t)(slash - name) > STORE_VERSION_MAX)
+            continue;
+        len = (size_t)(slash - name);
+        /* Keys are sorted: a version's objects are together. */
+        if (last == NULL || strncmp(last->name, name, len) != 0 ||
+            last->name[len] != '\0') {
+            last = &(*v)[*n];
+            memcpy(last->name, name, len);
+            last->name[len] = '\0';
+            if (!store_version_valid(last->name))
+                continue;
+            snprintf(last->modified, sizeof last->modified, "%s",
+                     e->modified);
+            (*n)++;
+        }
+        if (strcmp(slash + 1, "model.bin") == 0) {
+            snprintf(last->modified, sizeof last->modified, "%s",
+                     e->modified);
+            last->has_model = 1;
+        }
+    }
+    return 0;
+}
+
 int s3store_prune(const char *url, unsigned keep, const char *spare,
                   struct fr_error *err)
 {
@@ -340,48 +393,15 @@ int s3store_prune(const char *url, unsigned keep, const char *spare,
     struct s3_list list = {0};
     struct version_entry *v = NULL;
     char current[STORE_VERSION_MAX + 1] = "", prefix[S3_KEY_MAX + 1];
-    size_t n = 0, plen, removable;
+    size_t n = 0, removable;
     int removed = -1;
 
     if (s3store_current(url, current, err) < 0)
         return -1;
     if (loc_open(url, &l, err) != 0)
         return -1;
-    /* No delimiter: SeaweedFS lists emptied "directories" as common
-     * prefixes, which must not pass for versions. */
-    if (key_of(&l, "versions/", prefix, sizeof prefix, err) != 0 ||
-        s3_list_objects(l.client, l.url.bucket, prefix, NULL, LIST_MAX, 0,
-                        &list, err) != S3_OK)
+    if (list_versions(&l, &list, prefix, sizeof prefix, &v, &n, err) != 0)
         goto out;
-    plen = strlen(prefix);
-    v = calloc(list.n ? list.n : 1, sizeof *v);
-    if (v == NULL) {
-        fr_error_set(err, "out of memory listing 's3://%s/%s'",
-                     l.url.bucket, prefix);
-        goto out;
-    }
-    for (size_t i = 0; i < list.n; i++) {
-        const struct s3_list_entry *e = &list.entries[i];
-        const char *name = e->key + plen, *slash = strchr(name, '/');
-        size_t k;
-        if (slash == NULL || (size_t)(slash - name) > STORE_VERSION_MAX)
-            continue;
-        /* Keys are sorted: a version's objects are together. */
-        if (n == 0 || strncmp(v[n - 1].name, name, (size_t)(slash - name)) ||
-            v[n - 1].name[slash - name] != '\0') {
-            memcpy(v[n].name, name, (size_t)(slash - name));
-            v[n].name[slash - name] = '\0';
-            if (!store_version_valid(v[n].name))
-                continue;
-            snprintf(v[n].modified, sizeof v[n].modified, "%s", e->modified);
-            n++;
-        }
-        k = n - 1;
-        if (strcmp(slash + 1, "model.bin") == 0) {
-            snprintf(v[k].modified, sizeof v[k].modified, "%s", e->modified);
-            v[k].has_model = 1;
-        }
-    }
     removed = 0;
     if (n <= keep)
         goto out;
@@ -415,52 +435,39 @@ int s3store_versions(const char *url, char ***names, size_t *n,
 {
     struct loc l;
     struct s3_list list = {0};
+    struct version_entry *v = NULL;
     char prefix[S3_KEY_MAX + 1];
     char **out = NULL;
-    size_t plen, k = 0;
+    size_t nv = 0, k = 0;
     int rc = -1;
 
     *names = NULL;
     *n = 0;
     if (loc_open(url, &l, err) != 0)
         return -1;
-    if (key_of(&l, "versions/", prefix, sizeof prefix, err) != 0 ||
-        s3_list_objects(l.client, l.url.bucket, prefix, NULL, LIST_MAX, 0,
-                        &list, err) != S3_OK)
+    if (list_versions(&l, &list, prefix, sizeof prefix, &v, &nv, err) != 0)
         goto out;
-    plen = strlen(prefix);
-    out = calloc(list.n ? list.n : 1, sizeof *out);
-    if (out == NULL) {
-        fr_error_set(err, "out of memory listing '%s'", url);
-        goto out;
-    }
-    for (size_t i = 0; i < list.n; i++) {
-        const char *name = list.entries[i].key + plen;
-        const char *slash = strchr(name, '/');
-        if (slash == NULL || strcmp(slash, "/model.bin") != 0 ||
-            (size_t)(slash - name) > STORE_VERSION_MAX)
+    out = calloc(nv ? nv : 1, sizeof *out);
+    if (out == NULL)
+        goto nomem;
+    for (size_t i = 0; i < nv; i++) {
+        if (!v[i].has_model)
             continue;
-        out[k] = strndup(name, (size_t)(slash - name));
-        if (out[k] == NULL) {
-            fr_error_set(err, "out of memory listing '%s'", url);
-            goto out;
-        }
-        if (!store_version_valid(out[k])) {
-            free(out[k]);
-            continue;
-        }
+        out[k] = strdup(v[i].name);
+        if (out[k] == NULL)
+            goto nomem;
         k++;
     }
     *names = out;
     *n = k;
     out = NULL;
     rc = 0;
+    goto out;
+nomem:
+    fr_error_set(err, "out of memory listing '%s'", url);
 out:
-    if (out != NULL) {
-        for (size_t i = 0; i < k; i++)
-            free(out[i]);
-        free(out);
-    }
+    store_paths_free(out, k);
+    free(v);
     s3_list_release(&list);
     loc_release(&l);
     return rc;
