@@ -27,7 +27,7 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c \
            libforest/monotonic.c libforest/file.c libforest/calibration.c \
            libforest/profile.c libforest/forecast.c libforest/s3.c \
-           libforest/explain.c
+           libforest/explain.c libforest/store_s3.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c \
              model/backtest.c model/gate.c
 # The server's parsers, handlers and registry, without its shell (main.c,
@@ -157,7 +157,7 @@ e2e:
 
 # The S3 client against a real SeaweedFS on loopback, built from the Go
 # module proxy into the e2e cache (tests/s3/run.sh; not part of make test).
-s3-test: build/asan/test-s3
+s3-test: build/asan/test-s3 build/asan/forest-train build/asan/forest-serve
 	tests/s3/run.sh
 
 # The e2e build helper against a fake go: a failing build step must fail

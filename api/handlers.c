@@ -206,6 +206,9 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
     }
     sm.reload_ok = atomic_load(&app->registry->loads_ok);
     sm.reload_failed = atomic_load(&app->registry->loads_failed);
+    sm.remote = app->registry->cfg.model_path == NULL &&
+                store_is_s3(app->registry->cfg.model_dir);
+    sm.store_errors = atomic_load(&app->registry->store_errors);
     sm.draining = atomic_load(&app->draining);
     stats_render(app->stats, &sm, out);
     if (m != NULL)

@@ -154,16 +154,25 @@ void serving_release(struct serving *m)
 
 /* ---- loading ------------------------------------------------------------ */
 
-/* Reads metadata.json when it exists. Returns 1 with *text set (the caller
- * frees it), 0 when there is none, -1 with err set. */
+/* Reads metadata.json when it exists (a file or an s3:// object). Returns
+ * 1 with *text set (the caller frees it), 0 when there is none, -1 with
+ * err set. */
 static int read_metadata(const char *path, char **text, size_t *len,
                          struct fr_error *err)
 {
     struct stat st;
     uint8_t *buf;
+    int rc;
 
     *text = NULL;
     *len = 0;
+    if (store_is_s3(path)) {
+        rc = store_read(path, MODEL_METADATA_MAX, &buf, len, err);
+        if (rc != 0)
+            return rc > 0 ? 0 : -1;
+        *text = (char *)buf;
+        return 1;
+    }
     if (stat(path, &st) != 0 && errno == ENOENT)
         return 0;
     if (file_read_all(path, MODEL_METADATA_MAX, &buf, len, err) != 0)
@@ -215,11 +224,14 @@ out:
     return rc;
 }
 
-/* Loads model.bin at path with the metadata.json at meta_path (optional).
- * version may be NULL: the metadata's version, else the checksum, names
- * the model. Returns the model or NULL with err set. */
+/* Loads model.bin at path with the metadata.json at meta_path (optional),
+ * files or s3:// objects. version may be NULL: the metadata's version,
+ * else the checksum, names the model. Returns the model or NULL with err
+ * set, and *transient 1 when the store failed to answer rather than the
+ * model being wrong (S3 only: worth retrying), else 0. */
 static struct serving *load(const char *path, const char *meta_path,
-                          const char *version, struct fr_error *err)
+                          const char *version, int *transient,
+                          struct fr_error *err)
 {
     double t0 = monotonic_seconds();
     struct model *mod = NULL;
@@ -229,16 +241,27 @@ static struct serving *load(const char *path, const char *meta_path,
     size_t bin_len, meta_len = 0;
     char name[STORE_VERSION_MAX + 1] = "";
     uint32_t crc = 0;
+    int rc;
 
-    if (file_read_all(path, MODEL_MAX_BYTES, &bin, &bin_len, err) != 0)
+    *transient = 0;
+    if (store_is_s3(path)) {
+        rc = store_read(path, MODEL_MAX_BYTES, &bin, &bin_len, err);
+        *transient = rc < 0;
+        if (rc != 0)
+            goto out;
+    } else if (file_read_all(path, MODEL_MAX_BYTES, &bin, &bin_len,
+                             err) != 0) {
         goto out;
+    }
     mod = model_decode(bin, bin_len, &crc, err);
     if (mod == NULL) {
         fr_error_prefix(err, "cannot load model '%s'", path);
         goto out;
     }
-    if (read_metadata(meta_path, &meta, &meta_len, err) < 0)
+    if (read_metadata(meta_path, &meta, &meta_len, err) < 0) {
+        *transient = store_is_s3(meta_path);
         goto out;
+    }
     if (meta != NULL && check_metadata(meta, meta_len, crc, name,
                                        sizeof name, err) != 0) {
         fr_error_prefix(err, "'%s'", meta_path);
@@ -278,6 +301,7 @@ int registry_init(struct registry *r, const struct registry_config *cfg,
     }
     atomic_init(&r->loads_ok, 0);
     atomic_init(&r->loads_failed, 0);
+    atomic_init(&r->store_errors, 0);
     /* The watcher sleeps on a monotonic clock so a wall-clock jump cannot
      * stall reloads. */
     have_attr = pthread_condattr_init(&ca) == 0;
@@ -392,48 +416,30 @@ static void log_refused(struct registry *r, const char *what,
     serving_release(cur);
 }
 
-int registry_poll(struct registry *r)
+/* Logs once that there is no model to load yet. */
+static void log_missing(struct registry *r)
 {
-    struct fr_error err = {{0}};
-    char ident[sizeof r->seen], path[PATH_MAX], meta[PATH_MAX];
-    char version[STORE_VERSION_MAX + 1] = "";
-    struct serving *m, *cur;
     struct log_line l;
-    int found;
 
-    found = source(r, ident, sizeof ident, path, meta, version, &err);
-    if (found == 0) {
-        /* Nothing to load: keep serving what we have (the version
-         * directory may have been pruned), and load whatever appears. */
-        r->seen_valid = 0;
-        if (!r->missing_logged) {
-            log_begin(&l, LOG_WARN, "model_missing");
-            log_str(&l, "source", r->cfg.model_path ? r->cfg.model_path :
-                    r->cfg.model_dir);
-            log_str(&l, "msg", r->cfg.model_path ? "no model file yet" :
-                    "no current version yet (MODEL_DIR/current is absent)");
-            log_end(&l);
-            r->missing_logged = 1;
-        }
-        return 0;
+    r->seen_valid = 0;
+    if (!r->missing_logged) {
+        log_begin(&l, LOG_WARN, "model_missing");
+        log_str(&l, "source", r->cfg.model_path ? r->cfg.model_path :
+                r->cfg.model_dir);
+        log_str(&l, "msg", r->cfg.model_path ? "no model file yet" :
+                "no current version yet (MODEL_DIR/current is absent)");
+        log_end(&l);
+        r->missing_logged = 1;
     }
-    r->missing_logged = 0;
-    if (r->seen_valid && strcmp(ident, r->seen) == 0)
-        return 0;
-    snprintf(r->seen, sizeof r->seen, "%s", ident);
-    r->seen_valid = 1;
-    if (found < 0) {
-        atomic_fetch_add_explicit(&r->loads_failed, 1, memory_order_relaxed);
-        log_refused(r, r->cfg.model_path ? r->cfg.model_path :
-                    r->cfg.model_dir, &err);
-        return -1;
-    }
-    m = load(path, meta, r->cfg.model_path ? NULL : version, &err);
-    if (m == NULL) {
-        atomic_fetch_add_explicit(&r->loads_failed, 1, memory_order_relaxed);
-        log_refused(r, path, &err);
-        return -1;
-    }
+}
+
+/* Swaps in m, a model just loaded, unless it is the one serving. Returns
+ * 1 when swapped, 0 when not. */
+static int swap_in(struct registry *r, struct serving *m)
+{
+    struct serving *cur;
+    struct log_line l;
+
     cur = registry_acquire(r);
     if (cur != NULL && cur->crc == m->crc &&
         strcmp(cur->version, m->version) == 0) {
@@ -458,6 +464,128 @@ int registry_poll(struct registry *r)
     registry_install(r, m);
     atomic_fetch_add_explicit(&r->loads_ok, 1, memory_order_relaxed);
     return 1;
+}
+
+/* The S3 store failed to answer: counted every time, logged once per
+ * outage. */
+static void store_failed(struct registry *r, const struct fr_error *err)
+{
+    struct serving *cur;
+    struct log_line l;
+
+    atomic_fetch_add_explicit(&r->store_errors, 1, memory_order_relaxed);
+    if (r->store_down)
+        return;
+    r->store_down = 1;
+    cur = registry_acquire(r);
+    log_begin(&l, LOG_ERROR, "store_unreachable");
+    log_str(&l, "source", r->cfg.model_dir);
+    log_str(&l, "error", err->msg);
+    log_str(&l, "serving", cur ? cur->version : NULL);
+    log_str(&l, "msg", "keeps serving; logged once until the store answers");
+    log_end(&l);
+    serving_release(cur);
+}
+
+/* registry_poll for an s3:// MODEL_DIR. */
+static int poll_s3(struct registry *r)
+{
+    struct fr_error err = {{0}};
+    char ident[sizeof r->seen], path[PATH_MAX], meta[PATH_MAX];
+    char version[STORE_VERSION_MAX + 1] = "", etag[sizeof r->etag] = "";
+    const char *dir = r->cfg.model_dir;
+    struct serving *m;
+    struct log_line l;
+    int found, transient;
+
+    found = store_current_poll(dir, r->etag, version, etag, sizeof etag,
+                               &err);
+    if (found < 0) {
+        store_failed(r, &err);
+        return 0;
+    }
+    if (r->store_down) {
+        r->store_down = 0;
+        log_begin(&l, LOG_INFO, "store_recovered");
+        log_str(&l, "source", dir);
+        log_int(&l, "store_errors", (long long)atomic_load(&r->store_errors));
+        log_end(&l);
+    }
+    if (found == 2)
+        return 0; /* 304: `current` unchanged since it was acted on */
+    if (found == 0) {
+        r->etag[0] = '\0';
+        log_missing(r);
+        return 0;
+    }
+    r->missing_logged = 0;
+    snprintf(ident, sizeof ident, "version:%s", version);
+    if (r->seen_valid && strcmp(ident, r->seen) == 0) {
+        snprintf(r->etag, sizeof r->etag, "%s", etag);
+        return 0;
+    }
+    if (snprintf(path, sizeof path, "%s/versions/%s/model.bin", dir,
+                 version) >= (int)sizeof path ||
+        snprintf(meta, sizeof meta, "%s/versions/%s/metadata.json", dir,
+                 version) >= (int)sizeof meta) {
+        fr_error_set(&err, "MODEL_DIR is too long");
+        m = NULL;
+        transient = 0;
+    } else {
+        m = load(path, meta, version, &transient, &err);
+    }
+    if (m == NULL && transient) {
+        /* Neither seen nor its ETag kept: the next poll tries again. */
+        store_failed(r, &err);
+        return 0;
+    }
+    snprintf(r->seen, sizeof r->seen, "%s", ident);
+    r->seen_valid = 1;
+    snprintf(r->etag, sizeof r->etag, "%s", etag);
+    if (m == NULL) {
+        atomic_fetch_add_explicit(&r->loads_failed, 1, memory_order_relaxed);
+        log_refused(r, path, &err);
+        return -1;
+    }
+    return swap_in(r, m);
+}
+
+int registry_poll(struct registry *r)
+{
+    struct fr_error err = {{0}};
+    char ident[sizeof r->seen], path[PATH_MAX], meta[PATH_MAX];
+    char version[STORE_VERSION_MAX + 1] = "";
+    struct serving *m;
+    int found, transient;
+
+    if (r->cfg.model_path == NULL && store_is_s3(r->cfg.model_dir))
+        return poll_s3(r);
+    found = source(r, ident, sizeof ident, path, meta, version, &err);
+    if (found == 0) {
+        /* Nothing to load: keep serving what we have (the version
+         * directory may have been pruned), and load whatever appears. */
+        log_missing(r);
+        return 0;
+    }
+    r->missing_logged = 0;
+    if (r->seen_valid && strcmp(ident, r->seen) == 0)
+        return 0;
+    snprintf(r->seen, sizeof r->seen, "%s", ident);
+    r->seen_valid = 1;
+    if (found < 0) {
+        atomic_fetch_add_explicit(&r->loads_failed, 1, memory_order_relaxed);
+        log_refused(r, r->cfg.model_path ? r->cfg.model_path :
+                    r->cfg.model_dir, &err);
+        return -1;
+    }
+    m = load(path, meta, r->cfg.model_path ? NULL : version, &transient,
+             &err);
+    if (m == NULL) {
+        atomic_fetch_add_explicit(&r->loads_failed, 1, memory_order_relaxed);
+        log_refused(r, path, &err);
+        return -1;
+    }
+    return swap_in(r, m);
 }
 
 static void *watch(void *arg)

@@ -8,10 +8,17 @@
  *
  * A watcher thread polls the source every RELOAD_INTERVAL_SECONDS:
  *   MODEL_DIR   the target of MODEL_DIR/current (versions/<v>) changed
+ *   MODEL_DIR=s3://bucket/prefix   the body of the `current` object
+ *               changed (a conditional GET with its ETag: 304 otherwise);
+ *               model.bin and metadata.json are downloaded into memory
  *   MODEL_PATH  the file's device, inode, size or mtime changed
  * and then loads, decodes and verifies the new model off the request path.
  * A model that fails is refused, logged and counted, and the old one keeps
- * serving; the same source is not retried until it changes again.
+ * serving; the same source is not retried until it changes again. An S3
+ * store that cannot be reached (or refuses the credentials) is an outage,
+ * not a refusal: the model keeps serving, the outage is logged once
+ * (store_unreachable, then store_recovered), every failed poll is counted
+ * in store_errors, and the download is retried at the next poll.
  */
 #ifndef FS_REGISTRY_H
 #define FS_REGISTRY_H
@@ -83,6 +90,10 @@ struct registry {
     int missing_logged;         /* "no model" was logged for this absence */
     _Atomic uint64_t loads_ok;  /* models swapped in */
     _Atomic uint64_t loads_failed; /* models refused */
+    char etag[256];             /* S3: ETag of the `current` last acted on */
+    int store_down;             /* S3: store_unreachable logged, no
+                                   recovery since */
+    _Atomic uint64_t store_errors; /* S3: polls or downloads that failed */
 };
 
 /* Prepares the registry; loads nothing yet. Returns 0, or -1 with err set

@@ -222,4 +222,12 @@ void stats_render(struct stats *s, const struct stats_model *m,
                "forest_serve_draining %d\n",
                (unsigned long long)m->reload_ok,
                (unsigned long long)m->reload_failed, m->draining ? 1 : 0);
+    if (m->remote)
+        buf_printf(out,
+                   "# HELP forest_serve_model_store_errors_total Polls of "
+                   "the S3 model store (or downloads from it) that failed; "
+                   "the loaded model kept serving.\n"
+                   "# TYPE forest_serve_model_store_errors_total counter\n"
+                   "forest_serve_model_store_errors_total %llu\n",
+                   (unsigned long long)m->store_errors);
 }

@@ -913,6 +913,7 @@ struct xml_doc {
     char *next_token;
     char *entry_key;           /* of the open <Contents> or <CommonPrefixes> */
     uint64_t entry_size;
+    char entry_modified[32];   /* of the open <Contents>, "" if none */
     struct s3_list *list;
     size_t max_entries;
     int too_many;
@@ -969,7 +970,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 }
 
 static int list_push(struct xml_doc *d, char *key, uint64_t size,
-                     int is_prefix)
+                     const char *modified, int is_prefix)
 {
     struct s3_list *l = d->list;
 
@@ -991,6 +992,8 @@ static int list_push(struct xml_doc *d, char *key, uint64_t size,
     l->entries[l->n].key = key;
     l->entries[l->n].size = size;
     l->entries[l->n].is_prefix = is_prefix;
+    snprintf(l->entries[l->n].modified, sizeof l->entries[l->n].modified,
+             "%s", modified);
     l->n++;
     return 0;
 }
@@ -1027,6 +1030,11 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
             xml_stop(d);
         else
             d->entry_size = strtoull(t, NULL, 10);
+    } else if (d->is_list
+               && at(d, "ListBucketResult", "Contents", "LastModified")) {
+        /* Longer than any ISO 8601 time: ignored rather than cut. */
+        if (strlen(t) < sizeof d->entry_modified)
+            memcpy(d->entry_modified, t, strlen(t) + 1);
     } else if (d->is_list && (at(d, "ListBucketResult", "Contents", NULL)
                               || at(d, "ListBucketResult", "CommonPrefixes",
                                     NULL))) {
@@ -1034,12 +1042,14 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
         if (d->entry_key == NULL) {
             xml_stop(d);
         } else if (list_push(d, d->entry_key, is_prefix ? 0 : d->entry_size,
+                             is_prefix ? "" : d->entry_modified,
                              is_prefix) != 0) {
             xml_stop(d);
         } else {
             d->entry_key = NULL;
         }
         d->entry_size = 0;
+        d->entry_modified[0] = '\0';
     }
     d->text_len = 0;
     d->depth--;

@@ -156,6 +156,9 @@ struct s3_list_entry {
     char *key;      /* the full key; or with a delimiter, a common prefix
                        ending in it */
     uint64_t size;  /* bytes; 0 for a common prefix */
+    char modified[32]; /* LastModified as S3 wrote it, ISO 8601 UTC
+                          ("2026-11-27T21:30:00.000Z": sorts as text);
+                          "" for a common prefix or when absent */
     int is_prefix;  /* 1 for a common prefix (a "directory") */
 };
 

@@ -1,5 +1,10 @@
 /*
  * store.c: staging, promotion and pruning of model versions (store.h).
+ *
+ * Each public function serves both backends: a MODEL_DIR starting with
+ * s3:// goes to store_s3.c, anything else is a directory. On S3 a version
+ * is still staged in a local directory (under TMPDIR), then uploaded by
+ * store_stage_commit.
  */
 #define _GNU_SOURCE /* nftw's FTW_PHYS and FTW_DEPTH */
 #include "store.h"
@@ -9,7 +14,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <ftw.h>
+#include <glob.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +29,106 @@
 
 #include "file.h"
 #include "model.h"
+#include "store_s3.h"
 
 #define STAGING_PREFIX ".staging-"
 #define STALE_STAGING_SECONDS 3600
+
+int store_is_s3(const char *location)
+{
+    return location != NULL && strncmp(location, "s3://", 5) == 0;
+}
+
+int store_read(const char *path, size_t max, uint8_t **buf, size_t *len,
+               struct fr_error *err)
+{
+    struct stat st;
+
+    if (store_is_s3(path))
+        return s3store_read(path, max, buf, len, err);
+    *buf = NULL;
+    *len = 0;
+    if (stat(path, &st) != 0 && errno == ENOENT) {
+        fr_error_set(err, "cannot read '%s': %s", path, strerror(errno));
+        return 1;
+    }
+    return file_read_all(path, max, buf, len, err);
+}
+
+int store_write(const char *path, const void *buf, size_t len,
+                struct fr_error *err)
+{
+    if (store_is_s3(path))
+        return s3store_write(path, buf, len, err);
+    return file_write_atomic(path, buf, len, err);
+}
+
+struct model *store_model_load(const char *path, uint32_t *crc,
+                               struct fr_error *err)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct model *m;
+
+    if (!store_is_s3(path))
+        return model_load(path, crc, err);
+    if (s3store_read(path, MODEL_MAX_BYTES, &buf, &len, err) != 0)
+        return NULL;
+    m = model_decode(buf, len, crc, err);
+    if (m == NULL)
+        fr_error_prefix(err, "cannot load model '%s'", path);
+    free(buf);
+    return m;
+}
+
+int store_list(const char *dir, const char *pattern, char ***paths,
+               size_t *n, struct fr_error *err)
+{
+    char glob_pattern[PATH_MAX];
+    glob_t g = {0};
+    char **out;
+
+    if (store_is_s3(dir))
+        return s3store_list(dir, pattern, paths, n, err);
+    *paths = NULL;
+    *n = 0;
+    if ((size_t)snprintf(glob_pattern, sizeof glob_pattern, "%s/%s", dir,
+                         pattern) >= sizeof glob_pattern) {
+        fr_error_set(err, "path too long under '%s'", dir);
+        return -1;
+    }
+    if (glob(glob_pattern, 0, NULL, &g) != 0)
+        return 0; /* no match, or an unreadable directory: nothing */
+    out = calloc(g.gl_pathc, sizeof *out);
+    if (out == NULL) {
+        globfree(&g);
+        fr_error_set(err, "out of memory listing '%s'", dir);
+        return -1;
+    }
+    /* glob's own strings, taken over: globfree would free them. */
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        out[i] = strdup(g.gl_pathv[i]);
+        if (out[i] == NULL) {
+            store_paths_free(out, i);
+            globfree(&g);
+            fr_error_set(err, "out of memory listing '%s'", dir);
+            return -1;
+        }
+    }
+    *paths = out;
+    *n = g.gl_pathc;
+    globfree(&g);
+    return 0;
+}
+
+void store_paths_free(char **paths, size_t n)
+{
+    if (paths == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+}
 
 int store_version_valid(const char *v)
 {
@@ -63,6 +168,8 @@ int store_check_dir(const char *model_dir, struct fr_error *err)
     char version[STORE_VERSION_MAX + 1];
     struct stat sb;
 
+    if (store_is_s3(model_dir))
+        return s3store_check(model_dir, err);
     if (stat(model_dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
         fr_error_set(err, "'%s' is not a directory", model_dir);
         return -1;
@@ -91,7 +198,8 @@ int store_stage_begin(const char *model_dir, const char *version,
     strcpy(st->model_dir, model_dir);
     if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions"))
         return -1;
-    if (mkdir(versions, 0755) != 0 && errno != EEXIST) {
+    if (!store_is_s3(model_dir) && mkdir(versions, 0755) != 0 &&
+        errno != EEXIST) {
         fr_error_set(err, "cannot create '%s': %s", versions, strerror(errno));
         return -1;
     }
@@ -111,10 +219,22 @@ int store_stage_begin(const char *model_dir, const char *version,
             return -1;
     }
     /* Unique without knowing the version: the name is settled at commit,
-     * and a crashed run's directory is pruned when stale. */
-    if ((size_t)snprintf(st->staging, sizeof st->staging, "%s/%s%ld-XXXXXX",
-                         model_dir, STAGING_PREFIX, (long)getpid()) >=
-        sizeof st->staging) {
+     * and a crashed run's directory is pruned when stale. On S3, a local
+     * directory the upload reads from. */
+    if (store_is_s3(model_dir)) {
+        const char *tmp = getenv("TMPDIR");
+        if ((size_t)snprintf(st->staging, sizeof st->staging,
+                             "%s/forest-train%s%ld-XXXXXX",
+                             tmp != NULL && tmp[0] ? tmp : "/tmp",
+                             STAGING_PREFIX, (long)getpid()) >=
+            sizeof st->staging) {
+            fr_error_set(err, "TMPDIR is too long");
+            st->staging[0] = '\0';
+            return -1;
+        }
+    } else if ((size_t)snprintf(st->staging, sizeof st->staging,
+                                "%s/%s%ld-XXXXXX", model_dir, STAGING_PREFIX,
+                                (long)getpid()) >= sizeof st->staging) {
         fr_error_set(err, "path too long under '%s'", model_dir);
         st->staging[0] = '\0';
         return -1;
@@ -142,7 +262,13 @@ int store_stage_name(struct store_stage *st, time_t now,
     struct tm tm;
 
     if (st->chosen) {
-        if (exists(st->final)) {
+        int taken = store_is_s3(st->model_dir)
+                        ? s3store_version_exists(st->model_dir, st->version,
+                                                 err)
+                        : exists(st->final);
+        if (taken < 0)
+            return -1;
+        if (taken) {
             fr_error_set(err, "version '%s' already exists in '%s/versions'",
                          st->version, st->model_dir);
             return -1;
@@ -162,8 +288,18 @@ int store_stage_name(struct store_stage *st, time_t now,
             st->version[0] = st->final[0] = '\0';
             return -1;
         }
-        if (!exists(st->final))
+        if (store_is_s3(st->model_dir)) {
+            int taken = s3store_version_exists(st->model_dir, st->version,
+                                               err);
+            if (taken < 0) {
+                st->version[0] = st->final[0] = '\0';
+                return -1;
+            }
+            if (!taken)
+                return 0;
+        } else if (!exists(st->final)) {
             return 0;
+        }
     }
     fr_error_set(err, "no free version name for %s in '%s/versions'", stamp,
                  st->model_dir);
@@ -181,10 +317,16 @@ int store_stage_commit(struct store_stage *st, struct fr_error *err)
 {
     char versions[PATH_MAX];
 
+    assert(st->final[0] != '\0'); /* store_stage_name came first */
+    if (store_is_s3(st->model_dir)) {
+        if (s3store_commit(st->model_dir, st->version, st->staging, err))
+            return -1;
+        store_stage_abort(st); /* the local copy, now uploaded */
+        return 0;
+    }
     if (join(versions, sizeof versions, err, "%s/%s", st->model_dir,
              "versions"))
         return -1;
-    assert(st->final[0] != '\0'); /* store_stage_name came first */
     /* rename(2) would replace an empty directory of that name silently. */
     if (exists(st->final)) {
         fr_error_set(err, "version '%s' already exists in '%s'", st->version,
@@ -213,6 +355,14 @@ int store_lock(const char *model_dir, struct fr_error *err)
     char path[PATH_MAX];
     int fd;
 
+    if (store_is_s3(model_dir)) {
+        /* No lock on S3: a descriptor that holds nothing, so callers
+         * stay the same; conditional writes keep version names apart. */
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            fr_error_set(err, "cannot open /dev/null: %s", strerror(errno));
+        return fd;
+    }
     if (join(path, sizeof path, err, "%s/%s", model_dir, ".lock"))
         return -1;
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -236,6 +386,8 @@ int store_current(const char *model_dir, char *version, struct fr_error *err)
     char path[PATH_MAX], target[PATH_MAX];
     ssize_t n;
 
+    if (store_is_s3(model_dir))
+        return s3store_current(model_dir, version, err);
     if (join(path, sizeof path, err, "%s/%s", model_dir, "current"))
         return -1;
     n = readlink(path, target, sizeof target - 1);
@@ -257,6 +409,15 @@ int store_current(const char *model_dir, char *version, struct fr_error *err)
     return 1;
 }
 
+int store_current_poll(const char *model_dir, const char *if_none_match,
+                       char *version, char *etag, size_t etag_len,
+                       struct fr_error *err)
+{
+    assert(store_is_s3(model_dir));
+    return s3store_current_poll(model_dir, if_none_match, version, etag,
+                                etag_len, err);
+}
+
 /* Reads and parses a version's metadata.json into *doc (the caller frees
  * it with cJSON_Delete), its path in path. Returns 0 or -1 with err set
  * (too long a path, unreadable, not JSON). */
@@ -272,7 +433,7 @@ static int read_metadata(const char *model_dir, const char *version,
         fr_error_set(err, "path too long under '%s'", model_dir);
         return -1;
     }
-    if (file_read_all(path, 16u << 20, &text, &n, err) != 0)
+    if (store_read(path, 16u << 20, &text, &n, err) != 0)
         return -1;
     *doc = cJSON_ParseWithLength((const char *)text, n);
     free(text);
@@ -312,6 +473,8 @@ int store_promote(const char *model_dir, const char *version,
 {
     char link_tmp[PATH_MAX], link_path[PATH_MAX], target[PATH_MAX];
 
+    if (store_is_s3(model_dir))
+        return s3store_promote(model_dir, version, err);
     if (join(target, sizeof target, err, "%s/%s", "versions", version) ||
         join(link_path, sizeof link_path, err, "%s/%s", model_dir, "current"))
         return -1;
@@ -345,6 +508,11 @@ int store_space_read(const char *model_dir, struct store_space *sp,
 {
     struct statvfs vfs;
 
+    if (store_is_s3(model_dir)) {
+        /* A bucket has no size to check. */
+        sp->free_bytes = sp->total_bytes = ULLONG_MAX;
+        return 0;
+    }
     if (statvfs(model_dir, &vfs) != 0) {
         fr_error_set(err, "cannot read the free space of '%s': %s",
                      model_dir, strerror(errno));
@@ -379,6 +547,10 @@ static int remove_entry(const char *path, const struct stat *sb, int flag,
 
 int store_remove_tree(const char *path)
 {
+    struct fr_error err;
+
+    if (store_is_s3(path))
+        return s3store_remove_tree(path, &err);
     if (!exists(path))
         return 0;
     return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
@@ -427,42 +599,32 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
 {
     char versions[PATH_MAX], current[STORE_VERSION_MAX + 1] = "";
     struct entry *list = NULL;
-    size_t n = 0, cap = 0, removable;
-    struct dirent *e;
-    DIR *d = NULL;
+    char **names = NULL;
+    size_t n_names = 0, n = 0, removable;
     int removed = 0;
 
+    if (store_is_s3(model_dir))
+        return s3store_prune(model_dir, keep, spare, err);
     prune_staging(model_dir);
     if (store_current(model_dir, current, err) < 0)
         return -1;
-    if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions"))
+    if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions") ||
+        store_versions(model_dir, &names, &n_names, err) != 0)
         return -1;
-    d = opendir(versions);
-    if (d == NULL) {
-        fr_error_set(err, "cannot list '%s': %s", versions, strerror(errno));
-        return -1;
+    list = calloc(n_names ? n_names : 1, sizeof *list);
+    if (list == NULL) {
+        fr_error_set(err, "out of memory listing '%s'", versions);
+        removed = -1;
+        goto out;
     }
-    while ((e = readdir(d)) != NULL) {
+    for (size_t i = 0; i < n_names; i++) {
         char path[PATH_MAX];
         struct stat st;
-        if (!store_version_valid(e->d_name))
-            continue;
         if ((size_t)snprintf(path, sizeof path, "%s/%s", versions,
-                             e->d_name) >= sizeof path ||
+                             names[i]) >= sizeof path ||
             lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
-        if (n == cap) {
-            struct entry *p;
-            cap = cap ? cap * 2 : 16;
-            p = realloc(list, cap * sizeof *p);
-            if (p == NULL) {
-                fr_error_set(err, "out of memory listing '%s'", versions);
-                removed = -1;
-                goto out;
-            }
-            list = p;
-        }
-        strcpy(list[n].name, e->d_name);
+        strcpy(list[n].name, names[i]);
         list[n].mtime = st.st_mtim;
         n++;
     }
@@ -487,7 +649,66 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
         removable--;
     }
 out:
-    closedir(d);
+    store_paths_free(names, n_names);
     free(list);
     return removed;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_versions(const char *model_dir, char ***names, size_t *n,
+                   struct fr_error *err)
+{
+    char versions[PATH_MAX];
+    char **out = NULL;
+    size_t k = 0, cap = 0;
+    struct dirent *e;
+    DIR *d;
+
+    if (store_is_s3(model_dir))
+        return s3store_versions(model_dir, names, n, err);
+    *names = NULL;
+    *n = 0;
+    if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions"))
+        return -1;
+    d = opendir(versions);
+    if (d == NULL) {
+        fr_error_set(err, "cannot list '%s': %s", versions, strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (!store_version_valid(e->d_name) ||
+            (size_t)snprintf(path, sizeof path, "%s/%s", versions,
+                             e->d_name) >= sizeof path ||
+            lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (k == cap) {
+            char **p;
+            cap = cap ? cap * 2 : 16;
+            p = realloc(out, cap * sizeof *p);
+            if (p == NULL)
+                goto nomem;
+            out = p;
+        }
+        out[k] = strdup(e->d_name);
+        if (out[k] == NULL)
+            goto nomem;
+        k++;
+    }
+    closedir(d);
+    if (k > 0)
+        qsort(out, k, sizeof *out, by_name);
+    *names = out;
+    *n = k;
+    return 0;
+nomem:
+    closedir(d);
+    store_paths_free(out, k);
+    fr_error_set(err, "out of memory listing '%s'", versions);
+    return -1;
 }

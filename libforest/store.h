@@ -14,6 +14,14 @@
  * one, which POSIX makes atomic. A reader following `current` therefore sees
  * the old version or the new one, never a mixture, and a crash at any point
  * leaves the previous `current` in place.
+ *
+ * MODEL_DIR may also be s3://bucket/prefix (store_s3.h): the same layout
+ * as objects, `current` an object whose body is the version name. There a
+ * version is staged locally and uploaded at commit, its model.bin created
+ * with If-None-Match: * (which claims the name) and read back, `current`
+ * written last; store_lock holds nothing. The credentials and endpoint
+ * come from the AWS_* environment (s3.h). Every function below takes
+ * either kind of MODEL_DIR, and a path under it, unless it says otherwise.
  */
 #ifndef FR_STORE_H
 #define FR_STORE_H
@@ -26,6 +34,45 @@
 #include "error.h"
 
 #define STORE_VERSION_MAX 100 /* characters in a version name */
+
+struct model;
+
+/* 1 when location (a MODEL_DIR or a path) is an s3:// URL, else 0. */
+int store_is_s3(const char *location);
+
+/* Reads a file, or an s3://bucket/key object, of at most max bytes whole
+ * into a malloc'd buffer with a NUL after the end (the caller frees *buf).
+ * Returns 0; 1 when there is no such file or object (err says so); -1
+ * with err set (unreadable, too large, the store failing). */
+int store_read(const char *path, size_t max, uint8_t **buf, size_t *len,
+               struct fr_error *err);
+
+/* Writes a file atomically (file_write_atomic; its directory must exist)
+ * or PUTs an object. Returns 0 or -1 with err set. */
+int store_write(const char *path, const void *buf, size_t len,
+                struct fr_error *err);
+
+/* model_load for a path or an s3:// object. Returns the model (the caller
+ * frees it) or NULL with err set, naming the path. *crc may be NULL. */
+struct model *store_model_load(const char *path, uint32_t *crc,
+                               struct fr_error *err);
+
+/* The files directly in dir whose names match the fnmatch pattern, as
+ * paths (dir + "/" + name) sorted by name; none when dir is missing.
+ * Returns 0 with *paths (the caller frees them with store_paths_free), or
+ * -1 with err set. */
+int store_list(const char *dir, const char *pattern, char ***paths,
+               size_t *n, struct fr_error *err);
+
+/* The names of the versions in MODEL_DIR/versions/ (directories on a
+ * filesystem; on S3, the versions whose model.bin exists), sorted.
+ * Returns 0 with *names (free with store_paths_free), or -1 with err
+ * set. */
+int store_versions(const char *model_dir, char ***names, size_t *n,
+                   struct fr_error *err);
+
+/* Frees what store_list or store_versions returned; NULL does nothing. */
+void store_paths_free(char **paths, size_t n);
 
 struct store_stage {
     char model_dir[PATH_MAX];
@@ -85,6 +132,16 @@ void store_unlock(int fd);
  * bytes). Returns 1 when found, 0 when there is no current version, -1 with
  * err set when `current` exists but is not a link into versions/. */
 int store_current(const char *model_dir, char *version, struct fr_error *err);
+
+/* For an S3 MODEL_DIR only: reads `current` with a conditional GET, so an
+ * unchanged pointer costs a 304. if_none_match is the ETag of the last
+ * read ("" or NULL for none). Returns 1 with version and etag (etag_len
+ * bytes; may be NULL) set, 2 when `current` is unchanged, 0 when there is
+ * none, -1 with err set (the store unreachable or refusing, `current` not
+ * a version name). */
+int store_current_poll(const char *model_dir, const char *if_none_match,
+                       char *version, char *etag, size_t etag_len,
+                       struct fr_error *err);
 
 /* Reads training.last_day (the last day the version's model learned) of a
  * version's metadata.json. Returns 0 and sets *day, 1 when the metadata

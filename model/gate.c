@@ -180,7 +180,7 @@ int gate_decide(const struct train_settings *s, const char *current,
         fr_error_set(err, "path too long under '%s'", s->model_dir);
         return -1;
     }
-    champ = model_load(path, NULL, &why);
+    champ = store_model_load(path, NULL, &why);
     if (champ == NULL) {
         snprintf(g->reason, sizeof g->reason, "it does not load: %s",
                  why.msg);

@@ -7,12 +7,14 @@
  *   forest-train [train]        train, evaluate, store and promote a model
  *   forest-train merge          join the shards of a SHARD_RUN and promote
  *   forest-train promote        point `current` at MODEL_VERSION (rollback)
+ *   forest-train copy-store     copy MODEL_DIR into COPY_TO (verified)
  *   forest-train synth --out F  write the synthetic series as CSV
  *   forest-train table --out F  write the feature table the model sees
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "forest.h"
@@ -103,6 +105,9 @@ static const struct config_option OPTIONS[] = {
     {"SHARD_RUN", CONFIG_STRING, "shards",
      "name grouping one run's shards under MODEL_DIR/shards/", &S.shard_run,
      0, 0, NULL},
+    {"COPY_TO", CONFIG_STRING, NULL,
+     "copy-store: the store to copy MODEL_DIR into (a directory or "
+     "s3://bucket/prefix)", &S.copy_to, 0, 0, NULL},
     {"OUT", CONFIG_STRING, NULL, "output file of the synth and table commands",
      &S.out, 0, 0, NULL},
     {"QUIET", CONFIG_BOOL, "false", "print errors only", &S.quiet, 0, 0,
@@ -125,6 +130,9 @@ static void usage(FILE *fp)
             "promote\n"
             "  promote point current at --model-version V, e.g. to roll "
             "back\n"
+            "  copy-store  copy MODEL_DIR's versions and current to "
+            "--copy-to STORE,\n"
+            "          each model verified (a directory or s3://)\n"
             "  synth   write the synthetic series to --out FILE\n"
             "  table   write the feature table to --out FILE (for tabular "
             "mode)\n"
@@ -173,17 +181,30 @@ int main(int argc, char **argv)
                 command);
         return EXIT_USAGE;
     }
-    if (strcmp(command, "train") == 0)
-        return trainer_train(&S);
-    if (strcmp(command, "merge") == 0)
-        return trainer_merge(&S);
+    if (strcmp(command, "train") == 0 || strcmp(command, "merge") == 0 ||
+        strcmp(command, "table") == 0) {
+        char local[4096];
+        int status;
+        if (trainer_data_fetch(&S, local, sizeof local, &err) != 0) {
+            fprintf(stderr, "forest-train: error: %s\n", err.msg);
+            return EXIT_ERROR;
+        }
+        status = strcmp(command, "train") == 0   ? trainer_train(&S)
+                 : strcmp(command, "merge") == 0 ? trainer_merge(&S)
+                                                 : trainer_table(&S);
+        if (local[0] != '\0')
+            unlink(local);
+        return status;
+    }
     if (strcmp(command, "promote") == 0)
         return trainer_promote(&S);
+    if (strcmp(command, "copy-store") == 0)
+        return trainer_copy_store(&S);
     if (strcmp(command, "synth") == 0)
         return trainer_synth(&S);
     if (strcmp(command, "table") == 0)
         return trainer_table(&S);
     fprintf(stderr, "forest-train: error: unknown command '%s' (train, merge, "
-            "promote, synth or table; see --help)\n", command);
+            "promote, copy-store, synth or table; see --help)\n", command);
     return EXIT_USAGE;
 }

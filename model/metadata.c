@@ -249,7 +249,8 @@ static int add_origin(cJSON *root, const struct run_info *info)
                add_string(obj, "as_of", o->as_of) != 0 ||
                add_number(obj, "seed", (double)s->seed) != 0 ? -1 : 0;
     snprintf(crc, sizeof crc, "%08x", o->crc);
-    return add_string(obj, "source", s->data_path) != 0 ||
+    return add_string(obj, "source", s->data_source != NULL ?
+                      s->data_source : s->data_path) != 0 ||
            add_number(obj, "bytes", (double)o->bytes) != 0 ||
            add_string(obj, "crc32", crc) != 0 ? -1 : 0;
 }

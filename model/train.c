@@ -8,8 +8,8 @@
  * Nothing under MODEL_DIR changes until a version is fully written and
  * verified; `current` changes only by an atomic rename, under a lock.
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
-#include <glob.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -163,6 +163,51 @@ static int synth_load(const struct train_settings *s,
  * data is used. Returns 0, or -1 with err set to a message naming the
  * setting (the caller exits 2). A free MODEL_VERSION is checked again when
  * the version is committed, since another trainer may take it meanwhile. */
+/* How messages and metadata name DATA_PATH: as the user wrote it. */
+static const char *data_name(const struct train_settings *s)
+{
+    return s->data_source != NULL ? s->data_source : s->data_path;
+}
+
+int trainer_data_fetch(struct train_settings *s, char *local, size_t len,
+                       struct fr_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    int fd, rc = -1;
+
+    local[0] = '\0';
+    if (s->data_path == NULL || !store_is_s3(s->data_path))
+        return 0;
+    if (store_read(s->data_path, DATA_MAX_BYTES, &buf, &n, err) != 0) {
+        fr_error_prefix(err, "DATA_PATH");
+        return -1;
+    }
+    if ((size_t)snprintf(local, len, "%s/forest-train-data-XXXXXX",
+                         tmp != NULL && tmp[0] ? tmp : "/tmp") >= len) {
+        fr_error_set(err, "TMPDIR is too long");
+        local[0] = '\0';
+        goto out;
+    }
+    fd = mkstemp(local);
+    if (fd < 0) {
+        fr_error_set(err, "cannot create '%s': %s", local, strerror(errno));
+        local[0] = '\0';
+        goto out;
+    }
+    close(fd);
+    if (file_write_atomic(local, buf, n, err) != 0)
+        goto out;
+    say(s, "downloaded %s (%zu bytes)", s->data_path, n);
+    s->data_source = s->data_path;
+    s->data_path = local;
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
 static int check_settings(const struct train_settings *s, int what,
                           struct fr_error *err)
 {
@@ -215,7 +260,7 @@ static int load_table(const struct train_settings *s, struct dataset *table,
         if (tabular_read_csv(s->data_path, s->target_column, table, err) != 0)
             return -1;
         say(s, "read %zu rows x %zu features from '%s'", table->n_rows,
-            table->n_features, s->data_path);
+            table->n_features, data_name(s));
         return 0;
     }
     if (s->data_path == NULL) {
@@ -231,7 +276,7 @@ static int load_table(const struct train_settings *s, struct dataset *table,
         if (series_data_read_csv(s->data_path, &cols, &raw, err) != 0)
             return -1;
         say(s, "read %zu records of %zu series from '%s'", raw.n,
-            raw.n_series, s->data_path);
+            raw.n_series, data_name(s));
     }
     if (series_spec_init(spec, raw.n_covariates,
                          (const char *const *)raw.covariate_names, err) != 0)
@@ -650,7 +695,7 @@ static int publish(const struct train_settings *s, const struct model *m,
     info.settings = s;
     info.version = st.version;
     info.created_at = created;
-    info.data_source = s->data_path ? s->data_path : "synthetic";
+    info.data_source = s->data_path ? data_name(s) : "synthetic";
     info.origin = &d->origin;
     info.series_names = (const char *const *)d->raw.series_names;
     info.series_mode = d->series_mode;
@@ -1058,11 +1103,12 @@ static int write_shard(const struct train_settings *s, const struct model *m)
 
     /* keep 0: shards are merged and removed, not kept. */
     if (encode_for_store(s, m, 0, 0, &buf, &len, &crc, &err) != 0 ||
-        shard_dir(s, dir, sizeof dir, &err) != 0 || mkdir_p(dir, &err) != 0)
+        shard_dir(s, dir, sizeof dir, &err) != 0 ||
+        (!store_is_s3(dir) && mkdir_p(dir, &err) != 0))
         goto out;
     snprintf(path, sizeof path, "%s/shard-%llu-of-%llu.bin", dir,
              s->shard_index, s->shard_count);
-    if (file_write_atomic(path, buf, len, &err) != 0)
+    if (store_write(path, buf, len, &err) != 0)
         goto out;
     say(s, "wrote shard %llu of %llu (%u trees) to %s", s->shard_index,
         s->shard_count, m->forest->n_trees, path);
@@ -1138,9 +1184,10 @@ int trainer_merge(const struct train_settings *s)
     struct model *m = NULL;
     struct forest *merged;
     const struct forest *f;
-    char dir[PATH_MAX], pattern[PATH_MAX + 32];
-    glob_t g = {0};
-    int status = EXIT_ERROR, globbed = 0;
+    char dir[PATH_MAX], pattern[64];
+    char **paths = NULL;
+    size_t n_paths = 0;
+    int status = EXIT_ERROR;
 
     if (check_settings(s, READS_SHARDS, &err) != 0) {
         fail(&err);
@@ -1158,22 +1205,22 @@ int trainer_merge(const struct train_settings *s)
         goto out;
     /* Only this run's shard count: leftovers of a run split another way
      * under the same SHARD_RUN are not ours to merge. */
-    snprintf(pattern, sizeof pattern, "%s/shard-*-of-%llu.bin", dir,
-             s->shard_count);
-    if (glob(pattern, 0, NULL, &g) != 0) {
+    snprintf(pattern, sizeof pattern, "shard-*-of-%llu.bin", s->shard_count);
+    if (store_list(dir, pattern, &paths, &n_paths, &err) != 0)
+        goto out;
+    if (n_paths == 0) {
         fr_error_set(&err, "no shards of SHARD_COUNT %llu in '%s'",
                      s->shard_count, dir);
         goto out;
     }
-    globbed = 1;
-    shards = calloc(g.gl_pathc, sizeof *shards);
-    forests = calloc(g.gl_pathc, sizeof *forests);
+    shards = calloc(n_paths, sizeof *shards);
+    forests = calloc(n_paths, sizeof *forests);
     if (shards == NULL || forests == NULL) {
         fr_error_set(&err, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < g.gl_pathc; i++) {
-        shards[i] = model_load(g.gl_pathv[i], NULL, &err);
+    for (size_t i = 0; i < n_paths; i++) {
+        shards[i] = store_model_load(paths[i], NULL, &err);
         if (shards[i] == NULL)
             goto out;
         forests[i] = shards[i]->forest;
@@ -1181,11 +1228,11 @@ int trainer_merge(const struct train_settings *s)
             (shards[0]->has_series &&
              !series_spec_equal(&shards[i]->series, &shards[0]->series))) {
             fr_error_set(&err, "'%s' and '%s' were built from different "
-                         "features", g.gl_pathv[0], g.gl_pathv[i]);
+                         "features", paths[0], paths[i]);
             goto out;
         }
     }
-    merged = forest_merge(forests, g.gl_pathc, &err);
+    merged = forest_merge(forests, n_paths, &err);
     if (merged == NULL)
         goto out;
     m = model_new(merged, shards[0]->has_series ? &shards[0]->series : NULL,
@@ -1193,7 +1240,7 @@ int trainer_merge(const struct train_settings *s)
     if (m == NULL)
         goto out;
     f = m->forest;
-    say(s, "merged %zu shards from %s into %u trees", g.gl_pathc, dir,
+    say(s, "merged %zu shards from %s into %u trees", n_paths, dir,
         f->n_trees);
     if (run_data_load(s, &d, &err) != 0)
         goto out;
@@ -1227,13 +1274,12 @@ out:
     fail(&err);
 done:
     if (shards != NULL) {
-        for (size_t i = 0; i < g.gl_pathc; i++)
+        for (size_t i = 0; i < n_paths; i++)
             model_free(shards[i]);
     }
     free(shards);
     free(forests);
-    if (globbed)
-        globfree(&g);
+    store_paths_free(paths, n_paths);
     model_free(m);
     evaluation_release(&ev);
     run_data_release(&d);
@@ -1264,7 +1310,7 @@ int trainer_promote(const struct train_settings *s)
     lock = store_lock(s->model_dir, &err);
     if (lock < 0)
         goto out;
-    m = model_load(path, NULL, &err);
+    m = store_model_load(path, NULL, &err);
     if (m == NULL || store_current(s->model_dir, previous, &err) < 0 ||
         store_promote(s->model_dir, s->model_version, &err) != 0)
         goto out;
@@ -1277,6 +1323,176 @@ out:
 done:
     store_unlock(lock);
     model_free(m);
+    return status;
+}
+
+/* Reads versions/<v>/<name> of dir (a file or an object). */
+static int read_version_file(const char *dir, const char *v,
+                             const char *name, size_t max, uint8_t **buf,
+                             size_t *len, struct fr_error *err)
+{
+    char path[PATH_MAX];
+
+    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/%s", dir, v,
+                         name) >= sizeof path) {
+        fr_error_set(err, "path too long under '%s'", dir);
+        return -1;
+    }
+    return store_read(path, max, buf, len, err) == 0 ? 0 : -1;
+}
+
+/* Checks metadata.json's "checksum" is the model's, as the server will. */
+static int check_checksum(const char *dir, const char *v, const uint8_t *meta,
+                          size_t meta_len, uint32_t crc, struct fr_error *err)
+{
+    cJSON *doc = cJSON_ParseWithLength((const char *)meta, meta_len);
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(doc, "checksum");
+    char want[24];
+    int rc = 0;
+
+    snprintf(want, sizeof want, "crc32:%08x", (unsigned)crc);
+    if (!cJSON_IsString(sum) || strcmp(sum->valuestring, want) != 0) {
+        fr_error_set(err, "'%s/versions/%s': metadata.json's checksum is "
+                     "not model.bin's %s", dir, v, want);
+        rc = -1;
+    }
+    cJSON_Delete(doc);
+    return rc;
+}
+
+/* Copies one version: read and verify, stage, commit, read back. Returns
+ * 1 when copied, 0 when the destination already has it (same model.bin),
+ * -1 with err set. */
+static int copy_version(const char *from, const char *to, const char *v,
+                        struct fr_error *err)
+{
+    static const char *const files[] = {"model.bin", "metadata.json",
+                                        "report.svg"};
+    uint8_t *data[3] = {NULL, NULL, NULL}, *there = NULL;
+    size_t len[3] = {0, 0, 0}, there_len = 0;
+    char path[PATH_MAX];
+    struct store_stage st;
+    struct model *m = NULL;
+    uint32_t crc = 0, crc_back = 0;
+    int rc = -1, lock = -1;
+
+    memset(&st, 0, sizeof st);
+    for (int i = 0; i < 3; i++) {
+        if (read_version_file(from, v, files[i], MODEL_MAX_BYTES, &data[i],
+                              &len[i], err) != 0)
+            goto out;
+    }
+    m = model_decode(data[0], len[0], &crc, err);
+    if (m == NULL) {
+        fr_error_prefix(err, "cannot load model '%s/versions/%s/model.bin'",
+                        from, v);
+        goto out;
+    }
+    model_free(m);
+    m = NULL;
+    if (check_checksum(from, v, data[1], len[1], crc, err) != 0)
+        goto out;
+    if (store_stage_begin(to, v, &st, err) != 0)
+        goto out;
+    for (int i = 0; i < 3; i++) {
+        if (store_stage_file(&st, files[i], path, sizeof path, err) != 0 ||
+            file_write_atomic(path, data[i], len[i], err) != 0)
+            goto out;
+    }
+    lock = store_lock(to, err);
+    if (lock < 0)
+        goto out;
+    if (store_stage_name(&st, time(NULL), err) != 0) {
+        /* Taken: the same model is a copy made before, anything else is
+         * a conflict to resolve by hand. */
+        struct fr_error why = {{0}};
+        if (read_version_file(to, v, "model.bin", MODEL_MAX_BYTES, &there,
+                              &there_len, &why) == 0 &&
+            there_len == len[0] && memcmp(there, data[0], len[0]) == 0)
+            rc = 0;
+        goto out;
+    }
+    if (store_stage_commit(&st, err) != 0)
+        goto out;
+    if (read_version_file(to, v, "model.bin", MODEL_MAX_BYTES, &there,
+                          &there_len, err) != 0)
+        goto out;
+    m = model_decode(there, there_len, &crc_back, err);
+    if (m == NULL || crc_back != crc) {
+        fr_error_set(err, "'%s/versions/%s/model.bin' read back does not "
+                     "match the source (crc32 %08x, %08x)", to, v,
+                     (unsigned)crc_back, (unsigned)crc);
+        goto out;
+    }
+    rc = 1;
+out:
+    store_unlock(lock);
+    store_stage_abort(&st);
+    model_free(m);
+    free(there);
+    for (int i = 0; i < 3; i++)
+        free(data[i]);
+    return rc;
+}
+
+int trainer_copy_store(const struct train_settings *s)
+{
+    struct fr_error err = {{0}};
+    char current[STORE_VERSION_MAX + 1] = "";
+    char **names = NULL;
+    size_t n = 0, copied = 0, skipped = 0;
+    int have_current, status = EXIT_ERROR;
+
+    if (s->copy_to == NULL || s->copy_to[0] == '\0') {
+        fprintf(stderr, "forest-train: error: copy-store needs COPY_TO "
+                "(--copy-to), the store to copy MODEL_DIR into\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(s->copy_to, s->model_dir) == 0) {
+        fprintf(stderr, "forest-train: error: COPY_TO '%s' is MODEL_DIR\n",
+                s->copy_to);
+        return EXIT_USAGE;
+    }
+    if (store_check_dir(s->model_dir, &err) != 0) {
+        fr_error_prefix(&err, "MODEL_DIR");
+        goto out;
+    }
+    if (store_check_dir(s->copy_to, &err) != 0) {
+        fr_error_prefix(&err, "COPY_TO");
+        goto out;
+    }
+    have_current = store_current(s->model_dir, current, &err);
+    if (have_current < 0 ||
+        store_versions(s->model_dir, &names, &n, &err) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int rc = copy_version(s->model_dir, s->copy_to, names[i], &err);
+        if (rc < 0)
+            goto out;
+        if (rc == 0) {
+            say(s, "%s is already in %s (the same model.bin)", names[i],
+                s->copy_to);
+            skipped++;
+        } else {
+            say(s, "copied %s to %s (model.bin verified)", names[i],
+                s->copy_to);
+            copied++;
+        }
+    }
+    if (have_current) {
+        if (store_promote(s->copy_to, current, &err) != 0)
+            goto out;
+        say(s, "promoted %s: %s/current -> versions/%s", current, s->copy_to,
+            current);
+    }
+    say(s, "copied %zu version%s, %zu already there", copied,
+        copied == 1 ? "" : "s", skipped);
+    status = EXIT_TRAINED;
+    goto done;
+out:
+    fail(&err);
+done:
+    store_paths_free(names, n);
     return status;
 }
 

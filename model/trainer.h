@@ -27,11 +27,15 @@ enum {
 };
 
 struct train_settings {
-    const char *data_path;    /* NULL: synthetic data */
+    const char *data_path;    /* NULL: synthetic data; a local file */
+    const char *data_source;  /* what DATA_PATH said when it was s3://
+                                 (data_path is then the downloaded copy),
+                                 else NULL */
     const char *data_mode;    /* "series" or "tabular" */
     const char *date_column, *target_column, *series_column;
     const char *model_dir, *model_version;
     const char *shard_run;    /* groups the shards of one run */
+    const char *copy_to;      /* copy-store's destination store */
     const char *out;          /* output file of synth and table */
     const char *as_of;        /* last synthetic day, NULL = today (UTC) */
     unsigned long long n_estimators, max_depth, min_samples_leaf, max_bins;
@@ -171,6 +175,23 @@ struct gate_data {
 int gate_decide(const struct train_settings *s, const char *current,
                 const struct gate_data *gd, struct gate *g,
                 struct fr_error *err);
+
+/* When DATA_PATH is s3://bucket/key, downloads the object (at most
+ * DATA_MAX_BYTES) to a new file under TMPDIR, whose path is written into
+ * local (len bytes), and points s->data_path at it, s->data_source at the
+ * URL. Does nothing (local "") for any other DATA_PATH. Returns 0, or -1
+ * with err set; the caller unlinks local when it is not "". */
+#define DATA_MAX_BYTES (4ull << 30)
+int trainer_data_fetch(struct train_settings *s, char *local, size_t len,
+                       struct fr_error *err);
+
+/* copy-store: copies every version of MODEL_DIR into COPY_TO (either a
+ * directory or s3://), each model.bin decoded and checked against its
+ * metadata.json's checksum before it is written and read back after, then
+ * points COPY_TO's current where MODEL_DIR's points. A version already in
+ * COPY_TO with the same model.bin is skipped; with another, it is an
+ * error. Returns an exit status. */
+int trainer_copy_store(const struct train_settings *s);
 
 /* The commands; each returns an exit status and prints its own errors. */
 int trainer_train(const struct train_settings *s);

@@ -56,6 +56,10 @@ fail_setup() {
 }
 
 [[ -x $test_bin ]] || fail_setup "$test_bin is missing: run make s3-test"
+for b in forest-train forest-serve; do
+	[[ -x $repo/build/asan/$b ]] || fail_setup "build/asan/$b is missing: run make s3-test"
+done
+command -v python3 >/dev/null || fail_setup "python3 is missing (the store tests' relay)"
 command -v curl >/dev/null || fail_setup "curl is missing (scripts/install-deps.sh test)"
 
 weed_dir=$("$here/build-seaweedfs.sh") || fail_setup "building weed failed"
@@ -139,7 +143,25 @@ AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID="$access_key" \
 	env -u AWS_ENDPOINT_URL_S3 -u AWS_SESSION_TOKEN -u AWS_MAX_ATTEMPTS \
 	"$test_bin" >"$tmp/test.out" 2>&1
 rc=$?
-log "tests took $((SECONDS - t0))s; the whole run $((SECONDS - start))s"
+log "client tests took $((SECONDS - t0))s"
+
+# The model store on S3: forest-train and forest-serve against the bucket.
+t1=$SECONDS
+AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID="$access_key" \
+	AWS_SECRET_ACCESS_KEY="$secret_key" AWS_REGION=us-east-1 \
+	S3_TEST_BUCKET="$bucket" S3_TEST_TMP="$tmp" S3_TEST_PORT="$s3_port" \
+	S3_TEST_CURL_CONF="$tmp/curl.conf" \
+	env -u AWS_ENDPOINT_URL_S3 -u AWS_SESSION_TOKEN -u AWS_MAX_ATTEMPTS \
+	"$here/store.sh" >"$tmp/store.out" 2>&1
+store_rc=$?
+log "store tests took $((SECONDS - t1))s; the whole run $((SECONDS - start))s"
+store_closing=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/store.out" | tail -n 1)
+if [[ -z $store_closing ]]; then
+	cat "$tmp/store.out"
+	log "error: store.sh ended without its closing line (exit $store_rc)"
+	store_closing="0 passed, 1 failed"
+	store_rc=1
+fi
 closing=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/test.out" | tail -n 1)
 [[ -n $closing ]] || {
 	cat "$tmp/test.out"
@@ -150,8 +172,11 @@ closing=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$tmp/test.out" | tail -n 1)
 passed=${closing%% *}
 failed=$(cut -d' ' -f3 <<<"$closing")
 grep -vxF "$closing" "$tmp/test.out"
+grep -vxF "$store_closing" "$tmp/store.out"
+passed=$((passed + ${store_closing%% *}))
+failed=$((failed + $(cut -d' ' -f3 <<<"$store_closing")))
 # One more check here: nothing secret reached the output.
-if grep -qF -e "$secret_key" "$tmp/test.out"; then
+if grep -qF -e "$secret_key" "$tmp/test.out" "$tmp/store.out"; then
 	echo "FAIL output-1 the test output contains the secret key"
 	failed=$((failed + 1))
 else
@@ -159,4 +184,4 @@ else
 	passed=$((passed + 1))
 fi
 echo "$passed passed, $failed failed"
-((rc == 0 && failed == 0))
+((rc == 0 && store_rc == 0 && failed == 0))

@@ -1,0 +1,278 @@
+#!/usr/bin/env bash
+# The model store on S3 (MODEL_DIR=s3://...) end to end, against the
+# SeaweedFS that tests/s3/run.sh started: forest-train and forest-serve
+# (the ASan builds) train into the bucket, serve from it, hot-reload, roll
+# back, prune, shard and merge, and meet the faults: wrong credentials, a
+# missing bucket, the endpoint down at start and mid-serving, a corrupt
+# model.bin, the store dying mid-upload. The endpoint's faults go through
+# tests/s3/proxy.py, a TCP relay in front of the real store.
+#
+# Called by run.sh with AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+# AWS_SECRET_ACCESS_KEY, S3_TEST_BUCKET, S3_TEST_TMP (a private directory),
+# S3_TEST_CURL_CONF (curl's credentials file) and S3_TEST_PORT (the S3
+# port). Prints one line per check and closes with "N passed, N failed".
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+train="$repo/build/asan/forest-train"
+serve="$repo/build/asan/forest-serve"
+bucket=$S3_TEST_BUCKET
+tmp=$S3_TEST_TMP/store
+endpoint=$AWS_ENDPOINT_URL
+store="s3://$bucket/store"
+passed=0
+failed=0
+pids=()
+mkdir -p "$tmp"
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# Small and quick: 4 series of 400 days, 10 trees; a generous gate so every
+# retrain is promoted unless a check says otherwise.
+export SYNTH_SERIES=4 SYNTH_DAYS=400 N_ESTIMATORS=10 AS_OF=2026-06-30 \
+	PROMOTE_MAX_REGRESSION=1000 N_THREADS=2 MAX_DEPTH=6
+unset MODEL_PATH DATA_PATH MODEL_VERSION KEEP_VERSIONS SHARD_RUN SHARD_COUNT \
+	SHARD_INDEX QUIET
+
+check() { # name, description, then a command whose status decides
+	local name=$1 what=$2
+	shift 2
+	if "$@"; then
+		echo "ok   $name $what"
+		passed=$((passed + 1))
+	else
+		echo "FAIL $name $what"
+		failed=$((failed + 1))
+	fi
+}
+
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+	done
+}
+trap cleanup EXIT
+
+# Signed requests straight to the store (not through the code under test).
+s3curl() { curl -s -K "$S3_TEST_CURL_CONF" --aws-sigv4 "aws:amz:us-east-1:s3" "$@"; }
+s3get() { s3curl -f "$endpoint/$bucket/$1"; }
+# curl 7.88 signs x-amz-content-sha256 only when given (tests/s3/README.md).
+s3put() {
+	s3curl -f -X PUT -H "x-amz-content-sha256: $(sha256sum <"$2" | cut -d' ' -f1)" \
+		--data-binary "@$2" "$endpoint/$bucket/$1" >/dev/null
+}
+s3exists() { [[ $(s3curl -o /dev/null -w '%{http_code}' -I "$endpoint/$bucket/$1") == 200 ]]; }
+current() { s3get store/current; }
+
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 10000))
+		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+wait_for() { # seconds, command...: polls every 0.2 s
+	local deadline=$((SECONDS + $1))
+	shift
+	while ((SECONDS < deadline)); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	"$@"
+}
+
+http_code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+served_version() { curl -s "http://127.0.0.1:$1/model" | sed -n 's/.*"version":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1; }
+
+start_proxy() { # listen port, extra args...
+	local port=$1
+	shift
+	python3 "$here/proxy.py" "$port" "$S3_TEST_PORT" "$@" >"$tmp/proxy.$port.log" 2>&1 &
+	proxy_pid=$!
+	pids+=("$proxy_pid")
+	wait_for 10 grep -q listening "$tmp/proxy.$port.log"
+}
+stop_proxy() { kill "$proxy_pid" 2>/dev/null; wait "$proxy_pid" 2>/dev/null; }
+
+start_serve() { # name, port, endpoint
+	MODEL_DIR=$store AWS_ENDPOINT_URL=$3 HOST=127.0.0.1 PORT=$2 \
+		RELOAD_INTERVAL_SECONDS=0.5 "$serve" >"$tmp/$1.log" 2>&1 &
+	pids+=($!)
+	eval "$1_pid=$!"
+}
+
+predict='{"features": {"lag_1": 120.5, "lag_2": 118, "lag_3": 119, "lag_7": 121, "lag_14": 117, "lag_28": 115, "roll_mean_7": 119.2, "roll_std_7": 2.1, "roll_mean_28": 118.0, "roll_std_28": 3.3, "day_of_week": 2, "day_of_month": 15, "month": 3, "promo": 1, "holiday": 0}}'
+predicts() { [[ $(http_code -X POST "http://127.0.0.1:$1/predict" -d "$predict") == 200 ]]; }
+
+# ---- train, serve, retrain, roll back -----------------------------------
+
+MODEL_DIR=$store MODEL_VERSION=v1 "$train" >"$tmp/train-v1.out" 2>&1
+check store-1 "train into $store: exit 0, current is v1" \
+	test "$?-$(current)" == "0-v1"
+check store-2 "v1 has model.bin, metadata.json and report.svg" \
+	eval 's3exists store/versions/v1/model.bin && s3exists store/versions/v1/metadata.json && s3exists store/versions/v1/report.svg'
+s3get store/versions/v1/metadata.json >"$tmp/v1.json"
+crc_meta=$(sed -n 's/.*"checksum":[[:space:]]*"crc32:\([0-9a-f]*\)".*/\1/p' "$tmp/v1.json" | head -n 1)
+check store-3 "the trainer says model.bin was read back and verified, its crc32 in metadata.json" \
+	grep -q "wrote version v1 (model.bin .*crc32 $crc_meta, verified)" "$tmp/train-v1.out"
+
+port=$(free_port)
+start_serve serve "$port" "$endpoint"
+check store-4 "forest-serve on MODEL_DIR=$store: /ready 200, serves v1" \
+	wait_for 30 eval "[[ \$(http_code http://127.0.0.1:$port/ready) == 200 && \$(served_version $port) == v1 ]]"
+check store-5 "POST /predict answers 200" predicts "$port"
+
+MODEL_DIR=$store MODEL_VERSION=v2 "$train" >"$tmp/train-v2.out" 2>&1
+check store-6 "retrain v2: current is v2, the server hot-reloads it" \
+	wait_for 20 eval "[[ \$(current) == v2 && \$(served_version $port) == v2 ]]"
+MODEL_DIR=$store MODEL_VERSION=v1 "$train" >"$tmp/train-again.out" 2>&1
+rc=$?
+check store-7 "MODEL_VERSION v1 again: exit 2, 'already exists', v1 unchanged" \
+	eval "[[ $rc == 2 ]] && grep -q 'already exists' '$tmp/train-again.out' && s3get store/versions/v1/metadata.json | cmp -s - '$tmp/v1.json'"
+MODEL_DIR=$store MODEL_VERSION=v1 "$train" promote >"$tmp/promote.out" 2>&1
+check store-8 "promote v1 (rollback): current v1, the server serves v1" \
+	wait_for 20 eval "[[ \$(current) == v1 && \$(served_version $port) == v1 ]]"
+MODEL_DIR=$store MODEL_VERSION=nope "$train" promote >"$tmp/promote-nope.out" 2>&1
+rc=$?
+check store-9 "promote a version that does not exist: exit 1, current still v1" \
+	eval "[[ $rc == 1 && \$(current) == v1 ]] && grep -q 'NoSuchKey' '$tmp/promote-nope.out'"
+
+# ---- KEEP_VERSIONS -------------------------------------------------------
+
+# v1, v2; v3 with KEEP_VERSIONS=2 is promoted, then the oldest, v1, goes
+# (pruning follows promotion, as on the filesystem).
+MODEL_DIR=$store MODEL_VERSION=v3 KEEP_VERSIONS=2 "$train" >"$tmp/train-v3.out" 2>&1
+check store-10 "KEEP_VERSIONS=2: v1 (oldest) deleted whole, v2 and v3 (current) kept" \
+	eval "! s3exists store/versions/v1/model.bin && ! s3exists store/versions/v1/metadata.json && ! s3exists store/versions/v1/report.svg && s3exists store/versions/v2/model.bin && s3exists store/versions/v3/model.bin && [[ \$(current) == v3 ]]"
+# KEEP_VERSIONS=1 with v2 rolled back to: the new v4 and current v2 stay.
+MODEL_DIR=$store MODEL_VERSION=v2 "$train" promote >/dev/null 2>&1
+MODEL_DIR=$store MODEL_VERSION=v4 KEEP_VERSIONS=1 PROMOTE_MAX_REGRESSION=0 \
+	GATE_MIN_ROWS=1000000 "$train" >"$tmp/train-v4.out" 2>&1
+check store-10b "KEEP_VERSIONS=1: v3 deleted, v4 (new) kept, current kept or promoted" \
+	eval "! s3exists store/versions/v3/model.bin && s3exists store/versions/v4/model.bin"
+
+# ---- shards and merge ----------------------------------------------------
+
+ok=1
+for i in 0 1; do
+	MODEL_DIR=$store SHARD_RUN=r1 SHARD_COUNT=2 SHARD_INDEX=$i "$train" >"$tmp/shard-$i.out" 2>&1 || ok=0
+done
+check store-11 "two shards written to store/shards/r1/" \
+	eval "[[ $ok == 1 ]] && s3exists store/shards/r1/shard-0-of-2.bin && s3exists store/shards/r1/shard-1-of-2.bin"
+MODEL_DIR=$store SHARD_RUN=r1 SHARD_COUNT=2 MODEL_VERSION=merged "$train" merge >"$tmp/merge.out" 2>&1
+rc=$?
+check store-12 "merge: version 'merged' promoted, the shards removed" \
+	eval "[[ $rc == 0 && \$(current) == merged ]] && ! s3exists store/shards/r1/shard-0-of-2.bin && ! s3exists store/shards/r1/shard-1-of-2.bin"
+
+# ---- DATA_PATH on S3 -----------------------------------------------------
+
+"$train" synth --out "$tmp/demand.csv" >/dev/null 2>&1
+s3put data/demand.csv "$tmp/demand.csv"
+MODEL_DIR=$store MODEL_VERSION=fromcsv DATA_PATH="s3://$bucket/data/demand.csv" \
+	"$train" >"$tmp/train-csv.out" 2>&1
+rc=$?
+check store-13 "DATA_PATH=s3://$bucket/data/demand.csv: trained (exit $rc), the source recorded as the URL" \
+	eval "[[ $rc == 0 ]] && s3get store/versions/fromcsv/metadata.json | grep -q '\"source\":[[:space:]]*\"s3://$bucket/data/demand.csv\"'"
+
+# ---- faults at the trainer -----------------------------------------------
+
+before=$(current)
+MODEL_DIR=$store MODEL_VERSION=w1 AWS_SECRET_ACCESS_KEY=not-the-secret-0123456789 \
+	"$train" >"$tmp/wrong.out" 2>"$tmp/wrong.err"
+rc=$?
+check store-14 "wrong secret: exit 1, one line naming s3://$bucket/store/current and SignatureDoesNotMatch, no secret" \
+	eval "[[ $rc == 1 && \$(wc -l <'$tmp/wrong.err') == 1 ]] && grep -q 's3://$bucket/store/current.*SignatureDoesNotMatch (403)' '$tmp/wrong.err' && ! grep -q not-the-secret '$tmp/wrong.err' '$tmp/wrong.out' && ! grep -q training '$tmp/wrong.out'"
+MODEL_DIR="s3://no-such-bucket-$RANDOM/store" "$train" >"$tmp/nobucket.out" 2>"$tmp/nobucket.err"
+rc=$?
+check store-15 "missing bucket: exit 1, NoSuchBucket (404) named" \
+	eval "[[ $rc == 1 ]] && grep -q 'NoSuchBucket (404)' '$tmp/nobucket.err'"
+down_port=$(free_port)
+t0=$SECONDS
+MODEL_DIR=$store AWS_ENDPOINT_URL="http://127.0.0.1:$down_port" "$train" >"$tmp/down.out" 2>"$tmp/down.err"
+rc=$?
+check store-16 "endpoint down at start: exit 1 before training, in $((SECONDS - t0)) s" \
+	eval "[[ $rc == 1 ]] && ! grep -q 'training' '$tmp/down.out' && grep -q 'cannot GET s3://$bucket/store/current' '$tmp/down.err'"
+
+# The store dies while model.bin is being uploaded.
+proxy_port=$(free_port)
+start_proxy "$proxy_port" --die-on-put versions/killed/model.bin
+MODEL_DIR=$store MODEL_VERSION=killed AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" \
+	"$train" >"$tmp/killed.out" 2>"$tmp/killed.err"
+rc=$?
+wait "$proxy_pid" 2>/dev/null
+check store-17 "store killed mid-upload: exit $rc (non-zero), current still $before" \
+	eval "[[ $rc != 0 && \$(current) == '$before' ]] && grep -q 'killed' '$tmp/killed.err'"
+
+# ---- copy-store: S3 -> directory -> S3 ------------------------------------
+
+mkdir -p "$tmp/copy"
+MODEL_DIR=$store COPY_TO="$tmp/copy" "$train" copy-store >"$tmp/copy-out.out" 2>&1
+rc=$?
+n_src=$(grep -c '^forest-train: copied .* to ' "$tmp/copy-out.out")
+check store-25 "copy-store to a directory: exit $rc, $n_src versions, current -> versions/$(current)" \
+	eval "[[ $rc == 0 && $n_src -ge 3 && \$(readlink '$tmp/copy/current') == versions/\$(current) ]]"
+MODEL_DIR="$tmp/copy" COPY_TO="s3://$bucket/store2" "$train" copy-store >"$tmp/copy-back.out" 2>&1
+rc=$?
+check store-26 "copy-store back to s3://$bucket/store2: exit $rc, the same versions and current" \
+	eval "[[ $rc == 0 && \$(grep -c '^forest-train: copied .* to ' '$tmp/copy-back.out') == $n_src && \$(s3get store2/current) == \$(current) ]]"
+MODEL_DIR="$tmp/copy" COPY_TO="s3://$bucket/store2" "$train" copy-store >"$tmp/copy-again.out" 2>&1
+rc=$?
+check store-27 "copy-store again: exit $rc, every version already there" \
+	eval "[[ $rc == 0 ]] && grep -q 'copied 0 versions, $n_src already there' '$tmp/copy-again.out'"
+
+# ---- faults at the server ------------------------------------------------
+
+# A corrupt model.bin named by current: refused, the old model kept.
+served=$(served_version "$port")
+s3get store/versions/$before/model.bin | head -c 1000 >"$tmp/truncated.bin"
+s3put store/versions/bad/model.bin "$tmp/truncated.bin"
+s3get store/versions/$before/metadata.json >"$tmp/bad.json"
+s3put store/versions/bad/metadata.json "$tmp/bad.json"
+s3get store/versions/$before/report.svg >"$tmp/bad.svg"
+s3put store/versions/bad/report.svg "$tmp/bad.svg"
+printf bad >"$tmp/current-bad"
+s3put store/current "$tmp/current-bad"
+check store-18 "a truncated model.bin named by current: refused (model_refused), still serving $served" \
+	wait_for 20 eval "grep -q '\"model_refused\".*versions/bad/model.bin' '$tmp/serve.log' && [[ \$(served_version $port) == '$served' ]] && predicts $port"
+mkdir -p "$tmp/copy2"
+MODEL_DIR=$store COPY_TO="$tmp/copy2" "$train" copy-store >"$tmp/copy-bad.out" 2>&1
+rc=$?
+check store-28 "copy-store refuses the truncated version: exit $rc, naming versions/bad" \
+	eval "[[ $rc == 1 ]] && grep -q 'versions/bad/model.bin' '$tmp/copy-bad.out'"
+printf '%s' "$before" >"$tmp/current-good"
+s3put store/current "$tmp/current-good"
+
+# Endpoint down when the server starts: not ready, then ready once it is up.
+proxy_port=$(free_port)
+port2=$(free_port)
+start_serve serve2 "$port2" "http://127.0.0.1:$proxy_port"
+sleep 3
+check store-19 "endpoint down at the server's start: /ready 503" \
+	test "$(http_code "http://127.0.0.1:$port2/ready")" == 503
+start_proxy "$proxy_port"
+check store-20 "the store comes up: /ready 200 and /predict answers" \
+	wait_for 30 eval "[[ \$(http_code http://127.0.0.1:$port2/ready) == 200 ]] && predicts $port2"
+
+# Down while serving: keeps serving, logs once, counts every failed poll.
+stop_proxy
+sleep 3
+errors=$(curl -s "http://127.0.0.1:$port2/metrics" | sed -n 's/^forest_serve_model_store_errors_total //p')
+check store-21 "endpoint down mid-serving: /predict still 200, /ready 200" \
+	eval "predicts $port2 && [[ \$(http_code http://127.0.0.1:$port2/ready) == 200 ]]"
+check store-22 "each outage logged once (store_unreachable: the one at start, this one) while forest_serve_model_store_errors_total counts $errors failed polls" \
+	eval "[[ \$(grep -c '\"store_unreachable\"' '$tmp/serve2.log') == 2 && \${errors:-0} -ge 3 ]]"
+start_proxy "$proxy_port"
+check store-23 "the store back: store_recovered logged" \
+	wait_for 20 grep -q '"store_recovered"' "$tmp/serve2.log"
+
+# ---- no secret anywhere --------------------------------------------------
+
+check store-24 "no output, log or answer holds the secret key" \
+	eval "! grep -rqF -e '$AWS_SECRET_ACCESS_KEY' '$tmp' && ! curl -s http://127.0.0.1:$port/model | grep -qF -e '$AWS_SECRET_ACCESS_KEY'"
+
+echo "$passed passed, $failed failed"
+((failed == 0))
