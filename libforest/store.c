@@ -72,7 +72,8 @@ struct model *store_model_load(const char *path, uint32_t *crc,
 
     if (!store_is_s3(path))
         return model_load(path, crc, err);
-    if (s3store_read(path, MODEL_MAX_BYTES, &buf, &len, err) != 0)
+    /* model_load's steps, with the bytes from the object store. */
+    if (store_read(path, MODEL_MAX_BYTES, &buf, &len, err) != 0)
         return NULL;
     m = model_decode(buf, len, crc, err);
     if (m == NULL)
