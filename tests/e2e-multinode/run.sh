@@ -63,10 +63,31 @@ node_ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}
 
 cluster_exists() { kind get clusters 2>/dev/null | grep -qx "$MN_CLUSTER"; }
 
+# The kubelets set host-wide sysctls (vm.overcommit_memory, kernel.panic,
+# ...: not namespaced), as on any kind host; saved before the cluster
+# starts, restored at teardown, as tests/e2e/cluster-up.sh does.
+HOST_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+	kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+
+save_sysctls() {
+	local s
+	mkdir -p "$MN_STATE" || return 1
+	[[ -e $MN_STATE/sysctls.saved ]] && return 0
+	for s in "${HOST_SYSCTLS[@]}"; do
+		echo "$s=$(sysctl -n "$s")" || return 1
+	done >"$MN_STATE/sysctls.saved"
+}
+
+restore_sysctls() {
+	[[ -f $MN_STATE/sysctls.saved ]] || return 0
+	sysctl -q -p "$MN_STATE/sysctls.saved" >/dev/null
+}
+
 cluster_down() {
 	if cluster_exists; then
 		kind delete cluster --name "$MN_CLUSTER" --kubeconfig "$MN_KUBECONFIG" || return 1
 	fi
+	restore_sysctls || return 1
 	rm -rf "$MN_STATE" || return 1
 }
 
@@ -118,6 +139,7 @@ write_kind_config() {
 }
 
 cluster_up() {
+	save_sysctls || return 1
 	write_kind_config || return 1
 	# Docker keeps images on fuse-overlayfs here: kind would pick its
 	# fuse-overlayfs snapshotter, which the node image lacks. The nodes'
