@@ -22,9 +22,13 @@ scripts/base-image.sh "$dockerfile"
 ctx=$(mktemp -d)
 trap 'rm -rf "$ctx"' EXIT
 cp "$weed_dir/weed" "$ctx/weed"
-docker build -q --pull=false -f "$dockerfile" --build-arg VERSION="$SEAWEEDFS_VERSION" \
-	-t "$image" "$ctx" >/dev/null || {
+cp "$dockerfile" "$ctx/Dockerfile"
+# Docker's output only on failure (the legacy builder's deprecation notice
+# would otherwise fill the log of every run).
+if ! docker build -q --pull=false --build-arg VERSION="$SEAWEEDFS_VERSION" \
+	-t "$image" "$ctx" >"$ctx/build.log" 2>&1; then
+	tail -n 30 "$ctx/build.log" >&2
 	echo "build-seaweedfs-image: error: docker build of $image failed" >&2
 	exit 1
-}
+fi
 echo "build-seaweedfs-image: built $image" >&2

@@ -101,12 +101,23 @@ base_image() {
 	"$repo/scripts/base-image.sh" "$repo/images/seaweedfs/Dockerfile" >&2 || return 1
 }
 
+# quiet_build ARGS...: docker build ARGS; its output (and the legacy
+# builder's deprecation notice) shown only when the build fails.
+quiet_build() {
+	local out rc=0
+	out=$(mktemp) || return 1
+	docker build "$@" >"$out" 2>&1 || rc=$?
+	((rc == 0)) || tail -n 30 "$out" >&2
+	rm -f "$out"
+	return "$rc"
+}
+
 # dbuild TAG TARGET CONTEXT [BUILD-ARGS...]: one target of images/k8s.
 dbuild() {
 	local tag=$1 target=$2 ctx=$3
 	shift 3
-	docker build -q --pull=false -f "$here/images/k8s/Dockerfile" --target "$target" \
-		"$@" -t "$tag" "$ctx" >/dev/null || {
+	quiet_build -q --pull=false -f "$here/images/k8s/Dockerfile" --target "$target" \
+		"$@" -t "$tag" "$ctx" || {
 		log "docker build of $tag failed"
 		return 1
 	}
@@ -134,7 +145,7 @@ build_component_images() {
 		gcc -static -O2 -Wall -Wextra -Werror -o "$ctx/pause" "$repo/tests/e2e/images/pause.c" || return 1
 		strip "$ctx/pause" || return 1
 		printf 'FROM scratch\nCOPY pause /pause\nENTRYPOINT ["/pause"]\n' >"$ctx/Dockerfile.pause" || return 1
-		docker build -q -f "$ctx/Dockerfile.pause" -t "$PAUSE_IMAGE" "$ctx" >/dev/null || return 1
+		quiet_build -q -f "$ctx/Dockerfile.pause" -t "$PAUSE_IMAGE" "$ctx" || return 1
 	} || rc=1
 	rm -rf "$ctx"
 	return "$rc"
@@ -186,8 +197,7 @@ build_node_image() {
 		for img in "${CP_IMAGES[@]}"; do
 			docker save -o "$ctx/images/$(tr -c 'A-Za-z0-9_.-' _ <<<"$img").tar" "$img" || return 1
 		done
-		docker build -q --pull=false \
-			--label "mini-ml.inputs=$hash" -t "$tag" "$ctx" >/dev/null || {
+		quiet_build -q --pull=false --label "mini-ml.inputs=$hash" -t "$tag" "$ctx" || {
 			log "docker build of $tag failed"
 			return 1
 		}
@@ -203,7 +213,7 @@ build_seaweedfs_image() {
 # Debian's curl (7.88, with --aws-sigv4) for the S3 and NetworkPolicy checks.
 build_curl_image() {
 	printf 'FROM %s\nRUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends curl ca-certificates && rm -rf /var/lib/apt/lists/*\nUSER 65532:65532\n' \
-		"$BASE_IMAGE" | docker build -q --pull=false -t "$CURL_IMAGE" - >/dev/null
+		"$BASE_IMAGE" | quiet_build -q --pull=false -t "$CURL_IMAGE" -
 }
 
 main() {
