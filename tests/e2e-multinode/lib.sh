@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # settings used by the scripts that source it
 # Settings for the multi-node e2e (tests/e2e-multinode); sourced after
 # tests/e2e/lib.sh, never run.
 #
@@ -31,11 +32,8 @@ MN_POD_SUBNET=10.244.0.0/16
 MN_SERVICE_SUBNET=10.96.0.0/16
 
 mkc() { "$K8S_BIN/kubectl" --kubeconfig "$MN_KUBECONFIG" "$@"; }
-# kind, with tests/e2e-multinode/kind-docker as the `docker` it runs: that
+# kind, with tests/e2e-multinode/shim/docker as the `docker` it runs: that
 # turns `docker run/exec --privileged` into what this host allows.
 MN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-kind() {
-	mkdir -p "$MN_STATE/bin" && ln -sf "$MN_DIR/kind-docker" "$MN_STATE/bin/docker" &&
-		PATH="$MN_STATE/bin:$PATH" "$KIND_BIN/kind" "$@"
-}
+kind() { PATH="$MN_DIR/shim:$PATH" "$KIND_BIN/kind" "$@"; }
 CURL_IMAGE=docker.io/mini-ml-e2e/curl:1

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The platform on the object store, on the multi-node cluster: sourced by
 # run.sh, run only once forest-train and forest-serve support
 # MODEL_DIR=s3:// (issue 13, items 1-3). Until then run.sh prints each of
@@ -7,6 +8,7 @@
 MODEL_BUCKET=models
 MODEL_PREFIX=platform
 NODE_PORT=30800
+# shellcheck disable=SC2154 # repo: set by run.sh
 PREDICT_BODY="$repo/tests/e2e/data/predict-request.json"
 
 platform_images() {
@@ -74,9 +76,9 @@ restarts() {
 
 # all_serve V: 20 answers in a row through the Service all carry V.
 all_serve() {
-	local i ip
+	local ip
 	ip=$(node_ip "$(node_names | head -n 1)")
-	for i in $(seq 20); do
+	for _ in $(seq 20); do
 		[[ $(predict_on "$ip") == "$1" ]] || return 1
 	done
 }
