@@ -8,6 +8,7 @@
 #   make images     container images (model/Dockerfile, api/Dockerfile)
 #   make e2e        the whole platform on a real Kubernetes (tests/e2e)
 #   make s3-test    the S3 client against a SeaweedFS built here (tests/s3)
+#   make e2e-multinode  SeaweedFS and NetworkPolicies on a 3-node kind cluster
 
 CC      ?= cc
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
@@ -59,7 +60,7 @@ FUZZ_OBJ      := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(SERVE_CORE_SRC))
 FUZZ_TARGETS  := request model
 
 .PHONY: all deps test run bench bench-forecast images image-test manifest-test e2e e2e-build-test \
-        s3-test fuzz clean
+        s3-test e2e-multinode seaweedfs-image fuzz clean
 
 all: build/forest-train build/forest-serve
 
@@ -154,6 +155,16 @@ clean:
 # /var/cache/mini-ml-e2e), the whole user flow on it, then teardown.
 e2e:
 	tests/e2e/run.sh
+
+# A kind cluster (1 control plane, 2 workers) from a node image built here
+# offline, NetworkPolicies enforced (kube-router), SeaweedFS from
+# overlays/object-store, checks, teardown (tests/e2e-multinode/run.sh).
+e2e-multinode:
+	tests/e2e-multinode/run.sh
+
+# The object store's image for overlays/object-store (images/seaweedfs).
+seaweedfs-image:
+	scripts/build-seaweedfs-image.sh
 
 # The S3 client against a real SeaweedFS on loopback, built from the Go
 # module proxy into the e2e cache (tests/s3/run.sh; not part of make test).

@@ -67,8 +67,9 @@ is_built() {
 
 # stamp_done DIR BINARY...: write DIR/.done once every BINARY in DIR exists,
 # is executable and prints a version. A binary named "kubectl" is asked with
-# `version --client`, "weed" (SeaweedFS) with `version`, every other with
-# `--version`. Returns 1, writing no stamp, otherwise.
+# `version --client`, "weed" (SeaweedFS) and "kind" with `version`,
+# "kubeadm" with `version -o short`, every other with `--version`. Returns
+# 1, writing no stamp, otherwise.
 stamp_done() {
 	local dir=$1 bin out
 	shift
@@ -79,7 +80,8 @@ stamp_done() {
 		}
 		case $bin in
 		kubectl) out=$("$dir/$bin" version --client 2>&1) || out="" ;;
-		weed) out=$("$dir/$bin" version 2>&1) || out="" ;;
+		weed | kind) out=$("$dir/$bin" version 2>&1) || out="" ;;
+		kubeadm) out=$("$dir/$bin" version -o short 2>&1) || out="" ;;
 		*) out=$("$dir/$bin" --version 2>&1) || out="" ;;
 		esac
 		[[ -n $out ]] || {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Offline checks of everything under k8s/ (make manifest-test):
+# Offline checks of everything under k8s/ and overlays/ (make manifest-test):
 #   - one object per file, and every file listed in its kustomization.yaml;
 #   - the base and each example render (kubectl kustomize, or kustomize);
 #   - the rendered objects pass tests/manifests/k8scheck: strict decoding
@@ -40,7 +40,7 @@ else
 fi
 
 # One object per file; each file of a kustomization directory is listed in it.
-for f in $(find k8s -name '*.yaml' ! -name kustomization.yaml | sort); do
+for f in $(find k8s overlays -name '*.yaml' ! -name kustomization.yaml | sort); do
     n=$(grep -c '^kind:' "$f")
     [ "$n" = 1 ]
     test_cond "$f holds one object (has $n)" $?
@@ -53,7 +53,7 @@ done
 
 # Render: the kustomizations, and the example Jobs applied with -f.
 : >"$OUT/all.yaml"
-for k in $(find k8s -name kustomization.yaml | sort); do
+for k in $(find k8s overlays -name kustomization.yaml | sort); do
     d=$(dirname "$k")
     render "$d" >"$OUT/one.yaml" 2>&1
     test_cond "kustomize renders $d" $? "$OUT/one.yaml"

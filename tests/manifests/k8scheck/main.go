@@ -12,8 +12,9 @@
 //     every object and pod template, no version in selectors, requests and
 //     a memory limit on every container, read-only root filesystem, no
 //     service-account token, probes on named ports;
-//   - every NetworkPolicy governs ingress and egress and allows no egress
-//     (overlays that need some add it);
+//   - every NetworkPolicy governs ingress and egress; the base allows no
+//     egress, and an overlay that needs some adds narrow rules only: each
+//     names its peers by pod or namespace selector and its ports;
 //   - a Deployment an HPA scales sets no replicas (the HPA owns the count;
 //     a re-apply would cut a scaled-out Deployment back to the file's).
 //
@@ -68,7 +69,9 @@ func checkSelector(what string, s map[string]string) {
 	}
 }
 
-func checkPod(what string, meta metav1.ObjectMeta, spec *corev1.PodSpec) {
+// checkPod checks a pod template; claims are the names of a StatefulSet's
+// volumeClaimTemplates, which its containers may mount like volumes.
+func checkPod(what string, meta metav1.ObjectMeta, spec *corev1.PodSpec, claims ...string) {
 	checkLabels(what+" pod template", meta.Labels)
 	ev, err := policy.NewEvaluator(policy.DefaultChecks())
 	if err != nil {
@@ -100,6 +103,9 @@ func checkPod(what string, meta metav1.ObjectMeta, spec *corev1.PodSpec) {
 			found := false
 			for _, v := range spec.Volumes {
 				found = found || v.Name == m.Name
+			}
+			for _, cl := range claims {
+				found = found || cl == m.Name
 			}
 			check(cw+" volumeMount "+m.Name+" has a volume", found, "no such volume")
 		}
@@ -172,6 +178,8 @@ func main() {
 			obj = &batchv1.CronJob{}
 		case "apps/v1/Deployment":
 			obj = &appsv1.Deployment{}
+		case "apps/v1/StatefulSet":
+			obj = &appsv1.StatefulSet{}
 		case "autoscaling/v2/HorizontalPodAutoscaler":
 			obj = &autoscalingv2.HorizontalPodAutoscaler{}
 		case "policy/v1/PodDisruptionBudget":
@@ -209,6 +217,14 @@ func main() {
 			checkSelector("Deployment/"+o.Name, o.Spec.Selector.MatchLabels)
 			checkPod("Deployment/"+o.Name, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec)
 			deployments[o.Namespace+"/"+o.Name] = o.Spec.Replicas != nil
+		case *appsv1.StatefulSet:
+			meta = &o.ObjectMeta
+			checkSelector("StatefulSet/"+o.Name, o.Spec.Selector.MatchLabels)
+			claims := []string{}
+			for _, t := range o.Spec.VolumeClaimTemplates {
+				claims = append(claims, t.Name)
+			}
+			checkPod("StatefulSet/"+o.Name, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec, claims...)
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			meta = &o.ObjectMeta
 			hpas = append(hpas, o)
@@ -227,7 +243,15 @@ func main() {
 			w := "NetworkPolicy/" + o.Name
 			check(w+" policyTypes has Ingress", types[networkingv1.PolicyTypeIngress], fmt.Sprint(o.Spec.PolicyTypes))
 			check(w+" policyTypes has Egress", types[networkingv1.PolicyTypeEgress], fmt.Sprint(o.Spec.PolicyTypes))
-			check(w+" allows no egress", len(o.Spec.Egress) == 0, fmt.Sprintf("%d egress rules", len(o.Spec.Egress)))
+			for i, r := range o.Spec.Egress {
+				narrow := len(r.To) > 0 && len(r.Ports) > 0
+				for _, p := range r.To {
+					if p.IPBlock != nil || (p.PodSelector == nil && p.NamespaceSelector == nil) {
+						narrow = false
+					}
+				}
+				check(fmt.Sprintf("%s egress rule %d names its peers by selector and its ports", w, i), narrow, fmt.Sprintf("%+v", r))
+			}
 		}
 		name = tm.Kind + "/" + meta.Name
 		check(name+" decodes strictly", err == nil, fmt.Sprint(err))
