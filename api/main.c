@@ -60,7 +60,8 @@ static const struct config_option OPTIONS[] = {
      "address to listen on (IPv4, IPv6 such as ::, or a host name)",
      &S.host, 0, 0, NULL},
     {"MODEL_DIR", CONFIG_STRING, "/models",
-     "model store: serves MODEL_DIR/current -> versions/<v>/model.bin",
+     "model store: serves MODEL_DIR/current -> versions/<v>/model.bin; "
+     "a directory or s3://bucket/prefix",
      &S.model_dir, 0, 0, NULL},
     {"MODEL_PATH", CONFIG_STRING, NULL,
      "serve this model.bin instead of MODEL_DIR/current", &S.model_path, 0,

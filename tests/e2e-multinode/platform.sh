@@ -20,6 +20,13 @@ platform_images() {
 }
 
 platform_apply() {
+	local w
+	w=$(workers | tail -n 1) || return 1
+	# The bucket first, as k8s/README tells a user to: the trainer reads
+	# `current` before writing anything, and a missing bucket is an error
+	# (NoSuchBucket), not something it creates.
+	pod_run s3-mkbucket "$w" "$TRAINER_LABELS" sh /scripts/s3-roundtrip.sh \
+		"$STORE_EP" "$MODEL_BUCKET" "probe/bucket" >/dev/null || return 1
 	mkc apply -k "$repo/overlays/object-store" >/dev/null
 }
 
@@ -137,7 +144,9 @@ trainer_cannot_reach_api() {
 	local w ip out
 	w=$(workers | tail -n 1)
 	ip=$(mkc -n "$NS" get pods -l app.kubernetes.io/name=forest-serve -o jsonpath='{.items[0].status.podIP}') || return 1
-	out=$(reach np-trainer-api "$w" "$TRAINER_LABELS" "http://$ip:8000/health" 15) || return 1
+	# The trainer's own egress policy denies it; kube-router programs a new
+	# pod's egress chain a few seconds after it starts, so wait 15 s first.
+	out=$(reach np-trainer-api "$w" "$TRAINER_LABELS" "http://$ip:8000/health" 15 15) || return 1
 	log "trainer-labelled pod -> API pod :8000: $out"
 	[[ $out == blocked* ]]
 }

@@ -54,7 +54,7 @@ check() {
 
 pending_step() {
 	pending=$((pending + 1))
-	log "pending: needs MODEL_DIR=s3:// in forest-train and forest-serve: $1"
+	log "pending: $1"
 }
 
 node_names() { kind get nodes --name "$MN_CLUSTER" | sort; }
@@ -324,7 +324,7 @@ s3_roundtrip() {
 # reach NAME NODE LABELS URL SECONDS: the pod's verdict ("reached ...",
 # "blocked ...") after trying for up to SECONDS.
 reach() {
-	pod_run "$1" "$2" "$3" sh /scripts/reach.sh "$4" "$5" >/dev/null 2>&1 || return 1
+	pod_run "$1" "$2" "$3" sh /scripts/reach.sh "$4" "$5" "${6:-0}" >/dev/null 2>&1 || return 1
 	mkc -n "$NS" logs "$1" | tail -n 1
 }
 
@@ -353,8 +353,12 @@ policy_allows() {
 # help says so (issue 13, items 1-3).
 s3_binaries() {
 	make -s -C "$repo" build/forest-train build/forest-serve >/dev/null 2>&1 || return 1
-	"$repo/build/forest-train" --help 2>&1 | grep -q 's3://' &&
-		"$repo/build/forest-serve" --help 2>&1 | grep -q 's3://'
+	# Captured, then matched: `prog --help | grep -q` fails under pipefail
+	# whenever grep exits before the program has written everything.
+	local train serve
+	train=$("$repo/build/forest-train" --help 2>&1) || return 1
+	serve=$("$repo/build/forest-serve" --help 2>&1) || return 1
+	[[ $train == *s3://* && $serve == *s3://* ]]
 }
 
 # The platform steps (platform.sh) once the binaries support s3://.
@@ -369,7 +373,9 @@ platform_on_s3() {
 		"drain of a worker under load: the PDB holds, no request fails"
 		"NetworkPolicy: the trainer cannot reach the API")
 	if ! s3_binaries; then
-		for s in "${steps[@]}"; do pending_step "$s"; done
+		for s in "${steps[@]}"; do
+			pending_step "$s (needs MODEL_DIR=s3:// in forest-train and forest-serve)"
+		done
 		return 0
 	fi
 	platform_flow

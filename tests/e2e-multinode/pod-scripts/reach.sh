@@ -5,8 +5,12 @@
 # would prove nothing about a NetworkPolicy). The policy controller adds a
 # new pod's address to its allowed set a moment after the pod starts, so an
 # allowed pod may be refused at first; a denied one must stay refused.
-# Usage: reach.sh URL SECONDS
-url=$1 secs=${2:-15}
+# A denial by the pod's own egress policy starts only once the controller
+# has programmed the new pod (kube-router: a few seconds), so such a test
+# passes WAIT seconds first: before that, no policy applies to the pod yet.
+# Usage: reach.sh URL SECONDS [WAIT]
+url=$1 secs=${2:-15} wait=${3:-0}
+sleep "$wait"
 end=$(($(date +%s) + secs))
 while :; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 3 --max-time 5 "$url")
