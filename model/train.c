@@ -156,13 +156,6 @@ static int synth_load(const struct train_settings *s,
                           err);
 }
 
-/* Checks the settings whose faults would otherwise show only after the
- * data is loaded and the forest grown: MODEL_VERSION's syntax and, when
- * the command writes a version, that it is not taken yet; SHARD_RUN's
- * syntax when shards are used; SYNTH_SERIES x SYNTH_DAYS when synthetic
- * data is used. Returns 0, or -1 with err set to a message naming the
- * setting (the caller exits 2). A free MODEL_VERSION is checked again when
- * the version is committed, since another trainer may take it meanwhile. */
 /* How messages and metadata name DATA_PATH: as the user wrote it. */
 static const char *data_name(const struct train_settings *s)
 {
@@ -208,6 +201,13 @@ out:
     return rc;
 }
 
+/* Checks the settings whose faults would otherwise show only after the
+ * data is loaded and the forest grown: MODEL_VERSION's syntax and, when
+ * the command writes a version, that it is not taken yet; SHARD_RUN's
+ * syntax when shards are used; SYNTH_SERIES x SYNTH_DAYS when synthetic
+ * data is used. Returns 0, or -1 with err set to a message naming the
+ * setting (the caller exits 2). A free MODEL_VERSION is checked again when
+ * the version is committed, since another trainer may take it meanwhile. */
 static int check_settings(const struct train_settings *s, int what,
                           struct fr_error *err)
 {
