@@ -187,6 +187,8 @@ int main(int argc, char **argv)
         int status;
         if (trainer_data_fetch(&S, local, sizeof local, &err) != 0) {
             fprintf(stderr, "forest-train: error: %s\n", err.msg);
+            if (local[0] != '\0')
+                unlink(local); /* a partial download */
             return EXIT_ERROR;
         }
         status = strcmp(command, "train") == 0   ? trainer_train(&S)
