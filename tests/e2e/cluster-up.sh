@@ -28,17 +28,7 @@ CTR_SOCK="$E2E_RUN/containerd.sock"
 HOST_PACKAGES=(containerd runc containernetworking-plugins iptables conntrack
 	openssl busybox-static gcc libc6-dev curl)
 
-install_host_packages() {
-	local missing=() p
-	for p in "${HOST_PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-	done
-	((${#missing[@]} == 0)) && return 0
-	log "installing ${missing[*]}"
-	apt-get -o DPkg::Lock::Timeout=600 update -qq || return 1
-	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
-		install -y -qq "${missing[@]}" >/dev/null || return 1
-}
+install_host_packages() { install_packages "${HOST_PACKAGES[@]}"; }
 
 # start_proc NAME CMD...: run CMD in its own session, log to $LOGS/NAME.log.
 start_proc() {

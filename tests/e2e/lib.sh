@@ -77,3 +77,19 @@ wait_for() {
 }
 
 kc() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+# install_packages PKG...: installs the Debian packages not installed yet,
+# waiting for dpkg's lock if another apt holds it. Returns 0 or 1. (Read
+# whole, then matched: dpkg-query's output is one line.)
+install_packages() {
+	local missing=() p status
+	for p in "$@"; do
+		status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+		[[ $status == *"ok installed"* ]] || missing+=("$p")
+	done
+	((${#missing[@]} == 0)) && return 0
+	log "installing ${missing[*]}"
+	apt-get -o DPkg::Lock::Timeout=600 update -qq || return 1
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+		install -y -qq "${missing[@]}" >/dev/null || return 1
+}
