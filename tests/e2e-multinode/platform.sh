@@ -25,8 +25,15 @@ platform_apply() {
 	# The bucket first, as k8s/README tells a user to: the trainer reads
 	# `current` before writing anything, and a missing bucket is an error
 	# (NoSuchBucket), not something it creates.
-	pod_run s3-mkbucket "$w" "$TRAINER_LABELS" sh /scripts/s3-roundtrip.sh \
-		"$STORE_EP" "$MODEL_BUCKET" "probe/bucket" >/dev/null || return 1
+	# SeaweedFS can answer a first PUT into a bucket made a moment before
+	# with 500 InternalError; S3 clients retry 5xx, and so does this.
+	local try
+	for try in 1 2 3; do
+		pod_run s3-mkbucket "$w" "$TRAINER_LABELS" sh /scripts/s3-roundtrip.sh \
+			"$STORE_EP" "$MODEL_BUCKET" "probe/bucket" >/dev/null && break
+		((try < 3)) || return 1
+		sleep 2
+	done
 	mkc apply -k "$repo/overlays/object-store" >/dev/null
 }
 
