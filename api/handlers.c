@@ -196,7 +196,11 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
 {
     struct serving *m = registry_acquire(app->registry);
     struct stats_model sm = {0};
+    char current_named[STORE_VERSION_MAX + 1];
 
+    registry_current_named(app->registry, current_named,
+                           sizeof current_named);
+    sm.current_named = current_named;
     sm.loaded = m != NULL;
     if (m != NULL) {
         sm.version = m->version;

@@ -340,6 +340,22 @@ struct serving *registry_acquire(struct registry *r)
     return m;
 }
 
+void registry_current_named(struct registry *r, char *out, size_t len)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(out, len, "%s", r->current_named);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Records what `current` names now ("" when it is absent): the watcher
+ * writes, /metrics reads, so under the lock. */
+static void note_current(struct registry *r, const char *version)
+{
+    pthread_mutex_lock(&r->lock);
+    snprintf(r->current_named, sizeof r->current_named, "%s", version);
+    pthread_mutex_unlock(&r->lock);
+}
+
 void registry_install(struct registry *r, struct serving *m)
 {
     struct serving *old;
@@ -515,10 +531,12 @@ static int poll_s3(struct registry *r)
         return 0; /* 304: `current` unchanged since it was acted on */
     if (found == 0) {
         r->etag[0] = '\0';
+        note_current(r, "");
         log_missing(r);
         return 0;
     }
     r->missing_logged = 0;
+    note_current(r, version);
     snprintf(ident, sizeof ident, "version:%s", version);
     if (r->seen_valid && strcmp(ident, r->seen) == 0) {
         snprintf(r->etag, sizeof r->etag, "%s", etag);
@@ -561,6 +579,9 @@ int registry_poll(struct registry *r)
     if (r->cfg.model_path == NULL && store_is_s3(r->cfg.model_dir))
         return poll_s3(r);
     found = source(r, ident, sizeof ident, path, meta, version, &err);
+    /* Only a `current` that names a valid version is recorded: none with
+     * MODEL_PATH, and one that could not be read names nothing. */
+    note_current(r, found == 1 ? version : "");
     if (found == 0) {
         /* Nothing to load: keep serving what we have (the version
          * directory may have been pruned), and load whatever appears. */

@@ -77,8 +77,13 @@ struct registry_config {
 
 struct registry {
     struct registry_config cfg;
-    pthread_mutex_t lock;       /* guards current */
+    pthread_mutex_t lock;       /* guards current and current_named */
     struct serving *current;      /* NULL until a model loads */
+    /* The version MODEL_DIR/current named when the watcher last read it,
+     * whether or not it loaded: "" before the first read, while current
+     * is absent, and with MODEL_PATH. Differs from current->version while
+     * a promoted model is refused (the alert on it: overlays/monitoring). */
+    char current_named[STORE_VERSION_MAX + 1];
     pthread_mutex_t wake_lock;  /* guards stopping; with wake */
     pthread_cond_t wake;        /* signalled by registry_stop */
     int stopping;
@@ -118,6 +123,11 @@ void registry_install(struct registry *r, struct serving *m);
 /* Takes a reference on the model serving now, or returns NULL when none
  * is loaded. The caller drops it with serving_release(). */
 struct serving *registry_acquire(struct registry *r);
+
+/* Copies the version the store's `current` named at the last read (see
+ * current_named above) into out, len >= STORE_VERSION_MAX + 1 bytes; ""
+ * when none. Cannot fail. */
+void registry_current_named(struct registry *r, char *out, size_t len);
 
 /* Asks the watcher to poll the source at once instead of at the end of
  * its interval (also when the interval is 0, "load once"): SIGHUP. A

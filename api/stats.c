@@ -210,6 +210,17 @@ void stats_render(struct stats *s, const struct stats_model *m,
                    "forest_serve_model_load_duration_seconds %.6f\n",
                    m->loaded_at, m->load_seconds);
     }
+    /* Beside model_info: an alert compares the two (a promoted version
+     * that this pod does not serve). */
+    if (m->current_named != NULL && m->current_named[0] != '\0') {
+        buf_puts(out,
+                 "# HELP forest_serve_store_current_info The version the "
+                 "store's current named when the server last read it.\n"
+                 "# TYPE forest_serve_store_current_info gauge\n"
+                 "forest_serve_store_current_info{version=");
+        stats_label_value(out, m->current_named);
+        buf_puts(out, "} 1\n");
+    }
     buf_printf(out,
                "# HELP forest_serve_model_reloads_total Model loads "
                "(the first included), by result.\n"

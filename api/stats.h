@@ -56,6 +56,8 @@ struct stats_model {
     double load_seconds;     /* read + decode + verify, when loaded */
     uint64_t reload_ok;      /* loads that succeeded, the first included */
     uint64_t reload_failed;  /* loads refused */
+    const char *current_named; /* the version the store's `current` named
+                                  at the last read; NULL or "": unknown */
     int remote;              /* the store is S3: store_errors is shown */
     uint64_t store_errors;   /* polls or downloads the store failed */
     int draining;            /* shutting down */

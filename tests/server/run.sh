@@ -670,6 +670,11 @@ scenario_corrupt() {
     expect_refused 1 "a model with a flipped byte"
     grep -q '"event":"model_refused".*checksum mismatch' "$TMP/reload.out"
     check "  ... and the refusal is logged with the reason" [ $? -eq 0 ]
+    # What the version-mismatch alert compares (overlays/monitoring).
+    check "  ... and /metrics names the refused version current names" \
+        [ "$(metric reload 'forest_serve_store_current_info{version="flipped"}')" = 1 ]
+    check "  ... beside the version serving" \
+        eval '[ -n "$(curl -s "$(url reload /metrics)" | grep "^forest_serve_model_info{version=\"r3\"")" ]'
     # A truncated file.
     cp -r "$dir/versions/r3" "$dir/versions/truncated"
     truncate -s 100 "$dir/versions/truncated/model.bin"
@@ -720,6 +725,9 @@ scenario_corrupt() {
     train_series "$dir" r4 4
     check "a good model after the refusals is loaded" \
         wait_until 30 '[ "$(ready_version reload)" = r4 ]'
+    check "  ... and /metrics names it as current's only version" \
+        eval '[ "$(curl -s "$(url reload /metrics)" | grep -c "^forest_serve_store_current_info")" = 1 ] &&
+              [ "$(metric reload "forest_serve_store_current_info{version=\"r4\"}")" = 1 ]'
     stop_server reload
 }
 
@@ -853,6 +861,8 @@ scenario_model_path() {
     v1=$(ready_version mp)
     check "MODEL_PATH without metadata.json: the version is the checksum ($v1)" \
         eval '[[ "$v1" =~ ^[0-9a-f]{8}$ ]]'
+    check "MODEL_PATH: no store, so /metrics names no current version" \
+        eval '[ "$(curl -s "$(url mp /metrics)" | grep -c "^forest_serve_store_current_info")" = 0 ]'
     cp "$TMP/tab3/versions/b/model.bin" "$dir/model.bin.tmp"
     mv "$dir/model.bin.tmp" "$dir/model.bin"
     check "replacing the file reloads it" wait_until 30 '[ "$(ready_version mp)" != "$v1" ]'
