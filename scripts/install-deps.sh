@@ -3,9 +3,14 @@
 # quick when everything is there. Usage: install-deps.sh build|test|bench|images
 set -eu
 
+# test: prometheus is there for promtool (tests/monitoring). On a machine
+# run by systemd, Debian's package also starts a local Prometheus on :9090
+# (`systemctl disable --now prometheus` stops it); containers and CI, with
+# no init system or a policy-rc.d, start nothing.
+
 build="build-essential libmicrohttpd-dev libcjson-dev libcsv-dev libcurl4-openssl-dev \
 libexpat1-dev libssl-dev zlib1g-dev"
-test="$build clang libclang-rt-14-dev curl wrk jq python3"
+test="$build clang libclang-rt-14-dev curl wrk jq python3 prometheus"
 bench="$test python3-sklearn python3-xgboost python3-pandas python3-joblib \
 python3-fastapi uvicorn python3-statsmodels python3-rdata time"
 images="debootstrap"

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Build KEDA's operator and metrics API server from the Go module proxy
+# (github.com/kedacore/keda/v2) and cache them by version outside the
+# repository, the way tests/s3/build-seaweedfs.sh builds weed.
+#
+#   tests/monitoring/build-keda.sh                       build if missing
+#   E2E_CACHE=$(mktemp -d) tests/monitoring/build-keda.sh   the cold build
+#
+# Prints the output directory on stdout (progress on stderr). It holds
+# `keda` (the operator), `keda-adapter` (the external metrics API server),
+# KEDA's CRDs as the release ships them (config/crd/bases of the module
+# tree: they are KEDA's, never copied into this repository) and a .done
+# stamp written last. The admission webhook is not built: it only
+# validates ScaledObjects on admission, which the platform does not need.
+# KEDA's go.mod replaces one module with another published one, which
+# `go install pkg@version` refuses: it is built through a wrapper module
+# that repeats the replace, as weed is.
+#
+# Error contract: every function returns non-zero on the first command that
+# fails (`|| return 1`); the script exits non-zero then and writes no stamp.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+e2e=$(cd "$here/../e2e" && pwd)
+# shellcheck source=tests/e2e/lib.sh
+. "$e2e/lib.sh"
+# shellcheck source=tests/e2e/build-lib.sh
+. "$e2e/build-lib.sh"
+
+: "${KEDA_VERSION:=v2.21.0}"
+KEDA_MODULE=github.com/kedacore/keda/v2
+
+export GOMODCACHE="$E2E_CACHE/gomod"
+export GOCACHE="${GOCACHE:-$E2E_CACHE/gocache}"
+export GOTOOLCHAIN=local
+export GOFLAGS=-mod=mod
+export CGO_ENABLED=0
+
+build_keda() {
+	local v=$KEDA_VERSION out="$E2E_CACHE/bin/keda-$KEDA_VERSION"
+	is_built "$out" keda keda-adapter && [[ -f $out/crd/keda.sh_scaledobjects.yaml ]] && return 0
+	command -v go >/dev/null || {
+		log "no go on the PATH"
+		return 1
+	}
+	local src="$E2E_CACHE/src/keda-$v" gomod replaces=() line dir
+	gomod=$(module_gomod "$KEDA_MODULE" "$v") || return 1
+	while IFS= read -r line; do
+		replaces+=("$line")
+	done < <(sed -n 's|^replace[[:space:]]\{1,\}\([^ ]\{1,\} v[^ ]* => [^ ./][^ ]* v[^ ]*\)[[:space:]]*$|\1|p' "$gomod")
+	if grep -q '^replace[[:space:]].*=>[[:space:]]*[./]' "$gomod"; then
+		log "$gomod replaces a module with a local path; the wrapper cannot build it"
+		return 1
+	fi
+	wrapper_module "$src" "$KEDA_MODULE" "$v" "${replaces[@]}" || return 1
+	fresh_out "$out" || return 1
+	# The version KEDA logs at start and exports as keda_build_info.
+	local ld="-s -w -X $KEDA_MODULE/version.Version=${v#v} -X $KEDA_MODULE/version.GitCommit=$v"
+	(cd "$src" && go build -trimpath -ldflags "$ld" -o "$out/keda" "$KEDA_MODULE/cmd/operator") ||
+		return 1
+	(cd "$src" && go build -trimpath -ldflags "$ld" -o "$out/keda-adapter" "$KEDA_MODULE/cmd/adapter") ||
+		return 1
+	dir=$(cd "$src" && go list -m -f '{{.Dir}}' "$KEDA_MODULE") || return 1
+	mkdir -p "$out/crd" || return 1
+	cp "$dir"/config/crd/bases/keda.sh_*.yaml "$out/crd/" || return 1
+	chmod -R u+w "$out/crd" || return 1
+	stamp_done "$out" keda keda-adapter
+}
+
+main() {
+	mkdir -p "$E2E_CACHE/bin" || die "cannot create $E2E_CACHE/bin"
+	# One build at a time, shared with build-k8s.sh: the caches are shared.
+	exec 9>"$E2E_CACHE/build.lock"
+	flock 9
+	timed "build keda $KEDA_VERSION" build_keda || die "keda build failed"
+	echo "$E2E_CACHE/bin/keda-$KEDA_VERSION"
+}
+
+main "$@"
