@@ -68,7 +68,9 @@ is_built() {
 # stamp_done DIR BINARY...: write DIR/.done once every BINARY in DIR exists,
 # is executable and prints a version. A binary named "kubectl" is asked with
 # `version --client`, "weed" (SeaweedFS) and "kind" with `version`,
-# "kubeadm" with `version -o short`, every other with `--version`. Returns
+# "kubeadm" with `version -o short`, every other with `--version`; KEDA's
+# "keda" and "keda-adapter" have no version flag (they start and look for
+# a cluster), so `go version -m` reads the module version built into them. Returns
 # 1, writing no stamp, otherwise.
 stamp_done() {
 	local dir=$1 bin out
@@ -82,6 +84,9 @@ stamp_done() {
 		kubectl) out=$("$dir/$bin" version --client 2>&1) || out="" ;;
 		weed | kind) out=$("$dir/$bin" version 2>&1) || out="" ;;
 		kubeadm) out=$("$dir/$bin" version -o short 2>&1) || out="" ;;
+		keda | keda-adapter)
+			out=$(go version -m "$dir/$bin" 2>&1 | awk '$1 == "mod" { print $2, $3 }') || out=""
+			;;
 		*) out=$("$dir/$bin" --version 2>&1) || out="" ;;
 		esac
 		[[ -n $out ]] || {

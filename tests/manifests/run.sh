@@ -6,6 +6,8 @@
 #     into the Kubernetes 1.34 Go types, the OpenAPI schema of each supported
 #     minor (SCHEMA_VERSIONS below), the restricted Pod Security Standard,
 #     labels, requests;
+#   - custom resources (KEDA's ScaledObject) against their CRD, from the
+#     KEDA module of the Go module proxy;
 #   - k8scheck rejects each broken manifest of tests/manifests/testdata/ with
 #     the failures its "# expect:" lines name (and none of "# expect-not:").
 # The checker, its modules and each release's k8s.io/kubernetes module (for
@@ -57,7 +59,7 @@ for k in $(find k8s overlays -name kustomization.yaml | sort); do
     d=$(dirname "$k")
     render "$d" >"$OUT/one.yaml" 2>&1
     test_cond "kustomize renders $d" $? "$OUT/one.yaml"
-    { echo "---"; cat "$OUT/one.yaml"; } >>"$OUT/all.yaml"
+    { echo "---"; echo "# k8scheck: rendering $d"; echo "---"; cat "$OUT/one.yaml"; } >>"$OUT/all.yaml"
 done
 for f in k8s/examples/parallel-training/*.yaml; do
     { echo "---"; cat "$f"; } >>"$OUT/all.yaml"
@@ -88,6 +90,17 @@ for v in $SCHEMA_VERSIONS; do
     test_cond "k8s.io/kubernetes@$v has api/openapi-spec/swagger.json" $? "$OUT/dl.json"
     [ -s "$json" ] && schemas="$schemas -schema $v=$json"
 done
+
+# KEDA's ScaledObject (overlays/monitoring) is checked against the CRD of
+# the KEDA release the overlay runs: the one tests/monitoring/build-keda.sh
+# builds, from the same module.
+KEDA_VERSION=${KEDA_VERSION:-v2.21.0}
+(cd "$OUT" && go mod download -json "github.com/kedacore/keda/v2@$KEDA_VERSION") >"$OUT/dl.json" 2>&1
+dir=$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p' "$OUT/dl.json")
+crd="$dir/config/crd/bases/keda.sh_scaledobjects.yaml"
+[ -n "$dir" ] && [ -s "$crd" ]
+test_cond "github.com/kedacore/keda/v2@$KEDA_VERSION has the ScaledObject CRD" $? "$OUT/dl.json"
+[ -s "$crd" ] && schemas="$schemas -crd $crd"
 
 # The checker: Go, built once into build/.
 if [ ! -x build/k8scheck ] || [ -n "$(find tests/manifests/k8scheck -newer build/k8scheck -type f)" ]; then

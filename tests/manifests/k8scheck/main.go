@@ -16,9 +16,13 @@
 //     egress, and an overlay that needs some adds narrow rules only: each
 //     names its peers by pod or namespace selector and its ports;
 //   - a Deployment an HPA scales sets no replicas (the HPA owns the count;
-//     a re-apply would cut a scaled-out Deployment back to the file's).
+//     a re-apply would cut a scaled-out Deployment back to the file's);
+//   - custom resources (-crd PATH, repeatable: KEDA's ScaledObject) match
+//     their CRD's schema; a Deployment a ScaledObject scales sets no
+//     replicas and no HPA of the manifests scales it too (KEDA makes its
+//     own HPA and refuses a target another one owns).
 //
-// Usage: k8scheck [-schema v1.33.13=path/to/swagger.json]... <all.yaml
+// Usage: k8scheck [-schema v1.33.13=path/to/swagger.json]... [-crd PATH]... <all.yaml
 // Reads multi-document YAML on stdin; prints failures and a closing
 // "N passed, N failed"; exits 1 when anything failed.
 package main
@@ -44,6 +48,9 @@ import (
 )
 
 var passed, failed int
+
+// A YAML document that starts with this comment begins a new rendering.
+const renderingMark = "# k8scheck: rendering"
 
 func check(name string, ok bool, detail string) {
 	if ok {
@@ -112,7 +119,56 @@ func checkPod(what string, meta metav1.ObjectMeta, spec *corev1.PodSpec, claims 
 	}
 }
 
+// crossCheck checks the autoscalers of one rendering against its
+// Deployments: deployments maps namespace/name to whether it sets
+// spec.replicas. A rendering without any Deployment (a part, such as
+// overlays/monitoring/scaling) is checked where it is included.
+func crossCheck(deployments map[string]bool, hpas []*autoscalingv2.HorizontalPodAutoscaler, scaledObjects []*scaledObject) {
+	if len(deployments) == 0 {
+		return
+	}
+	for _, h := range hpas {
+		t := h.Spec.ScaleTargetRef
+		if t.Kind != "Deployment" {
+			continue
+		}
+		what := "HorizontalPodAutoscaler/" + h.Name + " target Deployment/" + t.Name
+		setsReplicas, found := deployments[h.Namespace+"/"+t.Name]
+		check(what+" is in the manifests", found, "not found")
+		check(what+" sets no replicas", !setsReplicas, "spec.replicas is set: every apply resets the HPA's count")
+	}
+	for _, so := range scaledObjects {
+		t := so.Spec.ScaleTargetRef
+		if t.Kind != "" && t.Kind != "Deployment" {
+			continue
+		}
+		what := "ScaledObject/" + so.Name + " target Deployment/" + t.Name
+		setsReplicas, found := deployments[so.Namespace+"/"+t.Name]
+		check(what+" is in the manifests", found, "not found")
+		check(what+" sets no replicas", !setsReplicas, "spec.replicas is set: every apply resets KEDA's count")
+		for _, h := range hpas {
+			r := h.Spec.ScaleTargetRef
+			check(what+" is scaled by no other HPA",
+				!(h.Namespace == so.Namespace && r.Kind == "Deployment" && r.Name == t.Name),
+				"HorizontalPodAutoscaler/"+h.Name+" scales it too: KEDA refuses a target another HPA owns")
+		}
+	}
+}
+
 func decode(doc []byte, v interface{}) error { return yaml.UnmarshalStrict(doc, v) }
+
+// scaledObject is what the checks read of KEDA's ScaledObject
+// (keda.sh/v1alpha1); its CRD's schema checks the rest.
+type scaledObject struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		ScaleTargetRef struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"scaleTargetRef"`
+	} `json:"spec"`
+}
 
 func main() {
 	var schemas []*openAPI
@@ -128,21 +184,44 @@ func main() {
 		schemas = append(schemas, s)
 		return nil
 	})
+	var crds []map[string]*jsonSchema
+	flag.Func("crd", "PATH of a CustomResourceDefinition whose kinds the manifests use (repeatable)", func(path string) error {
+		c, err := loadCRD(path)
+		if err != nil {
+			return err
+		}
+		crds = append(crds, c)
+		return nil
+	})
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: k8scheck [-schema VERSION=PATH]... <manifests.yaml")
+		fmt.Fprintln(os.Stderr, "usage: k8scheck [-schema VERSION=PATH]... [-crd PATH]... <manifests.yaml")
 		os.Exit(2)
+	}
+	for _, s := range schemas {
+		for _, c := range crds {
+			s.addCRD(c)
+		}
 	}
 	// namespace/name of each Deployment -> whether it sets spec.replicas;
 	// the HPAs, checked against them once every object is read.
 	deployments := map[string]bool{}
 	var hpas []*autoscalingv2.HorizontalPodAutoscaler
+	var scaledObjects []*scaledObject
 	in, err := io.ReadAll(os.Stdin)
 	if err != nil {
 		panic(err)
 	}
 	for _, doc := range bytes.Split(in, []byte("\n---\n")) {
 		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		// Each rendering (run.sh marks where one starts) is one set of
+		// objects applied together: the cross-object checks stay inside it.
+		if bytes.HasPrefix(bytes.TrimSpace(doc), []byte(renderingMark)) {
+			crossCheck(deployments, hpas, scaledObjects)
+			deployments = map[string]bool{}
+			hpas, scaledObjects = nil, nil
 			continue
 		}
 		var tm metav1.TypeMeta
@@ -186,11 +265,20 @@ func main() {
 			obj = &policyv1.PodDisruptionBudget{}
 		case "networking.k8s.io/v1/NetworkPolicy":
 			obj = &networkingv1.NetworkPolicy{}
+		case "keda.sh/v1alpha1/ScaledObject":
+			obj = &scaledObject{}
 		default:
 			check("known kind", false, tm.APIVersion+" "+tm.Kind)
 			continue
 		}
-		err := decode(doc, obj)
+		var err error
+		if _, custom := obj.(*scaledObject); custom {
+			// Only the fields the checks read are typed; the CRD's schema
+			// (-crd) is what rejects unknown ones.
+			err = yaml.Unmarshal(doc, obj)
+		} else {
+			err = decode(doc, obj)
+		}
 		var meta *metav1.ObjectMeta
 		name := tm.Kind
 		switch o := obj.(type) {
@@ -228,6 +316,9 @@ func main() {
 		case *autoscalingv2.HorizontalPodAutoscaler:
 			meta = &o.ObjectMeta
 			hpas = append(hpas, o)
+		case *scaledObject:
+			meta = &o.ObjectMeta
+			scaledObjects = append(scaledObjects, o)
 		case *policyv1.PodDisruptionBudget:
 			meta = &o.ObjectMeta
 			checkSelector("PDB/"+o.Name, o.Spec.Selector.MatchLabels)
@@ -260,16 +351,7 @@ func main() {
 			check(name+" has a namespace", meta.Namespace != "", "none")
 		}
 	}
-	for _, h := range hpas {
-		t := h.Spec.ScaleTargetRef
-		if t.Kind != "Deployment" {
-			continue
-		}
-		what := "HorizontalPodAutoscaler/" + h.Name + " target Deployment/" + t.Name
-		setsReplicas, found := deployments[h.Namespace+"/"+t.Name]
-		check(what+" is in the manifests", found, "not found")
-		check(what+" sets no replicas", !setsReplicas, "spec.replicas is set: every apply resets the HPA's count")
-	}
+	crossCheck(deployments, hpas, scaledObjects)
 	fmt.Printf("%d passed, %d failed\n", passed, failed)
 	if failed > 0 {
 		os.Exit(1)

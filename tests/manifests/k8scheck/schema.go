@@ -250,3 +250,57 @@ func sortedKeys(m map[string]interface{}) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// A CustomResourceDefinition's served versions, as the checks need them.
+type crdDoc struct {
+	Spec struct {
+		Group string `json:"group"`
+		Names struct {
+			Kind string `json:"kind"`
+		} `json:"names"`
+		Versions []struct {
+			Name   string `json:"name"`
+			Served bool   `json:"served"`
+			Schema struct {
+				OpenAPIV3Schema *jsonSchema `json:"openAPIV3Schema"`
+			} `json:"schema"`
+		} `json:"versions"`
+	} `json:"spec"`
+}
+
+// loadCRD reads a CustomResourceDefinition (YAML) and returns its served
+// versions' structural schemas, keyed "group/version Kind". Its schema
+// language is the subset walk knows: properties, items, required, types;
+// int-or-string fields carry no type and so accept anything, and so does
+// metadata (`type: object` without properties), which the API server
+// checks for every kind alike.
+func loadCRD(path string) (map[string]*jsonSchema, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var c crdDoc
+	if err := yaml.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	out := map[string]*jsonSchema{}
+	for _, v := range c.Spec.Versions {
+		if v.Served && v.Schema.OpenAPIV3Schema != nil {
+			out[c.Spec.Group+"/"+v.Name+" "+c.Spec.Names.Kind] = v.Schema.OpenAPIV3Schema
+		}
+	}
+	if c.Spec.Group == "" || c.Spec.Names.Kind == "" || len(out) == 0 {
+		return nil, fmt.Errorf("%s: not a CustomResourceDefinition with a served schema", path)
+	}
+	return out, nil
+}
+
+// addCRD makes a custom resource's kinds known to o, as a cluster with
+// that CRD installed serves them.
+func (o *openAPI) addCRD(kinds map[string]*jsonSchema) {
+	for gvk, s := range kinds {
+		name := "crd " + gvk
+		o.defs[name] = s
+		o.byGVK[gvk] = name
+	}
+}
