@@ -14,7 +14,9 @@
 # policy controller. Then SeaweedFS from overlays/object-store/store, an
 # S3 round trip through its Service from pods on both workers, and the
 # NetworkPolicy: pods without the trainer's or the API's labels cannot
-# reach the store's port. The steps that need forest-train and
+# reach the store's port; then the platform on it (platform.sh), and
+# Prometheus, its alerts and KEDA's request-rate autoscaling on that
+# platform (monitoring.sh). The steps that need forest-train and
 # forest-serve with MODEL_DIR=s3:// run only once the binaries support it,
 # and print "pending" until then. Prints each step with its duration and
 # closes with "N passed, N failed".
@@ -365,6 +367,10 @@ s3_binaries() {
 # shellcheck source=tests/e2e-multinode/platform.sh
 . "$here/platform.sh"
 
+# Prometheus, alerts and KEDA on the platform platform.sh leaves running.
+# shellcheck source=tests/e2e-multinode/monitoring.sh
+. "$here/monitoring.sh"
+
 platform_on_s3() {
 	local s steps=("training Job writes its model to the bucket"
 		"API replicas Ready on >= 2 nodes, /predict through every node's NodePort"
@@ -427,6 +433,9 @@ flow() {
 	check "NetworkPolicy: an API-labelled pod reaches the store" \
 		timed "policy allows API" policy_allows api "$API_LABELS" || true
 	timed "platform on the object store" platform_on_s3 || true
+	if s3_binaries; then
+		timed "monitoring and request-rate autoscaling" monitoring_flow || true
+	fi
 }
 
 main() {

@@ -8,9 +8,11 @@
 #
 # Prints the output directory on stdout (progress on stderr). It holds
 # `keda` (the operator), `keda-adapter` (the external metrics API server),
-# KEDA's CRDs as the release ships them (config/crd/bases of the module
-# tree: they are KEDA's, never copied into this repository) and a .done
-# stamp written last. The admission webhook is not built: it only
+# the release's own manifests (config/ of the module tree: CRDs, RBAC, the
+# two Deployments, the APIService; KEDA's, never copied into this
+# repository), a kustomization.yaml that installs them with the local
+# image (scripts/keda-install.sh applies it) and a .done stamp written
+# last. The admission webhook is not built: it only
 # validates ScaledObjects on admission, which the platform does not need.
 # KEDA's go.mod replaces one module with another published one, which
 # `go install pkg@version` refuses: it is built through a wrapper module
@@ -38,7 +40,7 @@ export CGO_ENABLED=0
 
 build_keda() {
 	local v=$KEDA_VERSION out="$E2E_CACHE/bin/keda-$KEDA_VERSION"
-	is_built "$out" keda keda-adapter && [[ -f $out/crd/keda.sh_scaledobjects.yaml ]] && return 0
+	is_built "$out" keda keda-adapter && [[ -f $out/kustomization.yaml ]] && return 0
 	command -v go >/dev/null || {
 		log "no go on the PATH"
 		return 1
@@ -61,10 +63,42 @@ build_keda() {
 	(cd "$src" && go build -trimpath -ldflags "$ld" -o "$out/keda-adapter" "$KEDA_MODULE/cmd/adapter") ||
 		return 1
 	dir=$(cd "$src" && go list -m -f '{{.Dir}}' "$KEDA_MODULE") || return 1
-	mkdir -p "$out/crd" || return 1
-	cp "$dir"/config/crd/bases/keda.sh_*.yaml "$out/crd/" || return 1
-	chmod -R u+w "$out/crd" || return 1
+	cp -r "$dir/config" "$out/config" || return 1
+	chmod -R u+w "$out/config" || return 1
+	install_kustomization "$out" || return 1
 	stamp_done "$out" keda keda-adapter
+}
+
+# install_kustomization DIR: KEDA as its config/default installs it, minus
+# the admission webhooks (they only validate ScaledObjects on admission),
+# with the image scripts/build-monitoring-images.sh makes (both programs
+# in one image, at the paths KEDA's manifests run) and never pulled.
+install_kustomization() {
+	cat >"$1/kustomization.yaml" <<-EOF
+	# Made by tests/monitoring/build-keda.sh; applied by scripts/keda-install.sh.
+	apiVersion: kustomize.config.k8s.io/v1beta1
+	kind: Kustomization
+	resources:
+	  - config/crd
+	  - config/general
+	  - config/rbac
+	  - config/service_account
+	  - config/manager
+	  - config/metrics-server
+	images:
+	  - name: ghcr.io/kedacore/keda
+	    newName: docker.io/mini-ml/keda
+	    newTag: ${KEDA_VERSION#v}
+	  - name: ghcr.io/kedacore/keda-metrics-apiserver
+	    newName: docker.io/mini-ml/keda
+	    newTag: ${KEDA_VERSION#v}
+	patches:
+	  - target: {kind: Deployment}
+	    patch: |-
+	      - op: replace
+	        path: /spec/template/spec/containers/0/imagePullPolicy
+	        value: Never
+	EOF
 }
 
 main() {
