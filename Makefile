@@ -9,6 +9,7 @@
 #   make e2e        the whole platform on a real Kubernetes (tests/e2e)
 #   make s3-test    the S3 client against a SeaweedFS built here (tests/s3)
 #   make e2e-multinode  SeaweedFS and NetworkPolicies on a 3-node kind cluster
+#   make monitoring-images  Prometheus and KEDA images for overlays/monitoring
 
 CC      ?= cc
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
@@ -60,7 +61,7 @@ FUZZ_OBJ      := $(patsubst %.c,build/fuzz/obj/%.o,$(LIB_SRC) $(SERVE_CORE_SRC))
 FUZZ_TARGETS  := request model
 
 .PHONY: all deps test run bench bench-forecast images image-test manifest-test e2e e2e-build-test \
-        s3-test e2e-multinode seaweedfs-image fuzz clean
+        s3-test e2e-multinode seaweedfs-image monitoring-images fuzz clean
 
 all: build/forest-train build/forest-serve
 
@@ -165,6 +166,11 @@ e2e-multinode:
 # The object store's image for overlays/object-store (images/seaweedfs).
 seaweedfs-image:
 	scripts/build-seaweedfs-image.sh
+
+# Prometheus (Debian's package) and KEDA (from the Go module proxy, cached
+# under E2E_CACHE) for overlays/monitoring (scripts/build-monitoring-images.sh).
+monitoring-images:
+	scripts/build-monitoring-images.sh
 
 # The S3 client against a real SeaweedFS on loopback, built from the Go
 # module proxy into the e2e cache (tests/s3/run.sh; not part of make test).

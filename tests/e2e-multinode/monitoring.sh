@@ -4,7 +4,8 @@
 # steps (platform.sh), on the platform they left running.
 #   1. images: Prometheus (Debian's package) and KEDA (built from the Go
 #      module proxy), scripts/build-monitoring-images.sh; metrics-server
-#      (the HPA's CPU metric) from the binary build-k8s.sh built; all loaded
+#      (the CPU metric of KEDA's HPA: an HPA with a metric it cannot read
+#      never scales down) from the binary build-k8s.sh built; all loaded
 #      into the nodes;
 #   2. metrics-server from its release's manifests, KEDA with
 #      scripts/keda-install.sh;
@@ -27,13 +28,14 @@ KEDA_IMAGE=docker.io/mini-ml/keda:2.21.0
 
 monitoring_images() {
 	"$repo/scripts/build-monitoring-images.sh" || return 1
-	# metrics-server as the other control-plane binaries are packaged
-	# (images/k8s, the static stage).
+	# metrics-server alone in an image, as the pause image is made (the
+	# legacy builder would build every stage of images/k8s before one).
 	local ctx rc=0
 	ctx=$(mktemp -d) || return 1
 	cp "$MS_BIN/metrics-server" "$ctx/" &&
-		docker build -q --pull=false -f "$here/images/k8s/Dockerfile" --target static \
-			--build-arg BIN=metrics-server -t "$METRICS_SERVER_IMAGE" "$ctx" >"$ctx/build.log" 2>&1 ||
+		printf 'FROM scratch\nCOPY metrics-server /metrics-server\nUSER 65532:65532\nENTRYPOINT ["/metrics-server"]\n' \
+			>"$ctx/Dockerfile" &&
+		docker build -q --pull=false -t "$METRICS_SERVER_IMAGE" "$ctx" >"$ctx/build.log" 2>&1 ||
 		{
 			tail -n 20 "$ctx/build.log" >&2
 			rc=1
@@ -71,9 +73,6 @@ metrics_server_up() {
 	      - op: replace
 	        path: /spec/template/spec/containers/0/imagePullPolicy
 	        value: Never
-	      - op: add
-	        path: /spec/template/spec/containers/0/command
-	        value: [/usr/local/bin/metrics-server]
 	      - op: add
 	        path: /spec/template/spec/containers/0/args/-
 	        value: --kubelet-insecure-tls
