@@ -120,7 +120,7 @@ prometheus_volume() {
 monitoring_apply() {
 	prometheus_volume || return 1
 	mkc -n "$NS" delete hpa forest-api --ignore-not-found >/dev/null || return 1
-	mkc apply --server-side --force-conflicts -k "$MON_OVERLAY" >/dev/null || return 1
+	mkc apply -k "$MON_OVERLAY" >/dev/null || return 1
 	mkc -n "$NS" rollout status deployment/prometheus --timeout=180s >/dev/null || return 1
 	wait_for 120 "KEDA's HPA keda-hpa-forest-api" mkc -n "$NS" get hpa keda-hpa-forest-api || return 1
 	mkc -n "$NS" wait --for condition=Ready --timeout=120s scaledobject/forest-api >/dev/null
