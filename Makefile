@@ -35,7 +35,8 @@ TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c \
 # and server.c's libmicrohttpd): what tests/server/test_request.c and the
 # fuzz targets link.
 SERVE_CORE_SRC := api/handlers.c api/registry.c api/request.c api/stats.c \
-                  api/encoding.c api/drift.c \
+                  api/encoding.c api/drift.c api/routes.c api/openapi.c \
+                  api/pages.c \
                   api/log.c api/buf.c api/auth.c
 SERVE_SRC := api/main.c api/server.c $(SERVE_CORE_SRC)
 TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
