@@ -119,6 +119,14 @@ build/asan/test-unit: $(SAN_TEST_OBJ) build/asan/model/metadata.o build/asan/lib
 build/asan/test-s3: build/asan/tests/s3/test_s3.o build/asan/libforest.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
+# The OpenAPI checker (tests/openapi, kin-openapi from the Go module
+# proxy; go.sum pins it). The docs test runs it on /openapi.json and the
+# READMEs' example requests.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+build/openapi-check: tests/openapi/main.go tests/openapi/go.mod tests/openapi/go.sum
+	@mkdir -p build
+	cd tests/openapi && GOFLAGS=-mod=mod GOTOOLCHAIN=local $(GO) build -o ../../$@ .
+
 deps:
 	scripts/install-deps.sh build
 
