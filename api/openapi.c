@@ -44,7 +44,7 @@ static const char COMPONENTS[] =
     "{\"$ref\":\"#/components/schemas/FeatureObject\"},"
     "{\"$ref\":\"#/components/schemas/FeatureArray\"}]},"
     "\"Level\":{\"type\":\"number\",\"minimum\":0,\"exclusiveMinimum\":true,"
-    "\"maximum\":1,\"exclusiveMaximum\":true,\"description\":\"the central "
+    "\"maximum\":1,\"exclusiveMaximum\":true,\"example\":0.9,\"description\":\"the central "
     "share of outcomes the interval should hold, e.g. 0.9\"},"
     "\"PredictRequest\":{\"type\":\"object\",\"additionalProperties\":false,"
     "\"properties\":{"
@@ -491,7 +491,7 @@ static int model_schemas(cJSON *schemas, const struct model *mod)
 {
     const struct forest *f = mod->forest;
     cJSON *obj = cJSON_CreateObject(), *arr = cJSON_CreateObject();
-    cJSON *props, *req;
+    cJSON *props, *req, *pred, *example, *row;
 
     if (replace(schemas, "FeatureObject", obj) != 0 ||
         replace(schemas, "FeatureArray", arr) != 0)
@@ -510,9 +510,20 @@ static int model_schemas(cJSON *schemas, const struct model *mod)
         cJSON_AddNumberToObject(arr, "maxItems", f->n_features) == NULL)
         return -1;
     cJSON_AddItemToObject(arr, "items", ref("Value"));
+    /* The example "Try it out" starts from: one row by name. (A sample
+     * built from the schema would send both "features" and "instances".) */
+    pred = cJSON_GetObjectItemCaseSensitive(schemas, "PredictRequest");
+    example = cJSON_CreateObject();
+    row = example ? cJSON_AddObjectToObject(example, "features") : NULL;
+    if (row == NULL) {
+        cJSON_Delete(example);
+        return -1;
+    }
+    cJSON_AddItemToObject(pred, "example", example);
     for (uint32_t i = 0; i < f->n_features; i++) {
         cJSON_AddItemToObject(props, f->feature_names[i], ref("Value"));
         cJSON_AddItemToArray(req, cJSON_CreateString(f->feature_names[i]));
+        cJSON_AddNumberToObject(row, f->feature_names[i], 1);
     }
     if (mod->has_series) {
         const struct series_spec *s = &mod->series;
