@@ -221,6 +221,34 @@ static cJSON *ref(const char *name)
     return o;
 }
 
+/* Adds key: {"$ref": ... name} to o. Returns 0, or -1 without memory. */
+static int add_ref(cJSON *o, const char *key, const char *name)
+{
+    cJSON *r = ref(name);
+
+    if (r == NULL)
+        return -1;
+    if (!cJSON_AddItemToObject(o, key, r)) {
+        cJSON_Delete(r);
+        return -1;
+    }
+    return 0;
+}
+
+/* Appends s to the array a. Returns 0, or -1 without memory. */
+static int add_string(cJSON *a, const char *s)
+{
+    cJSON *v = cJSON_CreateString(s);
+
+    if (v == NULL)
+        return -1;
+    if (!cJSON_AddItemToArray(a, v)) {
+        cJSON_Delete(v);
+        return -1;
+    }
+    return 0;
+}
+
 /* A {"description", "content": {media: {"schema": ...}}} response or
  * request body for schema id, or NULL without memory. */
 static cJSON *body_of(enum schema_id id, const char *description)
@@ -308,8 +336,7 @@ static int add_path_param(cJSON *params, const char *name, const char *value)
     e = cJSON_AddArrayToObject(schema, "enum");
     if (e == NULL)
         return -1;
-    cJSON_AddItemToArray(e, cJSON_CreateString(value));
-    return cJSON_GetArraySize(e) == 1 ? 0 : -1;
+    return add_string(e, value);
 }
 
 /* An optional header parameter of type string (enum values, NULL-ended,
@@ -335,8 +362,10 @@ static int add_header_param(cJSON *params, const char *name,
     e = cJSON_AddArrayToObject(schema, "enum");
     if (e == NULL)
         return -1;
-    for (; *values != NULL; values++)
-        cJSON_AddItemToArray(e, cJSON_CreateString(*values));
+    for (; *values != NULL; values++) {
+        if (add_string(e, *values) != 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -385,7 +414,8 @@ static int add_operation(cJSON *paths, const struct route_def *d,
     if (tags == NULL || cJSON_AddStringToObject(op, "operationId", id) == NULL ||
         cJSON_AddStringToObject(op, "summary", d->summary) == NULL)
         return -1;
-    cJSON_AddItemToArray(tags, cJSON_CreateString(d->tag));
+    if (add_string(tags, d->tag) != 0)
+        return -1;
     params = cJSON_AddArrayToObject(op, "parameters");
     if (params == NULL)
         return -1;
@@ -405,8 +435,10 @@ static int add_operation(cJSON *paths, const struct route_def *d,
         e = cJSON_AddArrayToObject(schema, "enum");
         if (e == NULL)
             return -1;
-        for (size_t i = 0; i < N_DOCS_ASSETS; i++)
-            cJSON_AddItemToArray(e, cJSON_CreateString(DOCS_ASSETS[i].name));
+        for (size_t i = 0; i < N_DOCS_ASSETS; i++) {
+            if (add_string(e, DOCS_ASSETS[i].name) != 0)
+                return -1;
+        }
     }
     if (post && add_header_param(params, "Content-Encoding", ENCODINGS, 0) != 0)
         return -1;
@@ -509,7 +541,8 @@ static int model_schemas(cJSON *schemas, const struct model *mod)
         cJSON_AddNumberToObject(arr, "minItems", f->n_features) == NULL ||
         cJSON_AddNumberToObject(arr, "maxItems", f->n_features) == NULL)
         return -1;
-    cJSON_AddItemToObject(arr, "items", ref("Value"));
+    if (add_ref(arr, "items", "Value") != 0)
+        return -1;
     /* The example "Try it out" starts from: one row by name. (A sample
      * built from the schema would send both "features" and "instances".) */
     pred = cJSON_GetObjectItemCaseSensitive(schemas, "PredictRequest");
@@ -521,9 +554,10 @@ static int model_schemas(cJSON *schemas, const struct model *mod)
     }
     cJSON_AddItemToObject(pred, "example", example);
     for (uint32_t i = 0; i < f->n_features; i++) {
-        cJSON_AddItemToObject(props, f->feature_names[i], ref("Value"));
-        cJSON_AddItemToArray(req, cJSON_CreateString(f->feature_names[i]));
-        cJSON_AddNumberToObject(row, f->feature_names[i], 1);
+        if (add_ref(props, f->feature_names[i], "Value") != 0 ||
+            add_string(req, f->feature_names[i]) != 0 ||
+            cJSON_AddNumberToObject(row, f->feature_names[i], 1) == NULL)
+            return -1;
     }
     if (mod->has_series) {
         const struct series_spec *s = &mod->series;
@@ -551,10 +585,12 @@ static int model_schemas(cJSON *schemas, const struct model *mod)
             cJSON_AddNumberToObject(carr, "maxItems", s->n_covariates) ==
                 NULL)
             return -1;
-        cJSON_AddItemToObject(carr, "items", ref("Value"));
+        if (add_ref(carr, "items", "Value") != 0)
+            return -1;
         for (uint32_t i = 0; i < s->n_covariates; i++) {
-            cJSON_AddItemToObject(cprops, s->covariates[i], ref("Value"));
-            cJSON_AddItemToArray(creq, cJSON_CreateString(s->covariates[i]));
+            if (add_ref(cprops, s->covariates[i], "Value") != 0 ||
+                add_string(creq, s->covariates[i]) != 0)
+                return -1;
         }
     }
     return 0;
