@@ -412,18 +412,23 @@ static void section_traffic(struct buf *out, struct stats *s)
 {
     int any = 0;
 
-    buf_puts(out, "<section id=\"traffic\"><h2>Requests since start</h2>"
-             "<div class=\"scroll\"><table><thead><tr><th>endpoint</th>"
-             "<th>requests</th><th>not 2xx</th><th>mean ms</th></tr>"
-             "</thead><tbody>");
-    for (int e = 0; e < EP_COUNT; e++) {
+    buf_puts(out, "<section id=\"traffic\"><h2>Requests since start</h2>");
+    for (int e = 0; e < EP_COUNT && !any; e++) {
+        for (int c = 0; c < STATS_N_CODES; c++)
+            any |= atomic_load_explicit(&s->requests[e][c],
+                                        memory_order_relaxed) > 0;
+    }
+    if (any)
+        buf_puts(out, "<div class=\"scroll\"><table><thead><tr>"
+                 "<th>endpoint</th><th>requests</th><th>not 2xx</th>"
+                 "<th>mean ms</th></tr></thead><tbody>");
+    for (int e = 0; any && e < EP_COUNT; e++) {
         uint64_t n = 0, ok, ns;
         for (int c = 0; c < STATS_N_CODES; c++)
             n += atomic_load_explicit(&s->requests[e][c],
                                       memory_order_relaxed);
         if (n == 0)
             continue;
-        any = 1;
         ok = atomic_load_explicit(&s->requests[e][0], memory_order_relaxed);
         ns = atomic_load_explicit(&s->latency_ns[e], memory_order_relaxed);
         buf_puts(out, "<tr><td>");
@@ -432,8 +437,9 @@ static void section_traffic(struct buf *out, struct stats *s)
                    (unsigned long long)n, (unsigned long long)(n - ok),
                    (double)ns / 1e6 / (double)n);
     }
-    buf_puts(out, "</tbody></table></div>");
-    if (!any)
+    if (any)
+        buf_puts(out, "</tbody></table></div>");
+    else
         buf_puts(out, "<p class=\"note\">No request has completed yet.</p>");
     buf_printf(out, "<p class=\"note\">Rows predicted: %llu. In flight now: "
                "%lld.</p></section>",
