@@ -7,7 +7,8 @@
 #     setting (exit 2), reports a model the gate refused (exit 3), and trains
 #     a forest in shards that a merge promotes (the Indexed Job example);
 #   - the API mounts the volume read-only and serves it on a published
-#     127.0.0.1 port: /health, /ready, POST /predict, GET /model; started on an
+#     127.0.0.1 port: /health, /ready, POST /predict, GET /model, the status
+#     page and /docs (Swagger UI from the image); started on an
 #     empty volume it is alive but not ready, and becomes ready once a trainer
 #     writes a model; on SIGTERM it exits 0;
 #   - compose.yaml: the trainer, then the API (when a compose tool is there).
@@ -190,6 +191,15 @@ if cid=$(serve "$models" api --env-file "$OUT/configmap.env" 2>"$OUT/serve"); th
     curl -s --max-time 5 "$url/model" >"$OUT/model" 2>&1
     grep -q "$version" "$OUT/model"
     test_cond "GET /model describes $version" $? "$OUT/model"
+    # /docs: Swagger UI's files copied from r-cran-swagger at build time.
+    [ "$(status_of "$url/docs/swagger-ui-bundle.js")" = 200 ] &&
+        [ "$(status_of "$url/docs/swagger-ui.css")" = 200 ] &&
+        curl -s --max-time 5 "$url/docs" | grep -q 'swagger-ui-bundle.js'
+    test_cond "GET /docs serves Swagger UI from the image (DOCS_DIR's default)" $?
+    curl -s --max-time 5 "$url/" >"$OUT/status.html" 2>&1
+    grep -q "<dd id=\"version\">$version</dd>" "$OUT/status.html" &&
+        [ "$(status_of "$url/report.svg")" = 200 ]
+    test_cond "GET / shows $version and its report.svg" $? "$OUT/status.html"
     uid=$(docker top "$cid" -o pid,uid,comm 2>/dev/null | awk '$3 == "forest-serve" { print $2 }')
     [ "$uid" = 65532 ]
     test_cond "the server process runs as uid 65532 (got '$uid')" $?
