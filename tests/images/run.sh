@@ -122,12 +122,13 @@ for pair in "$TRAIN forest-train" "$SERVE forest-serve"; do
         grep -q "^$bin " "$OUT/version"
     test_cond "$bin starts in its image, every shared library found ($bin --version)" $? "$OUT/version"
     # What the image holds: the program, shared libraries, CA certificates,
-    # passwd and group, and what Docker adds to every container (.dockerenv,
-    # /etc/hosts, /dev, ...). Nothing else: no shell, no compiler, no make.
+    # passwd and group, Swagger UI's files for the server's /docs, and what
+    # Docker adds to every container (.dockerenv, /etc/hosts, /dev, ...).
+    # Nothing else: no shell, no compiler, no make.
     if cid=$(docker create --pull never --label "$RUN_ID" "$image" 2>"$OUT/files"); then
         docker export "$cid" | tar -t >"$OUT/files" 2>&1
         docker rm "$cid" >/dev/null 2>&1
-        grep -v -x -E "usr/local/bin/$bin|(usr/)?lib(64|/x86_64-linux-gnu)/[^/]+\.so[.0-9]*|etc/(passwd|group|ssl/certs/ca-certificates\.crt)|\.dockerenv|etc/(hostname|hosts|resolv\.conf|mtab)|dev/console|.*/" \
+        grep -v -x -E "usr/local/bin/$bin|(usr/)?lib(64|/x86_64-linux-gnu)/[^/]+\.so[.0-9]*|etc/(passwd|group|ssl/certs/ca-certificates\.crt)|usr/share/forest-serve/swagger-ui/[^/]+|\.dockerenv|etc/(hostname|hosts|resolv\.conf|mtab)|dev/console|.*/" \
             "$OUT/files" >"$OUT/extra"
         [ -s "$OUT/files" ] && grep -q -x "usr/local/bin/$bin" "$OUT/files" && [ ! -s "$OUT/extra" ]
         test_cond "$bin image holds only the program, its libraries, CA certificates, passwd and group" $? "$OUT/extra"
