@@ -745,11 +745,14 @@ out:
 }
 
 /* Direct rows a forest learns at most: DIRECT_MAX_ROWS, or by default
- * DIRECT_ROWS_PER_DAY per day row. Every (origin, day ahead) pair is H
- * rows a day; a sample of them keeps make run's training within 3x its
- * recursive time, and nearby origins' rows for one target day are much
- * alike, so a sample loses little (README, "Direct forecasts"). */
+ * DIRECT_ROWS_PER_DAY per day row but never fewer than DIRECT_MIN_ROWS.
+ * Every (origin, day ahead) pair is H rows a day; a sample of them keeps
+ * make run's training within 3x its recursive time, and nearby origins'
+ * rows for one target day are much alike, so a sample loses little
+ * (README, "Direct forecasts"). A small data set (one real series of a
+ * few years) is cheap to learn whole and needs every row it has. */
 #define DIRECT_ROWS_PER_DAY 4
+#define DIRECT_MIN_ROWS 40000
 
 /* Grows a model on rows: in series mode on rows relative to the level
  * (series_relative_dataset), so the trees learn differences they can
@@ -771,8 +774,11 @@ static struct model *grow(const struct train_settings *s,
 
     params_from(s, &params);
     if (d->series_mode && d->spec.strategy == SERIES_DIRECT) {
-        size_t cap = s->direct_max_rows ? (size_t)s->direct_max_rows
-                                        : DIRECT_ROWS_PER_DAY * rows->n_rows;
+        size_t cap = DIRECT_ROWS_PER_DAY * rows->n_rows;
+        if (s->direct_max_rows)
+            cap = (size_t)s->direct_max_rows;
+        else if (cap < DIRECT_MIN_ROWS)
+            cap = DIRECT_MIN_ROWS;
         if (series_build_direct(&d->raw, &d->spec, cutoff, cap, s->seed,
                                 &direct, err) != 0)
             return NULL;
