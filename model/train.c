@@ -862,10 +862,14 @@ out:
 }
 
 /* Series evaluation beyond the one-day-ahead test split: the backtest of
- * m, the published calibration (every backtest point) and the coverage
- * its method reaches: calibrated on the earlier half of the origins,
- * scored on the later half, never on a point it calibrated on. Returns 0
- * or -1 with err set. */
+ * m, the published calibration and its coverage. The published intervals
+ * are calibrated on the earlier half of the origins, whose forecasts were
+ * made closest to the end of the model's training, as the published
+ * model's will be (a later origin's errors also grow with the months since
+ * the model's last day, which a refit model serving the next days does
+ * not have); their coverage is scored on the later half, never on a point
+ * they calibrated on. A hold-out too short for that calibrates on every
+ * origin and leaves the coverage unknown. Returns 0 or -1 with err set. */
 static int evaluate_series(const struct train_settings *s,
                            const struct model *m, const struct run_data *d,
                            struct evaluation *ev, struct calibration *cal,
@@ -888,8 +892,6 @@ static int evaluate_series(const struct train_settings *s,
         last = o > last ? o : last;
     }
     ev->calibration_until = first + (last - first + 1) / 2;
-    if (calibrate_points(&ev->bt, INT32_MAX, INT32_MIN, cal, err) != 0)
-        return -1;
     ev->coverage = malloc(2 * H * sizeof *ev->coverage);
     inside = calloc(2 * H, sizeof *inside);
     n = calloc(H, sizeof *n);
@@ -903,7 +905,8 @@ static int evaluate_series(const struct train_settings *s,
      * the coverage unknown (null), not the run failed. */
     if (calibrate_points(&ev->bt, ev->calibration_until, INT32_MIN, &early,
                          err) != 0) {
-        rc = 0;
+        rc = calibrate_points(&ev->bt, INT32_MAX, INT32_MIN, cal, err);
+        ev->calibration_points = ev->bt.n_points;
         goto out;
     }
     for (size_t i = 0; i < ev->bt.n_points; i++) {
@@ -930,6 +933,9 @@ static int evaluate_series(const struct train_settings *s,
                 ev->coverage[l * H + h] = (double)inside[l * H + h] / n[h];
         }
     }
+    /* What was scored is what is published. */
+    *cal = early;
+    memset(&early, 0, sizeof early);
     rc = 0;
 out:
     calibration_release(&early);
