@@ -447,7 +447,7 @@ $ns bash -c '
         "$TRAIN" --model-dir "$V" 2>"$T/v2.err"
     echo $? >"$T/v2.rc"
     snapshot >"$T/v2.after"
-    MODEL_VERSION=mid N_ESTIMATORS=50 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
+    MODEL_VERSION=mid N_ESTIMATORS=25 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
         "$TRAIN" --model-dir "$V" 2>"$T/v3.err"
     echo $? >"$T/v3.rc"
     readlink "$V/current" >"$T/v3.current"
