@@ -31,7 +31,8 @@
  *           the days ahead its trees learned, 1..366; recursive: 0),
  *           u32 n_weekday_lags (direct: 1..8; recursive: 0); a direct
  *           spec's features are the lags, the windows, same_weekday_1..n,
- *           horizon, the calendar and the covariates (series.h),
+ *           same_weekday_mean, horizon, the calendar and the covariates
+ *           (series.h),
  *     [2] u8 has_cover (1: every tree has it, 0: none),
  *     n_trees x (u32 index, u32 depth, u32 n_nodes,
  *                n_nodes x (u32 feature, f32 threshold, u32 left, f32 value),

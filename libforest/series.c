@@ -275,7 +275,7 @@ uint32_t series_history(const struct series_spec *s)
 #define N_CALENDAR 3
 
 /* Features between the windows and the calendar: a direct spec's
- * same-weekday lags and its horizon. */
+ * same-weekday lags, their mean and its horizon. */
 static size_t n_direct(const struct series_spec *s)
 {
     return s->strategy == SERIES_DIRECT ? s->n_weekday_lags + 2u : 0;

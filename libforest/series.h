@@ -161,8 +161,9 @@ void series_build_row(const struct series_spec *s, const double *past,
  * being y[origin - 1]; covariates holds the target day's s->n_covariates
  * values. Features: lags and rolling windows of past (as
  * series_build_row), same_weekday_1..n (the target day's weekday in the
- * n weeks before the origin: y[target - 7 (ceil(h/7) + j - 1)]), horizon
- * (h), then the target day's calendar and covariates. No value of past
+ * n weeks before the origin: y[target - 7 (ceil(h/7) + j - 1)]) and
+ * same_weekday_mean (their mean), horizon (h), then the target day's
+ * calendar and covariates. No value of past
  * after the origin exists, so none can leak in. Horizons beyond
  * s->horizon build rows the same way (the trees answer them as their last
  * learned horizon). */
