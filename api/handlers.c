@@ -438,11 +438,10 @@ static void forecast(struct app *app, const char *body, size_t len,
     struct forecast_request req;
     struct fr_error err = {{0}};
     const struct model *mod;
-    const struct series_spec *spec;
-    uint32_t h;
     double *res, *work, *values, *phi = NULL, scale_level = 1.0, base = 0;
     float *fwork, *rows = NULL;
     size_t nf;
+    int keep_rows;
     char msg[FR_ERROR_MAX + 64], date[16];
     int status;
 
@@ -451,7 +450,6 @@ static void forecast(struct app *app, const char *body, size_t len,
         return;
     }
     mod = m->model;
-    spec = &mod->series;
     if (!mod->has_series) {
         snprintf(msg, sizeof msg, "model '%s' was trained on a table, not "
                  "a series: /forecast needs a series model (use /predict)",
@@ -469,45 +467,41 @@ static void forecast(struct app *app, const char *body, size_t len,
         fail(r, out, 422, msg);
         goto out;
     }
-    h = series_history(spec);
     nf = mod->forest->n_features;
+    keep_rows = req.explain || req.level > 0;
     /* outs: R_PER_ROW results per day, the forecast's work, the values,
      * then with explain each day's nf + 1 contributions; fwork: the
-     * forecast's floats, then with explain each day's row. */
+     * forecast's floats, then with explain or an interval each day's
+     * row. */
     res = scratch_outs(sc, R_PER_ROW * req.horizon +
                            forecast_work_doubles(mod) + req.horizon +
                            (req.explain ? req.horizon * (nf + 1) : 0));
     fwork = scratch_fwork(sc, forecast_work_floats(mod) +
-                              (req.explain ? req.horizon * nf : 0));
+                              (keep_rows ? req.horizon * nf : 0));
     if (res == NULL || fwork == NULL) {
         fail(r, out, 500, "out of memory for the forecast");
         goto out;
     }
     work = res + R_PER_ROW * req.horizon;
     values = work + forecast_work_doubles(mod);
-    if (req.explain) {
+    if (req.explain)
         phi = values + req.horizon;
+    if (keep_rows)
         rows = fwork + forecast_work_floats(mod);
-    }
-    /* The code path the trainer's backtest measured (with explain, the
-     * same computation keeping each day's row). */
+    /* The code path the trainer's backtest measured (keeping each day's
+     * row, the same computation). */
     forecast_values_rows(mod, req.past, req.first_day, req.cov, req.horizon,
                          work, fwork, values, rows);
     for (size_t d = 0; d < req.horizon; d++)
         res[R_PER_ROW * d] = values[d];
     if (req.level > 0) {
-        float *row = fwork + mod->forest->n_features; /* spread() uses
-                                                        the first half */
         scale_level = forecast_scale_level(mod, req.past);
-        /* The trees' spread of each day's row: rebuilt from the history
-         * with the earlier days' forecasts, as forecast_values built it. */
-        memcpy(work, req.past, h * sizeof *work);
+        /* The trees' spread on each day's own row, the one its forecast
+         * was predicted from; spread() uses fwork's first nf floats. */
         for (size_t d = 0; d < req.horizon; d++) {
             double *day = res + R_PER_ROW * d;
             int calibrated = 0;
-            series_build_row(spec, work, req.first_day + (int32_t)d,
-                             req.cov + d * spec->n_covariates, row);
-            if (spread(mod, row, req.level, sc, day) != 0) {
+            if (spread(mod, rows + d * nf, req.level, sc, day) != 0) {
                 fail(r, out, 500, "out of memory for the forecast");
                 goto out;
             }
@@ -519,8 +513,6 @@ static void forecast(struct app *app, const char *body, size_t len,
                 goto out;
             }
             day[R_CAL] = calibrated;
-            memmove(work, work + 1, (h - 1) * sizeof *work);
-            work[h - 1] = values[d];
         }
     }
     /* Each day explained on the row its forecast was predicted from;
