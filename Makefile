@@ -28,9 +28,9 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c \
            libforest/monotonic.c libforest/file.c libforest/calibration.c \
            libforest/profile.c libforest/forecast.c libforest/s3.c \
-           libforest/explain.c libforest/store_s3.c
+           libforest/explain.c libforest/store_s3.c libforest/xgboost.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c \
-             model/backtest.c model/gate.c
+             model/backtest.c model/gate.c model/export.c
 # The server's parsers, handlers and registry, without its shell (main.c,
 # and server.c's libmicrohttpd): what tests/server/test_request.c and the
 # fuzz targets link.
