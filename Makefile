@@ -40,7 +40,8 @@ SERVE_CORE_SRC := api/handlers.c api/registry.c api/request.c api/stats.c \
 SERVE_SRC := api/main.c api/server.c $(SERVE_CORE_SRC)
 TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
              tests/unit/test_model.c tests/unit/test_store.c \
-             tests/unit/test_metadata.c tests/unit/test_explain.c
+             tests/unit/test_metadata.c tests/unit/test_explain.c \
+             tests/unit/test_xgboost.c
 
 LIB_OBJ   := $(LIB_SRC:%.c=build/obj/%.o)
 TRAIN_OBJ := $(TRAIN_SRC:%.c=build/obj/%.o)
