@@ -5,8 +5,8 @@ set -eu
 
 build="build-essential libmicrohttpd-dev libcjson-dev libcsv-dev libcurl4-openssl-dev \
 libexpat1-dev libssl-dev zlib1g-dev"
-test="$build clang libclang-rt-14-dev curl wrk jq python3"
-bench="$test python3-sklearn python3-xgboost python3-pandas python3-joblib \
+test="$build clang libclang-rt-14-dev curl wrk jq python3 python3-xgboost"
+bench="$test python3-sklearn python3-pandas python3-joblib \
 python3-fastapi uvicorn python3-statsmodels python3-rdata time"
 images="debootstrap"
 

@@ -1,14 +1,15 @@
 #!/bin/sh
 # Runs the fast test suites and adds up their closing lines "N passed, N
 # failed": the unit tests (ASan + UBSan build), then tests/<suite>/run.sh for
-# cli (forest-train), server (forest-serve) and docs (the README's examples).
+# cli (forest-train), server (forest-serve), export (forest-train export
+# against XGBoost) and docs (the README's examples).
 # The images, manifests and e2e suites are slow and run from their own make
 # targets.
 # Usage: tests/run.sh [suite...]   e.g. tests/run.sh unit cli
 set -u
 cd "$(dirname "$0")/.."
 
-suites="${*:-unit cli server docs}"
+suites="${*:-unit cli server export docs}"
 passed=0 failed=0 broken=""
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
