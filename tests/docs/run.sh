@@ -39,7 +39,9 @@ for _ in $(seq 100); do
     curl -sf "localhost:$DOCS_PORT/ready" >/dev/null && break
     sleep 0.05
 done
-"$PY" tests/docs/readme_examples.py | tee "$T/examples.out"
+# The README's python3 is Debian's, with python3-xgboost (install-deps.sh
+# test), ahead of any other python3 on PATH.
+PATH=/usr/bin:$PATH "$PY" tests/docs/readme_examples.py | tee "$T/examples.out"
 examples_rc=${PIPESTATUS[0]}
 
 read -r qp qf <<<"$(counts "$T/quotes.out")"

@@ -25,7 +25,7 @@ passed=0 failed=0
 
 export QUIET=true AS_OF=2026-07-01 ASAN_OPTIONS=detect_leaks=1
 # OpenBLAS (numpy's) may be tuned for another core in a CI environment.
-unset OPENBLAS_CORETYPE
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 
 check() { # check NAME COMMAND...: the command's success is the verdict
     local name=$1
