@@ -18,13 +18,13 @@
 #include "drift.h"
 #include "explain.h"
 #include "forecast.h"
+#include "pages.h"
 #include "series.h"
 
 #define JSON_TYPE "application/json"
 /* A V2 answer with binary data, as Triton sends it. */
 #define BINARY_TYPE "application/octet-stream"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define GET_METHODS "GET, HEAD"
 
 void handlers_error(struct buf *out, const char *msg)
 {
@@ -49,104 +49,28 @@ static void no_model(struct reply *r, struct buf *out)
 
 /* ---- routing --------------------------------------------------------------- */
 
-struct route {
-    enum endpoint ep;
-    const char *methods;   /* what the path allows */
-    const char *name;      /* V2: the model name in the path, not NUL-ended */
-    size_t name_len;
-    const char *version;   /* V2: a version in the path, or NULL */
-    size_t version_len;
-};
-
-/* Splits /v2/models/{name}[/versions/{v}][/ready|/infer]. */
-static void route_v2_model(const char *p, struct route *rt)
+/* The rows and their matcher are routes.c's (the same table
+ * /openapi.json is written from). */
+static enum endpoint route_ep(const struct route_match *rt)
 {
-    const char *slash = strchr(p, '/');
-
-    rt->name = p;
-    rt->name_len = slash ? (size_t)(slash - p) : strlen(p);
-    p += rt->name_len;
-    if (rt->name_len == 0)
-        return;
-    if (strncmp(p, "/versions/", 10) == 0) {
-        rt->version = p + 10;
-        slash = strchr(rt->version, '/');
-        rt->version_len = slash ? (size_t)(slash - rt->version) :
-                                  strlen(rt->version);
-        if (rt->version_len == 0)
-            return;
-        p = rt->version + rt->version_len;
-    }
-    if (*p == '\0') {
-        rt->ep = EP_V2_MODEL;
-        rt->methods = GET_METHODS;
-    } else if (strcmp(p, "/ready") == 0) {
-        rt->ep = EP_V2_MODEL_READY;
-        rt->methods = GET_METHODS;
-    } else if (strcmp(p, "/infer") == 0) {
-        rt->ep = EP_V2_INFER;
-        rt->methods = "POST";
-    }
-}
-
-static void route(const char *url, struct route *rt)
-{
-    static const struct {
-        const char *path;
-        enum endpoint ep;
-        const char *methods;
-    } FIXED[] = {
-        {"/health", EP_HEALTH, GET_METHODS},
-        {"/ready", EP_READY, GET_METHODS},
-        {"/predict", EP_PREDICT, "POST"},
-        {"/forecast", EP_FORECAST, "POST"},
-        {"/model", EP_MODEL, GET_METHODS},
-        {"/metrics", EP_METRICS, GET_METHODS},
-        {"/drift", EP_DRIFT, GET_METHODS},
-        {"/v2", EP_V2_SERVER, GET_METHODS},
-        /* Only this path takes a trailing slash: a client that builds the
-         * server's URL as a base ends it with one. (Triton takes none;
-         * "/v2/models/forest/" stays 404 as there.) */
-        {"/v2/", EP_V2_SERVER, GET_METHODS},
-        {"/v2/health/live", EP_V2_LIVE, GET_METHODS},
-        {"/v2/health/ready", EP_V2_READY, GET_METHODS},
-    };
-
-    memset(rt, 0, sizeof *rt);
-    rt->ep = EP_NOT_FOUND;
-    for (size_t i = 0; i < sizeof FIXED / sizeof FIXED[0]; i++) {
-        if (strcmp(url, FIXED[i].path) == 0) {
-            rt->ep = FIXED[i].ep;
-            rt->methods = FIXED[i].methods;
-            return;
-        }
-    }
-    if (strncmp(url, "/v2/models/", 11) == 0)
-        route_v2_model(url + 11, rt);
+    return rt->def != NULL ? rt->def->ep : EP_NOT_FOUND;
 }
 
 enum endpoint handlers_route(const char *url)
 {
-    struct route rt;
+    struct route_match rt;
 
-    route(url, &rt);
-    return rt.ep;
+    routes_match(url, &rt);
+    return route_ep(&rt);
 }
 
 int handlers_takes_body(const char *method, const char *url)
 {
-    struct route rt;
+    struct route_match rt;
 
-    route(url, &rt);
-    return rt.ep != EP_NOT_FOUND && rt.methods != NULL &&
-           strcmp(rt.methods, "POST") == 0 && strcmp(method, "POST") == 0;
-}
-
-static int method_allowed(const char *methods, const char *method)
-{
-    if (strcmp(methods, "POST") == 0)
-        return strcmp(method, "POST") == 0;
-    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    routes_match(url, &rt);
+    return rt.def != NULL && strcmp(rt.def->methods, ROUTES_POST) == 0 &&
+           strcmp(method, "POST") == 0;
 }
 
 /* ---- health and readiness ------------------------------------------------- */
@@ -514,11 +438,10 @@ static void forecast(struct app *app, const char *body, size_t len,
     struct forecast_request req;
     struct fr_error err = {{0}};
     const struct model *mod;
-    const struct series_spec *spec;
-    uint32_t h;
     double *res, *work, *values, *phi = NULL, scale_level = 1.0, base = 0;
     float *fwork, *rows = NULL;
     size_t nf;
+    int keep_rows;
     char msg[FR_ERROR_MAX + 64], date[16];
     int status;
 
@@ -527,7 +450,6 @@ static void forecast(struct app *app, const char *body, size_t len,
         return;
     }
     mod = m->model;
-    spec = &mod->series;
     if (!mod->has_series) {
         snprintf(msg, sizeof msg, "model '%s' was trained on a table, not "
                  "a series: /forecast needs a series model (use /predict)",
@@ -545,45 +467,41 @@ static void forecast(struct app *app, const char *body, size_t len,
         fail(r, out, 422, msg);
         goto out;
     }
-    h = series_history(spec);
     nf = mod->forest->n_features;
+    keep_rows = req.explain || req.level > 0;
     /* outs: R_PER_ROW results per day, the forecast's work, the values,
      * then with explain each day's nf + 1 contributions; fwork: the
-     * forecast's floats, then with explain each day's row. */
+     * forecast's floats, then with explain or an interval each day's
+     * row. */
     res = scratch_outs(sc, R_PER_ROW * req.horizon +
                            forecast_work_doubles(mod) + req.horizon +
                            (req.explain ? req.horizon * (nf + 1) : 0));
     fwork = scratch_fwork(sc, forecast_work_floats(mod) +
-                              (req.explain ? req.horizon * nf : 0));
+                              (keep_rows ? req.horizon * nf : 0));
     if (res == NULL || fwork == NULL) {
         fail(r, out, 500, "out of memory for the forecast");
         goto out;
     }
     work = res + R_PER_ROW * req.horizon;
     values = work + forecast_work_doubles(mod);
-    if (req.explain) {
+    if (req.explain)
         phi = values + req.horizon;
+    if (keep_rows)
         rows = fwork + forecast_work_floats(mod);
-    }
-    /* The code path the trainer's backtest measured (with explain, the
-     * same computation keeping each day's row). */
+    /* The code path the trainer's backtest measured (keeping each day's
+     * row, the same computation). */
     forecast_values_rows(mod, req.past, req.first_day, req.cov, req.horizon,
                          work, fwork, values, rows);
     for (size_t d = 0; d < req.horizon; d++)
         res[R_PER_ROW * d] = values[d];
     if (req.level > 0) {
-        float *row = fwork + mod->forest->n_features; /* spread() uses
-                                                        the first half */
         scale_level = forecast_scale_level(mod, req.past);
-        /* The trees' spread of each day's row: rebuilt from the history
-         * with the earlier days' forecasts, as forecast_values built it. */
-        memcpy(work, req.past, h * sizeof *work);
+        /* The trees' spread on each day's own row, the one its forecast
+         * was predicted from; spread() uses fwork's first nf floats. */
         for (size_t d = 0; d < req.horizon; d++) {
             double *day = res + R_PER_ROW * d;
             int calibrated = 0;
-            series_build_row(spec, work, req.first_day + (int32_t)d,
-                             req.cov + d * spec->n_covariates, row);
-            if (spread(mod, row, req.level, sc, day) != 0) {
+            if (spread(mod, rows + d * nf, req.level, sc, day) != 0) {
                 fail(r, out, 500, "out of memory for the forecast");
                 goto out;
             }
@@ -595,8 +513,6 @@ static void forecast(struct app *app, const char *body, size_t len,
                 goto out;
             }
             day[R_CAL] = calibrated;
-            memmove(work, work + 1, (h - 1) * sizeof *work);
-            work[h - 1] = values[d];
         }
     }
     /* Each day explained on the row its forecast was predicted from;
@@ -633,7 +549,7 @@ out:
 
 /* Checks the model name and version of a V2 path. Returns the model (a
  * reference the caller drops) or NULL with the error reply written. */
-static struct serving *v2_model(struct app *app, const struct route *rt,
+static struct serving *v2_model(struct app *app, const struct route_match *rt,
                               struct buf *out, struct reply *r)
 {
     char msg[400];
@@ -666,7 +582,7 @@ static struct serving *v2_model(struct app *app, const struct route *rt,
     return m;
 }
 
-static void v2_metadata(struct app *app, const struct route *rt,
+static void v2_metadata(struct app *app, const struct route_match *rt,
                         struct buf *out, struct reply *r)
 {
     struct serving *m = v2_model(app, rt, out, r);
@@ -706,7 +622,7 @@ static void v2_metadata(struct app *app, const struct route *rt,
     serving_release(m);
 }
 
-static void v2_model_ready(struct app *app, const struct route *rt,
+static void v2_model_ready(struct app *app, const struct route_match *rt,
                            struct buf *out, struct reply *r)
 {
     struct serving *m = v2_model(app, rt, out, r);
@@ -768,7 +684,7 @@ static void put_le(struct buf *out, double v, int fp64)
     buf_add(out, b, fp64 ? 8 : 4);
 }
 
-static void v2_infer(struct app *app, const struct route *rt,
+static void v2_infer(struct app *app, const struct route_match *rt,
                      const char *header_len, const char *body, size_t len,
                      struct scratch *sc, struct buf *out, struct reply *r)
 {
@@ -916,7 +832,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
                        const char *header_len, const char *body, size_t len,
                        struct scratch *sc, struct buf *out, struct reply *r)
 {
-    struct route rt;
+    struct route_match rt;
     char msg[200];
 
     r->status = 500;
@@ -925,22 +841,23 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     r->retry_after = NULL;
     r->challenge = NULL;
     r->close = 0;
+    r->page = 0;
     r->json_len = 0;
-    route(url, &rt);
-    r->endpoint = rt.ep;
-    if (rt.ep == EP_NOT_FOUND) {
+    routes_match(url, &rt);
+    r->endpoint = route_ep(&rt);
+    if (rt.def == NULL) {
         snprintf(msg, sizeof msg, "no such endpoint '%.100s'", url);
         fail(r, out, 404, msg);
         return;
     }
-    if (!method_allowed(rt.methods, method)) {
+    if (!routes_method_allowed(rt.def, method)) {
         snprintf(msg, sizeof msg, "method %.20s is not allowed on '%.100s' "
-                 "(allowed: %s)", method, url, rt.methods);
+                 "(allowed: %s)", method, url, rt.def->methods);
         fail(r, out, 405, msg);
-        r->allow = rt.methods;
+        r->allow = rt.def->methods;
         return;
     }
-    switch (rt.ep) {
+    switch (rt.def->ep) {
     case EP_HEALTH:
         r->status = 200;
         buf_puts(out, "{\"status\":\"healthy\"}");
@@ -993,6 +910,21 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     case EP_V2_INFER:
         v2_infer(app, &rt, header_len, body, len, sc, out, r);
         break;
+    case EP_STATUS:
+        pages_status(app, out, r);
+        break;
+    case EP_REPORT:
+        pages_report(app, out, r);
+        break;
+    case EP_DOCS:
+        if (rt.name != NULL)
+            pages_asset(app, rt.name, rt.name_len, out, r);
+        else
+            pages_docs(app, out, r);
+        break;
+    case EP_OPENAPI:
+        pages_openapi(app, out, r);
+        break;
     default:
         fail(r, out, 404, "no such endpoint");
         break;
@@ -1000,6 +932,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     if (out->failed) {
         r->status = 500;
         r->content_type = JSON_TYPE;
+        r->page = 0;
         r->json_len = 0;
         buf_release(out);
         buf_puts(out, "{\"error\":\"out of memory writing the answer\"}");

@@ -16,7 +16,10 @@
 #include "drift.h"
 #include "registry.h"
 #include "request.h"
+#include "routes.h"
 #include "stats.h"
+
+struct docs;
 
 struct app {
     struct registry *registry;
@@ -28,6 +31,7 @@ struct app {
     atomic_int draining;      /* set on SIGTERM: not ready any more */
     const struct auth *auth;  /* API_TOKEN; NULL or off: no tokens */
     struct drift *drift;      /* the recent rows' bins; NULL: not kept */
+    const struct docs *docs;  /* Swagger UI's files (pages.h); NULL: none */
 };
 
 /* What to send back; the body is in the buffer passed to dispatch. */
@@ -40,6 +44,8 @@ struct reply {
     const char *challenge;    /* the WWW-Authenticate header of a 401, or
                                  NULL */
     int close;                /* end the connection after the answer */
+    int page;                 /* a page or file for browsers: send the
+                                 security headers (server.c) */
     size_t json_len;          /* a V2 answer with binary data: the bytes
                                  of JSON before it (the answer's
                                  Inference-Header-Content-Length); 0 for

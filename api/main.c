@@ -27,6 +27,7 @@
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
+#include "pages.h"
 #include "monotonic.h"
 #include "registry.h"
 #include "server.h"
@@ -38,11 +39,16 @@ enum {
     EXIT_USAGE = 2   /* bad setting or command line */
 };
 
+/* Where api/Dockerfile puts Swagger UI's dist files (from Debian's
+ * r-cran-swagger); make run and the tests point DOCS_DIR at the installed
+ * package instead. */
+#define DOCS_DIR_DEFAULT "/usr/share/forest-serve/swagger-ui"
+
 #define RELOAD_INTERVAL_MIN 0.1 /* seconds; 0 (load once) is allowed too */
 
 static struct {
     const char *host, *model_dir, *model_path, *model_name, *log_level;
-    const char *api_token, *api_token_file;
+    const char *api_token, *api_token_file, *docs_dir;
     unsigned long long port, threads, max_body, max_body_memory;
     unsigned long long max_connections, timeout;
     unsigned long long header_bytes, max_batch_rows, max_horizon;
@@ -117,6 +123,10 @@ static const struct config_option OPTIONS[] = {
     {"METRICS_TOKEN_REQUIRED", CONFIG_BOOL, "false",
      "/metrics requires the token too", &S.metrics_token_required, 0, 0,
      NULL},
+    {"DOCS_DIR", CONFIG_STRING, DOCS_DIR_DEFAULT,
+     "Swagger UI's files (swagger-ui-bundle.js, swagger-ui.css) for /docs, "
+     "read once at start; without them /docs lists the endpoints",
+     &S.docs_dir, 0, 0, NULL},
     {"LOG_LEVEL", CONFIG_STRING, "info",
      "debug (adds a line per request), info, warn or error", &S.log_level,
      0, 0, "debug|info|warn|error"},
@@ -171,6 +181,7 @@ static void log_settings(const struct auth *auth)
     /* Whether a token is required, never the token. */
     log_bool(&l, "api_token_required", auth->token != NULL);
     log_bool(&l, "metrics_token_required", auth->metrics);
+    log_str(&l, "docs_dir", S.docs_dir);
     log_str(&l, "log_level", S.log_level);
     log_end(&l);
 }
@@ -229,6 +240,7 @@ int main(int argc, char **argv)
     struct drift drift;
     struct app app;
     struct auth auth = {0};
+    struct docs docs;
     enum log_level level;
     sigset_t sigs, all;
     int positional[1], sig = 0, rc = EXIT_ERROR;
@@ -305,16 +317,29 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     stats_init(&stats);
+    /* The docs page is not worth refusing to serve predictions over:
+     * without its files it lists the endpoints and says why. */
+    if (docs_load(&docs, S.docs_dir, &err) != 0) {
+        log_begin(&l, LOG_WARN, "docs_assets_missing");
+        log_str(&l, "docs_dir", S.docs_dir);
+        log_str(&l, "msg", err.msg[0] != '\0' ? err.msg :
+                "swagger-ui-bundle.js or swagger-ui.css is missing: /docs "
+                "shows the endpoint list only");
+        log_end(&l);
+        err.msg[0] = '\0';
+    }
     rcfg.model_dir = S.model_dir;
     rcfg.model_path = S.model_path;
     rcfg.interval = S.reload_interval;
     if (drift_init(&drift, (size_t)S.drift_window, &err) != 0) {
         log_msg(LOG_ERROR, "start_failed", err.msg);
+        docs_release(&docs);
         auth_release(&auth);
         return EXIT_ERROR;
     }
     if (registry_init(&registry, &rcfg, &err) != 0) {
         log_msg(LOG_ERROR, "start_failed", err.msg);
+        docs_release(&docs);
         drift_release(&drift);
         auth_release(&auth);
         return EXIT_ERROR;
@@ -328,6 +353,7 @@ int main(int argc, char **argv)
     app.max_explain_rows = (size_t)S.max_explain_rows;
     app.auth = &auth;
     app.drift = &drift;
+    app.docs = &docs;
     atomic_init(&app.draining, 0);
 
     scfg.host = S.host;
@@ -373,6 +399,7 @@ int main(int argc, char **argv)
     rc = EXIT_OK;
 out_registry:
     registry_release(&registry);
+    docs_release(&docs);
     drift_release(&drift);
     auth_release(&auth);
     return rc;

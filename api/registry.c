@@ -149,6 +149,7 @@ void serving_release(struct serving *m)
     model_free(m->model);
     free(m->source);
     free(m->metadata);
+    free(m->report);
     free(m);
 }
 
@@ -179,6 +180,32 @@ static int read_metadata(const char *path, char **text, size_t *len,
         return -1;
     *text = (char *)buf;
     return 1;
+}
+
+/* Reads report.svg, the trainer's chart, from beside metadata.json
+ * (meta_path) into m for the status page. The chart is optional: a
+ * missing, unreadable or too large one leaves m->report NULL and the page
+ * says there is no chart; it never refuses the model. */
+static void read_report(const char *meta_path, struct serving *m)
+{
+    static const char META[] = "metadata.json";
+    size_t n = strlen(meta_path), dir_len;
+    struct fr_error err = {{0}};
+    char path[PATH_MAX];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (n < sizeof META - 1 || strcmp(meta_path + n - (sizeof META - 1),
+                                      META) != 0)
+        return;
+    dir_len = n - (sizeof META - 1);
+    if (snprintf(path, sizeof path, "%.*sreport.svg", (int)dir_len,
+                 meta_path) >= (int)sizeof path)
+        return;
+    if (store_read(path, MODEL_REPORT_MAX, &buf, &len, &err) != 0)
+        return;
+    m->report = (char *)buf;
+    m->report_len = len;
 }
 
 /* Checks that metadata.json describes this model.bin: a version directory
@@ -277,6 +304,7 @@ static struct serving *load(const char *path, const char *meta_path,
         fr_error_prefix(err, "model '%s' refused", path);
         goto out;
     }
+    read_report(meta_path, m);
     m->load_seconds = monotonic_seconds() - t0;
 out:
     model_free(mod);

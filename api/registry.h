@@ -35,6 +35,7 @@
 #include "store.h"
 
 #define MODEL_METADATA_MAX (16u << 20) /* refuse larger metadata.json */
+#define MODEL_REPORT_MAX (4u << 20)    /* skip a larger report.svg */
 
 struct serving {
     struct model *model;              /* owned, verified */
@@ -45,6 +46,9 @@ struct serving {
     char *source;                     /* the model.bin it came from, owned */
     char *metadata;                   /* JSON text for GET /model, owned */
     size_t metadata_len;              /* bytes of metadata, no NUL */
+    char *report;                     /* report.svg beside metadata.json,
+                                         owned; NULL when there is none */
+    size_t report_len;                /* bytes of report */
     double loaded_at;                 /* Unix time of the swap */
     double load_seconds;              /* read + decode + verify */
     atomic_uint refs;                 /* >= 1 while reachable */

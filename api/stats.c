@@ -12,7 +12,8 @@
 static const char *const EP_NAMES[EP_COUNT] = {
     "health",   "ready",       "predict",   "forecast",       "model",
     "metrics",  "v2_server",   "v2_live",   "v2_ready",       "v2_model",
-    "v2_model_ready",          "v2_infer",  "drift",     "not_found"};
+    "v2_model_ready",          "v2_infer",  "drift",     "status",
+    "report",   "docs",        "openapi",   "not_found"};
 
 static const int CODES[STATS_N_CODES - 1] = {200, 400, 401, 404, 405,
                                              413, 422, 500, 503};

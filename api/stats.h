@@ -29,6 +29,10 @@ enum endpoint {
     EP_V2_MODEL_READY,
     EP_V2_INFER,
     EP_DRIFT,
+    EP_STATUS,    /* GET /, the status page */
+    EP_REPORT,    /* GET /report.svg */
+    EP_DOCS,      /* GET /docs and its assets */
+    EP_OPENAPI,   /* GET /openapi.json */
     EP_NOT_FOUND, /* no such path */
     EP_COUNT
 };

@@ -81,6 +81,16 @@ static const struct config_option OPTIONS[] = {
     {"FORECAST_HORIZON", CONFIG_UINT, "14",
      "series: days ahead the backtest scores and the intervals calibrate",
      &S.forecast_horizon, 1, CALIBRATION_MAX_HORIZONS, NULL},
+    {"FORECAST_STRATEGY", CONFIG_STRING, "direct",
+     "series: direct (one row per origin and day ahead, every feature "
+     "known at the origin) or recursive (one model of the next day, its "
+     "forecasts fed back as lags: the format-2 models' way)",
+     &S.forecast_strategy, 0, 0, "direct|recursive"},
+    {"DIRECT_MAX_ROWS", CONFIG_UINT, "0",
+     "series, direct: (origin, day ahead) rows a forest learns at most, a "
+     "seeded sample when there are more; 0 = 4 per day of data, at least "
+     "40000",
+     &S.direct_max_rows, 0, 1e12, NULL},
     {"REFIT", CONFIG_STRING, NULL,
      "after evaluation, learn every row for the published model; unset = "
      "true in series mode, false in tabular mode",

@@ -281,6 +281,9 @@ static int load_table(const struct train_settings *s, struct dataset *table,
     if (series_spec_init(spec, raw.n_covariates,
                          (const char *const *)raw.covariate_names, err) != 0)
         goto out;
+    if (strcmp(s->forecast_strategy, "direct") == 0 &&
+        series_spec_direct(spec, (uint32_t)s->forecast_horizon, err) != 0)
+        goto out;
     if (series_data_sort(&raw, err) != 0 ||
         series_build(&raw, spec, table, err) != 0)
         goto out;
@@ -741,31 +744,61 @@ out:
     return status == EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
 }
 
+/* Direct rows a forest learns at most: DIRECT_MAX_ROWS, or by default
+ * DIRECT_ROWS_PER_DAY per day row but never fewer than DIRECT_MIN_ROWS.
+ * Every (origin, day ahead) pair is H rows a day; a sample of them keeps
+ * make run's training within 3x its recursive time, and nearby origins'
+ * rows for one target day are much alike, so a sample loses little
+ * (README, "Direct forecasts"). A small data set (one real series of a
+ * few years) is cheap to learn whole and needs every row it has. */
+#define DIRECT_ROWS_PER_DAY 4
+#define DIRECT_MIN_ROWS 40000
+
 /* Grows a model on rows: in series mode on rows relative to the level
  * (series_relative_dataset), so the trees learn differences they can
- * apply at any level. Returns the model or NULL with err set. */
+ * apply at any level. A direct spec learns its (origin, day ahead) rows
+ * instead, built from the records: those whose target day is before each
+ * series' cutoff, or all of them when cutoff is NULL (a refit); rows then
+ * only gives their count per day. Returns the model or NULL with err
+ * set. */
 static struct model *grow(const struct train_settings *s,
                           const struct run_data *d,
-                          const struct dataset *rows,
+                          const struct dataset *rows, const int32_t *cutoff,
                           struct evaluation *ev, struct fr_error *err)
 {
     struct forest_params params;
     struct progress prog = {0};
-    struct dataset rel = {0};
+    struct dataset rel = {0}, direct = {0};
     struct forest *f;
     double t0;
 
     params_from(s, &params);
+    if (d->series_mode && d->spec.strategy == SERIES_DIRECT) {
+        size_t cap = DIRECT_ROWS_PER_DAY * rows->n_rows;
+        if (s->direct_max_rows)
+            cap = (size_t)s->direct_max_rows;
+        else if (cap < DIRECT_MIN_ROWS)
+            cap = DIRECT_MIN_ROWS;
+        if (series_build_direct(&d->raw, &d->spec, cutoff, cap, s->seed,
+                                &direct, err) != 0)
+            return NULL;
+        say(s, "direct rows: %zu (origin, days ahead 1-%u) pairs from %zu "
+            "days", direct.n_rows, d->spec.horizon, rows->n_rows);
+        rows = &direct;
+    }
     if (d->series_mode && d->spec.target == SERIES_TARGET_DIFF &&
-        series_relative_dataset(&d->spec, rows, &rel, err) != 0)
+        series_relative_dataset(&d->spec, rows, &rel, err) != 0) {
+        dataset_release(&direct);
         return NULL;
+    }
+    dataset_release(&direct);
     say(s, "training %u of %u trees on %zu rows (depth %u, "
         "min_samples_leaf %u, max_features %g, %u bins, SEED %llu)",
         (params.n_trees - params.shard_index + params.shard_count - 1) /
             params.shard_count,
-        params.n_trees, rows->n_rows, params.max_depth,
-        params.min_samples_leaf, params.max_features, params.max_bins,
-        s->seed);
+        params.n_trees, rel.n_rows ? rel.n_rows : rows->n_rows,
+        params.max_depth, params.min_samples_leaf, params.max_features,
+        params.max_bins, s->seed);
     prog.start = prog.last = t0 = monotonic_seconds();
     prog.tty = isatty(STDERR_FILENO);
     prog.quiet = s->quiet;
@@ -829,10 +862,14 @@ out:
 }
 
 /* Series evaluation beyond the one-day-ahead test split: the backtest of
- * m, the published calibration (every backtest point) and the coverage
- * its method reaches: calibrated on the earlier half of the origins,
- * scored on the later half, never on a point it calibrated on. Returns 0
- * or -1 with err set. */
+ * m, the published calibration and its coverage. The published intervals
+ * are calibrated on the earlier half of the origins, whose forecasts were
+ * made closest to the end of the model's training, as the published
+ * model's will be (a later origin's errors also grow with the months since
+ * the model's last day, which a refit model serving the next days does
+ * not have); their coverage is scored on the later half, never on a point
+ * they calibrated on. A hold-out too short for that calibrates on every
+ * origin and leaves the coverage unknown. Returns 0 or -1 with err set. */
 static int evaluate_series(const struct train_settings *s,
                            const struct model *m, const struct run_data *d,
                            struct evaluation *ev, struct calibration *cal,
@@ -855,8 +892,6 @@ static int evaluate_series(const struct train_settings *s,
         last = o > last ? o : last;
     }
     ev->calibration_until = first + (last - first + 1) / 2;
-    if (calibrate_points(&ev->bt, INT32_MAX, INT32_MIN, cal, err) != 0)
-        return -1;
     ev->coverage = malloc(2 * H * sizeof *ev->coverage);
     inside = calloc(2 * H, sizeof *inside);
     n = calloc(H, sizeof *n);
@@ -870,7 +905,8 @@ static int evaluate_series(const struct train_settings *s,
      * the coverage unknown (null), not the run failed. */
     if (calibrate_points(&ev->bt, ev->calibration_until, INT32_MIN, &early,
                          err) != 0) {
-        rc = 0;
+        rc = calibrate_points(&ev->bt, INT32_MAX, INT32_MIN, cal, err);
+        ev->calibration_points = ev->bt.n_points;
         goto out;
     }
     for (size_t i = 0; i < ev->bt.n_points; i++) {
@@ -897,6 +933,9 @@ static int evaluate_series(const struct train_settings *s,
                 ev->coverage[l * H + h] = (double)inside[l * H + h] / n[h];
         }
     }
+    /* What was scored is what is published. */
+    *cal = early;
+    memset(&early, 0, sizeof early);
     rc = 0;
 out:
     calibration_release(&early);
@@ -1019,7 +1058,7 @@ static int evaluate_and_publish(const struct train_settings *s,
     if (ev->refit) {
         say(s, "refit: learning all %zu rows for the published model",
             d->table.n_rows);
-        refit = grow(s, d, &d->table, ev, &err);
+        refit = grow(s, d, &d->table, NULL, ev, &err);
         if (refit == NULL)
             goto out;
         pub = refit;
@@ -1157,7 +1196,7 @@ int trainer_train(const struct train_settings *s)
     }
     if (run_data_load(s, &d, &err) != 0)
         goto out;
-    m = grow(s, &d, &d.train, &ev, &err);
+    m = grow(s, &d, &d.train, d.cutoff, &ev, &err);
     if (m == NULL)
         goto out;
     if (s->shard_count > 1)

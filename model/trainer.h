@@ -47,6 +47,8 @@ struct train_settings {
     unsigned long long shard_index, shard_count;
     double max_features, test_fraction, promote_max_regression;
     unsigned long long forecast_horizon, gate_min_rows;
+    const char *forecast_strategy; /* "direct" or "recursive" */
+    unsigned long long direct_max_rows; /* 0: DIRECT_ROWS_PER_DAY x days */
     const char *refit;        /* "true", "false", NULL = series mode only */
     const char *gate_on_incompatible; /* "promote" or "refuse" */
     int oob_score;

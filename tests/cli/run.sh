@@ -107,7 +107,7 @@ check "cli-2.2 the version holds model.bin, metadata.json and report.svg" \
     eval '[ -s "$M/versions/v1/model.bin" ] && grep -q "<svg" "$M/versions/v1/report.svg"'
 check "cli-2.3 metadata.json has the contract's keys" \
     json "$M/current/metadata.json" \
-    "d['version']=='v1' and d['created_at'].endswith('Z') and len(d['features'])==15
+    "d['version']=='v1' and d['created_at'].endswith('Z') and len(d['features'])==21
      and d['features'][0]=='lag_1' and d['hyperparameters']['n_estimators']==10
      and d['metrics']['mae']>0 and d['metrics']['rmse']>0 and 'r2' in d['metrics']
      and d['baseline']['name']=='seasonal_naive_7' and d['baseline']['rmse']>0
@@ -447,7 +447,7 @@ $ns bash -c '
         "$TRAIN" --model-dir "$V" 2>"$T/v2.err"
     echo $? >"$T/v2.rc"
     snapshot >"$T/v2.after"
-    MODEL_VERSION=mid N_ESTIMATORS=50 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
+    MODEL_VERSION=mid N_ESTIMATORS=25 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
         "$TRAIN" --model-dir "$V" 2>"$T/v3.err"
     echo $? >"$T/v3.rc"
     readlink "$V/current" >"$T/v3.current"
@@ -511,6 +511,22 @@ MODEL_VERSION=g6 run --model-dir "$G" --data-path "$T/table.csv" --data-mode tab
 check "cli-10.8 tabular against a tabular champion: scored on the same test rows (no new days needed)" \
     json "$G/versions/g6/metadata.json" \
     "d['gate']['metric']=='test_rmse' and d['gate']['rows']==d['training']['test_rows'] and d['gate']['decision'] in ('promoted','refused')"
+# A format-2 (recursive) champion from the previous release against a
+# format-3 (direct) challenger: each forecasts the same held-out days of
+# both series (19 each, all newer than the champion's training) through
+# its own strategy (tests/data/README.md).
+F=$T/format2
+mkdir -p "$F/versions/old"
+cp tests/data/model-format2.bin "$F/versions/old/model.bin"
+cp tests/data/model-format2.json "$F/versions/old/metadata.json"
+ln -s versions/old "$F/current"
+MODEL_VERSION=new AS_OF=2026-07-31 SYNTH_SERIES=2 SYNTH_DAYS=120 SEED=11 N_ESTIMATORS=5 MAX_DEPTH=4 \
+    run --model-dir "$F"
+check "cli-10.12 a format-2 (recursive) champion and a format-3 (direct) challenger compare on the same new days" \
+    json "$F/versions/new/metadata.json" \
+    "d['gate']['champion_version']=='old' and d['gate']['decision'] in ('promoted','refused')
+     and d['gate']['rows']==38 and d['gate']['champion_score'] > 0 and d['gate']['challenger_score'] > 0
+     and d['series']['strategy']=='direct' and d['capabilities']['format_version']==3"
 "$TRAIN" synth --out "$T/a.csv"
 "$TRAIN" synth --out "$T/b.csv"
 AS_OF=2026-07-08 "$TRAIN" synth --out "$T/c.csv"

@@ -3,7 +3,7 @@
 # XGBoost itself (Debian's python3-xgboost 1.7.4, scripts/install-deps.sh
 # test): a tabular model exported, loaded by xgboost.Booster, and compared
 # on 1,000 rows with forest-serve's predictions and explanations
-# (compare.py); the previous release's format-1 series model likewise,
+# (compare.py); the first release's format-1 series model likewise,
 # predictions only; then every refusal and error, each leaving no file.
 # Prints one line per check and closes with "N passed, N failed".
 set -u
@@ -129,7 +129,7 @@ run export --model-dir "$M" --model-version t1 --export-format xgboost --out -
 check "export-1.3 --out - writes the same document to standard output" \
     eval 'exits 0 && cmp -s "$T/out" "$T/outdir/t1.json" && [ ! -s "$T/err" ]'
 
-echo "export: the previous release's format-1 series model"
+echo "export: the first release's format-1 series model"
 # Format 1 predicts the value itself from the row, so it can be exported;
 # it kept no cover, so XGBoost's contributions are NaN and it says so.
 F1=$T/format1

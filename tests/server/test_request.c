@@ -27,6 +27,7 @@
 #include "registry.h"
 #include "request.h"
 #include "rng.h"
+#include "routes.h"
 #include "series.h"
 #include "stats.h"
 
@@ -904,6 +905,117 @@ static void test_drift_threads(void)
     serving_release(s);
 }
 
+/* Path of a route row with its {name}, {version} and {asset} filled in. */
+static void route_path(const char *pat, const char *version, char *path,
+                       size_t len)
+{
+    size_t n = 0;
+
+    for (const char *p = pat; *p != '\0' && n + 40 < len; p++) {
+        const char *v = NULL;
+        if (strncmp(p, "{name}", 6) == 0)
+            v = "forest";
+        else if (strncmp(p, "{version}", 9) == 0)
+            v = version;
+        else if (strncmp(p, "{asset}", 7) == 0)
+            v = "docs.js";
+        if (v == NULL) {
+            path[n++] = *p;
+            continue;
+        }
+        n += (size_t)snprintf(path + n, len - n, "%s", v);
+        p = strchr(p, '}');
+    }
+    path[n] = '\0';
+}
+
+/* The route table drives the router, the OpenAPI document and the docs
+ * page; the pages carry the security headers' flag, the API does not. */
+static void test_routes_pages(void)
+{
+    cJSON *doc, *paths, *schemas, *fo, *fa;
+    int all_route = 1, all_listed = 1;
+    char path[256];
+
+    install(tabular(), "t1");
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const struct route_def *d = &ROUTES[i];
+        int st;
+        route_path(d->path, "t1", path, sizeof path);
+        st = strcmp(d->methods, ROUTES_POST) == 0 ? post(path, "{}")
+                                                  : get(path);
+        if (reply.endpoint != d->ep || st == 405) {
+            printf("    %s -> endpoint %d, status %d\n", path,
+                   (int)reply.endpoint, st);
+            all_route = 0;
+        }
+    }
+    check("routes-1.1 every row of the table dispatches to its endpoint",
+          all_route);
+    check("routes-1.2 a V2 model path with a trailing slash is 404",
+          get("/v2/models/forest/") == 404 && get("/v2/models//ready") == 404);
+    check("routes-1.3 an unknown docs file is 404, /docs/ too",
+          get("/docs/nope.js") == 404 && get("/docs/") == 404 &&
+          get("/docs/docs.js/x") == 404);
+    check("routes-1.4 GET on a POST route is 405 with Allow: POST",
+          get("/v2/models/forest/versions/t1/infer") == 405 &&
+          strcmp(reply.allow, "POST") == 0);
+    check("routes-1.5 /predict sends no page headers",
+          post("/predict", "{\"features\":[1,1]}") == 200 && !reply.page);
+    check("openapi-1.1 GET /openapi.json is JSON, a page",
+          get("/openapi.json") == 200 && reply.page &&
+          strcmp(reply.content_type, "application/json") == 0);
+    doc = cJSON_Parse(out.data);
+    paths = cJSON_GetObjectItemCaseSensitive(doc, "paths");
+    schemas = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "components"), "schemas");
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        cJSON *item = cJSON_GetObjectItemCaseSensitive(paths, ROUTES[i].path);
+        const char *op = strcmp(ROUTES[i].methods, ROUTES_POST) == 0 ? "post"
+                                                                     : "get";
+        if (cJSON_GetObjectItemCaseSensitive(item, op) == NULL)
+            all_listed = 0;
+    }
+    check("openapi-1.2 version 3.0.3, every route and nothing else",
+          cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "openapi")) &&
+          strcmp(cJSON_GetObjectItemCaseSensitive(doc, "openapi")->valuestring,
+                 "3.0.3") == 0 &&
+          all_listed && (size_t)cJSON_GetArraySize(paths) == N_ROUTES);
+    fo = cJSON_GetObjectItemCaseSensitive(schemas, "FeatureObject");
+    fa = cJSON_GetObjectItemCaseSensitive(schemas, "FeatureArray");
+    check("openapi-1.3 features: the model's names, exactly 2 values",
+          cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(fo, "required"))
+              == 2 &&
+          cJSON_GetObjectItemCaseSensitive(
+              cJSON_GetObjectItemCaseSensitive(fo, "properties"), "b") &&
+          cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fa,
+                                                                "maxItems"))
+              == 2);
+    cJSON_Delete(doc);
+    check("pages-1.1 / shows the version, no script, as a page",
+          get("/") == 200 && reply.page &&
+          strncmp(reply.content_type, "text/html", 9) == 0 &&
+          strstr(out.data, "<dd id=\"version\">t1</dd>") &&
+          !strstr(out.data, "<script"));
+    check("pages-1.2 /report.svg of a version without one is 404",
+          get("/report.svg") == 404 && !reply.page);
+    check("pages-1.3 /docs without Swagger UI's files lists the endpoints "
+          "and loads no script",
+          get("/docs") == 200 && reply.page &&
+          strstr(out.data, "<code>/v2/models/{name}/infer</code>") &&
+          !strstr(out.data, "<script"));
+    check("pages-1.4 /docs/docs.js is built in",
+          get("/docs/docs.js") == 200 &&
+          strstr(reply.content_type, "javascript") &&
+          strstr(out.data, "SwaggerUIBundle"));
+    registry_install(&registry, NULL);
+    check("pages-1.5 no model: / says so, as a 200 page",
+          get("/") == 200 && strstr(out.data, "No model yet"));
+    check("openapi-1.4 no model: a generic document, no feature names",
+          get("/openapi.json") == 200 && strstr(out.data, "\"3.0.3\"") &&
+          !strstr(out.data, "\"required\":[\"a\",\"b\"]"));
+}
+
 int main(void)
 {
     struct registry_config cfg = {"/nonexistent", NULL, 0};
@@ -929,6 +1041,7 @@ int main(void)
     test_parsers();
     test_encoding();
     test_tabular();
+    test_routes_pages();
     test_series();
     test_refcount();
     test_auth();
