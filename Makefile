@@ -28,9 +28,9 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c \
            libforest/monotonic.c libforest/file.c libforest/calibration.c \
            libforest/profile.c libforest/forecast.c libforest/s3.c \
-           libforest/explain.c libforest/store_s3.c
+           libforest/explain.c libforest/store_s3.c libforest/xgboost.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c \
-             model/backtest.c model/gate.c
+             model/backtest.c model/gate.c model/export.c
 # The server's parsers, handlers and registry, without its shell (main.c,
 # and server.c's libmicrohttpd): what tests/server/test_request.c and the
 # fuzz targets link.
@@ -41,7 +41,8 @@ SERVE_CORE_SRC := api/handlers.c api/registry.c api/request.c api/stats.c \
 SERVE_SRC := api/main.c api/server.c $(SERVE_CORE_SRC)
 TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
              tests/unit/test_model.c tests/unit/test_store.c \
-             tests/unit/test_metadata.c tests/unit/test_explain.c
+             tests/unit/test_metadata.c tests/unit/test_explain.c \
+             tests/unit/test_xgboost.c
 
 LIB_OBJ   := $(LIB_SRC:%.c=build/obj/%.o)
 TRAIN_OBJ := $(TRAIN_SRC:%.c=build/obj/%.o)

@@ -8,6 +8,7 @@
  *   forest-train merge          join the shards of a SHARD_RUN and promote
  *   forest-train promote        point `current` at MODEL_VERSION (rollback)
  *   forest-train copy-store     copy MODEL_DIR into COPY_TO (verified)
+ *   forest-train export --out F write a version as an XGBoost model
  *   forest-train synth --out F  write the synthetic series as CSV
  *   forest-train table --out F  write the feature table the model sees
  */
@@ -42,8 +43,9 @@ static const struct config_option OPTIONS[] = {
      "model store: versions/<v>/, current -> versions/<v>", &S.model_dir, 0,
      0, NULL},
     {"MODEL_VERSION", CONFIG_STRING, NULL,
-     "name of the new version; unset = UTC time when stored, e.g. "
-     "20261127T213000Z (-2, -3... if taken)",
+     "train, merge: name of the new version; unset = UTC time when stored, "
+     "e.g. 20261127T213000Z (-2, -3... if taken); promote: the version to "
+     "point current at; export: the version to export, unset = current",
      &S.model_version, 0, 0, NULL},
     {"N_ESTIMATORS", CONFIG_UINT, "100", "trees in the forest",
      &S.n_estimators, 1, FOREST_MAX_TREES, NULL},
@@ -118,8 +120,12 @@ static const struct config_option OPTIONS[] = {
     {"COPY_TO", CONFIG_STRING, NULL,
      "copy-store: the store to copy MODEL_DIR into (a directory or "
      "s3://bucket/prefix)", &S.copy_to, 0, 0, NULL},
-    {"OUT", CONFIG_STRING, NULL, "output file of the synth and table commands",
-     &S.out, 0, 0, NULL},
+    {"OUT", CONFIG_STRING, NULL,
+     "output of synth, table and export: a file ('-': standard output; "
+     "export: also s3://bucket/key)", &S.out, 0, 0, NULL},
+    {"EXPORT_FORMAT", CONFIG_STRING, "xgboost",
+     "export: the format written, XGBoost's JSON model (1.7)",
+     &S.export_format, 0, 0, "xgboost"},
     {"QUIET", CONFIG_BOOL, "false", "print errors only", &S.quiet, 0, 0,
      NULL},
 };
@@ -129,7 +135,8 @@ static const struct config_option OPTIONS[] = {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: forest-train [train|merge|promote|synth|table] "
+            "usage: forest-train "
+            "[train|merge|promote|copy-store|export|synth|table] "
             "[--flag value]...\n"
             "\n"
             "Trains a random-forest regressor and publishes it to the model "
@@ -143,15 +150,20 @@ static void usage(FILE *fp)
             "  copy-store  copy MODEL_DIR's versions and current to "
             "--copy-to STORE,\n"
             "          each model verified (a directory or s3://)\n"
+            "  export  write --model-version V (default: current) to --out "
+            "FILE as an\n"
+            "          XGBoost JSON model (--export-format xgboost)\n"
             "  synth   write the synthetic series to --out FILE\n"
             "  table   write the feature table to --out FILE (for tabular "
             "mode)\n"
             "\n"
             "Settings (environment variable or flag; flags win):\n");
     config_usage(fp, OPTIONS, N_OPTIONS);
-    fprintf(fp, "\nExit status: 0 trained and promoted (or shard written), "
-            "1 error,\n2 bad setting, 3 trained but not promoted by the "
-            "gate.\n");
+    fprintf(fp, "\nExit status: 0 trained and promoted (or shard written, "
+            "or exported), 1 error,\n2 bad setting, 3 trained but not "
+            "promoted by the gate, 4 export: the model\ncannot be expressed "
+            "in EXPORT_FORMAT (e.g. a series model predicting relative to\n"
+            "a level).\n");
 }
 
 int main(int argc, char **argv)
@@ -185,7 +197,8 @@ int main(int argc, char **argv)
     }
     if (n_pos == 1)
         command = argv[positional[0]];
-    if ((strcmp(command, "synth") == 0 || strcmp(command, "table") == 0) &&
+    if ((strcmp(command, "synth") == 0 || strcmp(command, "table") == 0 ||
+         strcmp(command, "export") == 0) &&
         S.out == NULL) {
         fprintf(stderr, "forest-train: error: '%s' needs --out FILE\n",
                 command);
@@ -212,11 +225,13 @@ int main(int argc, char **argv)
         return trainer_promote(&S);
     if (strcmp(command, "copy-store") == 0)
         return trainer_copy_store(&S);
+    if (strcmp(command, "export") == 0)
+        return trainer_export(&S);
     if (strcmp(command, "synth") == 0)
         return trainer_synth(&S);
     if (strcmp(command, "table") == 0)
         return trainer_table(&S);
     fprintf(stderr, "forest-train: error: unknown command '%s' (train, merge, "
-            "promote, copy-store, synth or table; see --help)\n", command);
+            "promote, copy-store, export, synth or table; see --help)\n", command);
     return EXIT_USAGE;
 }

@@ -23,7 +23,9 @@ enum {
     EXIT_TRAINED = 0,      /* trained; promoted (or shard written) */
     EXIT_ERROR = 1,        /* bad data, unwritable store, ... */
     EXIT_USAGE = 2,        /* bad setting or command line */
-    EXIT_NOT_PROMOTED = 3  /* trained and kept, but the gate refused it */
+    EXIT_NOT_PROMOTED = 3, /* trained and kept, but the gate refused it */
+    EXIT_NOT_EXPORTABLE = 4 /* export: the model cannot be expressed in
+                               EXPORT_FORMAT (xgboost_check) */
 };
 
 struct train_settings {
@@ -36,7 +38,8 @@ struct train_settings {
     const char *model_dir, *model_version;
     const char *shard_run;    /* groups the shards of one run */
     const char *copy_to;      /* copy-store's destination store */
-    const char *out;          /* output file of synth and table */
+    const char *out;          /* output of synth, table and export */
+    const char *export_format; /* "xgboost" */
     const char *as_of;        /* last synthetic day, NULL = today (UTC) */
     unsigned long long n_estimators, max_depth, min_samples_leaf, max_bins;
     unsigned long long seed, n_threads, keep_versions;
@@ -201,6 +204,12 @@ int trainer_merge(const struct train_settings *s);
 int trainer_promote(const struct train_settings *s);
 int trainer_synth(const struct train_settings *s);
 int trainer_table(const struct train_settings *s);
+
+/* export: writes MODEL_VERSION (unset: the version `current` names) of
+ * MODEL_DIR to OUT in EXPORT_FORMAT, whole or not at all. Returns
+ * EXIT_TRAINED, EXIT_USAGE (an invalid version name), EXIT_NOT_EXPORTABLE
+ * or EXIT_ERROR (no such version, unreadable store, unwritable OUT). */
+int trainer_export(const struct train_settings *s);
 
 /* Writes metadata.json. Returns 0 or -1 with err set. */
 int metadata_write(const char *path, const struct model *m,

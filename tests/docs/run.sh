@@ -48,7 +48,9 @@ done
 # version paths name) serves: the README's own flow trains v2 later.
 curl -sf "localhost:$DOCS_PORT/openapi.json" >"$T/openapi.json"
 "$PY" tests/docs/api_examples.py "$T/requests.jsonl"
-"$PY" tests/docs/readme_examples.py | tee "$T/examples.out"
+# The README's python3 is Debian's, with python3-xgboost (install-deps.sh
+# test), ahead of any other python3 on PATH.
+PATH=/usr/bin:$PATH "$PY" tests/docs/readme_examples.py | tee "$T/examples.out"
 examples_rc=${PIPESTATUS[0]}
 
 build/openapi-check "$T/openapi.json" "$T/requests.jsonl" | tee "$T/openapi.out"
