@@ -6,7 +6,9 @@
  *
  *   forest-train [train]        train, evaluate, store and promote a model
  *   forest-train merge          join the shards of a SHARD_RUN and promote
- *   forest-train promote        point `current` at MODEL_VERSION (rollback)
+ *   forest-train promote        point PROMOTE_TO at MODEL_VERSION (rollback),
+ *                               or without it make the candidate current
+ *   forest-train clear-candidate  remove the `candidate` pointer
  *   forest-train copy-store     copy MODEL_DIR into COPY_TO (verified)
  *   forest-train synth --out F  write the synthetic series as CSV
  *   forest-train table --out F  write the feature table the model sees
@@ -83,9 +85,13 @@ static const struct config_option OPTIONS[] = {
      "after evaluation, learn every row for the published model; unset = "
      "true in series mode, false in tabular mode",
      &S.refit, 0, 0, "true|false"},
+    {"PROMOTE_TO", CONFIG_STRING, "current",
+     "the pointer train, merge and promote move: current (through the "
+     "gate), or candidate (no gate: servers shadow or canary it)",
+     &S.promote_to, 0, 0, "current|candidate"},
     {"KEEP_VERSIONS", CONFIG_UINT, "5",
-     "versions kept on the volume (the current one and the one just "
-     "written always stay)",
+     "versions kept on the volume (the current one, the candidate and "
+     "the one just written always stay)",
      &S.keep_versions, 1, 10000, NULL},
     {"SYNTH_SERIES", CONFIG_UINT, "20", "synthetic data: store x item series",
      &S.synth_series, 1, 1e6, NULL},
@@ -119,7 +125,8 @@ static const struct config_option OPTIONS[] = {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: forest-train [train|merge|promote|synth|table] "
+            "usage: forest-train [train|merge|promote|clear-candidate|synth|"
+            "table] "
             "[--flag value]...\n"
             "\n"
             "Trains a random-forest regressor and publishes it to the model "
@@ -128,8 +135,11 @@ static void usage(FILE *fp)
             " promote\n"
             "  merge   join MODEL_DIR/shards/SHARD_RUN/*.bin, evaluate, "
             "promote\n"
-            "  promote point current at --model-version V, e.g. to roll "
-            "back\n"
+            "  promote point PROMOTE_TO at --model-version V, e.g. to roll "
+            "back;\n"
+            "          without V, make the candidate current\n"
+            "  clear-candidate  remove MODEL_DIR/candidate (the version "
+            "stays)\n"
             "  copy-store  copy MODEL_DIR's versions and current to "
             "--copy-to STORE,\n"
             "          each model verified (a directory or s3://)\n"
@@ -140,8 +150,8 @@ static void usage(FILE *fp)
             "Settings (environment variable or flag; flags win):\n");
     config_usage(fp, OPTIONS, N_OPTIONS);
     fprintf(fp, "\nExit status: 0 trained and promoted (or shard written), "
-            "1 error,\n2 bad setting, 3 trained but not promoted by the "
-            "gate.\n");
+            "1 error,\n2 bad setting (or promote without MODEL_VERSION and "
+            "no candidate),\n3 trained but not promoted by the gate.\n");
 }
 
 int main(int argc, char **argv)
@@ -200,6 +210,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "promote") == 0)
         return trainer_promote(&S);
+    if (strcmp(command, "clear-candidate") == 0)
+        return trainer_clear_candidate(&S);
     if (strcmp(command, "copy-store") == 0)
         return trainer_copy_store(&S);
     if (strcmp(command, "synth") == 0)
@@ -207,6 +219,7 @@ int main(int argc, char **argv)
     if (strcmp(command, "table") == 0)
         return trainer_table(&S);
     fprintf(stderr, "forest-train: error: unknown command '%s' (train, merge, "
-            "promote, copy-store, synth or table; see --help)\n", command);
+            "promote, clear-candidate, copy-store, synth or table; see "
+            "--help)\n", command);
     return EXIT_USAGE;
 }
