@@ -249,8 +249,8 @@ static void shadow(struct app *app, enum model_role role, const struct serving *
     struct serving *cand;
     const struct forest *f = cur->model->forest;
     size_t k = n < app->shadow_max_rows ? n : app->shadow_max_rows;
-    double sum = 0.0;
-    float *work;
+    double sum = 0.0, *pred = NULL;
+    float *work = NULL;
 
     if (app->candidate_mode != CANDIDATE_SHADOW || app->candidate == NULL ||
         role != ROLE_CURRENT || n == 0)
@@ -258,15 +258,24 @@ static void shadow(struct app *app, enum model_role role, const struct serving *
     cand = registry_acquire(app->candidate);
     if (cand == NULL)
         return;
-    work = scratch_fwork(sc, f->n_features);
-    if (work == NULL || !same_features(f, cand->model->forest)) {
+    /* The answer is in outs; work and fwork are free again. The batch
+     * path (lanes down each tree) as the current model's answer took. */
+    if (same_features(f, cand->model->forest)) {
+        pred = scratch_work(sc, k);
+        work = scratch_fwork(sc, model_relative(cand->model)
+                                     ? k * f->n_features : f->n_features);
+    }
+    if (pred == NULL || work == NULL) {
         stats_add_shadow(app->stats, 0, 0.0, n);
         serving_release(cand);
         return;
     }
+    if (k == 1)
+        pred[0] = model_predict_row(cand->model, X, work);
+    else
+        model_predict(cand->model, X, k, 1, work, pred);
     for (size_t i = 0; i < k; i++)
-        sum += fabs(model_predict_row(cand->model, X + i * f->n_features,
-                                      work) - res[i * stride]);
+        sum += fabs(pred[i] - res[i * stride]);
     stats_add_shadow(app->stats, k, sum, n - k);
     atomic_fetch_add_explicit(&cand->shadow_rows, k, memory_order_relaxed);
     stats_add_double(&cand->shadow_abs_diff_bits, sum);
