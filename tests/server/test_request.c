@@ -1108,6 +1108,26 @@ static void test_canary(void)
               "binomial bounds (18 to 82)",
               zero == 0 && all == n && half >= 18 && half <= 82);
     }
+    {
+        /* What a client may put in the header: anything but NUL. */
+        static char longest[16384];
+        static const char *const odd[] = {"", " ", "\xff\xfe\x01", "caf\xc3\xa9",
+                                          "\"};{", "id\twith\ttabs", longest};
+        int ok = 1;
+        memset(longest, 'x', sizeof longest - 1);
+        for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+            int first, again;
+            ok &= post_id("/predict", odd[i], "{\"features\":[1,1]}") == 200;
+            first = reply.role;
+            ok &= post_id("/predict", odd[i], "{\"features\":[1,1]}") == 200;
+            again = reply.role;
+            /* "" is no id: a random draw each time. */
+            ok &= i == 0 || first == again;
+        }
+        check("canary-1.12 hostile X-Request-Id values (empty, bytes above "
+              "0x7f, quotes, 16 KiB) are answered 200, each non-empty one "
+              "stable", ok);
+    }
     app.canary_percent = 100;
     check("canary-1.5 /forecast, V2 infer and /predict all follow the draw; "
           "each answer names its version",
