@@ -311,12 +311,6 @@ int s3store_pointer_set(const char *url, const char *name,
     return rc;
 }
 
-int s3store_promote(const char *url, const char *version,
-                    struct fr_error *err)
-{
-    return s3store_pointer_set(url, "current", version, err);
-}
-
 int s3store_pointer_clear(const char *url, const char *name,
                           struct fr_error *err)
 {

@@ -61,10 +61,6 @@ int s3store_version_exists(const char *url, const char *version,
 int s3store_commit(const char *url, const char *version, const char *staging,
                    struct fr_error *err);
 
-/* See store_promote: PUTs `current`. */
-int s3store_promote(const char *url, const char *version,
-                    struct fr_error *err);
-
 /* See store_prune: versions ordered by their model.bin's LastModified. */
 int s3store_prune(const char *url, unsigned keep, const char *spare,
                   struct fr_error *err);
