@@ -511,7 +511,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     stats_request_end(s->app->stats, cn->ep,
                       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ?
                       cn->status : 0, secs);
-    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+    /* Without a candidate the role series are not shown: no adds. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && s->app->candidate != NULL)
         stats_role_end(s->app->stats, cn->role, secs);
     if (s->cfg.log_requests) {
         struct log_line l;
