@@ -5,6 +5,14 @@
  * A request takes one reference on the model when it starts and drops it
  * when its answer is written, so a reload in between cannot change the
  * model under it and every number in one answer comes from one version.
+ * With a candidate (CANDIDATE_MODE), the model a request takes is picked
+ * at its start (canary: a stable hash of X-Request-Id, else a random
+ * draw) and every answer names its version. In shadow mode the candidate
+ * scores the request's rows (at most SHADOW_MAX_ROWS of them) inline,
+ * after the answer is computed and before it is written: the answer
+ * itself cannot change, and the delay is bounded by that many rows of
+ * the candidate's trees (bench/shadow.sh measures it).
+ *
  * Answers are written straight into the connection's buffer with buf.h's
  * JSON writers instead of building a cJSON tree: the shapes are fixed and
  * this keeps the hot path to a few appends.
@@ -12,13 +20,16 @@
 #include "handlers.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "drift.h"
 #include "explain.h"
 #include "forecast.h"
 #include "pages.h"
+#include "rng.h"
 #include "series.h"
 
 #define JSON_TYPE "application/json"
@@ -73,6 +84,127 @@ int handlers_takes_body(const char *method, const char *url)
            strcmp(method, "POST") == 0;
 }
 
+/* ---- current and candidate -------------------------------------------------- */
+
+/* A fraction in [0, 1) from 64 random bits: their top 53. */
+static double unit_interval(uint64_t x)
+{
+    return (double)(x >> 11) * 0x1.0p-53;
+}
+
+int handlers_canary_pick(const char *request_id, double percent)
+{
+    /* Each thread draws from its own generator: no lock, no sharing. */
+    static _Thread_local struct rng draw;
+    static _Thread_local int seeded;
+    uint64_t h;
+
+    if (percent <= 0)
+        return 0;
+    if (request_id != NULL && request_id[0] != '\0') {
+        /* FNV-1a, then splitmix64's finalizer: ids that differ in one
+         * character (req-1, req-2) land far apart. */
+        h = 0xcbf29ce484222325ull;
+        for (const unsigned char *p = (const unsigned char *)request_id; *p;
+             p++) {
+            h ^= *p;
+            h *= 0x100000001b3ull;
+        }
+        h = rng_splitmix64(&h);
+    } else {
+        if (!seeded) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            rng_seed(&draw, (uint64_t)ts.tv_nsec ^
+                     ((uint64_t)ts.tv_sec << 32),
+                     (uint64_t)(uintptr_t)&draw);
+            seeded = 1;
+        }
+        h = rng_next(&draw);
+    }
+    return unit_interval(h) * 100.0 < percent;
+}
+
+/* The model a prediction request is answered with: in canary mode the
+ * candidate for CANARY_PERCENT of requests (when one is loaded), else
+ * the current model. Sets *role. Returns a reference (the caller drops
+ * it) or NULL when no model is loaded. */
+static struct serving *pick(struct app *app, const char *request_id,
+                            enum model_role *role)
+{
+    struct serving *m;
+
+    if (app->candidate_mode == CANDIDATE_CANARY && app->candidate != NULL &&
+        handlers_canary_pick(request_id, app->canary_percent)) {
+        m = registry_acquire(app->candidate);
+        if (m != NULL) {
+            *role = ROLE_CANDIDATE;
+            return m;
+        }
+    }
+    m = registry_acquire(app->registry);
+    *role = m != NULL ? ROLE_CURRENT : ROLE_NONE;
+    return m;
+}
+
+/* 1 when b reads the rows a was given: the same features in the same
+ * order. */
+static int same_features(const struct forest *a, const struct forest *b)
+{
+    if (a->n_features != b->n_features)
+        return 0;
+    for (uint32_t k = 0; k < a->n_features; k++) {
+        if (strcmp(a->feature_names[k], b->feature_names[k]) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Shadow mode: the candidate scores the first SHADOW_MAX_ROWS of the n
+ * rows the current model answered (its predictions res[i * stride]) and
+ * the absolute differences are counted. Runs after the answer is
+ * computed and reads it only, so it cannot change it. Cannot fail: a
+ * candidate that reads other features, or no memory, skips the rows. */
+static void shadow(struct app *app, enum model_role role, const struct serving *cur,
+                   const float *X, size_t n, const double *res,
+                   size_t stride, struct scratch *sc)
+{
+    struct serving *cand;
+    const struct forest *f = cur->model->forest;
+    size_t k = n < app->shadow_max_rows ? n : app->shadow_max_rows;
+    double sum = 0.0, *pred = NULL;
+    float *work = NULL;
+
+    if (app->candidate_mode != CANDIDATE_SHADOW || app->candidate == NULL ||
+        role != ROLE_CURRENT || n == 0)
+        return;
+    cand = registry_acquire(app->candidate);
+    if (cand == NULL)
+        return;
+    /* The answer is in outs; work and fwork are free again. The batch
+     * path (lanes down each tree) as the current model's answer took. */
+    if (same_features(f, cand->model->forest)) {
+        pred = scratch_work(sc, k);
+        work = scratch_fwork(sc, model_relative(cand->model)
+                                     ? k * f->n_features : f->n_features);
+    }
+    if (pred == NULL || work == NULL) {
+        stats_add_shadow(app->stats, 0, 0.0, n);
+        serving_release(cand);
+        return;
+    }
+    if (k == 1)
+        pred[0] = model_predict_row(cand->model, X, work);
+    else
+        model_predict(cand->model, X, k, 1, work, pred);
+    for (size_t i = 0; i < k; i++)
+        sum += fabs(pred[i] - res[i * stride]);
+    stats_add_shadow(app->stats, k, sum, n - k);
+    atomic_fetch_add_explicit(&cand->shadow_rows, k, memory_order_relaxed);
+    stats_add_double(&cand->shadow_abs_diff_bits, sum);
+    serving_release(cand);
+}
+
 /* ---- health and readiness ------------------------------------------------- */
 
 static void ready(struct app *app, struct reply *r, struct buf *out)
@@ -118,7 +250,7 @@ static void v2_ready(struct app *app, struct reply *r, struct buf *out)
 
 static void metrics(struct app *app, struct reply *r, struct buf *out)
 {
-    struct serving *m = registry_acquire(app->registry);
+    struct serving *m = registry_acquire(app->registry), *cand;
     struct stats_model sm = {0};
 
     sm.loaded = m != NULL;
@@ -134,7 +266,21 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
                 store_is_s3(app->registry->cfg.model_dir);
     sm.store_errors = atomic_load(&app->registry->store_errors);
     sm.draining = atomic_load(&app->draining);
+    sm.candidate_mode = app->candidate_mode == CANDIDATE_SHADOW ? "shadow"
+                        : app->candidate_mode == CANDIDATE_CANARY ? "canary"
+                                                                  : "off";
+    sm.canary_percent = app->canary_percent;
+    cand = app->candidate != NULL ? registry_acquire(app->candidate) : NULL;
+    if (cand != NULL) {
+        sm.candidate_loaded = 1;
+        sm.candidate_version = cand->version;
+        sm.candidate_checksum = cand->checksum;
+        sm.candidate_shadow_rows = atomic_load(&cand->shadow_rows);
+        sm.candidate_abs_diff =
+            stats_get_double(&cand->shadow_abs_diff_bits);
+    }
     stats_render(app->stats, &sm, out);
+    serving_release(cand);
     if (m != NULL)
         drift_render_metrics(app->drift, m, out);
     r->status = 200;
@@ -335,10 +481,11 @@ static int predict_rows(const struct model *m, const float *X, size_t n,
     return 0;
 }
 
-static void predict(struct app *app, const char *body, size_t len,
-                    struct scratch *sc, struct buf *out, struct reply *r)
+static void predict(struct app *app, const char *request_id,
+                    const char *body, size_t len, struct scratch *sc,
+                    struct buf *out, struct reply *r)
 {
-    struct serving *m = registry_acquire(app->registry);
+    struct serving *m = pick(app, request_id, &r->role);
     struct predict_request req;
     struct fr_error err = {{0}};
     char msg[FR_ERROR_MAX + 64];
@@ -379,6 +526,7 @@ static void predict(struct app *app, const char *body, size_t len,
     }
     stats_add_predictions(app->stats, req.n_rows);
     drift_record(app->drift, m, req.X, req.n_rows);
+    shadow(app, r->role, m, req.X, req.n_rows, res, per, sc);
     if (req.explain)
         base = explain_base(m->model);
     if (!req.batch) {
@@ -431,10 +579,11 @@ out:
     serving_release(m);
 }
 
-static void forecast(struct app *app, const char *body, size_t len,
-                     struct scratch *sc, struct buf *out, struct reply *r)
+static void forecast(struct app *app, const char *request_id,
+                     const char *body, size_t len, struct scratch *sc,
+                     struct buf *out, struct reply *r)
 {
-    struct serving *m = registry_acquire(app->registry);
+    struct serving *m = pick(app, request_id, &r->role);
     struct forecast_request req;
     struct fr_error err = {{0}};
     const struct model *mod;
@@ -550,10 +699,11 @@ out:
 /* Checks the model name and version of a V2 path. Returns the model (a
  * reference the caller drops) or NULL with the error reply written. */
 static struct serving *v2_model(struct app *app, const struct route_match *rt,
-                              struct buf *out, struct reply *r)
+                              const char *request_id, struct buf *out,
+                              struct reply *r)
 {
     char msg[400];
-    struct serving *m;
+    struct serving *m, *cand;
 
     if (strlen(app->model_name) != rt->name_len ||
         strncmp(app->model_name, rt->name, rt->name_len) != 0) {
@@ -563,11 +713,26 @@ static struct serving *v2_model(struct app *app, const struct route_match *rt,
         fail(r, out, 404, msg);
         return NULL;
     }
-    m = registry_acquire(app->registry);
+    /* A path that names the candidate's version reaches it in either
+     * mode; one without a version is the current model, or in canary mode
+     * the draw's. */
+    cand = rt->version != NULL && app->candidate != NULL
+               ? registry_acquire(app->candidate) : NULL;
+    if (cand != NULL && strlen(cand->version) == rt->version_len &&
+        strncmp(cand->version, rt->version, rt->version_len) == 0) {
+        r->role = ROLE_CANDIDATE;
+        return cand;
+    }
+    serving_release(cand);
+    m = rt->version == NULL && route_ep(rt) == EP_V2_INFER
+            ? pick(app, request_id, &r->role)
+            : registry_acquire(app->registry);
     if (m == NULL) {
         no_model(r, out);
         return NULL;
     }
+    if (r->role == ROLE_NONE)
+        r->role = ROLE_CURRENT;
     if (rt->version != NULL && (strlen(m->version) != rt->version_len ||
                                 strncmp(m->version, rt->version,
                                         rt->version_len) != 0)) {
@@ -585,7 +750,7 @@ static struct serving *v2_model(struct app *app, const struct route_match *rt,
 static void v2_metadata(struct app *app, const struct route_match *rt,
                         struct buf *out, struct reply *r)
 {
-    struct serving *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, NULL, out, r);
     struct buf names;
 
     if (m == NULL)
@@ -625,7 +790,7 @@ static void v2_metadata(struct app *app, const struct route_match *rt,
 static void v2_model_ready(struct app *app, const struct route_match *rt,
                            struct buf *out, struct reply *r)
 {
-    struct serving *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, NULL, out, r);
     int ok = m != NULL && !atomic_load(&app->draining);
 
     if (m == NULL && r->status == 404)
@@ -685,10 +850,11 @@ static void put_le(struct buf *out, double v, int fp64)
 }
 
 static void v2_infer(struct app *app, const struct route_match *rt,
-                     const char *header_len, const char *body, size_t len,
-                     struct scratch *sc, struct buf *out, struct reply *r)
+                     const char *header_len, const char *request_id,
+                     const char *body, size_t len, struct scratch *sc,
+                     struct buf *out, struct reply *r)
 {
-    struct serving *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, request_id, out, r);
     struct infer_request req;
     struct fr_error err = {{0}};
     size_t json_len = len, nf, width;
@@ -742,6 +908,7 @@ static void v2_infer(struct app *app, const struct route_match *rt,
     }
     stats_add_predictions(app->stats, req.n_rows);
     drift_record(app->drift, m, req.X, req.n_rows);
+    shadow(app, r->role, m, req.X, req.n_rows, res, 1, sc);
     buf_puts(out, "{\"model_name\":");
     buf_json_string(out, app->model_name);
     buf_puts(out, ",\"model_version\":");
@@ -832,6 +999,35 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
                        const char *header_len, const char *body, size_t len,
                        struct scratch *sc, struct buf *out, struct reply *r)
 {
+    handlers_serve(app, method, url, header_len, NULL, body, len, sc, out,
+                   r);
+}
+
+/* GET /model/candidate: the candidate's metadata.json, as GET /model has
+ * the current model's. */
+static void model_candidate(struct app *app, struct reply *r,
+                            struct buf *out)
+{
+    struct serving *m = app->candidate != NULL
+                            ? registry_acquire(app->candidate) : NULL;
+
+    if (m == NULL) {
+        fail(r, out, 404, app->candidate == NULL
+                              ? "no candidate: CANDIDATE_MODE is off"
+                              : "no candidate loaded (MODEL_DIR/candidate "
+                                "is absent or its model was refused)");
+        return;
+    }
+    r->status = 200;
+    buf_add(out, m->metadata, m->metadata_len);
+    serving_release(m);
+}
+
+void handlers_serve(struct app *app, const char *method, const char *url,
+                    const char *header_len, const char *request_id,
+                    const char *body, size_t len, struct scratch *sc,
+                    struct buf *out, struct reply *r)
+{
     struct route_match rt;
     char msg[200];
 
@@ -843,6 +1039,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     r->close = 0;
     r->page = 0;
     r->json_len = 0;
+    r->role = ROLE_NONE;
     routes_match(url, &rt);
     r->endpoint = route_ep(&rt);
     if (rt.def == NULL) {
@@ -866,10 +1063,10 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         ready(app, r, out);
         break;
     case EP_PREDICT:
-        predict(app, body, len, sc, out, r);
+        predict(app, request_id, body, len, sc, out, r);
         break;
     case EP_FORECAST:
-        forecast(app, body, len, sc, out, r);
+        forecast(app, request_id, body, len, sc, out, r);
         break;
     case EP_MODEL: {
         struct serving *m = registry_acquire(app->registry);
@@ -882,6 +1079,9 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         serving_release(m);
         break;
     }
+    case EP_MODEL_CANDIDATE:
+        model_candidate(app, r, out);
+        break;
     case EP_METRICS:
         metrics(app, r, out);
         break;
@@ -908,7 +1108,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         v2_model_ready(app, &rt, out, r);
         break;
     case EP_V2_INFER:
-        v2_infer(app, &rt, header_len, body, len, sc, out, r);
+        v2_infer(app, &rt, header_len, request_id, body, len, sc, out, r);
         break;
     case EP_STATUS:
         pages_status(app, out, r);

@@ -25,6 +25,9 @@ const struct route_def ROUTES[] = {
      SCHEMA_NONE, SCHEMA_READY},
     {ROUTES_GET, "/model", EP_MODEL, "model",
      "The serving model's metadata.json", SCHEMA_NONE, SCHEMA_MODEL},
+    {ROUTES_GET, "/model/candidate", EP_MODEL_CANDIDATE, "model",
+     "The candidate's metadata.json (shadow and canary; 404 when there is "
+     "none)", SCHEMA_NONE, SCHEMA_MODEL},
     {ROUTES_GET, "/drift", EP_DRIFT, "model",
      "Each feature's recent distribution against training (PSI)",
      SCHEMA_NONE, SCHEMA_DRIFT},

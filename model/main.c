@@ -6,7 +6,9 @@
  *
  *   forest-train [train]        train, evaluate, store and promote a model
  *   forest-train merge          join the shards of a SHARD_RUN and promote
- *   forest-train promote        point `current` at MODEL_VERSION (rollback)
+ *   forest-train promote        point PROMOTE_TO at MODEL_VERSION (rollback),
+ *                               or without it make the candidate current
+ *   forest-train clear-candidate  remove the `candidate` pointer
  *   forest-train copy-store     copy MODEL_DIR into COPY_TO (verified)
  *   forest-train export --out F write a version as an XGBoost model
  *   forest-train synth --out F  write the synthetic series as CSV
@@ -95,9 +97,13 @@ static const struct config_option OPTIONS[] = {
      "after evaluation, learn every row for the published model; unset = "
      "true in series mode, false in tabular mode",
      &S.refit, 0, 0, "true|false"},
+    {"PROMOTE_TO", CONFIG_STRING, "current",
+     "the pointer train, merge and promote move: current (through the "
+     "gate), or candidate (no gate: servers shadow or canary it)",
+     &S.promote_to, 0, 0, "current|candidate"},
     {"KEEP_VERSIONS", CONFIG_UINT, "5",
-     "versions kept on the volume (the current one and the one just "
-     "written always stay)",
+     "versions kept on the volume (the current one, the candidate and "
+     "the one just written always stay)",
      &S.keep_versions, 1, 10000, NULL},
     {"SYNTH_SERIES", CONFIG_UINT, "20", "synthetic data: store x item series",
      &S.synth_series, 1, 1e6, NULL},
@@ -135,8 +141,8 @@ static const struct config_option OPTIONS[] = {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: forest-train "
-            "[train|merge|promote|copy-store|export|synth|table] "
+            "usage: forest-train [train|merge|promote|clear-candidate|"
+            "copy-store|export|synth|table] "
             "[--flag value]...\n"
             "\n"
             "Trains a random-forest regressor and publishes it to the model "
@@ -145,8 +151,11 @@ static void usage(FILE *fp)
             " promote\n"
             "  merge   join MODEL_DIR/shards/SHARD_RUN/*.bin, evaluate, "
             "promote\n"
-            "  promote point current at --model-version V, e.g. to roll "
-            "back\n"
+            "  promote point PROMOTE_TO at --model-version V, e.g. to roll "
+            "back;\n"
+            "          without V, make the candidate current\n"
+            "  clear-candidate  remove MODEL_DIR/candidate (the version "
+            "stays)\n"
             "  copy-store  copy MODEL_DIR's versions and current to "
             "--copy-to STORE,\n"
             "          each model verified (a directory or s3://)\n"
@@ -160,10 +169,11 @@ static void usage(FILE *fp)
             "Settings (environment variable or flag; flags win):\n");
     config_usage(fp, OPTIONS, N_OPTIONS);
     fprintf(fp, "\nExit status: 0 trained and promoted (or shard written, "
-            "or exported), 1 error,\n2 bad setting, 3 trained but not "
-            "promoted by the gate, 4 export: the model\ncannot be expressed "
-            "in EXPORT_FORMAT (e.g. a series model predicting relative to\n"
-            "a level).\n");
+            "or exported), 1 error,\n2 bad setting (or promote without "
+            "MODEL_VERSION and no candidate),\n3 trained but not promoted by "
+            "the gate, 4 export: the model cannot be expressed\nin "
+            "EXPORT_FORMAT (e.g. a series model predicting relative to a "
+            "level).\n");
 }
 
 int main(int argc, char **argv)
@@ -223,6 +233,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "promote") == 0)
         return trainer_promote(&S);
+    if (strcmp(command, "clear-candidate") == 0)
+        return trainer_clear_candidate(&S);
     if (strcmp(command, "copy-store") == 0)
         return trainer_copy_store(&S);
     if (strcmp(command, "export") == 0)
@@ -232,6 +244,7 @@ int main(int argc, char **argv)
     if (strcmp(command, "table") == 0)
         return trainer_table(&S);
     fprintf(stderr, "forest-train: error: unknown command '%s' (train, merge, "
-            "promote, copy-store, export, synth or table; see --help)\n", command);
+            "promote, clear-candidate, copy-store, export, synth or table; "
+            "see --help)\n", command);
     return EXIT_USAGE;
 }

@@ -51,6 +51,8 @@ struct train_settings {
     unsigned long long direct_max_rows; /* 0: DIRECT_ROWS_PER_DAY x days */
     const char *refit;        /* "true", "false", NULL = series mode only */
     const char *gate_on_incompatible; /* "promote" or "refuse" */
+    const char *promote_to;   /* "current" or "candidate": the pointer
+                                 train, merge and promote move */
     int oob_score;
     int quiet;
 };
@@ -68,7 +70,8 @@ struct gate {
     size_t rows;               /* held-out days both were scored on */
     const char *decision;      /* promoted, refused, no_champion,
                                   too_few_rows, incompatible_promoted,
-                                  incompatible_refused */
+                                  incompatible_refused, candidate_no_gate
+                                  (PROMOTE_TO=candidate: not run) */
     char reason[FR_ERROR_MAX + 128]; /* why too_few_rows or incompatible */
 };
 
@@ -202,6 +205,8 @@ int trainer_copy_store(const struct train_settings *s);
 int trainer_train(const struct train_settings *s);
 int trainer_merge(const struct train_settings *s);
 int trainer_promote(const struct train_settings *s);
+/* clear-candidate: removes MODEL_DIR/candidate (its version stays). */
+int trainer_clear_candidate(const struct train_settings *s);
 int trainer_synth(const struct train_settings *s);
 int trainer_table(const struct train_settings *s);
 
