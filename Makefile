@@ -29,19 +29,21 @@ LIB_SRC := libforest/error.c libforest/config.c libforest/csvfile.c \
            libforest/metrics.c libforest/store.c libforest/tabular.c \
            libforest/monotonic.c libforest/file.c libforest/calibration.c \
            libforest/profile.c libforest/forecast.c libforest/s3.c \
-           libforest/explain.c libforest/store_s3.c
+           libforest/explain.c libforest/store_s3.c libforest/xgboost.c
 TRAIN_SRC := model/main.c model/train.c model/metadata.c model/report.c \
-             model/backtest.c model/gate.c
+             model/backtest.c model/gate.c model/export.c
 # The server's parsers, handlers and registry, without its shell (main.c,
 # and server.c's libmicrohttpd): what tests/server/test_request.c and the
 # fuzz targets link.
 SERVE_CORE_SRC := api/handlers.c api/registry.c api/request.c api/stats.c \
-                  api/encoding.c api/drift.c \
+                  api/encoding.c api/drift.c api/routes.c api/openapi.c \
+                  api/pages.c \
                   api/log.c api/buf.c api/auth.c
 SERVE_SRC := api/main.c api/server.c $(SERVE_CORE_SRC)
 TEST_SRC  := tests/unit/main.c tests/unit/test_data.c tests/unit/test_forest.c \
              tests/unit/test_model.c tests/unit/test_store.c \
-             tests/unit/test_metadata.c tests/unit/test_explain.c
+             tests/unit/test_metadata.c tests/unit/test_explain.c \
+             tests/unit/test_xgboost.c
 
 LIB_OBJ   := $(LIB_SRC:%.c=build/obj/%.o)
 TRAIN_OBJ := $(TRAIN_SRC:%.c=build/obj/%.o)
@@ -118,6 +120,14 @@ build/asan/test-unit: $(SAN_TEST_OBJ) build/asan/model/metadata.o build/asan/lib
 # The S3 client's test program; tests/s3/run.sh runs it against SeaweedFS.
 build/asan/test-s3: build/asan/tests/s3/test_s3.o build/asan/libforest.a
 	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+# The OpenAPI checker (tests/openapi, kin-openapi from the Go module
+# proxy; go.sum pins it). The docs test runs it on /openapi.json and the
+# READMEs' example requests.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+build/openapi-check: tests/openapi/main.go tests/openapi/go.mod tests/openapi/go.sum
+	@mkdir -p build
+	cd tests/openapi && GOFLAGS=-mod=mod GOTOOLCHAIN=local $(GO) build -o ../../$@ .
 
 deps:
 	scripts/install-deps.sh build

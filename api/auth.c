@@ -104,7 +104,10 @@ int auth_required(const struct auth *a, enum endpoint ep)
     case EP_PREDICT:
     case EP_FORECAST:
     case EP_MODEL:
+    case EP_MODEL_CANDIDATE:
     case EP_DRIFT:
+    case EP_STATUS: /* the status page and chart show what /model does */
+    case EP_REPORT:
     case EP_V2_SERVER:
     case EP_V2_MODEL:
     case EP_V2_MODEL_READY:

@@ -5,6 +5,14 @@
  * A request takes one reference on the model when it starts and drops it
  * when its answer is written, so a reload in between cannot change the
  * model under it and every number in one answer comes from one version.
+ * With a candidate (CANDIDATE_MODE), the model a request takes is picked
+ * at its start (canary: a stable hash of X-Request-Id, else a random
+ * draw) and every answer names its version. In shadow mode the candidate
+ * scores the request's rows (at most SHADOW_MAX_ROWS of them) inline,
+ * after the answer is computed and before it is written: the answer
+ * itself cannot change, and the delay is bounded by that many rows of
+ * the candidate's trees (bench/shadow.sh measures it).
+ *
  * Answers are written straight into the connection's buffer with buf.h's
  * JSON writers instead of building a cJSON tree: the shapes are fixed and
  * this keeps the hot path to a few appends.
@@ -12,19 +20,22 @@
 #include "handlers.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "drift.h"
 #include "explain.h"
 #include "forecast.h"
+#include "pages.h"
+#include "rng.h"
 #include "series.h"
 
 #define JSON_TYPE "application/json"
 /* A V2 answer with binary data, as Triton sends it. */
 #define BINARY_TYPE "application/octet-stream"
 #define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define GET_METHODS "GET, HEAD"
 
 void handlers_error(struct buf *out, const char *msg)
 {
@@ -49,104 +60,149 @@ static void no_model(struct reply *r, struct buf *out)
 
 /* ---- routing --------------------------------------------------------------- */
 
-struct route {
-    enum endpoint ep;
-    const char *methods;   /* what the path allows */
-    const char *name;      /* V2: the model name in the path, not NUL-ended */
-    size_t name_len;
-    const char *version;   /* V2: a version in the path, or NULL */
-    size_t version_len;
-};
-
-/* Splits /v2/models/{name}[/versions/{v}][/ready|/infer]. */
-static void route_v2_model(const char *p, struct route *rt)
+/* The rows and their matcher are routes.c's (the same table
+ * /openapi.json is written from). */
+static enum endpoint route_ep(const struct route_match *rt)
 {
-    const char *slash = strchr(p, '/');
-
-    rt->name = p;
-    rt->name_len = slash ? (size_t)(slash - p) : strlen(p);
-    p += rt->name_len;
-    if (rt->name_len == 0)
-        return;
-    if (strncmp(p, "/versions/", 10) == 0) {
-        rt->version = p + 10;
-        slash = strchr(rt->version, '/');
-        rt->version_len = slash ? (size_t)(slash - rt->version) :
-                                  strlen(rt->version);
-        if (rt->version_len == 0)
-            return;
-        p = rt->version + rt->version_len;
-    }
-    if (*p == '\0') {
-        rt->ep = EP_V2_MODEL;
-        rt->methods = GET_METHODS;
-    } else if (strcmp(p, "/ready") == 0) {
-        rt->ep = EP_V2_MODEL_READY;
-        rt->methods = GET_METHODS;
-    } else if (strcmp(p, "/infer") == 0) {
-        rt->ep = EP_V2_INFER;
-        rt->methods = "POST";
-    }
-}
-
-static void route(const char *url, struct route *rt)
-{
-    static const struct {
-        const char *path;
-        enum endpoint ep;
-        const char *methods;
-    } FIXED[] = {
-        {"/health", EP_HEALTH, GET_METHODS},
-        {"/ready", EP_READY, GET_METHODS},
-        {"/predict", EP_PREDICT, "POST"},
-        {"/forecast", EP_FORECAST, "POST"},
-        {"/model", EP_MODEL, GET_METHODS},
-        {"/metrics", EP_METRICS, GET_METHODS},
-        {"/drift", EP_DRIFT, GET_METHODS},
-        {"/v2", EP_V2_SERVER, GET_METHODS},
-        /* Only this path takes a trailing slash: a client that builds the
-         * server's URL as a base ends it with one. (Triton takes none;
-         * "/v2/models/forest/" stays 404 as there.) */
-        {"/v2/", EP_V2_SERVER, GET_METHODS},
-        {"/v2/health/live", EP_V2_LIVE, GET_METHODS},
-        {"/v2/health/ready", EP_V2_READY, GET_METHODS},
-    };
-
-    memset(rt, 0, sizeof *rt);
-    rt->ep = EP_NOT_FOUND;
-    for (size_t i = 0; i < sizeof FIXED / sizeof FIXED[0]; i++) {
-        if (strcmp(url, FIXED[i].path) == 0) {
-            rt->ep = FIXED[i].ep;
-            rt->methods = FIXED[i].methods;
-            return;
-        }
-    }
-    if (strncmp(url, "/v2/models/", 11) == 0)
-        route_v2_model(url + 11, rt);
+    return rt->def != NULL ? rt->def->ep : EP_NOT_FOUND;
 }
 
 enum endpoint handlers_route(const char *url)
 {
-    struct route rt;
+    struct route_match rt;
 
-    route(url, &rt);
-    return rt.ep;
+    routes_match(url, &rt);
+    return route_ep(&rt);
 }
 
 int handlers_takes_body(const char *method, const char *url)
 {
-    struct route rt;
+    struct route_match rt;
 
-    route(url, &rt);
-    return rt.ep != EP_NOT_FOUND && rt.methods != NULL &&
-           strcmp(rt.methods, "POST") == 0 && strcmp(method, "POST") == 0;
+    routes_match(url, &rt);
+    return rt.def != NULL && strcmp(rt.def->methods, ROUTES_POST) == 0 &&
+           strcmp(method, "POST") == 0;
 }
 
-static int method_allowed(const char *methods, const char *method)
+/* ---- current and candidate -------------------------------------------------- */
+
+/* A fraction in [0, 1) from 64 random bits: their top 53. */
+static double unit_interval(uint64_t x)
 {
-    if (strcmp(methods, "POST") == 0)
-        return strcmp(method, "POST") == 0;
-    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    return (double)(x >> 11) * 0x1.0p-53;
+}
+
+int handlers_canary_pick(const char *request_id, double percent)
+{
+    /* Each thread draws from its own generator: no lock, no sharing. */
+    static _Thread_local struct rng draw;
+    static _Thread_local int seeded;
+    uint64_t h;
+
+    if (percent <= 0)
+        return 0;
+    if (request_id != NULL && request_id[0] != '\0') {
+        /* FNV-1a, then splitmix64's finalizer: ids that differ in one
+         * character (req-1, req-2) land far apart. */
+        h = 0xcbf29ce484222325ull;
+        for (const unsigned char *p = (const unsigned char *)request_id; *p;
+             p++) {
+            h ^= *p;
+            h *= 0x100000001b3ull;
+        }
+        h = rng_splitmix64(&h);
+    } else {
+        if (!seeded) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            rng_seed(&draw, (uint64_t)ts.tv_nsec ^
+                     ((uint64_t)ts.tv_sec << 32),
+                     (uint64_t)(uintptr_t)&draw);
+            seeded = 1;
+        }
+        h = rng_next(&draw);
+    }
+    return unit_interval(h) * 100.0 < percent;
+}
+
+/* The model a prediction request is answered with: in canary mode the
+ * candidate for CANARY_PERCENT of requests (when one is loaded), else
+ * the current model. Sets *role. Returns a reference (the caller drops
+ * it) or NULL when no model is loaded. */
+static struct serving *pick(struct app *app, const char *request_id,
+                            enum model_role *role)
+{
+    struct serving *m;
+
+    if (app->candidate_mode == CANDIDATE_CANARY && app->candidate != NULL &&
+        handlers_canary_pick(request_id, app->canary_percent)) {
+        m = registry_acquire(app->candidate);
+        if (m != NULL) {
+            *role = ROLE_CANDIDATE;
+            return m;
+        }
+    }
+    m = registry_acquire(app->registry);
+    *role = m != NULL ? ROLE_CURRENT : ROLE_NONE;
+    return m;
+}
+
+/* 1 when b reads the rows a was given: the same features in the same
+ * order. */
+static int same_features(const struct forest *a, const struct forest *b)
+{
+    if (a->n_features != b->n_features)
+        return 0;
+    for (uint32_t k = 0; k < a->n_features; k++) {
+        if (strcmp(a->feature_names[k], b->feature_names[k]) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Shadow mode: the candidate scores the first SHADOW_MAX_ROWS of the n
+ * rows the current model answered (its predictions res[i * stride]) and
+ * the absolute differences are counted. Runs after the answer is
+ * computed and reads it only, so it cannot change it. Cannot fail: a
+ * candidate that reads other features, or no memory, skips the rows. */
+static void shadow(struct app *app, enum model_role role, const struct serving *cur,
+                   const float *X, size_t n, const double *res,
+                   size_t stride, struct scratch *sc)
+{
+    struct serving *cand;
+    const struct forest *f = cur->model->forest;
+    size_t k = n < app->shadow_max_rows ? n : app->shadow_max_rows;
+    double sum = 0.0, *pred = NULL;
+    float *work = NULL;
+
+    if (app->candidate_mode != CANDIDATE_SHADOW || app->candidate == NULL ||
+        role != ROLE_CURRENT || n == 0)
+        return;
+    cand = registry_acquire(app->candidate);
+    if (cand == NULL)
+        return;
+    /* The answer is in outs; work and fwork are free again. The batch
+     * path (lanes down each tree) as the current model's answer took. */
+    if (same_features(f, cand->model->forest)) {
+        pred = scratch_work(sc, k);
+        work = scratch_fwork(sc, model_relative(cand->model)
+                                     ? k * f->n_features : f->n_features);
+    }
+    if (pred == NULL || work == NULL) {
+        stats_add_shadow(app->stats, 0, 0.0, n);
+        serving_release(cand);
+        return;
+    }
+    if (k == 1)
+        pred[0] = model_predict_row(cand->model, X, work);
+    else
+        model_predict(cand->model, X, k, 1, work, pred);
+    for (size_t i = 0; i < k; i++)
+        sum += fabs(pred[i] - res[i * stride]);
+    stats_add_shadow(app->stats, k, sum, n - k);
+    atomic_fetch_add_explicit(&cand->shadow_rows, k, memory_order_relaxed);
+    stats_add_double(&cand->shadow_abs_diff_bits, sum);
+    serving_release(cand);
 }
 
 /* ---- health and readiness ------------------------------------------------- */
@@ -194,7 +250,7 @@ static void v2_ready(struct app *app, struct reply *r, struct buf *out)
 
 static void metrics(struct app *app, struct reply *r, struct buf *out)
 {
-    struct serving *m = registry_acquire(app->registry);
+    struct serving *m = registry_acquire(app->registry), *cand;
     struct stats_model sm = {0};
     char current_named[STORE_VERSION_MAX + 1];
 
@@ -214,7 +270,21 @@ static void metrics(struct app *app, struct reply *r, struct buf *out)
                 store_is_s3(app->registry->cfg.model_dir);
     sm.store_errors = atomic_load(&app->registry->store_errors);
     sm.draining = atomic_load(&app->draining);
+    sm.candidate_mode = app->candidate_mode == CANDIDATE_SHADOW ? "shadow"
+                        : app->candidate_mode == CANDIDATE_CANARY ? "canary"
+                                                                  : "off";
+    sm.canary_percent = app->canary_percent;
+    cand = app->candidate != NULL ? registry_acquire(app->candidate) : NULL;
+    if (cand != NULL) {
+        sm.candidate_loaded = 1;
+        sm.candidate_version = cand->version;
+        sm.candidate_checksum = cand->checksum;
+        sm.candidate_shadow_rows = atomic_load(&cand->shadow_rows);
+        sm.candidate_abs_diff =
+            stats_get_double(&cand->shadow_abs_diff_bits);
+    }
     stats_render(app->stats, &sm, out);
+    serving_release(cand);
     if (m != NULL)
         drift_render_metrics(app->drift, m, out);
     r->status = 200;
@@ -415,10 +485,11 @@ static int predict_rows(const struct model *m, const float *X, size_t n,
     return 0;
 }
 
-static void predict(struct app *app, const char *body, size_t len,
-                    struct scratch *sc, struct buf *out, struct reply *r)
+static void predict(struct app *app, const char *request_id,
+                    const char *body, size_t len, struct scratch *sc,
+                    struct buf *out, struct reply *r)
 {
-    struct serving *m = registry_acquire(app->registry);
+    struct serving *m = pick(app, request_id, &r->role);
     struct predict_request req;
     struct fr_error err = {{0}};
     char msg[FR_ERROR_MAX + 64];
@@ -459,6 +530,7 @@ static void predict(struct app *app, const char *body, size_t len,
     }
     stats_add_predictions(app->stats, req.n_rows);
     drift_record(app->drift, m, req.X, req.n_rows);
+    shadow(app, r->role, m, req.X, req.n_rows, res, per, sc);
     if (req.explain)
         base = explain_base(m->model);
     if (!req.batch) {
@@ -511,18 +583,18 @@ out:
     serving_release(m);
 }
 
-static void forecast(struct app *app, const char *body, size_t len,
-                     struct scratch *sc, struct buf *out, struct reply *r)
+static void forecast(struct app *app, const char *request_id,
+                     const char *body, size_t len, struct scratch *sc,
+                     struct buf *out, struct reply *r)
 {
-    struct serving *m = registry_acquire(app->registry);
+    struct serving *m = pick(app, request_id, &r->role);
     struct forecast_request req;
     struct fr_error err = {{0}};
     const struct model *mod;
-    const struct series_spec *spec;
-    uint32_t h;
     double *res, *work, *values, *phi = NULL, scale_level = 1.0, base = 0;
     float *fwork, *rows = NULL;
     size_t nf;
+    int keep_rows;
     char msg[FR_ERROR_MAX + 64], date[16];
     int status;
 
@@ -531,7 +603,6 @@ static void forecast(struct app *app, const char *body, size_t len,
         return;
     }
     mod = m->model;
-    spec = &mod->series;
     if (!mod->has_series) {
         snprintf(msg, sizeof msg, "model '%s' was trained on a table, not "
                  "a series: /forecast needs a series model (use /predict)",
@@ -549,45 +620,41 @@ static void forecast(struct app *app, const char *body, size_t len,
         fail(r, out, 422, msg);
         goto out;
     }
-    h = series_history(spec);
     nf = mod->forest->n_features;
+    keep_rows = req.explain || req.level > 0;
     /* outs: R_PER_ROW results per day, the forecast's work, the values,
      * then with explain each day's nf + 1 contributions; fwork: the
-     * forecast's floats, then with explain each day's row. */
+     * forecast's floats, then with explain or an interval each day's
+     * row. */
     res = scratch_outs(sc, R_PER_ROW * req.horizon +
                            forecast_work_doubles(mod) + req.horizon +
                            (req.explain ? req.horizon * (nf + 1) : 0));
     fwork = scratch_fwork(sc, forecast_work_floats(mod) +
-                              (req.explain ? req.horizon * nf : 0));
+                              (keep_rows ? req.horizon * nf : 0));
     if (res == NULL || fwork == NULL) {
         fail(r, out, 500, "out of memory for the forecast");
         goto out;
     }
     work = res + R_PER_ROW * req.horizon;
     values = work + forecast_work_doubles(mod);
-    if (req.explain) {
+    if (req.explain)
         phi = values + req.horizon;
+    if (keep_rows)
         rows = fwork + forecast_work_floats(mod);
-    }
-    /* The code path the trainer's backtest measured (with explain, the
-     * same computation keeping each day's row). */
+    /* The code path the trainer's backtest measured (keeping each day's
+     * row, the same computation). */
     forecast_values_rows(mod, req.past, req.first_day, req.cov, req.horizon,
                          work, fwork, values, rows);
     for (size_t d = 0; d < req.horizon; d++)
         res[R_PER_ROW * d] = values[d];
     if (req.level > 0) {
-        float *row = fwork + mod->forest->n_features; /* spread() uses
-                                                        the first half */
         scale_level = forecast_scale_level(mod, req.past);
-        /* The trees' spread of each day's row: rebuilt from the history
-         * with the earlier days' forecasts, as forecast_values built it. */
-        memcpy(work, req.past, h * sizeof *work);
+        /* The trees' spread on each day's own row, the one its forecast
+         * was predicted from; spread() uses fwork's first nf floats. */
         for (size_t d = 0; d < req.horizon; d++) {
             double *day = res + R_PER_ROW * d;
             int calibrated = 0;
-            series_build_row(spec, work, req.first_day + (int32_t)d,
-                             req.cov + d * spec->n_covariates, row);
-            if (spread(mod, row, req.level, sc, day) != 0) {
+            if (spread(mod, rows + d * nf, req.level, sc, day) != 0) {
                 fail(r, out, 500, "out of memory for the forecast");
                 goto out;
             }
@@ -599,8 +666,6 @@ static void forecast(struct app *app, const char *body, size_t len,
                 goto out;
             }
             day[R_CAL] = calibrated;
-            memmove(work, work + 1, (h - 1) * sizeof *work);
-            work[h - 1] = values[d];
         }
     }
     /* Each day explained on the row its forecast was predicted from;
@@ -637,11 +702,12 @@ out:
 
 /* Checks the model name and version of a V2 path. Returns the model (a
  * reference the caller drops) or NULL with the error reply written. */
-static struct serving *v2_model(struct app *app, const struct route *rt,
-                              struct buf *out, struct reply *r)
+static struct serving *v2_model(struct app *app, const struct route_match *rt,
+                              const char *request_id, struct buf *out,
+                              struct reply *r)
 {
     char msg[400];
-    struct serving *m;
+    struct serving *m, *cand;
 
     if (strlen(app->model_name) != rt->name_len ||
         strncmp(app->model_name, rt->name, rt->name_len) != 0) {
@@ -651,11 +717,26 @@ static struct serving *v2_model(struct app *app, const struct route *rt,
         fail(r, out, 404, msg);
         return NULL;
     }
-    m = registry_acquire(app->registry);
+    /* A path that names the candidate's version reaches it in either
+     * mode; one without a version is the current model, or in canary mode
+     * the draw's. */
+    cand = rt->version != NULL && app->candidate != NULL
+               ? registry_acquire(app->candidate) : NULL;
+    if (cand != NULL && strlen(cand->version) == rt->version_len &&
+        strncmp(cand->version, rt->version, rt->version_len) == 0) {
+        r->role = ROLE_CANDIDATE;
+        return cand;
+    }
+    serving_release(cand);
+    m = rt->version == NULL && route_ep(rt) == EP_V2_INFER
+            ? pick(app, request_id, &r->role)
+            : registry_acquire(app->registry);
     if (m == NULL) {
         no_model(r, out);
         return NULL;
     }
+    if (r->role == ROLE_NONE)
+        r->role = ROLE_CURRENT;
     if (rt->version != NULL && (strlen(m->version) != rt->version_len ||
                                 strncmp(m->version, rt->version,
                                         rt->version_len) != 0)) {
@@ -670,10 +751,10 @@ static struct serving *v2_model(struct app *app, const struct route *rt,
     return m;
 }
 
-static void v2_metadata(struct app *app, const struct route *rt,
+static void v2_metadata(struct app *app, const struct route_match *rt,
                         struct buf *out, struct reply *r)
 {
-    struct serving *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, NULL, out, r);
     struct buf names;
 
     if (m == NULL)
@@ -710,10 +791,10 @@ static void v2_metadata(struct app *app, const struct route *rt,
     serving_release(m);
 }
 
-static void v2_model_ready(struct app *app, const struct route *rt,
+static void v2_model_ready(struct app *app, const struct route_match *rt,
                            struct buf *out, struct reply *r)
 {
-    struct serving *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, NULL, out, r);
     int ok = m != NULL && !atomic_load(&app->draining);
 
     if (m == NULL && r->status == 404)
@@ -772,11 +853,12 @@ static void put_le(struct buf *out, double v, int fp64)
     buf_add(out, b, fp64 ? 8 : 4);
 }
 
-static void v2_infer(struct app *app, const struct route *rt,
-                     const char *header_len, const char *body, size_t len,
-                     struct scratch *sc, struct buf *out, struct reply *r)
+static void v2_infer(struct app *app, const struct route_match *rt,
+                     const char *header_len, const char *request_id,
+                     const char *body, size_t len, struct scratch *sc,
+                     struct buf *out, struct reply *r)
 {
-    struct serving *m = v2_model(app, rt, out, r);
+    struct serving *m = v2_model(app, rt, request_id, out, r);
     struct infer_request req;
     struct fr_error err = {{0}};
     size_t json_len = len, nf, width;
@@ -830,6 +912,7 @@ static void v2_infer(struct app *app, const struct route *rt,
     }
     stats_add_predictions(app->stats, req.n_rows);
     drift_record(app->drift, m, req.X, req.n_rows);
+    shadow(app, r->role, m, req.X, req.n_rows, res, 1, sc);
     buf_puts(out, "{\"model_name\":");
     buf_json_string(out, app->model_name);
     buf_puts(out, ",\"model_version\":");
@@ -920,7 +1003,36 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
                        const char *header_len, const char *body, size_t len,
                        struct scratch *sc, struct buf *out, struct reply *r)
 {
-    struct route rt;
+    handlers_serve(app, method, url, header_len, NULL, body, len, sc, out,
+                   r);
+}
+
+/* GET /model/candidate: the candidate's metadata.json, as GET /model has
+ * the current model's. */
+static void model_candidate(struct app *app, struct reply *r,
+                            struct buf *out)
+{
+    struct serving *m = app->candidate != NULL
+                            ? registry_acquire(app->candidate) : NULL;
+
+    if (m == NULL) {
+        fail(r, out, 404, app->candidate == NULL
+                              ? "no candidate: CANDIDATE_MODE is off"
+                              : "no candidate loaded (MODEL_DIR/candidate "
+                                "is absent or its model was refused)");
+        return;
+    }
+    r->status = 200;
+    buf_add(out, m->metadata, m->metadata_len);
+    serving_release(m);
+}
+
+void handlers_serve(struct app *app, const char *method, const char *url,
+                    const char *header_len, const char *request_id,
+                    const char *body, size_t len, struct scratch *sc,
+                    struct buf *out, struct reply *r)
+{
+    struct route_match rt;
     char msg[200];
 
     r->status = 500;
@@ -929,22 +1041,24 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     r->retry_after = NULL;
     r->challenge = NULL;
     r->close = 0;
+    r->page = 0;
     r->json_len = 0;
-    route(url, &rt);
-    r->endpoint = rt.ep;
-    if (rt.ep == EP_NOT_FOUND) {
+    r->role = ROLE_NONE;
+    routes_match(url, &rt);
+    r->endpoint = route_ep(&rt);
+    if (rt.def == NULL) {
         snprintf(msg, sizeof msg, "no such endpoint '%.100s'", url);
         fail(r, out, 404, msg);
         return;
     }
-    if (!method_allowed(rt.methods, method)) {
+    if (!routes_method_allowed(rt.def, method)) {
         snprintf(msg, sizeof msg, "method %.20s is not allowed on '%.100s' "
-                 "(allowed: %s)", method, url, rt.methods);
+                 "(allowed: %s)", method, url, rt.def->methods);
         fail(r, out, 405, msg);
-        r->allow = rt.methods;
+        r->allow = rt.def->methods;
         return;
     }
-    switch (rt.ep) {
+    switch (rt.def->ep) {
     case EP_HEALTH:
         r->status = 200;
         buf_puts(out, "{\"status\":\"healthy\"}");
@@ -953,10 +1067,10 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         ready(app, r, out);
         break;
     case EP_PREDICT:
-        predict(app, body, len, sc, out, r);
+        predict(app, request_id, body, len, sc, out, r);
         break;
     case EP_FORECAST:
-        forecast(app, body, len, sc, out, r);
+        forecast(app, request_id, body, len, sc, out, r);
         break;
     case EP_MODEL: {
         struct serving *m = registry_acquire(app->registry);
@@ -969,6 +1083,9 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         serving_release(m);
         break;
     }
+    case EP_MODEL_CANDIDATE:
+        model_candidate(app, r, out);
+        break;
     case EP_METRICS:
         metrics(app, r, out);
         break;
@@ -995,7 +1112,22 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
         v2_model_ready(app, &rt, out, r);
         break;
     case EP_V2_INFER:
-        v2_infer(app, &rt, header_len, body, len, sc, out, r);
+        v2_infer(app, &rt, header_len, request_id, body, len, sc, out, r);
+        break;
+    case EP_STATUS:
+        pages_status(app, out, r);
+        break;
+    case EP_REPORT:
+        pages_report(app, out, r);
+        break;
+    case EP_DOCS:
+        if (rt.name != NULL)
+            pages_asset(app, rt.name, rt.name_len, out, r);
+        else
+            pages_docs(app, out, r);
+        break;
+    case EP_OPENAPI:
+        pages_openapi(app, out, r);
         break;
     default:
         fail(r, out, 404, "no such endpoint");
@@ -1004,6 +1136,7 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
     if (out->failed) {
         r->status = 500;
         r->content_type = JSON_TYPE;
+        r->page = 0;
         r->json_len = 0;
         buf_release(out);
         buf_puts(out, "{\"error\":\"out of memory writing the answer\"}");

@@ -16,10 +16,27 @@
 #include "drift.h"
 #include "registry.h"
 #include "request.h"
+#include "routes.h"
 #include "stats.h"
+
+struct docs;
+/* CANDIDATE_MODE: what the candidate does. */
+enum candidate_mode {
+    CANDIDATE_OFF,    /* not loaded; the current model answers */
+    CANDIDATE_SHADOW, /* the current model answers; the candidate scores
+                         the same rows, compared in /metrics */
+    CANDIDATE_CANARY  /* CANARY_PERCENT of requests get the candidate's
+                         answer */
+};
 
 struct app {
     struct registry *registry;
+    struct registry *candidate; /* follows MODEL_DIR/candidate; NULL when
+                                   CANDIDATE_MODE is off */
+    enum candidate_mode candidate_mode;
+    double canary_percent;    /* 0-100: canary's share of requests */
+    size_t shadow_max_rows;   /* rows of one request the candidate
+                                 shadows, >= 1 */
     struct stats *stats;
     const char *model_name;   /* the model's name in the V2 protocol */
     size_t max_batch_rows;    /* rows in one /predict or infer request */
@@ -28,6 +45,7 @@ struct app {
     atomic_int draining;      /* set on SIGTERM: not ready any more */
     const struct auth *auth;  /* API_TOKEN; NULL or off: no tokens */
     struct drift *drift;      /* the recent rows' bins; NULL: not kept */
+    const struct docs *docs;  /* Swagger UI's files (pages.h); NULL: none */
 };
 
 /* What to send back; the body is in the buffer passed to dispatch. */
@@ -40,6 +58,10 @@ struct reply {
     const char *challenge;    /* the WWW-Authenticate header of a 401, or
                                  NULL */
     int close;                /* end the connection after the answer */
+    int page;                 /* a page or file for browsers: send the
+                                 security headers (server.c) */
+    enum model_role role;     /* the model that answered, for the
+                                 role-labelled metrics (ROLE_NONE: none) */
     size_t json_len;          /* a V2 answer with binary data: the bytes
                                  of JSON before it (the answer's
                                  Inference-Header-Content-Length); 0 for
@@ -57,6 +79,19 @@ void handlers_dispatch(struct app *app, const char *method, const char *url,
                        const char *header_len, const char *body, size_t len,
                        struct scratch *sc, struct buf *out,
                        struct reply *reply);
+
+/* handlers_dispatch with the request's X-Request-Id header (NULL when
+ * absent): in canary mode the same id always gets the same model. */
+void handlers_serve(struct app *app, const char *method, const char *url,
+                    const char *header_len, const char *request_id,
+                    const char *body, size_t len, struct scratch *sc,
+                    struct buf *out, struct reply *reply);
+
+/* Whether a request with this X-Request-Id (NULL or "" for none: a random
+ * draw) goes to the candidate when percent of requests should: a stable
+ * 64-bit hash of the id, as a fraction of 2^64, below percent / 100.
+ * Cannot fail. */
+int handlers_canary_pick(const char *request_id, double percent);
 
 /* Checks the token of a request to url (authorization is its
  * Authorization header, NULL when absent), before its body is read.

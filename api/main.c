@@ -11,7 +11,9 @@
  *                (for up to CONNECTION_TIMEOUT_SECONDS)
  *   then         exit 0
  *
- * SIGHUP makes the reload watcher check the model source at once.
+ * SIGHUP makes the reload watchers check the model source at once. With
+ * CANDIDATE_MODE shadow or canary a second registry follows
+ * MODEL_DIR/candidate beside the one that follows current.
  *
  * Every signal is blocked before the first thread starts, so all threads
  * inherit the mask and only sigwait() here ever sees them.
@@ -27,6 +29,7 @@
 #include "config.h"
 #include "handlers.h"
 #include "log.h"
+#include "pages.h"
 #include "monotonic.h"
 #include "registry.h"
 #include "server.h"
@@ -38,17 +41,22 @@ enum {
     EXIT_USAGE = 2   /* bad setting or command line */
 };
 
+/* Where api/Dockerfile puts Swagger UI's dist files (from Debian's
+ * r-cran-swagger); make run and the tests point DOCS_DIR at the installed
+ * package instead. */
+#define DOCS_DIR_DEFAULT "/usr/share/forest-serve/swagger-ui"
+
 #define RELOAD_INTERVAL_MIN 0.1 /* seconds; 0 (load once) is allowed too */
 
 static struct {
     const char *host, *model_dir, *model_path, *model_name, *log_level;
-    const char *api_token, *api_token_file;
+    const char *api_token, *api_token_file, *docs_dir, *candidate_mode;
     unsigned long long port, threads, max_body, max_body_memory;
     unsigned long long max_connections, timeout;
     unsigned long long header_bytes, max_batch_rows, max_horizon;
     unsigned long long max_explain_rows;
-    unsigned long long drift_window;
-    double reload_interval, drain_seconds;
+    unsigned long long drift_window, shadow_max_rows;
+    double reload_interval, drain_seconds, canary_percent;
     int metrics_token_required;
 } S;
 
@@ -95,6 +103,19 @@ static const struct config_option OPTIONS[] = {
      "recent /predict and V2 infer rows whose feature bins drift (/drift, "
      "/metrics) compares with training", &S.drift_window, 10, 1000000,
      NULL},
+    {"CANDIDATE_MODE", CONFIG_STRING, "off",
+     "what MODEL_DIR/candidate does: off (not loaded), shadow (scores the "
+     "rows the current model answers, compared in /metrics) or canary "
+     "(answers CANARY_PERCENT of requests)", &S.candidate_mode, 0, 0,
+     "off|shadow|canary"},
+    {"CANARY_PERCENT", CONFIG_DOUBLE, "0",
+     "canary: percent of requests the candidate answers, 0 to 100, "
+     "fractions allowed; a stable hash of X-Request-Id picks them (random "
+     "without one)", &S.canary_percent, 0, 100, NULL},
+    {"SHADOW_MAX_ROWS", CONFIG_UINT, "100",
+     "shadow: rows of one request the candidate scores, bounding what "
+     "shadowing adds to the request's time", &S.shadow_max_rows, 1,
+     10000000, NULL},
     {"DRAIN_SECONDS", CONFIG_DOUBLE, "5",
      "after SIGTERM, keep serving this long (not ready) before closing",
      &S.drain_seconds, 0, 3600, NULL},
@@ -117,6 +138,10 @@ static const struct config_option OPTIONS[] = {
     {"METRICS_TOKEN_REQUIRED", CONFIG_BOOL, "false",
      "/metrics requires the token too", &S.metrics_token_required, 0, 0,
      NULL},
+    {"DOCS_DIR", CONFIG_STRING, DOCS_DIR_DEFAULT,
+     "Swagger UI's files (swagger-ui-bundle.js, swagger-ui.css) for /docs, "
+     "read once at start; without them /docs lists the endpoints",
+     &S.docs_dir, 0, 0, NULL},
     {"LOG_LEVEL", CONFIG_STRING, "info",
      "debug (adds a line per request), info, warn or error", &S.log_level,
      0, 0, "debug|info|warn|error"},
@@ -132,7 +157,8 @@ static void usage(FILE *fp)
             "Serves the model forest-train promoted over HTTP: /predict, "
             "/forecast,\n/health, /ready, /model, /metrics and the KServe V2 "
             "protocol under /v2.\nReloads the model when MODEL_DIR/current "
-            "(or MODEL_PATH) changes.\n"
+            "(or MODEL_PATH) changes; with\nCANDIDATE_MODE, also follows "
+            "MODEL_DIR/candidate (shadow or canary).\n"
             "\n"
             "Settings (environment variable or flag; flags win):\n");
     config_usage(fp, OPTIONS, N_OPTIONS);
@@ -164,6 +190,9 @@ static void log_settings(const struct auth *auth)
     log_int(&l, "max_horizon_days", (long long)S.max_horizon);
     log_int(&l, "max_explain_rows", (long long)S.max_explain_rows);
     log_int(&l, "drift_window", (long long)S.drift_window);
+    log_str(&l, "candidate_mode", S.candidate_mode);
+    log_num(&l, "canary_percent", S.canary_percent);
+    log_int(&l, "shadow_max_rows", (long long)S.shadow_max_rows);
     log_num(&l, "drain_seconds", S.drain_seconds);
     log_int(&l, "max_connections", (long long)S.max_connections);
     log_int(&l, "connection_timeout_seconds", (long long)S.timeout);
@@ -171,6 +200,7 @@ static void log_settings(const struct auth *auth)
     /* Whether a token is required, never the token. */
     log_bool(&l, "api_token_required", auth->token != NULL);
     log_bool(&l, "metrics_token_required", auth->metrics);
+    log_str(&l, "docs_dir", S.docs_dir);
     log_str(&l, "log_level", S.log_level);
     log_end(&l);
 }
@@ -221,14 +251,16 @@ static void drain(struct server *srv, struct app *app, const sigset_t *sigs,
 int main(int argc, char **argv)
 {
     struct fr_error err = {{0}};
-    struct registry registry;
-    struct registry_config rcfg;
+    struct registry registry, candidate;
+    struct registry_config rcfg, ccfg;
+    int with_candidate;
     struct server_config scfg;
     struct server srv;
     struct stats stats;
     struct drift drift;
     struct app app;
     struct auth auth = {0};
+    struct docs docs;
     enum log_level level;
     sigset_t sigs, all;
     int positional[1], sig = 0, rc = EXIT_ERROR;
@@ -274,6 +306,15 @@ int main(int argc, char **argv)
                 S.model_name);
         return EXIT_USAGE;
     }
+    /* The candidate is a pointer in a store; a lone model file has
+     * none. */
+    if (strcmp(S.candidate_mode, "off") != 0 && S.model_path != NULL) {
+        fprintf(stderr, "forest-serve: error: invalid CANDIDATE_MODE '%s': "
+                "a candidate comes from MODEL_DIR/candidate, and MODEL_PATH "
+                "serves a single file (unset MODEL_PATH or set "
+                "CANDIDATE_MODE=off)\n", S.candidate_mode);
+        return EXIT_USAGE;
+    }
     if (auth_init(&auth, S.api_token, S.api_token_file,
                   S.metrics_token_required, &err) != 0) {
         fprintf(stderr, "forest-serve: error: %s\n", err.msg);
@@ -305,22 +346,53 @@ int main(int argc, char **argv)
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
     stats_init(&stats);
+    /* The docs page is not worth refusing to serve predictions over:
+     * without its files it lists the endpoints and says why. */
+    if (docs_load(&docs, S.docs_dir, &err) != 0) {
+        log_begin(&l, LOG_WARN, "docs_assets_missing");
+        log_str(&l, "docs_dir", S.docs_dir);
+        log_str(&l, "msg", err.msg[0] != '\0' ? err.msg :
+                "swagger-ui-bundle.js or swagger-ui.css is missing: /docs "
+                "shows the endpoint list only");
+        log_end(&l);
+        err.msg[0] = '\0';
+    }
     rcfg.model_dir = S.model_dir;
     rcfg.model_path = S.model_path;
     rcfg.interval = S.reload_interval;
     if (drift_init(&drift, (size_t)S.drift_window, &err) != 0) {
         log_msg(LOG_ERROR, "start_failed", err.msg);
+        docs_release(&docs);
         auth_release(&auth);
         return EXIT_ERROR;
     }
     if (registry_init(&registry, &rcfg, &err) != 0) {
         log_msg(LOG_ERROR, "start_failed", err.msg);
+        docs_release(&docs);
+        drift_release(&drift);
+        auth_release(&auth);
+        return EXIT_ERROR;
+    }
+    with_candidate = strcmp(S.candidate_mode, "off") != 0;
+    ccfg = rcfg;
+    ccfg.pointer = STORE_CANDIDATE;
+    if (with_candidate && registry_init(&candidate, &ccfg, &err) != 0) {
+        log_msg(LOG_ERROR, "start_failed", err.msg);
+        registry_release(&registry);
         drift_release(&drift);
         auth_release(&auth);
         return EXIT_ERROR;
     }
     memset(&app, 0, sizeof app);
     app.registry = &registry;
+    app.candidate = with_candidate ? &candidate : NULL;
+    app.candidate_mode = strcmp(S.candidate_mode, "shadow") == 0
+                             ? CANDIDATE_SHADOW
+                         : strcmp(S.candidate_mode, "canary") == 0
+                             ? CANDIDATE_CANARY
+                             : CANDIDATE_OFF;
+    app.canary_percent = S.canary_percent;
+    app.shadow_max_rows = (size_t)S.shadow_max_rows;
     app.stats = &stats;
     app.model_name = S.model_name;
     app.max_batch_rows = (size_t)S.max_batch_rows;
@@ -328,6 +400,7 @@ int main(int argc, char **argv)
     app.max_explain_rows = (size_t)S.max_explain_rows;
     app.auth = &auth;
     app.drift = &drift;
+    app.docs = &docs;
     atomic_init(&app.draining, 0);
 
     scfg.host = S.host;
@@ -343,9 +416,11 @@ int main(int argc, char **argv)
         log_msg(LOG_ERROR, "start_failed", err.msg);
         goto out_registry;
     }
-    if (registry_start(&registry, &err) != 0) {
+    if (registry_start(&registry, &err) != 0 ||
+        (with_candidate && registry_start(&candidate, &err) != 0)) {
         log_msg(LOG_ERROR, "start_failed", err.msg);
         server_stop(&srv);
+        registry_stop(&registry);
         goto out_registry;
     }
     log_begin(&l, LOG_INFO, "listening");
@@ -365,14 +440,23 @@ int main(int argc, char **argv)
         log_str(&l, "msg", "checking the model source now");
         log_end(&l);
         registry_wake(&registry);
+        if (with_candidate)
+            registry_wake(&candidate);
     }
     drain(&srv, &app, &sigs, sig);
     server_stop(&srv);
     registry_stop(&registry);
+    if (with_candidate)
+        registry_stop(&candidate);
     log_msg(LOG_INFO, "stopped", "clean shutdown");
     rc = EXIT_OK;
 out_registry:
+    if (with_candidate) {
+        registry_stop(&candidate); /* safe when it never started */
+        registry_release(&candidate);
+    }
     registry_release(&registry);
+    docs_release(&docs);
     drift_release(&drift);
     auth_release(&auth);
     return rc;

@@ -128,6 +128,8 @@ struct serving *serving_new(struct model *mod, const char *version, uint32_t crc
     }
     m->loaded_at = now_unix();
     atomic_init(&m->refs, 1);
+    atomic_init(&m->shadow_rows, 0);
+    atomic_init(&m->shadow_abs_diff_bits, 0); /* the bits of 0.0 */
     return m;
 nomem:
     fr_error_set(err, "out of memory preparing the model");
@@ -149,6 +151,7 @@ void serving_release(struct serving *m)
     model_free(m->model);
     free(m->source);
     free(m->metadata);
+    free(m->report);
     free(m);
 }
 
@@ -179,6 +182,32 @@ static int read_metadata(const char *path, char **text, size_t *len,
         return -1;
     *text = (char *)buf;
     return 1;
+}
+
+/* Reads report.svg, the trainer's chart, from beside metadata.json
+ * (meta_path) into m for the status page. The chart is optional: a
+ * missing, unreadable or too large one leaves m->report NULL and the page
+ * says there is no chart; it never refuses the model. */
+static void read_report(const char *meta_path, struct serving *m)
+{
+    static const char META[] = "metadata.json";
+    size_t n = strlen(meta_path), dir_len;
+    struct fr_error err = {{0}};
+    char path[PATH_MAX];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+
+    if (n < sizeof META - 1 || strcmp(meta_path + n - (sizeof META - 1),
+                                      META) != 0)
+        return;
+    dir_len = n - (sizeof META - 1);
+    if (snprintf(path, sizeof path, "%.*sreport.svg", (int)dir_len,
+                 meta_path) >= (int)sizeof path)
+        return;
+    if (store_read(path, MODEL_REPORT_MAX, &buf, &len, &err) != 0)
+        return;
+    m->report = (char *)buf;
+    m->report_len = len;
 }
 
 /* Checks that metadata.json describes this model.bin: a version directory
@@ -277,6 +306,7 @@ static struct serving *load(const char *path, const char *meta_path,
         fr_error_prefix(err, "model '%s' refused", path);
         goto out;
     }
+    read_report(meta_path, m);
     m->load_seconds = monotonic_seconds() - t0;
 out:
     model_free(mod);
@@ -286,6 +316,17 @@ out:
 }
 
 /* ---- the registry -------------------------------------------------------- */
+
+/* The pointer this registry follows. */
+static const char *pointer(const struct registry *r)
+{
+    return r->cfg.pointer != NULL ? r->cfg.pointer : STORE_CURRENT;
+}
+
+static int is_candidate(const struct registry *r)
+{
+    return strcmp(pointer(r), STORE_CANDIDATE) == 0;
+}
 
 int registry_init(struct registry *r, const struct registry_config *cfg,
                   struct fr_error *err)
@@ -297,6 +338,15 @@ int registry_init(struct registry *r, const struct registry_config *cfg,
     r->cfg = *cfg;
     if (cfg->model_path == NULL && cfg->model_dir == NULL) {
         fr_error_set(err, "neither MODEL_DIR nor MODEL_PATH is set");
+        return -1;
+    }
+    if (cfg->pointer != NULL && !store_pointer_valid(cfg->pointer)) {
+        fr_error_set(err, "unknown store pointer '%.40s'", cfg->pointer);
+        return -1;
+    }
+    if (is_candidate(r) && cfg->model_path != NULL) {
+        fr_error_set(err, "a candidate comes from MODEL_DIR's `candidate`, "
+                     "not from MODEL_PATH");
         return -1;
     }
     atomic_init(&r->loads_ok, 0);
@@ -398,7 +448,7 @@ static int source(struct registry *r, char *ident, size_t ident_len,
         version[0] = '\0';
         return 1;
     }
-    switch (store_current(r->cfg.model_dir, version, err)) {
+    switch (store_pointer(r->cfg.model_dir, pointer(r), version, err)) {
     case 0:
         return 0;
     case 1:
@@ -425,6 +475,7 @@ static void log_refused(struct registry *r, const char *what,
     struct log_line l;
 
     log_begin(&l, LOG_ERROR, "model_refused");
+    log_str(&l, "role", pointer(r));
     log_str(&l, "source", what);
     log_str(&l, "error", err->msg);
     log_str(&l, "serving", cur ? cur->version : NULL);
@@ -432,12 +483,29 @@ static void log_refused(struct registry *r, const char *what,
     serving_release(cur);
 }
 
-/* Logs once that there is no model to load yet. */
+/* Logs once that there is no model to load yet. A candidate that was
+ * loaded is dropped: clear-candidate (or its promotion) ends its trial,
+ * whereas a `current` that disappears keeps serving. */
 static void log_missing(struct registry *r)
 {
     struct log_line l;
+    struct serving *gone;
 
     r->seen_valid = 0;
+    if (is_candidate(r)) {
+        gone = registry_acquire(r);
+        if (gone != NULL) {
+            log_begin(&l, LOG_INFO, "candidate_cleared");
+            log_str(&l, "version", gone->version);
+            log_str(&l, "msg", "MODEL_DIR/candidate is gone: only the "
+                    "current model answers");
+            log_end(&l);
+            serving_release(gone);
+            registry_install(r, NULL);
+        }
+        r->missing_logged = 1;
+        return;
+    }
     if (!r->missing_logged) {
         log_begin(&l, LOG_WARN, "model_missing");
         log_str(&l, "source", r->cfg.model_path ? r->cfg.model_path :
@@ -465,7 +533,11 @@ static int swap_in(struct registry *r, struct serving *m)
         serving_release(m);
         return 0;
     }
-    log_begin(&l, LOG_INFO, cur ? "model_reloaded" : "model_loaded");
+    if (is_candidate(r))
+        log_begin(&l, LOG_INFO, cur ? "candidate_reloaded" :
+                  "candidate_loaded");
+    else
+        log_begin(&l, LOG_INFO, cur ? "model_reloaded" : "model_loaded");
     log_str(&l, "version", m->version);
     log_str(&l, "checksum", m->checksum);
     log_str(&l, "path", m->source);
@@ -514,8 +586,8 @@ static int poll_s3(struct registry *r)
     struct log_line l;
     int found, transient;
 
-    found = store_current_poll(dir, r->etag, version, etag, sizeof etag,
-                               &err);
+    found = store_pointer_poll(dir, pointer(r), r->etag, version, etag,
+                               sizeof etag, &err);
     if (found < 0) {
         store_failed(r, &err);
         return 0;

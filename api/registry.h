@@ -6,6 +6,12 @@
  * when its answer is written, so a swap never pulls a forest out from under
  * a request: the old model is freed by whoever drops the last reference.
  *
+ * The server keeps two registries when CANDIDATE_MODE is not off: one
+ * follows `current`, the other `candidate` (registry_config.pointer), each
+ * with its own watcher, loaded and verified the same way. A candidate
+ * that disappears (clear-candidate, or promoted) is dropped; a `current`
+ * that disappears keeps serving.
+ *
  * A watcher thread polls the source every RELOAD_INTERVAL_SECONDS:
  *   MODEL_DIR   the target of MODEL_DIR/current (versions/<v>) changed
  *   MODEL_DIR=s3://bucket/prefix   the body of the `current` object
@@ -35,6 +41,7 @@
 #include "store.h"
 
 #define MODEL_METADATA_MAX (16u << 20) /* refuse larger metadata.json */
+#define MODEL_REPORT_MAX (4u << 20)    /* skip a larger report.svg */
 
 struct serving {
     struct model *model;              /* owned, verified */
@@ -45,9 +52,17 @@ struct serving {
     char *source;                     /* the model.bin it came from, owned */
     char *metadata;                   /* JSON text for GET /model, owned */
     size_t metadata_len;              /* bytes of metadata, no NUL */
+    char *report;                     /* report.svg beside metadata.json,
+                                         owned; NULL when there is none */
+    size_t report_len;                /* bytes of report */
     double loaded_at;                 /* Unix time of the swap */
     double load_seconds;              /* read + decode + verify */
     atomic_uint refs;                 /* >= 1 while reachable */
+    /* As a candidate in shadow mode: rows scored beside the current model
+     * and their summed |candidate - current| (stats_add_double's bits),
+     * since this version was loaded. */
+    _Atomic uint64_t shadow_rows;
+    _Atomic uint64_t shadow_abs_diff_bits;
 };
 
 /* Checks the model before it serves: it has features and trees, and a
@@ -73,6 +88,9 @@ struct registry_config {
     const char *model_dir;  /* serve model_dir/current (when no path) */
     const char *model_path; /* serve this model.bin; wins over model_dir */
     double interval;        /* seconds between polls; 0 = load once */
+    const char *pointer;    /* the store pointer followed: STORE_CURRENT
+                               (NULL means it too) or STORE_CANDIDATE,
+                               with model_dir only */
 };
 
 struct registry {
@@ -102,7 +120,8 @@ struct registry {
 };
 
 /* Prepares the registry; loads nothing yet. Returns 0, or -1 with err set
- * (neither source given, threads primitives unavailable), having released
+ * (neither source given, a candidate pointer with model_path or an
+ * unknown pointer, threads primitives unavailable), having released
  * whatever it had created: nothing to call registry_release() for. */
 int registry_init(struct registry *r, const struct registry_config *cfg,
                   struct fr_error *err);

@@ -46,6 +46,13 @@
 #include "log.h"
 #include "monotonic.h"
 
+/* The policy of the pages (reply.page): everything from this origin,
+ * images also as data: URIs (Swagger UI's icons), nothing else. */
+#define PAGE_CSP "default-src 'none'; script-src 'self'; " \
+                 "style-src 'self' 'unsafe-inline'; img-src 'self' data:; " \
+                 "connect-src 'self'; base-uri 'none'; form-action 'none'; " \
+                 "frame-ancestors 'none'"
+
 /* Bursts that held at least this much body memory end in a malloc_trim. */
 #define BODY_TRIM_AFTER (8u * 1024 * 1024)
 
@@ -63,6 +70,7 @@ struct conn {
     size_t discarded;        /* bytes thrown away after that */
     int status;              /* the status sent, 0 until then */
     enum endpoint ep;        /* for the metrics */
+    enum model_role role;    /* the model that answered, for the metrics */
 };
 
 static double since(double t0)
@@ -208,6 +216,16 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
     if (r->challenge != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 r->challenge);
+    if (r->page) {
+        /* Pages for browsers: this origin only, no inline script, no
+         * framing, no guessing a type (the API's JSON answers need none of
+         * it, and /predict stays as it was). Inline style is allowed:
+         * Swagger UI sets it. */
+        MHD_add_response_header(resp, "Content-Security-Policy", PAGE_CSP);
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    }
     if (r->json_len > 0) {
         char n[24];
         snprintf(n, sizeof n, "%zu", r->json_len);
@@ -222,6 +240,7 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
     ret = MHD_queue_response(c, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     cn->status = r->status;
+    cn->role = r->role;
     cn->ep = r->endpoint;
     return ret;
 }
@@ -370,7 +389,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
 {
     struct server *s = cls;
     struct conn *cn = *req_cls;
-    const char *header_len;
+    const char *header_len, *request_id;
     struct reply r;
 
     (void)version;
@@ -391,6 +410,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         cn->enc = ENCODING_IDENTITY;
         cn->discarded = 0;
         cn->status = 0;
+        cn->role = ROLE_NONE;
         cn->ep = EP_NOT_FOUND;
         cn->start = monotonic_seconds();
         stats_request_begin(s->app->stats);
@@ -479,16 +499,18 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *c,
         return refuse(s, c, cn, url, 500);
     header_len = MHD_lookup_connection_value(
         c, MHD_HEADER_KIND, "Inference-Header-Content-Length");
+    request_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                             "X-Request-Id");
     if (cn->enc != ENCODING_IDENTITY && strcmp(method, "POST") == 0) {
         enum MHD_Result ret;
         if (decode_body(s, c, cn, url, &ret) != 0)
             return ret;
-        handlers_dispatch(s->app, method, url, header_len, cn->plain.data,
-                          cn->plain.len, &cn->sc, &cn->out, &r);
+        handlers_serve(s->app, method, url, header_len, request_id,
+                       cn->plain.data, cn->plain.len, &cn->sc, &cn->out, &r);
         return send_reply(s, c, cn, &r);
     }
-    handlers_dispatch(s->app, method, url, header_len, cn->body.data,
-                      cn->body.len, &cn->sc, &cn->out, &r);
+    handlers_serve(s->app, method, url, header_len, request_id,
+                   cn->body.data, cn->body.len, &cn->sc, &cn->out, &r);
     return send_reply(s, c, cn, &r);
 }
 
@@ -506,6 +528,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
     stats_request_end(s->app->stats, cn->ep,
                       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ?
                       cn->status : 0, secs);
+    /* Without a candidate the role series are not shown: no adds. */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && s->app->candidate != NULL)
+        stats_role_end(s->app->stats, cn->role, secs);
     if (s->cfg.log_requests) {
         struct log_line l;
         log_begin(&l, LOG_DEBUG, "request");

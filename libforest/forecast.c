@@ -1,6 +1,6 @@
 /*
- * forecast.c: recursive multi-day forecasts and their conformal intervals
- * (forecast.h).
+ * forecast.c: multi-day forecasts, direct or recursive as the model's spec
+ * says, and their conformal intervals (forecast.h).
  */
 #include "forecast.h"
 
@@ -34,6 +34,16 @@ void forecast_values_rows(const struct model *m, const double *past,
     size_t nf = m->forest->n_features;
     float *row_work = fwork + nf;
 
+    if (s->strategy == SERIES_DIRECT) {
+        /* Every day from the same known history: nothing feeds back. */
+        for (size_t d = 0; d < horizon; d++) {
+            float *row = rows != NULL ? rows + d * nf : fwork;
+            series_build_direct_row(s, past, first_day, (uint32_t)(d + 1),
+                                    cov + d * s->n_covariates, row);
+            values[d] = model_predict_row(m, row, row_work);
+        }
+        return;
+    }
     memcpy(work, past, h * sizeof *work);
     for (size_t d = 0; d < horizon; d++) {
         /* Without rows, each day's row is built in fwork. */

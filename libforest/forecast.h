@@ -3,10 +3,12 @@
  * the server's /forecast and the trainer's backtest, so what the backtest
  * measured is what users get.
  *
- * Forecasts are recursive: day d's feature row is built by
- * series_build_row from the history with days 1..d-1 filled by their own
- * forecasts, and predicted by model_predict_row (trees on rows relative
- * to the level, the level added back).
+ * A direct model (format 3) predicts day d from its own row,
+ * series_build_direct_row of the known history with horizon d; a
+ * recursive one (formats 1 and 2) builds day d's row by series_build_row
+ * from the history with days 1..d-1 filled by their own forecasts. Either
+ * way a row is predicted by model_predict_row (trees on rows relative to
+ * the level, the level added back).
  */
 #ifndef FR_FORECAST_H
 #define FR_FORECAST_H

@@ -129,6 +129,9 @@ static void encode_series(struct out *o, const struct series_spec *s)
         put_name(o, s->covariates[i]);
     put_u32(o, s->target);
     put_u32(o, s->level_window);
+    put_u32(o, s->strategy);
+    put_u32(o, s->horizon);
+    put_u32(o, s->n_weekday_lags);
 }
 
 static void encode_tree(struct out *o, const struct tree *tree,
@@ -396,7 +399,9 @@ out:
 }
 
 /* Reads the series spec (format 1 had only lags, windows and covariates:
- * a raw target forecast recursively). Returns 0 or -1 with err set. */
+ * a raw target forecast recursively; format 2 added the target and its
+ * level, still recursive; format 3 the strategy). Returns 0 or -1 with err
+ * set. */
 static int decode_series(struct in *in, struct model *m, uint32_t version,
                          struct fr_error *err)
 {
@@ -431,6 +436,15 @@ static int decode_series(struct in *in, struct model *m, uint32_t version,
     } else {
         s->target = SERIES_TARGET_VALUE;
         s->level_window = 0;
+    }
+    if (version >= 3) {
+        s->strategy = get_u32(in);
+        s->horizon = get_u32(in);
+        s->n_weekday_lags = get_u32(in);
+    } else {
+        s->strategy = SERIES_RECURSIVE;
+        s->horizon = 0;
+        s->n_weekday_lags = 0;
     }
     if (in->short_read || series_spec_check(s, err) != 0)
         goto bad;
@@ -888,6 +902,7 @@ static int add_owned_item(cJSON *obj, const char *key, cJSON *item)
 }
 
 static const char *const TARGET_NAMES[] = {"value", "difference_to_level"};
+static const char *const STRATEGY_NAMES[] = {"recursive", "direct"};
 
 static int describe_series(const struct series_spec *s, cJSON *obj)
 {
@@ -903,7 +918,11 @@ static int describe_series(const struct series_spec *s, cJSON *obj)
                            (int)s->n_covariates)) != 0 ||
         !cJSON_AddNumberToObject(series, "history_days", series_history(s)) ||
         !cJSON_AddStringToObject(series, "target", TARGET_NAMES[s->target]) ||
-        !cJSON_AddNumberToObject(series, "level_window", s->level_window))
+        !cJSON_AddNumberToObject(series, "level_window", s->level_window) ||
+        !cJSON_AddStringToObject(series, "strategy",
+                                 STRATEGY_NAMES[s->strategy]) ||
+        !cJSON_AddNumberToObject(series, "horizon", s->horizon) ||
+        !cJSON_AddNumberToObject(series, "weekday_lags", s->n_weekday_lags))
         return -1;
     return 0;
 }

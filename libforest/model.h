@@ -13,7 +13,7 @@
  *
  *   header, 32 bytes
  *     0  magic "RFOREST\0"
- *     8  u32 format version: 2 (this build writes it; reads 1 and 2)
+ *     8  u32 format version: 3 (this build writes it; reads 1 to 3)
  *    12  u32 flags, 0
  *    16  u64 payload bytes
  *    24  u32 CRC-32 of the payload
@@ -27,6 +27,12 @@
  *     u8 has_series; if 1: u32 n_lags, lags, u32 n_windows, windows,
  *       u32 n_covariates, n_covariates x (u16 length, name bytes),
  *       [2] u32 target, u32 level_window,
+ *       [3] u32 strategy (0 recursive, 1 direct), u32 horizon (direct:
+ *           the days ahead its trees learned, 1..366; recursive: 0),
+ *           u32 n_weekday_lags (direct: 1..8; recursive: 0); a direct
+ *           spec's features are the lags, the windows, same_weekday_1..n,
+ *           same_weekday_mean, horizon, the calendar and the covariates
+ *           (series.h),
  *     [2] u8 has_cover (1: every tree has it, 0: none),
  *     n_trees x (u32 index, u32 depth, u32 n_nodes,
  *                n_nodes x (u32 feature, f32 threshold, u32 left, f32 value),
@@ -36,10 +42,11 @@
  *     [2] u8 has_profile; if 1: u32 n_bins,
  *       n_features x (n_bins - 1) f32 edges, n_features x n_bins f64 shares
  *
- *   [2]: format 2 only. A format-1 file (written by the previous release)
- *   loads with the series spec's format-1 meaning (the trees predict the
- *   value itself) and without cover, calibration or profile; what needs
- *   them says so.
+ *   [2]: formats 2 and 3; [3]: format 3 only. A format-1 file loads with
+ *   the series spec's format-1 meaning (the trees predict the value
+ *   itself) and without cover, calibration or profile; what needs them
+ *   says so. Format-1 and format-2 files are recursive models and keep
+ *   forecasting recursively (forecast.h).
  *
  * Loading trusts nothing: every length is checked against what remains,
  * both checksums must match, every child index must point forwards (so no
@@ -62,7 +69,7 @@
 #include "profile.h"
 #include "series.h"
 
-#define MODEL_FORMAT_VERSION 2     /* written by this build */
+#define MODEL_FORMAT_VERSION 3     /* written by this build */
 #define MODEL_FORMAT_OLDEST 1      /* the oldest it reads */
 #define MODEL_HEADER_BYTES 32
 #define MODEL_MAX_BYTES (1024ull * 1024 * 1024) /* refuse larger files */
@@ -119,7 +126,8 @@ void model_predict_spread(const struct model *m, const float *row,
 /* Adds to the JSON object obj what the model itself says about itself:
  * "mode", "features" (names in model order), "feature_importances",
  * "hyperparameters" and, for a series model, "series" (lags, windows,
- * covariates, history_days, target, level_window), and
+ * covariates, history_days, target, level_window, strategy, horizon,
+ * weekday_lags), and
  * "capabilities" (intervals, explanations, drift: what its file kept);
  * "oob_rmse" inside "metrics" is the caller's. The trainer's metadata.json
  * and the server's description of a lone model.bin both start from this,
@@ -136,9 +144,9 @@ int model_encode(const struct model *m, uint8_t **buf, size_t *len,
 /* Parses and validates a whole model file held in memory, of any format
  * from MODEL_FORMAT_OLDEST to MODEL_FORMAT_VERSION. Returns the model (the
  * caller frees it), or NULL with err saying what is wrong: "truncated",
- * "checksum mismatch", "format version 3 is newer than this build reads
- * (1 to 2): upgrade forest-serve before forest-train", "tree 3 node 17:
- * child 12 does not follow its parent", ... */
+ * "checksum mismatch", "format version 4 is newer than this build reads
+ * (versions 1 to 3): upgrade forest-serve before forest-train", "tree 3
+ * node 17: child 12 does not follow its parent", ... */
 struct model *model_decode(const uint8_t *buf, size_t len, uint32_t *crc,
                            struct fr_error *err);
 

@@ -75,8 +75,13 @@ int profile_build(struct feature_profile *p, const struct dataset *ds,
         qsort(col, m, sizeof *col, cmp_float);
         for (uint32_t k = 1; k < n_bins; k++)
             e[k - 1] = col[(k * m) / n_bins - ((k * m) / n_bins > 0)];
+        /* Counts first, one division each: m additions of 1/m can sum
+         * past 1 (a constant feature, such as a direct model's horizon
+         * in its h = 1 rows, puts every row in one bin). */
         for (size_t i = 0; i < m; i++)
-            share[profile_bin(p, f, col[i])] += 1.0 / (double)m;
+            share[profile_bin(p, f, col[i])] += 1.0;
+        for (uint32_t k = 0; k < n_bins; k++)
+            share[k] /= (double)m;
     }
     rc = 0;
 out:

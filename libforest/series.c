@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "csvfile.h"
+#include "rng.h"
 
 /* ---- dates ---------------------------------------------------------- */
 
@@ -146,6 +147,29 @@ int series_spec_init(struct series_spec *s, size_t n_covariates,
     return 0;
 }
 
+int series_spec_direct(struct series_spec *s, uint32_t horizon,
+                       struct fr_error *err)
+{
+    if (horizon < 1 || horizon > SERIES_MAX_HORIZON) {
+        fr_error_set(err, "a direct forecast of %u days: from 1 to %d are "
+                     "supported", horizon, SERIES_MAX_HORIZON);
+        return -1;
+    }
+    s->strategy = SERIES_DIRECT;
+    s->horizon = horizon;
+    s->n_weekday_lags = SERIES_WEEKDAY_LAGS;
+    s->target = SERIES_TARGET_DIFF;
+    s->level_window = SERIES_DIRECT_LEVEL;
+    if (series_level_feature(s) != SIZE_MAX)
+        return 0;
+    if (s->n_windows == SERIES_MAX_WINDOWS) {
+        fr_error_set(err, "no room for the level's window");
+        return -1;
+    }
+    s->windows[s->n_windows++] = SERIES_DIRECT_LEVEL;
+    return 0;
+}
+
 int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
                      struct fr_error *err)
 {
@@ -158,6 +182,9 @@ int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
     memcpy(dst->windows, src->windows, sizeof dst->windows);
     dst->target = src->target;
     dst->level_window = src->level_window;
+    dst->strategy = src->strategy;
+    dst->horizon = src->horizon;
+    dst->n_weekday_lags = src->n_weekday_lags;
     return 0;
 }
 
@@ -190,6 +217,18 @@ int series_spec_check(const struct series_spec *s, struct fr_error *err)
                      s->target, s->level_window);
         return -1;
     }
+    if (s->strategy > SERIES_DIRECT ||
+        (s->strategy == SERIES_RECURSIVE &&
+         (s->horizon != 0 || s->n_weekday_lags != 0)) ||
+        (s->strategy == SERIES_DIRECT &&
+         (s->horizon < 1 || s->horizon > SERIES_MAX_HORIZON ||
+          s->n_weekday_lags < 1 ||
+          s->n_weekday_lags > SERIES_MAX_WEEKDAY_LAGS))) {
+        fr_error_set(err, "series spec: strategy %u with horizon %u and %u "
+                     "same-weekday lags", s->strategy, s->horizon,
+                     s->n_weekday_lags);
+        return -1;
+    }
     return 0;
 }
 
@@ -198,7 +237,8 @@ int series_spec_equal(const struct series_spec *a,
 {
     if (a->n_lags != b->n_lags || a->n_windows != b->n_windows ||
         a->n_covariates != b->n_covariates || a->target != b->target ||
-        a->level_window != b->level_window ||
+        a->level_window != b->level_window || a->strategy != b->strategy ||
+        a->horizon != b->horizon || a->n_weekday_lags != b->n_weekday_lags ||
         memcmp(a->lags, b->lags, a->n_lags * sizeof a->lags[0]) != 0 ||
         memcmp(a->windows, b->windows,
                a->n_windows * sizeof a->windows[0]) != 0)
@@ -225,14 +265,26 @@ uint32_t series_history(const struct series_spec *s)
         h = s->lags[i] > h ? s->lags[i] : h;
     for (uint32_t i = 0; i < s->n_windows; i++)
         h = s->windows[i] > h ? s->windows[i] : h;
+    /* The farthest same-weekday lag: 7 n days before the origin, at h = 1
+     * (and at every h = 7k + 1). */
+    if (s->strategy == SERIES_DIRECT && 7 * s->n_weekday_lags > h)
+        h = 7 * s->n_weekday_lags;
     return h;
 }
 
 #define N_CALENDAR 3
 
+/* Features between the windows and the calendar: a direct spec's
+ * same-weekday lags, their mean and its horizon. */
+static size_t n_direct(const struct series_spec *s)
+{
+    return s->strategy == SERIES_DIRECT ? s->n_weekday_lags + 2u : 0;
+}
+
 size_t series_n_features(const struct series_spec *s)
 {
-    return s->n_lags + 2u * s->n_windows + N_CALENDAR + s->n_covariates;
+    return s->n_lags + 2u * s->n_windows + n_direct(s) + N_CALENDAR +
+           s->n_covariates;
 }
 
 void series_feature_name(const struct series_spec *s, size_t i, char *buf,
@@ -252,6 +304,16 @@ void series_feature_name(const struct series_spec *s, size_t i, char *buf,
         return;
     }
     i -= 2u * s->n_windows;
+    if (i < n_direct(s)) {
+        if (i < s->n_weekday_lags)
+            snprintf(buf, len, "same_weekday_%zu", i + 1);
+        else if (i == s->n_weekday_lags)
+            snprintf(buf, len, "same_weekday_mean");
+        else
+            snprintf(buf, len, "horizon");
+        return;
+    }
+    i -= n_direct(s);
     if (i < N_CALENDAR) {
         snprintf(buf, len, "%s", calendar[i]);
         return;
@@ -260,12 +322,14 @@ void series_feature_name(const struct series_spec *s, size_t i, char *buf,
     snprintf(buf, len, "%s", i < s->n_covariates ? s->covariates[i] : "?");
 }
 
-void series_build_row(const struct series_spec *s, const double *past,
-                      int32_t day, const double *covariates, float *row)
+/* The lags and rolling windows of past (series_history(s) values, the
+ * last one the day before `origin`) into row; returns the features
+ * written. */
+static size_t build_history(const struct series_spec *s, const double *past,
+                            float *row)
 {
     uint32_t h = series_history(s);
     size_t k = 0;
-    int dow, dom, month;
 
     for (uint32_t i = 0; i < s->n_lags; i++)
         row[k++] = (float)past[h - s->lags[i]];
@@ -282,12 +346,56 @@ void series_build_row(const struct series_spec *s, const double *past,
         row[k++] = (float)mean;
         row[k++] = (float)sqrt(ss / (w - 1)); /* sample std, as pandas */
     }
+    return k;
+}
+
+/* The calendar of `day` and its covariates into row. */
+static void build_day(const struct series_spec *s, int32_t day,
+                      const double *covariates, float *row)
+{
+    size_t k = 0;
+    int dow, dom, month;
+
     series_calendar(day, &dow, &dom, &month);
     row[k++] = (float)dow;
     row[k++] = (float)dom;
     row[k++] = (float)month;
     for (uint32_t i = 0; i < s->n_covariates; i++)
         row[k++] = (float)covariates[i];
+}
+
+void series_build_row(const struct series_spec *s, const double *past,
+                      int32_t day, const double *covariates, float *row)
+{
+    if (s->strategy == SERIES_DIRECT) {
+        series_build_direct_row(s, past, day, 1, covariates, row);
+        return;
+    }
+    build_day(s, day, covariates, row + build_history(s, past, row));
+}
+
+void series_build_direct_row(const struct series_spec *s, const double *past,
+                             int32_t origin, uint32_t h,
+                             const double *covariates, float *row)
+{
+    uint32_t hist = series_history(s);
+    uint32_t weeks = (h + SERIES_SEASON - 1) / SERIES_SEASON; /* ceil */
+    size_t k = build_history(s, past, row);
+    double sum = 0.0;
+
+    /* Same weekday j weeks back from the target day t = origin + h - 1,
+     * starting with the latest one before the origin: t - 7 weeks is
+     * origin - (7 weeks - h + 1) days, at least 1 day back. Their mean is
+     * the seasonal-mean forecast, a feature of its own since trees
+     * average several columns only through many splits. */
+    for (uint32_t j = 0; j < s->n_weekday_lags; j++) {
+        uint32_t back = SERIES_SEASON * (weeks + j) - h + 1;
+        row[k++] = (float)past[hist - back];
+        sum += past[hist - back];
+    }
+    row[k++] = (float)(sum / s->n_weekday_lags);
+    row[k++] = (float)h;
+    build_day(s, origin + (int32_t)h - 1, covariates, row + k);
 }
 
 size_t series_level_feature(const struct series_spec *s)
@@ -316,6 +424,11 @@ double series_relative_row(const struct series_spec *s, const float *row,
         out[i] -= level;
     for (uint32_t i = 0; i < s->n_windows; i++)
         out[s->n_lags + 2u * i] -= level;
+    if (s->strategy == SERIES_DIRECT) {
+        /* The lags and their mean: values in the target's units. */
+        for (uint32_t j = 0; j <= s->n_weekday_lags; j++)
+            out[s->n_lags + 2u * s->n_windows + j] -= level;
+    }
     return level;
 }
 
@@ -499,8 +612,11 @@ static int is_built_feature(const char *name)
     char built[SERIES_NAME_MAX + 1];
     int found = 0;
 
-    if (series_spec_init(&spec, 0, NULL, NULL) != 0)
+    /* The direct spec's names include the recursive one's. */
+    if (series_spec_init(&spec, 0, NULL, NULL) != 0 ||
+        series_spec_direct(&spec, 1, NULL) != 0)
         return 0;
+    spec.n_weekday_lags = SERIES_MAX_WEEKDAY_LAGS;
     for (size_t i = 0; i < series_n_features(&spec) && !found; i++) {
         series_feature_name(&spec, i, built, sizeof built);
         found = strcmp(built, name) == 0;
@@ -789,6 +905,137 @@ out:
     free(order);
     free(past);
     free(row);
+    if (rc != 0)
+        dataset_release(out);
+    return rc;
+}
+
+/* Whether row (series, origin, h) is kept when a fraction `keep` (scaled
+ * to 2^64) of the rows is: a hash of the four, so the choice does not
+ * depend on the order rows are built in. */
+static int direct_keep(uint64_t seed, int32_t series, int32_t origin,
+                       uint32_t h, uint64_t keep)
+{
+    uint64_t x = seed ^ ((uint64_t)(uint32_t)series << 40) ^
+                 ((uint64_t)(uint32_t)origin << 9) ^ h;
+
+    return rng_splitmix64(&x) < keep;
+}
+
+/* Calls row(i, h) for every direct row of records sorted by (series, day):
+ * origin record i with `hist` gap-free days before it, target record
+ * i + h - 1 gap-free after it and before the series' cutoff. Returns the
+ * number of rows. */
+static size_t direct_rows(const struct series_data *d, uint32_t hist,
+                          uint32_t horizon, const int32_t *cutoff,
+                          int (*row)(void *, size_t, uint32_t), void *ctx)
+{
+    size_t n = 0;
+
+    for (size_t i = hist; i < d->n; i++) {
+        if (d->series[i - hist] != d->series[i] ||
+            d->day[i - hist] != d->day[i] - (int32_t)hist)
+            continue;
+        for (uint32_t h = 1; h <= horizon; h++) {
+            size_t t = i + h - 1;
+            if (t >= d->n || d->series[t] != d->series[i] ||
+                d->day[t] != d->day[i] + (int32_t)(h - 1) ||
+                (cutoff != NULL && d->day[t] >= cutoff[d->series[i]]))
+                break;
+            if (row != NULL && row(ctx, i, h) != 0)
+                return SIZE_MAX;
+            n++;
+        }
+    }
+    return n;
+}
+
+struct direct_ctx {
+    const struct series_data *d;
+    const struct series_spec *spec;
+    uint32_t hist;
+    uint64_t seed, keep; /* keep: the fraction kept x 2^64, or 0 = all */
+    float *row;
+    struct dataset *out;
+    struct fr_error *err;
+};
+
+static int direct_push(void *arg, size_t i, uint32_t h)
+{
+    struct direct_ctx *c = arg;
+    const struct series_data *d = c->d;
+    size_t t = i + h - 1, nc = d->n_covariates;
+    uint32_t weeks = (h + SERIES_SEASON - 1) / SERIES_SEASON;
+
+    if (c->keep != 0 && !direct_keep(c->seed, d->series[i], d->day[i], h,
+                                     c->keep))
+        return 0;
+    series_build_direct_row(c->spec, d->y + (i - c->hist), d->day[i], h,
+                            d->cov + t * nc, c->row);
+    /* Seasonal naive at horizon h: the target's weekday in the last week
+     * before the origin. */
+    return dataset_push(c->out, c->row, d->y[t], d->series[i], d->day[t],
+                        d->y[t - SERIES_SEASON * weeks], c->err);
+}
+
+int series_build_direct(const struct series_data *d,
+                        const struct series_spec *spec, const int32_t *cutoff,
+                        size_t max_rows, uint64_t seed, struct dataset *out,
+                        struct fr_error *err)
+{
+    size_t nf = series_n_features(spec), total, expect;
+    struct direct_ctx c = {.d = d, .spec = spec, .seed = seed, .out = out,
+                           .err = err};
+    char **names = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof *out);
+    c.hist = series_history(spec);
+    total = direct_rows(d, c.hist, spec->horizon, cutoff, NULL, NULL);
+    if (total == 0) {
+        fr_error_set(err, "'%s': no day has the %u days of history a direct "
+                     "forecast needs before it", d->path ? d->path : "data",
+                     c.hist);
+        return -1;
+    }
+    expect = total;
+    if (max_rows > 0 && total > max_rows) {
+        c.keep = (uint64_t)((double)max_rows / (double)total * 0x1p64);
+        expect = max_rows + max_rows / 16; /* room for the draw's spread */
+    }
+    names = calloc(nf, sizeof *names);
+    c.row = malloc(nf * sizeof *c.row);
+    if (names == NULL || c.row == NULL)
+        goto nomem;
+    for (size_t i = 0; i < nf; i++) {
+        names[i] = malloc(SERIES_NAME_MAX + 1);
+        if (names[i] == NULL)
+            goto nomem;
+        series_feature_name(spec, i, names[i], SERIES_NAME_MAX + 1);
+    }
+    if (dataset_init(out, nf, (const char *const *)names, expect, 1,
+                     err) != 0)
+        goto out;
+    if (direct_rows(d, c.hist, spec->horizon, cutoff, direct_push, &c) ==
+        SIZE_MAX)
+        goto out;
+    if (out->n_rows == 0) {
+        fr_error_set(err, "no direct row was kept of %zu", total);
+        goto out;
+    }
+    out->n_series = d->n_series;
+    rc = 0;
+    goto out;
+nomem:
+    fr_error_set(err, "out of memory building direct rows for %zu records",
+                 d->n);
+out:
+    if (names != NULL) {
+        for (size_t i = 0; i < nf; i++)
+            free(names[i]);
+    }
+    free(names);
+    free(c.row);
     if (rc != 0)
         dataset_release(out);
     return rc;

@@ -8,6 +8,19 @@
  * planned promotion). series_build_row() is the single place that turns a
  * history into a feature row: training uses it for every table row and the
  * server uses it for every forecast step, so the two cannot disagree.
+ *
+ * Two strategies forecast several days (theory/08, "Judging a forecast"):
+ *
+ * - recursive (formats 1 and 2): one model of the next day; day d of a
+ *   forecast is predicted from a history whose last d - 1 days are the
+ *   model's own forecasts, so errors compound with the horizon;
+ * - direct (format 3, what this build trains): one row per (origin,
+ *   horizon h): every feature is computed from values known at the origin
+ *   (the last known day is origin - 1), plus h itself, the same weekday as
+ *   the target day in the weeks before the origin, and the target day's
+ *   calendar and covariates. The target is day origin + h - 1. No forecast
+ *   feeds another; series_build_direct_row() builds those rows, and
+ *   series_build_row() of a direct spec is its h = 1 row.
  */
 #ifndef FR_SERIES_H
 #define FR_SERIES_H
@@ -25,6 +38,10 @@
 #define SERIES_NAME_MAX 255 /* bytes in a feature or covariate name */
 
 #define SERIES_MAX_SPAN 3660 /* days back a lag or window may reach */
+#define SERIES_MAX_WEEKDAY_LAGS 8
+#define SERIES_MAX_HORIZON 366 /* days ahead a direct model may learn */
+#define SERIES_WEEKDAY_LAGS 4  /* a direct spec's default: 4 weeks back */
+#define SERIES_DIRECT_LEVEL 7  /* a direct spec's level: the last week */
 
 /* What the trees learn: the value itself (format 1's models), or its
  * difference to the series' level, the mean of the level_window days
@@ -34,6 +51,9 @@
  * they saw; differences to a moving level can, so a series that grows past
  * every value in its training days is forecast at its new level. */
 enum series_target { SERIES_TARGET_VALUE = 0, SERIES_TARGET_DIFF = 1 };
+
+/* How a forecast reaches day h (see the header comment). */
+enum series_strategy { SERIES_RECURSIVE = 0, SERIES_DIRECT = 1 };
 
 /* How feature rows are built from a series. Stored in the model file so the
  * server builds forecast rows exactly as training did. */
@@ -47,6 +67,12 @@ struct series_spec {
     uint32_t target;       /* enum series_target */
     uint32_t level_window; /* SERIES_TARGET_DIFF: one of windows[], whose
                               roll_mean is the level; else 0 */
+    uint32_t strategy;     /* enum series_strategy; formats 1 and 2 are
+                              SERIES_RECURSIVE */
+    uint32_t horizon;      /* SERIES_DIRECT: days ahead the trees learned,
+                              1..SERIES_MAX_HORIZON; recursive: 0 */
+    uint32_t n_weekday_lags; /* SERIES_DIRECT: same-weekday lags, 1..
+                                SERIES_MAX_WEEKDAY_LAGS; recursive: 0 */
 };
 
 /* Raw long-format series: one record per (series, day). */
@@ -88,6 +114,15 @@ void series_calendar(int32_t day, int *dow, int *dom, int *month);
 int series_spec_init(struct series_spec *s, size_t n_covariates,
                      const char *const *names, struct fr_error *err);
 
+/* Turns an initialised spec into the direct strategy for forecasts of
+ * `horizon` days (1..SERIES_MAX_HORIZON): SERIES_WEEKDAY_LAGS same-weekday
+ * lags and the difference to the last SERIES_DIRECT_LEVEL days' mean as
+ * the target (a window of that length is added if the spec has none).
+ * Returns 0, or -1 with err set (horizon out of range, no room for the
+ * window). */
+int series_spec_direct(struct series_spec *s, uint32_t horizon,
+                       struct fr_error *err);
+
 /* Deep copy. Returns 0 or -1 with err set. */
 int series_spec_copy(struct series_spec *dst, const struct series_spec *src,
                      struct fr_error *err);
@@ -116,9 +151,25 @@ void series_feature_name(const struct series_spec *s, size_t i, char *buf,
 
 /* Builds the feature row for day `day`. past holds series_history(s)
  * values, oldest first: past[H-1] is y[day-1], past[H-k] is y[day-k].
- * covariates holds s->n_covariates values of day `day`. */
+ * covariates holds s->n_covariates values of day `day`. For a direct spec
+ * this is series_build_direct_row's row for origin `day`, h = 1. */
 void series_build_row(const struct series_spec *s, const double *past,
                       int32_t day, const double *covariates, float *row);
+
+/* Builds a direct spec's row for target day origin + h - 1 (h >= 1) from
+ * what is known at the origin: past holds series_history(s) values, past[H-1]
+ * being y[origin - 1]; covariates holds the target day's s->n_covariates
+ * values. Features: lags and rolling windows of past (as
+ * series_build_row), same_weekday_1..n (the target day's weekday in the
+ * n weeks before the origin: y[target - 7 (ceil(h/7) + j - 1)]) and
+ * same_weekday_mean (their mean), horizon (h), then the target day's
+ * calendar and covariates. No value of past
+ * after the origin exists, so none can leak in. Horizons beyond
+ * s->horizon build rows the same way (the trees answer them as their last
+ * learned horizon). */
+void series_build_direct_row(const struct series_spec *s, const double *past,
+                             int32_t origin, uint32_t h,
+                             const double *covariates, float *row);
 
 /* The index of the level's feature (roll_mean_<level_window>), or SIZE_MAX
  * when the spec has no such window. */
@@ -170,5 +221,21 @@ int series_data_sort(struct series_data *d, struct fr_error *err);
  * (duplicates, no row with enough history, no memory). */
 int series_build(struct series_data *data, const struct series_spec *spec,
                  struct dataset *out, struct fr_error *err);
+
+/* Builds a direct spec's training table from records sorted by (series,
+ * day): one row per origin (a record with series_history() gap-free days
+ * before it) and horizon h = 1..spec->horizon whose target day exists
+ * (gap-free from the origin) and, when cutoff is not NULL, is before
+ * cutoff[series]. Each row's day is its target day, its baseline the
+ * seasonal naive forecast for that horizon (the same weekday of the last
+ * week before the origin). When there are more than max_rows such rows
+ * (0: no limit), each is kept with probability max_rows / total, by a hash
+ * of (seed, series, origin, h): the same rows for the same data and seed.
+ * Returns 0, or -1 with err set (no row, no memory); on failure out is
+ * released. */
+int series_build_direct(const struct series_data *data,
+                        const struct series_spec *spec, const int32_t *cutoff,
+                        size_t max_rows, uint64_t seed, struct dataset *out,
+                        struct fr_error *err);
 
 #endif

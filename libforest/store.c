@@ -382,14 +382,22 @@ void store_unlock(int fd)
         close(fd); /* closing releases the flock */
 }
 
-int store_current(const char *model_dir, char *version, struct fr_error *err)
+int store_pointer_valid(const char *name)
+{
+    return name != NULL && (strcmp(name, STORE_CURRENT) == 0 ||
+                            strcmp(name, STORE_CANDIDATE) == 0);
+}
+
+int store_pointer(const char *model_dir, const char *name, char *version,
+                  struct fr_error *err)
 {
     char path[PATH_MAX], target[PATH_MAX];
     ssize_t n;
 
+    assert(store_pointer_valid(name));
     if (store_is_s3(model_dir))
-        return s3store_current(model_dir, version, err);
-    if (join(path, sizeof path, err, "%s/%s", model_dir, "current"))
+        return s3store_pointer(model_dir, name, version, err);
+    if (join(path, sizeof path, err, "%s/%s", model_dir, name))
         return -1;
     n = readlink(path, target, sizeof target - 1);
     if (n < 0) {
@@ -410,13 +418,26 @@ int store_current(const char *model_dir, char *version, struct fr_error *err)
     return 1;
 }
 
+int store_current(const char *model_dir, char *version, struct fr_error *err)
+{
+    return store_pointer(model_dir, STORE_CURRENT, version, err);
+}
+
+int store_pointer_poll(const char *model_dir, const char *name,
+                       const char *if_none_match, char *version, char *etag,
+                       size_t etag_len, struct fr_error *err)
+{
+    assert(store_is_s3(model_dir) && store_pointer_valid(name));
+    return s3store_pointer_poll(model_dir, name, if_none_match, version,
+                                etag, etag_len, err);
+}
+
 int store_current_poll(const char *model_dir, const char *if_none_match,
                        char *version, char *etag, size_t etag_len,
                        struct fr_error *err)
 {
-    assert(store_is_s3(model_dir));
-    return s3store_current_poll(model_dir, if_none_match, version, etag,
-                                etag_len, err);
+    return store_pointer_poll(model_dir, STORE_CURRENT, if_none_match,
+                              version, etag, etag_len, err);
 }
 
 /* Reads and parses a version's metadata.json into *doc (the caller frees
@@ -469,18 +490,20 @@ int store_version_last_day(const char *model_dir, const char *version,
     return rc;
 }
 
-int store_promote(const char *model_dir, const char *version,
-                  struct fr_error *err)
+int store_pointer_set(const char *model_dir, const char *name,
+                      const char *version, struct fr_error *err)
 {
     char link_tmp[PATH_MAX], link_path[PATH_MAX], target[PATH_MAX];
 
+    assert(store_pointer_valid(name));
     if (store_is_s3(model_dir))
-        return s3store_promote(model_dir, version, err);
+        return s3store_pointer_set(model_dir, name, version, err);
     if (join(target, sizeof target, err, "%s/%s", "versions", version) ||
-        join(link_path, sizeof link_path, err, "%s/%s", model_dir, "current"))
+        join(link_path, sizeof link_path, err, "%s/%s", model_dir, name))
         return -1;
-    if ((size_t)snprintf(link_tmp, sizeof link_tmp, "%s/.current.tmp.%ld",
-                         model_dir, (long)getpid()) >= sizeof link_tmp) {
+    if ((size_t)snprintf(link_tmp, sizeof link_tmp, "%s/.%s.tmp.%ld",
+                         model_dir, name, (long)getpid()) >=
+        sizeof link_tmp) {
         fr_error_set(err, "path too long under '%s'", model_dir);
         return -1;
     }
@@ -502,6 +525,41 @@ int store_promote(const char *model_dir, const char *version,
         return -1;
     }
     return 0;
+}
+
+int store_promote(const char *model_dir, const char *version,
+                  struct fr_error *err)
+{
+    return store_pointer_set(model_dir, STORE_CURRENT, version, err);
+}
+
+int store_pointer_clear(const char *model_dir, const char *name,
+                        struct fr_error *err)
+{
+    char path[PATH_MAX], version[STORE_VERSION_MAX + 1];
+    int found;
+
+    assert(store_pointer_valid(name));
+    if (store_is_s3(model_dir))
+        return s3store_pointer_clear(model_dir, name, err);
+    /* Only our own kind of link is removed: anything else under that
+     * name is not the store's to delete. */
+    found = store_pointer(model_dir, name, version, err);
+    if (found <= 0)
+        return found;
+    if (join(path, sizeof path, err, "%s/%s", model_dir, name))
+        return -1;
+    if (unlink(path) != 0) {
+        if (errno == ENOENT)
+            return 0; /* another process cleared it meanwhile */
+        fr_error_set(err, "cannot remove '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (file_fsync_dir(model_dir) != 0) {
+        fr_error_set(err, "cannot sync '%s': %s", model_dir, strerror(errno));
+        return -1;
+    }
+    return 1;
 }
 
 int store_space_read(const char *model_dir, struct store_space *sp,
@@ -599,6 +657,7 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
                 struct fr_error *err)
 {
     char versions[PATH_MAX], current[STORE_VERSION_MAX + 1] = "";
+    char candidate[STORE_VERSION_MAX + 1] = "";
     struct entry *list = NULL;
     char **names = NULL;
     size_t n_names = 0, n = 0, removable;
@@ -607,7 +666,8 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
     if (store_is_s3(model_dir))
         return s3store_prune(model_dir, keep, spare, err);
     prune_staging(model_dir);
-    if (store_current(model_dir, current, err) < 0)
+    if (store_current(model_dir, current, err) < 0 ||
+        store_pointer(model_dir, STORE_CANDIDATE, candidate, err) < 0)
         return -1;
     if (join(versions, sizeof versions, err, "%s/%s", model_dir, "versions") ||
         store_versions(model_dir, &names, &n_names, err) != 0)
@@ -636,8 +696,10 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
     for (size_t i = 0; i < n && removable > 0; i++) {
         char path[PATH_MAX];
         /* The version just written stays even beyond `keep`: one the
-         * gate refused is kept for inspection, as the trainer says. */
+         * gate refused is kept for inspection, as the trainer says. The
+         * candidate stays too: servers may be shadowing it. */
         if (strcmp(list[i].name, current) == 0 ||
+            strcmp(list[i].name, candidate) == 0 ||
             (spare != NULL && strcmp(list[i].name, spare) == 0))
             continue;
         if (join(path, sizeof path, err, "%s/%s", versions, list[i].name) ||

@@ -5,11 +5,14 @@
  *   MODEL_DIR/versions/<version>/metadata.json   what and how it was trained
  *   MODEL_DIR/versions/<version>/report.svg      accuracy report
  *   MODEL_DIR/current -> versions/<version>      the promoted version
+ *   MODEL_DIR/candidate -> versions/<version>    optional: the version on
+ *                                                trial (shadow, canary)
  *   MODEL_DIR/shards/<run>/shard-<i>-of-<n>.bin  trees of a sharded run
  *
  * A version is written in MODEL_DIR/.staging-<pid>-<random>/, every file
  * fsynced, then named and renamed into versions/ whole under the store's
- * lock, so two trainers never pick the same name; `current` is switched by
+ * lock, so two trainers never pick the same name; `current` (and
+ * `candidate`, a pointer of the same kind) is switched by
  * creating a new symlink under a temporary name and renaming it over the old
  * one, which POSIX makes atomic. A reader following `current` therefore sees
  * the old version or the new one, never a mixture, and a crash at any point
@@ -151,6 +154,36 @@ int store_version_last_day(const char *model_dir, const char *version,
                            int32_t *day, struct fr_error *err);
 
 
+/* The store's pointers: `current` is what servers answer with,
+ * `candidate` (optional) the version they try beside it. */
+#define STORE_CURRENT "current"
+#define STORE_CANDIDATE "candidate"
+
+/* 1 when name is STORE_CURRENT or STORE_CANDIDATE. */
+int store_pointer_valid(const char *name);
+
+/* store_current for either pointer (name: STORE_CURRENT or
+ * STORE_CANDIDATE). Returns 1 when found, 0 when absent, -1 with err set
+ * (not a link into versions/, or on S3 not a version name). */
+int store_pointer(const char *model_dir, const char *name, char *version,
+                  struct fr_error *err);
+
+/* store_current_poll for either pointer (S3 only). */
+int store_pointer_poll(const char *model_dir, const char *name,
+                       const char *if_none_match, char *version, char *etag,
+                       size_t etag_len, struct fr_error *err);
+
+/* store_promote for either pointer: points `name` at version atomically,
+ * the same way. Returns 0 or -1 with err set (the pointer unchanged). */
+int store_pointer_set(const char *model_dir, const char *name,
+                      const char *version, struct fr_error *err);
+
+/* Removes the pointer `name` (a link, or an object on S3) and syncs
+ * MODEL_DIR. Returns 1 when it was removed, 0 when there was none, -1
+ * with err set. */
+int store_pointer_clear(const char *model_dir, const char *name,
+                        struct fr_error *err);
+
 /* Points `current` at version atomically. Returns 0 or -1 with err set;
  * on failure `current` is unchanged, unless only the final fsync of
  * MODEL_DIR failed (then the switch happened but may not survive a crash). */
@@ -179,9 +212,10 @@ int store_space_check(const struct store_space *sp, unsigned long long bytes,
 
 /* Deletes the oldest versions (by modification time, then name) so at most
  * `keep` remain, and staging directories left by crashed runs more than an
- * hour old. Never deleted: the current version and `spare` (the version
+ * hour old. Never deleted: the current version, the candidate (a server
+ * may be trying it) and `spare` (the version
  * the caller has just written, promoted or not; NULL for none), so up to
- * keep + 1 can remain. Returns the number of versions deleted, or -1 with
+ * keep + 2 can remain. Returns the number of versions deleted, or -1 with
  * err set. */
 int store_prune(const char *model_dir, unsigned keep, const char *spare,
                 struct fr_error *err);

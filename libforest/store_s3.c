@@ -87,35 +87,36 @@ static int key_of(const struct loc *l, const char *rel, char *buf,
     return 0;
 }
 
-/* Parses `current`'s body: exactly a valid version name (a final newline
- * tolerated, as `echo` writes it). */
-static int parse_current(const struct loc *l, const uint8_t *body,
-                         size_t len, char *version, struct fr_error *err)
+/* Parses a pointer's body (`current`, `candidate`): exactly a valid
+ * version name (a final newline tolerated, as `echo` writes it). */
+static int parse_pointer(const struct loc *l, const char *name,
+                         const uint8_t *body, size_t len, char *version,
+                         struct fr_error *err)
 {
     if (len > 0 && body[len - 1] == '\n')
         len--;
     if (len == 0 || len > STORE_VERSION_MAX ||
         memchr(body, '\0', len) != NULL) {
-        fr_error_set(err, "'s3://%s/%s%scurrent' does not hold a version "
+        fr_error_set(err, "'s3://%s/%s%s%s' does not hold a version "
                      "name", l->url.bucket, l->url.key,
-                     l->url.key[0] ? "/" : "");
+                     l->url.key[0] ? "/" : "", name);
         return -1;
     }
     memcpy(version, body, len);
     version[len] = '\0';
     if (!store_version_valid(version)) {
-        fr_error_set(err, "'s3://%s/%s%scurrent' names '%.*s', not a valid "
+        fr_error_set(err, "'s3://%s/%s%s%s' names '%.*s', not a valid "
                      "version", l->url.bucket, l->url.key,
-                     l->url.key[0] ? "/" : "", 40, version);
+                     l->url.key[0] ? "/" : "", name, 40, version);
         version[0] = '\0';
         return -1;
     }
     return 0;
 }
 
-int s3store_current_poll(const char *url, const char *if_none_match,
-                         char *version, char *etag, size_t etag_len,
-                         struct fr_error *err)
+int s3store_pointer_poll(const char *url, const char *name,
+                         const char *if_none_match, char *version,
+                         char *etag, size_t etag_len, struct fr_error *err)
 {
     struct s3_object_info info;
     struct loc l;
@@ -127,7 +128,7 @@ int s3store_current_poll(const char *url, const char *if_none_match,
     memset(&info, 0, sizeof info);
     if (loc_open(url, &l, err) != 0)
         return -1;
-    if (key_of(&l, "current", key, sizeof key, err) != 0)
+    if (key_of(&l, name, key, sizeof key, err) != 0)
         goto out;
     st = s3_get(l.client, l.url.bucket, key, CURRENT_MAX,
                 if_none_match != NULL && if_none_match[0] ? if_none_match
@@ -138,7 +139,7 @@ int s3store_current_poll(const char *url, const char *if_none_match,
     } else if (st == S3_NOT_FOUND) {
         rc = 0;
     } else if (st == S3_OK) {
-        if (parse_current(&l, body, len, version, err) == 0) {
+        if (parse_pointer(&l, name, body, len, version, err) == 0) {
             rc = 1;
             if (etag != NULL)
                 snprintf(etag, etag_len, "%s", info.etag);
@@ -150,9 +151,15 @@ out:
     return rc;
 }
 
+int s3store_pointer(const char *url, const char *name, char *version,
+                    struct fr_error *err)
+{
+    return s3store_pointer_poll(url, name, NULL, version, NULL, 0, err);
+}
+
 int s3store_current(const char *url, char *version, struct fr_error *err)
 {
-    return s3store_current_poll(url, NULL, version, NULL, 0, err);
+    return s3store_pointer(url, "current", version, err);
 }
 
 int s3store_check(const char *url, struct fr_error *err)
@@ -285,8 +292,8 @@ out:
     return rc;
 }
 
-int s3store_promote(const char *url, const char *version,
-                    struct fr_error *err)
+int s3store_pointer_set(const char *url, const char *name,
+                        const char *version, struct fr_error *err)
 {
     struct loc l;
     char key[S3_KEY_MAX + 1];
@@ -294,10 +301,36 @@ int s3store_promote(const char *url, const char *version,
 
     if (loc_open(url, &l, err) != 0)
         return -1;
-    if (key_of(&l, "current", key, sizeof key, err) == 0 &&
+    /* One PUT replaces the object whole: a reader sees the old body or
+     * the new one. */
+    if (key_of(&l, name, key, sizeof key, err) == 0 &&
         s3_put(l.client, l.url.bucket, key, version, strlen(version),
                "text/plain", NULL, NULL, NULL, err) == S3_OK)
         rc = 0;
+    loc_release(&l);
+    return rc;
+}
+
+int s3store_pointer_clear(const char *url, const char *name,
+                          struct fr_error *err)
+{
+    struct loc l;
+    char key[S3_KEY_MAX + 1], version[STORE_VERSION_MAX + 1];
+    int rc, st;
+
+    /* S3's DELETE answers 204 whether or not the key existed: read first,
+     * so the caller can say whether there was a candidate. */
+    rc = s3store_pointer(url, name, version, err);
+    if (rc <= 0)
+        return rc;
+    if (loc_open(url, &l, err) != 0)
+        return -1;
+    rc = -1;
+    if (key_of(&l, name, key, sizeof key, err) == 0) {
+        st = s3_delete(l.client, l.url.bucket, key, err);
+        if (st == S3_OK || st == S3_NOT_FOUND)
+            rc = 1;
+    }
     loc_release(&l);
     return rc;
 }
@@ -393,10 +426,12 @@ int s3store_prune(const char *url, unsigned keep, const char *spare,
     struct s3_list list = {0};
     struct version_entry *v = NULL;
     char current[STORE_VERSION_MAX + 1] = "", prefix[S3_KEY_MAX + 1];
+    char candidate[STORE_VERSION_MAX + 1] = "";
     size_t n = 0, removable;
     int removed = -1;
 
-    if (s3store_current(url, current, err) < 0)
+    if (s3store_current(url, current, err) < 0 ||
+        s3store_pointer(url, "candidate", candidate, err) < 0)
         return -1;
     if (loc_open(url, &l, err) != 0)
         return -1;
@@ -410,6 +445,7 @@ int s3store_prune(const char *url, unsigned keep, const char *spare,
     for (size_t i = 0; i < n && removable > 0; i++) {
         char vprefix[S3_KEY_MAX + 1];
         if (strcmp(v[i].name, current) == 0 ||
+            strcmp(v[i].name, candidate) == 0 ||
             (spare != NULL && strcmp(v[i].name, spare) == 0))
             continue;
         if ((size_t)snprintf(vprefix, sizeof vprefix, "%s%s/", prefix,

@@ -8,6 +8,7 @@
  *   prefix/versions/<version>/report.svg
  *   prefix/current                           body: the version name, written
  *                                            last
+ *   prefix/candidate                         optional, the same body
  *   prefix/shards/<run>/shard-<i>-of-<n>.bin
  *
  * Every call makes its own client from the AWS_* environment
@@ -30,10 +31,22 @@ int s3store_check(const char *url, struct fr_error *err);
 /* See store_current. */
 int s3store_current(const char *url, char *version, struct fr_error *err);
 
-/* See store_current_poll. */
-int s3store_current_poll(const char *url, const char *if_none_match,
-                         char *version, char *etag, size_t etag_len,
-                         struct fr_error *err);
+/* See store_pointer (name: "current" or "candidate"). */
+int s3store_pointer(const char *url, const char *name, char *version,
+                    struct fr_error *err);
+
+/* See store_pointer_poll. */
+int s3store_pointer_poll(const char *url, const char *name,
+                         const char *if_none_match, char *version,
+                         char *etag, size_t etag_len, struct fr_error *err);
+
+/* See store_pointer_set: PUTs the pointer. */
+int s3store_pointer_set(const char *url, const char *name,
+                        const char *version, struct fr_error *err);
+
+/* See store_pointer_clear: DELETEs the pointer. */
+int s3store_pointer_clear(const char *url, const char *name,
+                          struct fr_error *err);
 
 /* 1 when versions/<version>/model.bin exists, 0 when not, -1 with err
  * set. */
@@ -47,10 +60,6 @@ int s3store_version_exists(const char *url, const char *version,
  * set. */
 int s3store_commit(const char *url, const char *version, const char *staging,
                    struct fr_error *err);
-
-/* See store_promote: PUTs `current`. */
-int s3store_promote(const char *url, const char *version,
-                    struct fr_error *err);
 
 /* See store_prune: versions ordered by their model.bin's LastModified. */
 int s3store_prune(const char *url, unsigned keep, const char *spare,

@@ -6,8 +6,11 @@
  *
  *   forest-train [train]        train, evaluate, store and promote a model
  *   forest-train merge          join the shards of a SHARD_RUN and promote
- *   forest-train promote        point `current` at MODEL_VERSION (rollback)
+ *   forest-train promote        point PROMOTE_TO at MODEL_VERSION (rollback),
+ *                               or without it make the candidate current
+ *   forest-train clear-candidate  remove the `candidate` pointer
  *   forest-train copy-store     copy MODEL_DIR into COPY_TO (verified)
+ *   forest-train export --out F write a version as an XGBoost model
  *   forest-train synth --out F  write the synthetic series as CSV
  *   forest-train table --out F  write the feature table the model sees
  */
@@ -42,8 +45,9 @@ static const struct config_option OPTIONS[] = {
      "model store: versions/<v>/, current -> versions/<v>", &S.model_dir, 0,
      0, NULL},
     {"MODEL_VERSION", CONFIG_STRING, NULL,
-     "name of the new version; unset = UTC time when stored, e.g. "
-     "20261127T213000Z (-2, -3... if taken)",
+     "train, merge: name of the new version; unset = UTC time when stored, "
+     "e.g. 20261127T213000Z (-2, -3... if taken); promote: the version to "
+     "point current at; export: the version to export, unset = current",
      &S.model_version, 0, 0, NULL},
     {"N_ESTIMATORS", CONFIG_UINT, "100", "trees in the forest",
      &S.n_estimators, 1, FOREST_MAX_TREES, NULL},
@@ -79,13 +83,27 @@ static const struct config_option OPTIONS[] = {
     {"FORECAST_HORIZON", CONFIG_UINT, "14",
      "series: days ahead the backtest scores and the intervals calibrate",
      &S.forecast_horizon, 1, CALIBRATION_MAX_HORIZONS, NULL},
+    {"FORECAST_STRATEGY", CONFIG_STRING, "direct",
+     "series: direct (one row per origin and day ahead, every feature "
+     "known at the origin) or recursive (one model of the next day, its "
+     "forecasts fed back as lags: the format-2 models' way)",
+     &S.forecast_strategy, 0, 0, "direct|recursive"},
+    {"DIRECT_MAX_ROWS", CONFIG_UINT, "0",
+     "series, direct: (origin, day ahead) rows a forest learns at most, a "
+     "seeded sample when there are more; 0 = 4 per day of data, at least "
+     "40000",
+     &S.direct_max_rows, 0, 1e12, NULL},
     {"REFIT", CONFIG_STRING, NULL,
      "after evaluation, learn every row for the published model; unset = "
      "true in series mode, false in tabular mode",
      &S.refit, 0, 0, "true|false"},
+    {"PROMOTE_TO", CONFIG_STRING, "current",
+     "the pointer train, merge and promote move: current (through the "
+     "gate), or candidate (no gate: servers shadow or canary it)",
+     &S.promote_to, 0, 0, "current|candidate"},
     {"KEEP_VERSIONS", CONFIG_UINT, "5",
-     "versions kept on the volume (the current one and the one just "
-     "written always stay)",
+     "versions kept on the volume (the current one, the candidate and "
+     "the one just written always stay)",
      &S.keep_versions, 1, 10000, NULL},
     {"SYNTH_SERIES", CONFIG_UINT, "20", "synthetic data: store x item series",
      &S.synth_series, 1, 1e6, NULL},
@@ -108,8 +126,12 @@ static const struct config_option OPTIONS[] = {
     {"COPY_TO", CONFIG_STRING, NULL,
      "copy-store: the store to copy MODEL_DIR into (a directory or "
      "s3://bucket/prefix)", &S.copy_to, 0, 0, NULL},
-    {"OUT", CONFIG_STRING, NULL, "output file of the synth and table commands",
-     &S.out, 0, 0, NULL},
+    {"OUT", CONFIG_STRING, NULL,
+     "output of synth, table and export: a file ('-': standard output; "
+     "export: also s3://bucket/key)", &S.out, 0, 0, NULL},
+    {"EXPORT_FORMAT", CONFIG_STRING, "xgboost",
+     "export: the format written, XGBoost's JSON model (1.7)",
+     &S.export_format, 0, 0, "xgboost"},
     {"QUIET", CONFIG_BOOL, "false", "print errors only", &S.quiet, 0, 0,
      NULL},
 };
@@ -119,7 +141,8 @@ static const struct config_option OPTIONS[] = {
 static void usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: forest-train [train|merge|promote|synth|table] "
+            "usage: forest-train [train|merge|promote|clear-candidate|"
+            "copy-store|export|synth|table] "
             "[--flag value]...\n"
             "\n"
             "Trains a random-forest regressor and publishes it to the model "
@@ -128,20 +151,29 @@ static void usage(FILE *fp)
             " promote\n"
             "  merge   join MODEL_DIR/shards/SHARD_RUN/*.bin, evaluate, "
             "promote\n"
-            "  promote point current at --model-version V, e.g. to roll "
-            "back\n"
+            "  promote point PROMOTE_TO at --model-version V, e.g. to roll "
+            "back;\n"
+            "          without V, make the candidate current\n"
+            "  clear-candidate  remove MODEL_DIR/candidate (the version "
+            "stays)\n"
             "  copy-store  copy MODEL_DIR's versions and current to "
             "--copy-to STORE,\n"
             "          each model verified (a directory or s3://)\n"
+            "  export  write --model-version V (default: current) to --out "
+            "FILE as an\n"
+            "          XGBoost JSON model (--export-format xgboost)\n"
             "  synth   write the synthetic series to --out FILE\n"
             "  table   write the feature table to --out FILE (for tabular "
             "mode)\n"
             "\n"
             "Settings (environment variable or flag; flags win):\n");
     config_usage(fp, OPTIONS, N_OPTIONS);
-    fprintf(fp, "\nExit status: 0 trained and promoted (or shard written), "
-            "1 error,\n2 bad setting, 3 trained but not promoted by the "
-            "gate.\n");
+    fprintf(fp, "\nExit status: 0 trained and promoted (or shard written, "
+            "or exported), 1 error,\n2 bad setting (or promote without "
+            "MODEL_VERSION and no candidate),\n3 trained but not promoted by "
+            "the gate, 4 export: the model cannot be expressed\nin "
+            "EXPORT_FORMAT (e.g. a series model predicting relative to a "
+            "level).\n");
 }
 
 int main(int argc, char **argv)
@@ -175,7 +207,8 @@ int main(int argc, char **argv)
     }
     if (n_pos == 1)
         command = argv[positional[0]];
-    if ((strcmp(command, "synth") == 0 || strcmp(command, "table") == 0) &&
+    if ((strcmp(command, "synth") == 0 || strcmp(command, "table") == 0 ||
+         strcmp(command, "export") == 0) &&
         S.out == NULL) {
         fprintf(stderr, "forest-train: error: '%s' needs --out FILE\n",
                 command);
@@ -200,13 +233,18 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "promote") == 0)
         return trainer_promote(&S);
+    if (strcmp(command, "clear-candidate") == 0)
+        return trainer_clear_candidate(&S);
     if (strcmp(command, "copy-store") == 0)
         return trainer_copy_store(&S);
+    if (strcmp(command, "export") == 0)
+        return trainer_export(&S);
     if (strcmp(command, "synth") == 0)
         return trainer_synth(&S);
     if (strcmp(command, "table") == 0)
         return trainer_table(&S);
     fprintf(stderr, "forest-train: error: unknown command '%s' (train, merge, "
-            "promote, copy-store, synth or table; see --help)\n", command);
+            "promote, clear-candidate, copy-store, export, synth or table; "
+            "see --help)\n", command);
     return EXIT_USAGE;
 }

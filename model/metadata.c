@@ -162,11 +162,11 @@ static int add_example(cJSON *obj, const struct backtest *bt,
 /* "backtest": rolling-origin scores by horizon for the forest and the two
  * baselines, and the measured coverage of the intervals. */
 static int add_backtest(cJSON *root, const struct evaluation *ev,
-                        const struct run_info *info)
+                        const struct run_info *info, const struct model *m)
 {
     const struct backtest *bt = &ev->bt;
     cJSON *o = cJSON_AddObjectToObject(root, "backtest"), *cov;
-    char first[16], last[16], until[16];
+    char first[16], last[16], until[16], method[256];
 
     if (o == NULL)
         return -1;
@@ -186,12 +186,15 @@ static int add_backtest(cJSON *root, const struct evaluation *ev,
         (info->series_names != NULL &&
          add_example(o, bt, info) != 0))
         return -1;
+    snprintf(method, sizeof method, "split conformal, per horizon, scores "
+             "|actual - forecast| / level (the mean of the %u days before "
+             "the origin) of the backtest's origins before "
+             "coverage_calibrated_before", m->series.level_window);
     cov = cJSON_AddObjectToObject(root, "intervals");
     if (cov == NULL ||
-        add_string(cov, "method", "split conformal, per horizon, scores "
-                   "|actual - forecast| / level (the mean of the 28 days "
-                   "before the origin)") != 0 ||
-        add_number(cov, "calibration_points", (double)bt->n_points) != 0 ||
+        add_string(cov, "method", method) != 0 ||
+        add_number(cov, "calibration_points",
+                   (double)ev->calibration_points) != 0 ||
         add_string(cov, "coverage_calibrated_before", until) != 0 ||
         add_number(cov, "coverage_calibration_points",
                    (double)ev->calibration_points) != 0 ||
@@ -309,7 +312,7 @@ int metadata_write(const char *path, const struct model *m,
                    "the test rows, which the model never learned") != 0 ||
         (ev->last_day[0] && add_string(o, "last_day", ev->last_day) != 0))
         goto nomem;
-    if (ev->has_backtest && add_backtest(root, ev, info) != 0)
+    if (ev->has_backtest && add_backtest(root, ev, info, m) != 0)
         goto nomem;
     if (add_gate(root, &ev->gate) != 0)
         goto nomem;

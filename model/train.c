@@ -6,7 +6,10 @@
  *   -> staged version -> reload and verify -> commit -> gate -> promote
  *
  * Nothing under MODEL_DIR changes until a version is fully written and
- * verified; `current` changes only by an atomic rename, under a lock.
+ * verified; `current` (and `candidate`) change only by an atomic rename,
+ * under a lock. With PROMOTE_TO=candidate the new version becomes the
+ * candidate instead and the gate does not run: live traffic (the
+ * servers' shadow or canary mode) is its evaluation.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -280,6 +283,9 @@ static int load_table(const struct train_settings *s, struct dataset *table,
     }
     if (series_spec_init(spec, raw.n_covariates,
                          (const char *const *)raw.covariate_names, err) != 0)
+        goto out;
+    if (strcmp(s->forecast_strategy, "direct") == 0 &&
+        series_spec_direct(spec, (uint32_t)s->forecast_horizon, err) != 0)
         goto out;
     if (series_data_sort(&raw, err) != 0 ||
         series_build(&raw, spec, table, err) != 0)
@@ -638,6 +644,28 @@ static int report_gate(const struct train_settings *s,
     return keep_out ? -1 : 0;
 }
 
+/* PROMOTE_TO=candidate. */
+static int to_candidate(const struct train_settings *s)
+{
+    return s->promote_to != NULL &&
+           strcmp(s->promote_to, STORE_CANDIDATE) == 0;
+}
+
+/* The gate's record for a new candidate: nothing compared, and
+ * metadata.json says why. Cannot fail. */
+static void candidate_gate(const struct gate_data *gd, struct gate *g)
+{
+    memset(g, 0, sizeof *g);
+    g->metric = gd->series_mode ? "backtest_mae_mean" : "test_rmse";
+    g->champion_score = g->champion_rmse = NAN;
+    g->challenger_score = g->challenger_rmse = NAN;
+    g->decision = "candidate_no_gate";
+    snprintf(g->reason, sizeof g->reason, "PROMOTE_TO=candidate: the gate "
+             "does not run for a candidate; the servers' shadow or canary "
+             "traffic evaluates it before 'forest-train promote' makes it "
+             "current");
+}
+
 /* Writes and verifies the model, then, under the store's lock, names the
  * version, writes its metadata and report (they hold the name), commits it,
  * runs the promotion gate and prunes. Returns an exit status: a MODEL_VERSION
@@ -687,9 +715,12 @@ static int publish(const struct train_settings *s, const struct model *m,
     }
     /* The gate, under the lock: the champion cannot change meanwhile. */
     have_current = store_current(s->model_dir, current, &err);
-    if (have_current < 0 ||
-        gate_decide(s, have_current ? current : NULL, gd, &ev->gate,
-                    &err) != 0)
+    if (have_current < 0)
+        goto out;
+    if (to_candidate(s))
+        candidate_gate(gd, &ev->gate);
+    else if (gate_decide(s, have_current ? current : NULL, gd, &ev->gate,
+                         &err) != 0)
         goto out;
     iso_now(created, sizeof created);
     info.settings = s;
@@ -715,9 +746,18 @@ static int publish(const struct train_settings *s, const struct model *m,
     say(s, "wrote version %s (model.bin %zu bytes, crc32 %08x, verified)",
         st.version, info.model_bytes, crc);
 
-    if (report_gate(s, ev, st.version) != 0)
+    if (to_candidate(s)) {
+        if (store_pointer_set(s->model_dir, STORE_CANDIDATE, st.version,
+                              &err) != 0)
+            goto out;
+        say(s, "made %s the candidate (no gate: shadow or canary traffic "
+            "evaluates it): %s/candidate -> versions/%s", st.version,
+            s->model_dir, st.version);
+        status = EXIT_TRAINED;
+    } else if (report_gate(s, ev, st.version) != 0) {
         status = EXIT_NOT_PROMOTED;
-    if (status != EXIT_NOT_PROMOTED) {
+    }
+    if (status != EXIT_NOT_PROMOTED && !to_candidate(s)) {
         if (store_promote(s->model_dir, st.version, &err) != 0)
             goto out;
         say(s, "promoted %s: %s/current -> versions/%s", st.version,
@@ -741,31 +781,61 @@ out:
     return status == EXIT_USAGE ? EXIT_USAGE : EXIT_ERROR;
 }
 
+/* Direct rows a forest learns at most: DIRECT_MAX_ROWS, or by default
+ * DIRECT_ROWS_PER_DAY per day row but never fewer than DIRECT_MIN_ROWS.
+ * Every (origin, day ahead) pair is H rows a day; a sample of them keeps
+ * make run's training within 3x its recursive time, and nearby origins'
+ * rows for one target day are much alike, so a sample loses little
+ * (README, "Direct forecasts"). A small data set (one real series of a
+ * few years) is cheap to learn whole and needs every row it has. */
+#define DIRECT_ROWS_PER_DAY 4
+#define DIRECT_MIN_ROWS 40000
+
 /* Grows a model on rows: in series mode on rows relative to the level
  * (series_relative_dataset), so the trees learn differences they can
- * apply at any level. Returns the model or NULL with err set. */
+ * apply at any level. A direct spec learns its (origin, day ahead) rows
+ * instead, built from the records: those whose target day is before each
+ * series' cutoff, or all of them when cutoff is NULL (a refit); rows then
+ * only gives their count per day. Returns the model or NULL with err
+ * set. */
 static struct model *grow(const struct train_settings *s,
                           const struct run_data *d,
-                          const struct dataset *rows,
+                          const struct dataset *rows, const int32_t *cutoff,
                           struct evaluation *ev, struct fr_error *err)
 {
     struct forest_params params;
     struct progress prog = {0};
-    struct dataset rel = {0};
+    struct dataset rel = {0}, direct = {0};
     struct forest *f;
     double t0;
 
     params_from(s, &params);
+    if (d->series_mode && d->spec.strategy == SERIES_DIRECT) {
+        size_t cap = DIRECT_ROWS_PER_DAY * rows->n_rows;
+        if (s->direct_max_rows)
+            cap = (size_t)s->direct_max_rows;
+        else if (cap < DIRECT_MIN_ROWS)
+            cap = DIRECT_MIN_ROWS;
+        if (series_build_direct(&d->raw, &d->spec, cutoff, cap, s->seed,
+                                &direct, err) != 0)
+            return NULL;
+        say(s, "direct rows: %zu (origin, days ahead 1-%u) pairs from %zu "
+            "days", direct.n_rows, d->spec.horizon, rows->n_rows);
+        rows = &direct;
+    }
     if (d->series_mode && d->spec.target == SERIES_TARGET_DIFF &&
-        series_relative_dataset(&d->spec, rows, &rel, err) != 0)
+        series_relative_dataset(&d->spec, rows, &rel, err) != 0) {
+        dataset_release(&direct);
         return NULL;
+    }
+    dataset_release(&direct);
     say(s, "training %u of %u trees on %zu rows (depth %u, "
         "min_samples_leaf %u, max_features %g, %u bins, SEED %llu)",
         (params.n_trees - params.shard_index + params.shard_count - 1) /
             params.shard_count,
-        params.n_trees, rows->n_rows, params.max_depth,
-        params.min_samples_leaf, params.max_features, params.max_bins,
-        s->seed);
+        params.n_trees, rel.n_rows ? rel.n_rows : rows->n_rows,
+        params.max_depth, params.min_samples_leaf, params.max_features,
+        params.max_bins, s->seed);
     prog.start = prog.last = t0 = monotonic_seconds();
     prog.tty = isatty(STDERR_FILENO);
     prog.quiet = s->quiet;
@@ -829,10 +899,14 @@ out:
 }
 
 /* Series evaluation beyond the one-day-ahead test split: the backtest of
- * m, the published calibration (every backtest point) and the coverage
- * its method reaches: calibrated on the earlier half of the origins,
- * scored on the later half, never on a point it calibrated on. Returns 0
- * or -1 with err set. */
+ * m, the published calibration and its coverage. The published intervals
+ * are calibrated on the earlier half of the origins, whose forecasts were
+ * made closest to the end of the model's training, as the published
+ * model's will be (a later origin's errors also grow with the months since
+ * the model's last day, which a refit model serving the next days does
+ * not have); their coverage is scored on the later half, never on a point
+ * they calibrated on. A hold-out too short for that calibrates on every
+ * origin and leaves the coverage unknown. Returns 0 or -1 with err set. */
 static int evaluate_series(const struct train_settings *s,
                            const struct model *m, const struct run_data *d,
                            struct evaluation *ev, struct calibration *cal,
@@ -855,8 +929,6 @@ static int evaluate_series(const struct train_settings *s,
         last = o > last ? o : last;
     }
     ev->calibration_until = first + (last - first + 1) / 2;
-    if (calibrate_points(&ev->bt, INT32_MAX, INT32_MIN, cal, err) != 0)
-        return -1;
     ev->coverage = malloc(2 * H * sizeof *ev->coverage);
     inside = calloc(2 * H, sizeof *inside);
     n = calloc(H, sizeof *n);
@@ -870,7 +942,8 @@ static int evaluate_series(const struct train_settings *s,
      * the coverage unknown (null), not the run failed. */
     if (calibrate_points(&ev->bt, ev->calibration_until, INT32_MIN, &early,
                          err) != 0) {
-        rc = 0;
+        rc = calibrate_points(&ev->bt, INT32_MAX, INT32_MIN, cal, err);
+        ev->calibration_points = ev->bt.n_points;
         goto out;
     }
     for (size_t i = 0; i < ev->bt.n_points; i++) {
@@ -897,6 +970,9 @@ static int evaluate_series(const struct train_settings *s,
                 ev->coverage[l * H + h] = (double)inside[l * H + h] / n[h];
         }
     }
+    /* What was scored is what is published. */
+    *cal = early;
+    memset(&early, 0, sizeof early);
     rc = 0;
 out:
     calibration_release(&early);
@@ -1019,7 +1095,7 @@ static int evaluate_and_publish(const struct train_settings *s,
     if (ev->refit) {
         say(s, "refit: learning all %zu rows for the published model",
             d->table.n_rows);
-        refit = grow(s, d, &d->table, ev, &err);
+        refit = grow(s, d, &d->table, NULL, ev, &err);
         if (refit == NULL)
             goto out;
         pub = refit;
@@ -1157,7 +1233,7 @@ int trainer_train(const struct train_settings *s)
     }
     if (run_data_load(s, &d, &err) != 0)
         goto out;
-    m = grow(s, &d, &d.train, &ev, &err);
+    m = grow(s, &d, &d.train, d.cutoff, &ev, &err);
     if (m == NULL)
         goto out;
     if (s->shard_count > 1)
@@ -1286,36 +1362,63 @@ done:
     return status;
 }
 
-int trainer_promote(const struct train_settings *s)
+/* Points the pointer `to` at version, under the store's lock, after
+ * checking the version's model loads (a rollback must not break the
+ * servers that follow the pointer); with clear_candidate (the candidate
+ * made current) also removes `candidate`. Returns an exit status. */
+static int point(const struct train_settings *s, const char *to,
+                 const char *version, int clear_candidate)
 {
     struct fr_error err = {{0}};
     char path[PATH_MAX], previous[STORE_VERSION_MAX + 1] = "none";
+    char candidate[STORE_VERSION_MAX + 1] = "";
     struct model *m = NULL;
-    int lock = -1, status = EXIT_ERROR;
+    int lock = -1, status = EXIT_ERROR, found;
 
-    if (s->model_version == NULL || !store_version_valid(s->model_version)) {
-        fprintf(stderr, "forest-train: error: promote needs MODEL_VERSION "
-                "(--model-version), the name of a directory in "
-                "MODEL_DIR/versions/\n");
-        return EXIT_USAGE;
-    }
-    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/model.bin",
-                         s->model_dir, s->model_version) >= sizeof path) {
-        fr_error_set(&err, "path too long under '%s'", s->model_dir);
-        goto out;
-    }
-    /* Only a model that loads is ever pointed at: a rollback must not
-     * break the servers that follow `current`. Under the lock, so no
-     * trainer prunes the version between the check and the switch. */
+    /* Under the lock, so no trainer prunes the version between the check
+     * and the switch, nor promotes meanwhile. */
     lock = store_lock(s->model_dir, &err);
     if (lock < 0)
         goto out;
-    m = store_model_load(path, NULL, &err);
-    if (m == NULL || store_current(s->model_dir, previous, &err) < 0 ||
-        store_promote(s->model_dir, s->model_version, &err) != 0)
+    if (clear_candidate) {
+        found = store_pointer(s->model_dir, STORE_CANDIDATE, candidate,
+                              &err);
+        if (found < 0)
+            goto out;
+        if (found == 0) {
+            fprintf(stderr, "forest-train: error: promote without "
+                    "MODEL_VERSION makes the candidate current, but '%s' "
+                    "has no candidate (train with PROMOTE_TO=candidate, or "
+                    "name a version with --model-version)\n", s->model_dir);
+            status = EXIT_USAGE;
+            goto done;
+        }
+        version = candidate;
+    }
+    if ((size_t)snprintf(path, sizeof path, "%s/versions/%s/model.bin",
+                         s->model_dir, version) >= sizeof path) {
+        fr_error_set(&err, "path too long under '%s'", s->model_dir);
         goto out;
-    say(s, "promoted %s (was %s): %s/current -> versions/%s",
-        s->model_version, previous, s->model_dir, s->model_version);
+    }
+    m = store_model_load(path, NULL, &err);
+    found = m == NULL ? -1 : store_pointer(s->model_dir, to, previous, &err);
+    if (found < 0 || store_pointer_set(s->model_dir, to, version, &err) != 0)
+        goto out;
+    if (found == 0)
+        snprintf(previous, sizeof previous, "none");
+    if (strcmp(to, STORE_CURRENT) == 0)
+        say(s, "promoted %s (was %s): %s/current -> versions/%s", version,
+            previous, s->model_dir, version);
+    else
+        say(s, "made %s the candidate (was %s): %s/candidate -> "
+            "versions/%s", version, previous, s->model_dir, version);
+    /* `current` first: a server polling in between sees the version as
+     * both current and candidate, never neither. */
+    if (clear_candidate) {
+        if (store_pointer_clear(s->model_dir, STORE_CANDIDATE, &err) < 0)
+            goto out;
+        say(s, "cleared the candidate: %s is current now", version);
+    }
     status = EXIT_TRAINED;
     goto done;
 out:
@@ -1324,6 +1427,54 @@ done:
     store_unlock(lock);
     model_free(m);
     return status;
+}
+
+int trainer_promote(const struct train_settings *s)
+{
+    const char *to = s->promote_to != NULL ? s->promote_to : STORE_CURRENT;
+
+    if (s->model_version == NULL) {
+        if (strcmp(to, STORE_CURRENT) != 0) {
+            fprintf(stderr, "forest-train: error: promote with PROMOTE_TO="
+                    "candidate needs MODEL_VERSION (--model-version), the "
+                    "version to try\n");
+            return EXIT_USAGE;
+        }
+        return point(s, STORE_CURRENT, NULL, 1);
+    }
+    if (!store_version_valid(s->model_version)) {
+        fprintf(stderr, "forest-train: error: invalid MODEL_VERSION '%s': "
+                "promote needs the name of a directory in "
+                "MODEL_DIR/versions/\n", s->model_version);
+        return EXIT_USAGE;
+    }
+    return point(s, to, s->model_version, 0);
+}
+
+int trainer_clear_candidate(const struct train_settings *s)
+{
+    struct fr_error err = {{0}};
+    char version[STORE_VERSION_MAX + 1] = "";
+    int lock, found = -1;
+
+    lock = store_lock(s->model_dir, &err);
+    if (lock >= 0)
+        found = store_pointer(s->model_dir, STORE_CANDIDATE, version, &err);
+    if (found > 0)
+        found = store_pointer_clear(s->model_dir, STORE_CANDIDATE, &err);
+    store_unlock(lock);
+    if (found < 0) {
+        fail(&err);
+        return EXIT_ERROR;
+    }
+    /* Nothing to clear is no error: the command's outcome, no candidate,
+     * holds either way (a retried Job must not fail). */
+    if (found == 0)
+        say(s, "no candidate in %s: nothing to clear", s->model_dir);
+    else
+        say(s, "cleared the candidate %s: %s/candidate removed, %s stays "
+            "in versions/", version, s->model_dir, version);
+    return EXIT_TRAINED;
 }
 
 /* Reads versions/<v>/<name> of dir (a file or an object). */
@@ -1439,9 +1590,10 @@ int trainer_copy_store(const struct train_settings *s)
 {
     struct fr_error err = {{0}};
     char current[STORE_VERSION_MAX + 1] = "";
+    char candidate[STORE_VERSION_MAX + 1] = "";
     char **names = NULL;
     size_t n = 0, copied = 0, skipped = 0;
-    int have_current, status = EXIT_ERROR;
+    int have_current, have_candidate, status = EXIT_ERROR;
 
     if (s->copy_to == NULL || s->copy_to[0] == '\0') {
         fprintf(stderr, "forest-train: error: copy-store needs COPY_TO "
@@ -1485,6 +1637,15 @@ int trainer_copy_store(const struct train_settings *s)
         say(s, "promoted %s: %s/current -> versions/%s", current, s->copy_to,
             current);
     }
+    have_candidate = store_pointer(s->model_dir, STORE_CANDIDATE, candidate,
+                                   &err);
+    if (have_candidate < 0 ||
+        (have_candidate && store_pointer_set(s->copy_to, STORE_CANDIDATE,
+                                             candidate, &err) != 0))
+        goto out;
+    if (have_candidate)
+        say(s, "made %s the candidate: %s/candidate -> versions/%s",
+            candidate, s->copy_to, candidate);
     say(s, "copied %zu version%s, %zu already there", copied,
         copied == 1 ? "" : "s", skipped);
     status = EXIT_TRAINED;

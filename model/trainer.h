@@ -23,7 +23,9 @@ enum {
     EXIT_TRAINED = 0,      /* trained; promoted (or shard written) */
     EXIT_ERROR = 1,        /* bad data, unwritable store, ... */
     EXIT_USAGE = 2,        /* bad setting or command line */
-    EXIT_NOT_PROMOTED = 3  /* trained and kept, but the gate refused it */
+    EXIT_NOT_PROMOTED = 3, /* trained and kept, but the gate refused it */
+    EXIT_NOT_EXPORTABLE = 4 /* export: the model cannot be expressed in
+                               EXPORT_FORMAT (xgboost_check) */
 };
 
 struct train_settings {
@@ -36,7 +38,8 @@ struct train_settings {
     const char *model_dir, *model_version;
     const char *shard_run;    /* groups the shards of one run */
     const char *copy_to;      /* copy-store's destination store */
-    const char *out;          /* output file of synth and table */
+    const char *out;          /* output of synth, table and export */
+    const char *export_format; /* "xgboost" */
     const char *as_of;        /* last synthetic day, NULL = today (UTC) */
     unsigned long long n_estimators, max_depth, min_samples_leaf, max_bins;
     unsigned long long seed, n_threads, keep_versions;
@@ -44,8 +47,12 @@ struct train_settings {
     unsigned long long shard_index, shard_count;
     double max_features, test_fraction, promote_max_regression;
     unsigned long long forecast_horizon, gate_min_rows;
+    const char *forecast_strategy; /* "direct" or "recursive" */
+    unsigned long long direct_max_rows; /* 0: DIRECT_ROWS_PER_DAY x days */
     const char *refit;        /* "true", "false", NULL = series mode only */
     const char *gate_on_incompatible; /* "promote" or "refuse" */
+    const char *promote_to;   /* "current" or "candidate": the pointer
+                                 train, merge and promote move */
     int oob_score;
     int quiet;
 };
@@ -63,7 +70,8 @@ struct gate {
     size_t rows;               /* held-out days both were scored on */
     const char *decision;      /* promoted, refused, no_champion,
                                   too_few_rows, incompatible_promoted,
-                                  incompatible_refused */
+                                  incompatible_refused, candidate_no_gate
+                                  (PROMOTE_TO=candidate: not run) */
     char reason[FR_ERROR_MAX + 128]; /* why too_few_rows or incompatible */
 };
 
@@ -197,8 +205,16 @@ int trainer_copy_store(const struct train_settings *s);
 int trainer_train(const struct train_settings *s);
 int trainer_merge(const struct train_settings *s);
 int trainer_promote(const struct train_settings *s);
+/* clear-candidate: removes MODEL_DIR/candidate (its version stays). */
+int trainer_clear_candidate(const struct train_settings *s);
 int trainer_synth(const struct train_settings *s);
 int trainer_table(const struct train_settings *s);
+
+/* export: writes MODEL_VERSION (unset: the version `current` names) of
+ * MODEL_DIR to OUT in EXPORT_FORMAT, whole or not at all. Returns
+ * EXIT_TRAINED, EXIT_USAGE (an invalid version name), EXIT_NOT_EXPORTABLE
+ * or EXIT_ERROR (no such version, unreadable store, unwritable OUT). */
+int trainer_export(const struct train_settings *s);
 
 /* Writes metadata.json. Returns 0 or -1 with err set. */
 int metadata_write(const char *path, const struct model *m,

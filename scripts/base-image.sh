@@ -146,7 +146,8 @@ cleanup() {
 images=$(sed -n 's/^FROM[[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$@" | sort -u)
 stages=$(sed -n 's/^FROM.*[[:space:]][Aa][Ss][[:space:]]\{1,\}\([^[:space:]]*\).*/\1/p' "$@" | sort -u)
 for image in $images; do
-    if echo "$stages" | grep -qxF "$image"; then
+    # scratch is Docker's empty image, not one to pull or make.
+    if [ "$image" = scratch ] || echo "$stages" | grep -qxF "$image"; then
         continue
     fi
     if docker image inspect "$image" >/dev/null 2>&1; then

@@ -10,8 +10,13 @@ set -eu
 
 build="build-essential libmicrohttpd-dev libcjson-dev libcsv-dev libcurl4-openssl-dev \
 libexpat1-dev libssl-dev zlib1g-dev"
-test="$build clang libclang-rt-14-dev curl wrk jq python3 prometheus"
-bench="$test python3-sklearn python3-xgboost python3-pandas python3-joblib \
+# chromium, python3-websocket: the browser test (tests/browser);
+# r-cran-swagger: Swagger UI's files for /docs (DOCS_DIR in the tests and
+# make run); python3-xgboost: the export test (tests/export); golang-go is
+# not listed: Go comes from /usr/local/go.
+test="$build clang libclang-rt-14-dev curl wrk jq python3 chromium \
+python3-websocket r-cran-swagger python3-xgboost prometheus"
+bench="$test python3-sklearn python3-pandas python3-joblib \
 python3-fastapi uvicorn python3-statsmodels python3-rdata time"
 images="debootstrap"
 

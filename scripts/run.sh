@@ -8,6 +8,12 @@ PORT=${PORT:-8000}
 # The same synthetic days on every machine and every day, so the numbers
 # match the README's; the CronJob leaves AS_OF empty to get new days.
 AS_OF=${AS_OF:-2026-07-01}
+# /docs: Swagger UI's files from Debian's r-cran-swagger when installed
+# (the image has its own copy; without them /docs lists the endpoints).
+if [ -z "${DOCS_DIR:-}" ] && [ -d /usr/lib/R/site-library/swagger/dist3 ]; then
+    DOCS_DIR=/usr/lib/R/site-library/swagger/dist3
+    export DOCS_DIR
+fi
 export MODEL_DIR PORT AS_OF
 mkdir -p "$MODEL_DIR"
 
@@ -21,6 +27,7 @@ build/forest-train || status=$?
 cat <<EOT
 
 run: serving $MODEL_DIR/current on http://127.0.0.1:$PORT (Ctrl-C stops)
+  status page  http://127.0.0.1:$PORT/    API docs  http://127.0.0.1:$PORT/docs
   curl -s localhost:$PORT/ready
   curl -s localhost:$PORT/model
   curl -s -X POST localhost:$PORT/predict -H 'Content-Type: application/json' \\

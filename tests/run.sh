@@ -1,15 +1,17 @@
 #!/bin/sh
 # Runs the fast test suites and adds up their closing lines "N passed, N
 # failed": the unit tests (ASan + UBSan build), then tests/<suite>/run.sh for
-# cli (forest-train), server (forest-serve), docs (the README's examples)
-# and monitoring (the Prometheus configuration and alert rules, promtool).
+# cli (forest-train), server (forest-serve), export (forest-train export
+# against XGBoost), docs (the README's examples and the OpenAPI document),
+# browser (the status page and /docs in headless Chromium) and monitoring
+# (the Prometheus configuration and alert rules, promtool).
 # The images, manifests and e2e suites are slow and run from their own make
 # targets.
 # Usage: tests/run.sh [suite...]   e.g. tests/run.sh unit cli
 set -u
 cd "$(dirname "$0")/.."
 
-suites="${*:-unit cli server docs monitoring}"
+suites="${*:-unit cli server export docs browser monitoring}"
 passed=0 failed=0 broken=""
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

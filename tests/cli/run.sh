@@ -107,7 +107,7 @@ check "cli-2.2 the version holds model.bin, metadata.json and report.svg" \
     eval '[ -s "$M/versions/v1/model.bin" ] && grep -q "<svg" "$M/versions/v1/report.svg"'
 check "cli-2.3 metadata.json has the contract's keys" \
     json "$M/current/metadata.json" \
-    "d['version']=='v1' and d['created_at'].endswith('Z') and len(d['features'])==15
+    "d['version']=='v1' and d['created_at'].endswith('Z') and len(d['features'])==21
      and d['features'][0]=='lag_1' and d['hyperparameters']['n_estimators']==10
      and d['metrics']['mae']>0 and d['metrics']['rmse']>0 and 'r2' in d['metrics']
      and d['baseline']['name']=='seasonal_naive_7' and d['baseline']['rmse']>0
@@ -185,8 +185,8 @@ check "cli-3.7 promote refuses a version whose model does not load" \
 cp "$T/good.bin" "$M/versions/v6/model.bin"
 MODEL_VERSION=v6 run promote --model-dir "$M"
 run promote --model-dir "$M"
-check "cli-3.8 promote without MODEL_VERSION is a usage error" \
-    eval 'exits 2 && [ "$(current "$M")" = versions/v6 ]'
+check "cli-3.8 promote without MODEL_VERSION and no candidate is a usage error" \
+    eval 'exits 2 && [ "$(current "$M")" = versions/v6 ] && says "has no candidate"'
 # A FIFO where a store file should be: opening it for reading would wait
 # for a writer forever, so it must be refused at once (timeout turns a hang
 # into a failure).
@@ -447,7 +447,7 @@ $ns bash -c '
         "$TRAIN" --model-dir "$V" 2>"$T/v2.err"
     echo $? >"$T/v2.rc"
     snapshot >"$T/v2.after"
-    MODEL_VERSION=mid N_ESTIMATORS=50 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
+    MODEL_VERSION=mid N_ESTIMATORS=25 MAX_DEPTH=10 PROMOTE_MAX_REGRESSION=1000 \
         "$TRAIN" --model-dir "$V" 2>"$T/v3.err"
     echo $? >"$T/v3.rc"
     readlink "$V/current" >"$T/v3.current"
@@ -511,6 +511,22 @@ MODEL_VERSION=g6 run --model-dir "$G" --data-path "$T/table.csv" --data-mode tab
 check "cli-10.8 tabular against a tabular champion: scored on the same test rows (no new days needed)" \
     json "$G/versions/g6/metadata.json" \
     "d['gate']['metric']=='test_rmse' and d['gate']['rows']==d['training']['test_rows'] and d['gate']['decision'] in ('promoted','refused')"
+# A format-2 (recursive) champion from the previous release against a
+# format-3 (direct) challenger: each forecasts the same held-out days of
+# both series (19 each, all newer than the champion's training) through
+# its own strategy (tests/data/README.md).
+F=$T/format2
+mkdir -p "$F/versions/old"
+cp tests/data/model-format2.bin "$F/versions/old/model.bin"
+cp tests/data/model-format2.json "$F/versions/old/metadata.json"
+ln -s versions/old "$F/current"
+MODEL_VERSION=new AS_OF=2026-07-31 SYNTH_SERIES=2 SYNTH_DAYS=120 SEED=11 N_ESTIMATORS=5 MAX_DEPTH=4 \
+    run --model-dir "$F"
+check "cli-10.12 a format-2 (recursive) champion and a format-3 (direct) challenger compare on the same new days" \
+    json "$F/versions/new/metadata.json" \
+    "d['gate']['champion_version']=='old' and d['gate']['decision'] in ('promoted','refused')
+     and d['gate']['rows']==38 and d['gate']['champion_score'] > 0 and d['gate']['challenger_score'] > 0
+     and d['series']['strategy']=='direct' and d['capabilities']['format_version']==3"
 "$TRAIN" synth --out "$T/a.csv"
 "$TRAIN" synth --out "$T/b.csv"
 AS_OF=2026-07-08 "$TRAIN" synth --out "$T/c.csv"
@@ -521,6 +537,66 @@ check "cli-10.9 AS_OF: the same days every run; a week later, the shared days un
 MODEL_VERSION=g7 AS_OF=2026-13-01 run --model-dir "$G"
 check "cli-10.10 an AS_OF that is not a date exits 2 naming it" \
     eval 'exits 2 && one_line && says "invalid AS_OF '"'"'2026-13-01'"'"'"'
+
+echo "cli: the candidate pointer (PROMOTE_TO, promote, clear-candidate)"
+K=$T/cand
+mkdir -p "$K"
+candidate() { readlink "$1/candidate"; }
+MODEL_VERSION=k1 run --model-dir "$K"
+MODEL_VERSION=k2 PROMOTE_TO=candidate MAX_DEPTH=1 N_ESTIMATORS=2 run --model-dir "$K"
+check "cli-11.1 PROMOTE_TO=candidate: a much worse model still exits 0, current unchanged, candidate set" \
+    eval 'exits 0 && [ "$(current "$K")" = versions/k1 ] && [ "$(candidate "$K")" = versions/k2 ]'
+check "cli-11.2 the gate did not run for it, and its metadata says so" \
+    json "$K/versions/k2/metadata.json" \
+    "d['gate']['decision']=='candidate_no_gate' and d['gate']['champion_score'] is None and 'PROMOTE_TO=candidate' in d['gate']['reason']"
+for v in k3 k4 k5; do
+    MODEL_VERSION=$v KEEP_VERSIONS=1 run --model-dir "$K"
+done
+check "cli-11.3 KEEP_VERSIONS=1 never deletes the candidate (the oldest but one)" \
+    eval '[ -f "$K/versions/k2/model.bin" ] && [ ! -e "$K/versions/k1" ] && [ "$(candidate "$K")" = versions/k2 ] &&
+          [ "$(ls "$K/versions" | tr "\n" " ")" = "k2 k5 " ]'
+QUIET=false run promote --model-dir "$K"
+check "cli-11.4 promote without MODEL_VERSION makes the candidate current and clears it" \
+    eval 'exits 0 && [ "$(current "$K")" = versions/k2 ] && [ ! -e "$K/candidate" ] && [ ! -L "$K/candidate" ] &&
+          grep -q "cleared the candidate: k2 is current now" "$T/out"'
+QUIET=false run promote --model-dir "$K"
+check "cli-11.5 ... and a second time there is none: exit 2, current unchanged" \
+    eval 'exits 2 && [ "$(current "$K")" = versions/k2 ] && says "has no candidate"'
+MODEL_VERSION=k5 PROMOTE_TO=candidate QUIET=false run promote --model-dir "$K"
+check "cli-11.6 promote --model-version with PROMOTE_TO=candidate points the candidate at an existing version" \
+    eval 'exits 0 && [ "$(candidate "$K")" = versions/k5 ] && [ "$(current "$K")" = versions/k2 ] &&
+          grep -q "made k5 the candidate (was none)" "$T/out"'
+MODEL_VERSION=k2 run promote --model-dir "$K"
+check "cli-11.7 promote --model-version keeps its meaning: a rollback of current, the candidate untouched" \
+    eval 'exits 0 && [ "$(current "$K")" = versions/k2 ] && [ "$(candidate "$K")" = versions/k5 ]'
+PROMOTE_TO=candidate run promote --model-dir "$K"
+check "cli-11.8 promote to the candidate without MODEL_VERSION is a usage error" \
+    eval 'exits 2 && says "needs MODEL_VERSION" && [ "$(candidate "$K")" = versions/k5 ]'
+PROMOTE_TO=shadow run promote --model-dir "$K"
+check "cli-11.9 PROMOTE_TO must be current or candidate" \
+    eval 'exits 2 && one_line && says "invalid PROMOTE_TO '"'"'shadow'"'"': expected one of current|candidate"'
+mkdir -p "$K/versions/broken" && echo junk >"$K/versions/broken/model.bin"
+MODEL_VERSION=broken PROMOTE_TO=candidate run promote --model-dir "$K"
+check "cli-11.10 a candidate whose model does not load is refused, the old candidate kept" \
+    eval 'exits 1 && [ "$(candidate "$K")" = versions/k5 ]'
+QUIET=false run clear-candidate --model-dir "$K"
+check "cli-11.11 clear-candidate removes the pointer, the version stays" \
+    eval 'exits 0 && [ ! -L "$K/candidate" ] && [ -f "$K/versions/k5/model.bin" ] && [ "$(current "$K")" = versions/k2 ] &&
+          grep -q "cleared the candidate k5" "$T/out"'
+QUIET=false run clear-candidate --model-dir "$K"
+check "cli-11.12 clear-candidate with none is no error (a retried Job succeeds)" \
+    eval 'exits 0 && grep -q "no candidate in" "$T/out"'
+ln -s /etc "$K/candidate"
+run clear-candidate --model-dir "$K"
+check "cli-11.13 a candidate that is not a link into versions/ is an error, left alone" \
+    eval 'exits 1 && says "not at versions/<version>" && [ "$(readlink "$K/candidate")" = /etc ]'
+rm -rf "$K/candidate" "$K/versions/broken"
+C2=$T/cand-copy
+mkdir -p "$C2"
+MODEL_VERSION=k5 PROMOTE_TO=candidate run promote --model-dir "$K"
+run copy-store --model-dir "$K" --copy-to "$C2"
+check "cli-11.14 copy-store carries the candidate over" \
+    eval 'exits 0 && [ "$(candidate "$C2")" = versions/k5 ] && [ "$(current "$C2")" = versions/k2 ]'
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

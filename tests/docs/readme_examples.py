@@ -1,14 +1,15 @@
 """Runs the README's examples against a live server, so the docs cannot
 drift from the code.
 
-Every ```console block in README.md is a transcript: a line starting with
+Every ```console block in README.md, then in api/README.md, is a
+transcript: a line starting with
 "$ " is a command (a trailing backslash continues it), the lines after it
 until the next command are its expected output. "..." in an expected line
 matches any text, and a line that is only "..." matches any number of lines
 (as doctest's ELLIPSIS). Commands run in bash from the repository root with
 build/ programs, MODEL_DIR set to a store holding a trained model, and the
-server listening where the README says (localhost:8000 is rewritten to the
-test's port). Prints one line per command and "N passed, N failed".
+servers listening where the README says (localhost:8000, in shadow mode,
+and localhost:8001, in canary mode, are rewritten to the test's ports). Prints one line per command and "N passed, N failed".
 """
 import os
 import re
@@ -69,13 +70,26 @@ def output_matches(expected, actual):
 
 def main():
     port = os.environ["DOCS_PORT"]
-    readme = open(os.path.join(ROOT, "README.md")).read()
+    canary_port = os.environ.get("DOCS_CANARY_PORT", port)
     env = dict(os.environ)
     env["PATH"] = os.path.join(ROOT, "build") + ":" + env["PATH"]
     passed = failed = 0
-    for start, steps in blocks(readme):
+    for doc in ("README.md", "api/README.md"):
+        p, f = run_doc(doc, port, canary_port, env)
+        passed += p
+        failed += f
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed or passed == 0 else 0
+
+
+def run_doc(doc, port, canary_port, env):
+    """Runs one file's console blocks; returns (passed, failed)."""
+    text = open(os.path.join(ROOT, doc)).read()
+    passed = failed = 0
+    for start, steps in blocks(text):
         for cmd, expected in steps:
             run = cmd.replace("localhost:8000", "localhost:" + port)
+            run = run.replace("localhost:8001", "localhost:" + canary_port)
             proc = subprocess.run(["bash", "-c", run], cwd=ROOT, env=env,
                                   stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True,
@@ -84,7 +98,7 @@ def main():
             expected = list(expected)
             while expected and expected[-1] == "":
                 expected.pop()
-            name = "README.md:%d $ %s" % (start, cmd.splitlines()[0][:70])
+            name = "%s:%d $ %s" % (doc, start, cmd.splitlines()[0][:70])
             if output_matches(expected, actual):
                 passed += 1
                 print("  ok    " + name)
@@ -93,8 +107,7 @@ def main():
                 print("  FAIL  " + name)
                 print("        expected:\n          " + "\n          ".join(expected))
                 print("        got:\n          " + "\n          ".join(actual))
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed or passed == 0 else 0
+    return passed, failed
 
 
 if __name__ == "__main__":

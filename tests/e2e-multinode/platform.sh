@@ -1,9 +1,6 @@
 # shellcheck shell=bash
 # The platform on the object store, on the multi-node cluster: sourced by
-# run.sh, run only once forest-train and forest-serve support
-# MODEL_DIR=s3:// (issue 13, items 1-3). Until then run.sh prints each of
-# these steps as pending. Not yet run against real s3:// binaries: the
-# first run with them is this code's first test.
+# run.sh.
 
 MODEL_BUCKET=models
 MODEL_PREFIX=platform
@@ -114,6 +111,37 @@ retrain_promotes() {
 	V1=$v2
 }
 
+PARALLEL="$repo/overlays/object-store/parallel-training"
+
+# shards_merge_through_bucket: the object-store variant of the
+# parallel-training example, as its kustomization tells a user to run it:
+# the Indexed Job's shards (on both workers) write to the bucket, the merge
+# Job joins them and promotes a version that every replica then serves.
+shards_merge_through_bucket() {
+	local nodes out v
+	mkc -n "$NS" delete job model-training-shards model-training-merge \
+		--ignore-not-found --wait=true >/dev/null || return 1
+	mkc apply -k "$PARALLEL" -l ml-platform/step=shards >/dev/null || return 1
+	mkc -n "$NS" wait --for=condition=Complete job/model-training-shards --timeout=600s >/dev/null || return 1
+	nodes=$(mkc -n "$NS" get pods -l batch.kubernetes.io/job-name=model-training-shards \
+		-o jsonpath='{range .items[*]}{.spec.nodeName}{"\n"}{end}' | sort -u | tr '\n' ' ') || return 1
+	log "shard pods ran on: $nodes"
+	(($(wc -w <<<"$nodes") >= 2)) || return 1
+	mkc apply -k "$PARALLEL" -l ml-platform/step=merge >/dev/null || return 1
+	mkc -n "$NS" wait --for=condition=Complete job/model-training-merge --timeout=300s >/dev/null || return 1
+	# Read whole, then matched (pipefail).
+	out=$(mkc -n "$NS" logs job/model-training-merge) || return 1
+	grep -q "merged 4 shards" <<<"$out" || {
+		log "merge log: $out"
+		return 1
+	}
+	v=$(current_version) || return 1
+	log "merged: current $V1 -> $v"
+	[[ -n $v && $v != "$V1" ]] || return 1
+	wait_for 60 "every replica serves $v" all_serve "$v" || return 1
+	V1=$v
+}
+
 # Drain the worker without the store (its volume is local to the other)
 # while a client sends /predict through the control plane's NodePort.
 drain_under_load() {
@@ -164,7 +192,7 @@ platform_flow() {
 	check "training Job writes its model to the bucket" timed "training" training_writes_bucket || return 1
 	check "API replicas Ready on >= 2 nodes" timed "API spread" api_ready_on_nodes || return 1
 	check "/predict through every node's NodePort serves $V1" timed "predict" predict_every_node "$V1" || true
-	pending_step "Indexed Job shards merge through the bucket (examples/parallel-training has no object-store variant yet)"
+	check "Indexed Job shards on both workers merge through the bucket; every replica serves the merge" timed "shards + merge" shards_merge_through_bucket || true
 	check "a Job from the CronJob promotes a version every replica serves, no restart" timed "retrain" retrain_promotes || true
 	check "drain of a worker under load: the PDB holds, no request fails" timed "drain" drain_under_load || true
 	check "NetworkPolicy: the trainer cannot reach the API" timed "policy trainer -> API" trainer_cannot_reach_api || true

@@ -14,11 +14,9 @@
 # policy controller. Then SeaweedFS from overlays/object-store/store, an
 # S3 round trip through its Service from pods on both workers, and the
 # NetworkPolicy: pods without the trainer's or the API's labels cannot
-# reach the store's port; then the platform on it (platform.sh), and
-# Prometheus, its alerts and KEDA's request-rate autoscaling on that
-# platform (monitoring.sh). The steps that need forest-train and
-# forest-serve with MODEL_DIR=s3:// run only once the binaries support it,
-# and print "pending" until then. Prints each step with its duration and
+# reach the store's port. Then the platform itself on the store
+# (platform.sh), and on it Prometheus, its alerts and KEDA's request-rate
+# autoscaling (monitoring.sh). Prints each step with its duration and
 # closes with "N passed, N failed".
 #
 # Needs: root, Docker (no registry: every image is built here), the Go
@@ -39,7 +37,6 @@ STORE_EP=http://object-store:8333
 BUCKET=e2e-multinode
 passed=0
 failed=0
-pending=0
 
 check() {
 	local name=$1
@@ -52,11 +49,6 @@ check() {
 		log "FAIL: $name"
 		return 1
 	fi
-}
-
-pending_step() {
-	pending=$((pending + 1))
-	log "pending: $1"
 }
 
 node_names() { kind get nodes --name "$MN_CLUSTER" | sort; }
@@ -351,41 +343,14 @@ policy_allows() {
 	[[ $out == "reached HTTP 200"* ]]
 }
 
-# The platform binaries of this tree support MODEL_DIR=s3:// once their
-# help says so (issue 13, items 1-3).
-s3_binaries() {
-	make -s -C "$repo" build/forest-train build/forest-serve >/dev/null 2>&1 || return 1
-	# Captured, then matched: `prog --help | grep -q` fails under pipefail
-	# whenever grep exits before the program has written everything.
-	local train serve
-	train=$("$repo/build/forest-train" --help 2>&1) || return 1
-	serve=$("$repo/build/forest-serve" --help 2>&1) || return 1
-	[[ $train == *s3://* && $serve == *s3://* ]]
-}
-
-# The platform steps (platform.sh) once the binaries support s3://.
+# The platform steps (platform.sh): the binaries of this tree on the
+# object store.
 # shellcheck source=tests/e2e-multinode/platform.sh
 . "$here/platform.sh"
 
 # Prometheus, alerts and KEDA on the platform platform.sh leaves running.
 # shellcheck source=tests/e2e-multinode/monitoring.sh
 . "$here/monitoring.sh"
-
-platform_on_s3() {
-	local s steps=("training Job writes its model to the bucket"
-		"API replicas Ready on >= 2 nodes, /predict through every node's NodePort"
-		"Indexed Job shards on different nodes merge through the bucket"
-		"a Job from the CronJob promotes a version every replica serves without a restart"
-		"drain of a worker under load: the PDB holds, no request fails"
-		"NetworkPolicy: the trainer cannot reach the API")
-	if ! s3_binaries; then
-		for s in "${steps[@]}"; do
-			pending_step "$s (needs MODEL_DIR=s3:// in forest-train and forest-serve)"
-		done
-		return 0
-	fi
-	platform_flow
-}
 
 finish() {
 	local rc=$?
@@ -396,7 +361,6 @@ finish() {
 		check "teardown" timed "teardown" cluster_down || true
 		check "nothing left (no node container, no state)" torn_down || true
 	fi
-	log "$passed passed, $failed failed$( ((pending > 0)) && echo ", $pending pending")"
 	log "total: $(($(date +%s) - t0))s"
 	echo "$passed passed, $failed failed"
 	if ((failed > 0 || rc != 0)); then exit 1; fi
@@ -432,10 +396,8 @@ flow() {
 		timed "policy allows trainer" policy_allows trainer "$TRAINER_LABELS" || true
 	check "NetworkPolicy: an API-labelled pod reaches the store" \
 		timed "policy allows API" policy_allows api "$API_LABELS" || true
-	timed "platform on the object store" platform_on_s3 || true
-	if s3_binaries; then
-		timed "monitoring and request-rate autoscaling" monitoring_flow || true
-	fi
+	timed "platform on the object store" platform_flow || true
+	timed "monitoring and request-rate autoscaling" monitoring_flow || true
 }
 
 main() {

@@ -5,11 +5,15 @@
  *
  * The first four bytes are the request's head, the rest its body:
  *   byte 0     the endpoint ('f' forecast, 'i' infer, 'd' GET /drift,
- *              anything else predict)
+ *              'c' GET /model/candidate, anything else predict)
  *   byte 1     bits 0-1: Content-Encoding (1 gzip, 2 deflate, else none),
  *              decoded by encoding_decode() as server.c does; bit 2: an
  *              Inference-Header-Content-Length header, of bytes 2-3
- *              (little endian), written as the decimal text a client sends
+ *              (little endian), written as the decimal text a client sends;
+ *              bits 3-4: CANDIDATE_MODE (0 off, 1 shadow, 2 canary at
+ *              CANARY_PERCENT 50, 3 canary at 100) with a candidate
+ *              loaded; bit 5: an X-Request-Id header, the body's first
+ *              bytes (up to 64, to the first NUL)
  * A small series forest (promo and
  * holiday covariates, so every parser path is reachable) is trained once
  * at start-up from the library's synthetic data, with a feature profile
@@ -35,7 +39,7 @@
 #include "stats.h"
 #include "synth.h"
 
-static struct registry registry;
+static struct registry registry, candidate;
 static struct stats stats;
 static struct drift drift;
 static struct app app;
@@ -103,14 +107,28 @@ static struct model *train(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    struct registry_config cfg = {"/nonexistent", NULL, 0};
+    struct registry_config cfg = {"/nonexistent", NULL, 0, NULL};
+    struct registry_config ccfg = {"/nonexistent", NULL, 0, "candidate"};
     struct fr_error err = {{0}};
     struct serving *m;
+    struct model *cand;
 
     (void)argc;
     (void)argv;
-    if (registry_init(&registry, &cfg, &err) != 0)
+    if (registry_init(&registry, &cfg, &err) != 0 ||
+        registry_init(&candidate, &ccfg, &err) != 0)
         abort();
+    /* The same forest with its first leaf moved: shadow's differences
+     * are not all zero. */
+    cand = train();
+    cand->forest->trees[0].nodes[cand->forest->trees[0].n_nodes - 1].value +=
+        1.0f;
+    m = serving_new(cand, "fuzz-candidate", 1, "fuzz", NULL, 0, &err);
+    if (m == NULL) {
+        fprintf(stderr, "fuzz_request: %s\n", err.msg);
+        abort();
+    }
+    registry_install(&candidate, m);
     m = serving_new(train(), "fuzz", 0, "fuzz", NULL, 0, &err);
     if (m == NULL) {
         fprintf(stderr, "fuzz_request: %s\n", err.msg);
@@ -124,6 +142,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     app.max_batch_rows = 1000;
     app.max_horizon = 366;
     app.max_explain_rows = 100;
+    app.shadow_max_rows = 16;
     if (drift_init(&drift, 64, &err) != 0)
         abort();
     app.drift = &drift;
@@ -139,7 +158,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const enum encoding ENC[4] = {ENCODING_IDENTITY, ENCODING_GZIP,
                                          ENCODING_DEFLATE,
                                          ENCODING_IDENTITY};
+    static const enum candidate_mode MODE[4] = {
+        CANDIDATE_OFF, CANDIDATE_SHADOW, CANDIDATE_CANARY, CANDIDATE_CANARY};
     const char *url = "/predict", *method = "POST", *header = NULL, *body;
+    char request_id[65], *rid = NULL;
     char *exact = NULL; /* the decoded body, exactly its size */
     struct fr_error err = {{0}};
     char header_text[8];
@@ -157,6 +179,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else if (data[0] == 'd') {
         url = "/drift";
         method = "GET";
+    } else if (data[0] == 'c') {
+        url = "/model/candidate";
+        method = "GET";
+    }
+    app.candidate_mode = MODE[(data[1] >> 3) & 3];
+    app.candidate = app.candidate_mode != CANDIDATE_OFF ? &candidate : NULL;
+    app.canary_percent = ((data[1] >> 3) & 3) == 3 ? 100 : 50;
+    if (data[1] & 32) {
+        size_t k = 0;
+        while (k < size - 4 && k < sizeof request_id - 1 && data[4 + k])
+            k++;
+        memcpy(request_id, data + 4, k);
+        request_id[k] = '\0';
+        rid = request_id;
     }
     if (data[1] & 4) {
         snprintf(header_text, sizeof header_text, "%u",
@@ -189,11 +225,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         body = exact;
         len = plain.len;
     }
-    handlers_dispatch(&app, method, url, header, body, len, &scratch, &out,
-                      &r);
+    handlers_serve(&app, method, url, header, rid, body, len, &scratch, &out,
+                   &r);
     free(exact);
     exact = NULL;
-    if (r.status != 200 && r.status != 400 && r.status != 422) {
+    if (r.status != 200 && r.status != 400 && r.status != 422 &&
+        !(r.status == 404 && data[0] == 'c' &&
+          app.candidate_mode == CANDIDATE_OFF)) {
         fprintf(stderr, "status %d: %s\n", r.status, out.data);
         abort();
     }

@@ -53,16 +53,13 @@ for f in $(find k8s overlays -name '*.yaml' ! -name kustomization.yaml | sort); 
     fi
 done
 
-# Render: the kustomizations, and the example Jobs applied with -f.
+# Render the kustomizations (k8s/examples/parallel-training has one too).
 : >"$OUT/all.yaml"
 for k in $(find k8s overlays -name kustomization.yaml | sort); do
     d=$(dirname "$k")
     render "$d" >"$OUT/one.yaml" 2>&1
     test_cond "kustomize renders $d" $? "$OUT/one.yaml"
     { echo "---"; echo "# k8scheck: rendering $d"; echo "---"; cat "$OUT/one.yaml"; } >>"$OUT/all.yaml"
-done
-for f in k8s/examples/parallel-training/*.yaml; do
-    { echo "---"; cat "$f"; } >>"$OUT/all.yaml"
 done
 objects=$(grep -c '^kind:' "$OUT/all.yaml")
 echo "manifests: $objects objects rendered"

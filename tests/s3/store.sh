@@ -2,7 +2,8 @@
 # The model store on S3 (MODEL_DIR=s3://...) end to end, against the
 # SeaweedFS that tests/s3/run.sh started: forest-train and forest-serve
 # (the ASan builds) train into the bucket, serve from it, hot-reload, roll
-# back, prune, shard and merge, and meet the faults: wrong credentials, a
+# back, prune, try a candidate (shadow and canary's pointer), shard and
+# merge, and meet the faults: wrong credentials, a
 # missing bucket, the endpoint down at start and mid-serving, a corrupt
 # model.bin, the store dying mid-upload. The endpoint's faults go through
 # tests/s3/proxy.py, a TCP relay in front of the real store.
@@ -154,6 +155,53 @@ MODEL_DIR=$store MODEL_VERSION=v4 KEEP_VERSIONS=1 PROMOTE_MAX_REGRESSION=0 \
 	GATE_MIN_ROWS=1000000 "$train" >"$tmp/train-v4.out" 2>&1
 check store-10b "KEEP_VERSIONS=1: v3 deleted, v4 (new) kept, current kept or promoted" \
 	eval "! s3exists store/versions/v3/model.bin && s3exists store/versions/v4/model.bin"
+
+# ---- the candidate pointer (shadow and canary) ----------------------------
+
+# Its own prefix, so the checks above and below keep their state.
+cstore="s3://$bucket/cand"
+candidate_of() { s3get cand/candidate; }
+MODEL_DIR=$cstore MODEL_VERSION=c1 "$train" >/dev/null 2>&1
+MODEL_DIR=$cstore MODEL_VERSION=c2 PROMOTE_TO=candidate PROMOTE_MAX_REGRESSION=0 \
+	"$train" >"$tmp/train-c2.out" 2>&1
+rc=$?
+check store-30 "PROMOTE_TO=candidate: exit $rc, the candidate object names c2, current still c1, no gate" \
+	eval "[[ $rc == 0 && \$(candidate_of) == c2 && \$(s3get cand/current) == c1 ]] && s3get cand/versions/c2/metadata.json | grep -q '\"candidate_no_gate\"'"
+cport=$(free_port)
+MODEL_DIR=$cstore HOST=127.0.0.1 PORT=$cport RELOAD_INTERVAL_SECONDS=0.5 DRAIN_SECONDS=0 \
+	CANDIDATE_MODE=canary CANARY_PERCENT=100 "$serve" >"$tmp/cserve.log" 2>&1 &
+pids+=($!)
+cserve_pid=$!
+cand_version() { curl -s "http://127.0.0.1:$cport/model/candidate" | sed -n 's/.*"version":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1; }
+answered_by() { curl -s -X POST "http://127.0.0.1:$cport/predict" -d "$predict" | sed -n 's/.*"model_version":"\([^"]*\)".*/\1/p'; }
+check store-31 "forest-serve loads the candidate from S3 beside current: /model c1, /model/candidate c2, canary 100% answers with c2" \
+	wait_for 30 eval "[[ \$(served_version $cport) == c1 && \$(cand_version) == c2 && \$(answered_by) == c2 ]]"
+MODEL_DIR=$cstore MODEL_VERSION=c3 KEEP_VERSIONS=1 "$train" >/dev/null 2>&1
+check store-32 "KEEP_VERSIONS=1: c1 deleted, the candidate c2 and the new current c3 kept" \
+	eval "! s3exists cand/versions/c1/model.bin && s3exists cand/versions/c2/model.bin && s3exists cand/versions/c3/model.bin && [[ \$(candidate_of) == c2 ]]"
+MODEL_DIR=$cstore MODEL_VERSION=c3 PROMOTE_TO=candidate "$train" promote >/dev/null 2>&1
+check store-33 "promote c3 to the candidate: the server follows the candidate's ETag to c3" \
+	wait_for 20 eval "[[ \$(candidate_of) == c3 && \$(cand_version) == c3 ]]"
+MODEL_DIR=$cstore MODEL_VERSION=c2 PROMOTE_TO=candidate "$train" promote >/dev/null 2>&1
+MODEL_DIR=$cstore "$train" promote >"$tmp/promote-cand.out" 2>&1
+rc=$?
+check store-34 "promote without MODEL_VERSION: exit $rc, current c2, the candidate object deleted; the server serves c2, /model/candidate 404" \
+	wait_for 20 eval "[[ $rc == 0 && \$(s3get cand/current) == c2 ]] && ! s3exists cand/candidate && [[ \$(served_version $cport) == c2 && \$(http_code http://127.0.0.1:$cport/model/candidate) == 404 ]]"
+MODEL_DIR=$cstore "$train" promote >"$tmp/promote-none.out" 2>&1
+rc=$?
+check store-35 "promote again with no candidate: exit 2, current still c2" \
+	eval "[[ $rc == 2 && \$(s3get cand/current) == c2 ]] && grep -q 'has no candidate' '$tmp/promote-none.out'"
+MODEL_DIR=$cstore MODEL_VERSION=c3 PROMOTE_TO=candidate "$train" promote >/dev/null 2>&1
+wait_for 20 eval "[[ \$(cand_version) == c3 ]]"
+MODEL_DIR=$cstore "$train" clear-candidate >"$tmp/clear.out" 2>&1
+rc=$?
+check store-36 "clear-candidate: exit $rc, the object deleted, c3 kept; the server drops the candidate (candidate_cleared)" \
+	wait_for 20 eval "[[ $rc == 0 ]] && ! s3exists cand/candidate && s3exists cand/versions/c3/model.bin && [[ \$(http_code http://127.0.0.1:$cport/model/candidate) == 404 ]] && grep -q '\"event\":\"candidate_cleared\"' '$tmp/cserve.log'"
+kill "$cserve_pid" 2>/dev/null
+wait "$cserve_pid"
+rc=$?
+check store-37 "the candidate server exits 0 on SIGTERM, no sanitizer report" \
+	eval "[[ $rc == 0 ]] && ! grep -q 'Sanitizer' '$tmp/cserve.log'"
 
 # ---- shards and merge ----------------------------------------------------
 

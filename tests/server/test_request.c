@@ -27,6 +27,7 @@
 #include "registry.h"
 #include "request.h"
 #include "rng.h"
+#include "routes.h"
 #include "series.h"
 #include "stats.h"
 
@@ -904,14 +905,478 @@ static void test_drift_threads(void)
     serving_release(s);
 }
 
+/* Path of a route row with its {name}, {version} and {asset} filled in. */
+static void route_path(const char *pat, const char *version, char *path,
+                       size_t len)
+{
+    size_t n = 0;
+
+    for (const char *p = pat; *p != '\0' && n + 40 < len; p++) {
+        const char *v = NULL;
+        if (strncmp(p, "{name}", 6) == 0)
+            v = "forest";
+        else if (strncmp(p, "{version}", 9) == 0)
+            v = version;
+        else if (strncmp(p, "{asset}", 7) == 0)
+            v = "docs.js";
+        if (v == NULL) {
+            path[n++] = *p;
+            continue;
+        }
+        n += (size_t)snprintf(path + n, len - n, "%s", v);
+        p = strchr(p, '}');
+    }
+    path[n] = '\0';
+}
+
+/* The route table drives the router, the OpenAPI document and the docs
+ * page; the pages carry the security headers' flag, the API does not. */
+static void test_routes_pages(void)
+{
+    cJSON *doc, *paths, *schemas, *fo, *fa;
+    int all_route = 1, all_listed = 1;
+    char path[256];
+
+    install(tabular(), "t1");
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const struct route_def *d = &ROUTES[i];
+        int st;
+        route_path(d->path, "t1", path, sizeof path);
+        st = strcmp(d->methods, ROUTES_POST) == 0 ? post(path, "{}")
+                                                  : get(path);
+        if (reply.endpoint != d->ep || st == 405) {
+            printf("    %s -> endpoint %d, status %d\n", path,
+                   (int)reply.endpoint, st);
+            all_route = 0;
+        }
+    }
+    check("routes-1.1 every row of the table dispatches to its endpoint",
+          all_route);
+    check("routes-1.2 a V2 model path with a trailing slash is 404",
+          get("/v2/models/forest/") == 404 && get("/v2/models//ready") == 404);
+    check("routes-1.3 an unknown docs file is 404, /docs/ too",
+          get("/docs/nope.js") == 404 && get("/docs/") == 404 &&
+          get("/docs/docs.js/x") == 404);
+    check("routes-1.4 GET on a POST route is 405 with Allow: POST",
+          get("/v2/models/forest/versions/t1/infer") == 405 &&
+          strcmp(reply.allow, "POST") == 0);
+    check("routes-1.5 /predict sends no page headers",
+          post("/predict", "{\"features\":[1,1]}") == 200 && !reply.page);
+    check("openapi-1.1 GET /openapi.json is JSON, a page",
+          get("/openapi.json") == 200 && reply.page &&
+          strcmp(reply.content_type, "application/json") == 0);
+    doc = cJSON_Parse(out.data);
+    paths = cJSON_GetObjectItemCaseSensitive(doc, "paths");
+    schemas = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(doc, "components"), "schemas");
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        cJSON *item = cJSON_GetObjectItemCaseSensitive(paths, ROUTES[i].path);
+        const char *op = strcmp(ROUTES[i].methods, ROUTES_POST) == 0 ? "post"
+                                                                     : "get";
+        if (cJSON_GetObjectItemCaseSensitive(item, op) == NULL)
+            all_listed = 0;
+    }
+    check("openapi-1.2 version 3.0.3, every route and nothing else",
+          cJSON_IsString(cJSON_GetObjectItemCaseSensitive(doc, "openapi")) &&
+          strcmp(cJSON_GetObjectItemCaseSensitive(doc, "openapi")->valuestring,
+                 "3.0.3") == 0 &&
+          all_listed && (size_t)cJSON_GetArraySize(paths) == N_ROUTES);
+    fo = cJSON_GetObjectItemCaseSensitive(schemas, "FeatureObject");
+    fa = cJSON_GetObjectItemCaseSensitive(schemas, "FeatureArray");
+    check("openapi-1.3 features: the model's names, exactly 2 values",
+          cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(fo, "required"))
+              == 2 &&
+          cJSON_GetObjectItemCaseSensitive(
+              cJSON_GetObjectItemCaseSensitive(fo, "properties"), "b") &&
+          cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fa,
+                                                                "maxItems"))
+              == 2);
+    cJSON_Delete(doc);
+    check("pages-1.1 / shows the version, no script, as a page",
+          get("/") == 200 && reply.page &&
+          strncmp(reply.content_type, "text/html", 9) == 0 &&
+          strstr(out.data, "<dd id=\"version\">t1</dd>") &&
+          !strstr(out.data, "<script"));
+    check("pages-1.2 /report.svg of a version without one is 404",
+          get("/report.svg") == 404 && !reply.page);
+    check("pages-1.3 /docs without Swagger UI's files lists the endpoints "
+          "and loads no script",
+          get("/docs") == 200 && reply.page &&
+          strstr(out.data, "<code>/v2/models/{name}/infer</code>") &&
+          !strstr(out.data, "<script"));
+    check("pages-1.4 /docs/docs.js is built in",
+          get("/docs/docs.js") == 200 &&
+          strstr(reply.content_type, "javascript") &&
+          strstr(out.data, "SwaggerUIBundle"));
+    registry_install(&registry, NULL);
+    check("pages-1.5 no model: / says so, as a 200 page",
+          get("/") == 200 && strstr(out.data, "No model yet"));
+    check("openapi-1.4 no model: a generic document, no feature names",
+          get("/openapi.json") == 200 && strstr(out.data, "\"3.0.3\"") &&
+          !strstr(out.data, "\"required\":[\"a\",\"b\"]"));
+}
+
+/* ---- candidate: shadow, canary, swaps ---------------------------------- */
+
+static struct registry cand_reg;
+
+/* tabular() with tree 0's left leaf 30 instead of 20: row (1, 1) predicts
+ * 65 instead of 60, row (11, -1) 2.5 like it. */
+static struct model *tabular_b(void)
+{
+    struct model *m = tabular();
+
+    m->forest->trees[0].nodes[1].value = 30.0f;
+    return m;
+}
+
+static void install_in(struct registry *r, struct model *mod,
+                       const char *version)
+{
+    struct fr_error err = {{0}};
+    struct serving *m = serving_new(mod, version, 0x5678, "test", NULL, 0,
+                                    &err);
+
+    if (m == NULL) {
+        printf("  FAIL  serving_new: %s\n", err.msg);
+        exit(1);
+    }
+    registry_install(r, m);
+}
+
+/* POSTs body with an X-Request-Id header (NULL: none). */
+static int post_id(const char *path, const char *id, const char *body)
+{
+    buf_reset(&out);
+    scratch_reset(&sc);
+    handlers_serve(&app, "POST", path, NULL, id, body, strlen(body), &sc,
+                   &out, &reply);
+    return reply.status;
+}
+
+static uint64_t shadow_rows(void)
+{
+    return atomic_load(&stats.shadow_rows);
+}
+
+/* Every answer of shadow mode, byte for byte, is the one with the mode
+ * off: the candidate only reads what the current model computed. */
+static void test_shadow(void)
+{
+    static const char *const bodies[] = {
+        "{\"features\":{\"a\":1,\"b\":1}}",
+        "{\"features\":[11,-1]}",
+        "{\"instances\":[[1,1],[11,-1],[10,0],[10.5,0.5],[1,1]]}",
+        "{\"features\":[1,1],\"interval\":0.5}",
+        "{\"instances\":[[1,1],[11,-1]],\"interval\":0.9}",
+        "{\"features\":[1,1],\"explain\":true}",
+    };
+    static const char *const infer =
+        "{\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":"
+        "\"FP64\",\"data\":[1,1,11,-1]}],\"outputs\":[{\"name\":"
+        "\"predict\",\"parameters\":{\"binary_data\":false}}]}";
+    char want[4096];
+    size_t n = sizeof bodies / sizeof bodies[0];
+    int same = 1;
+    uint64_t rows0;
+    double diff0;
+
+    install(covered(tabular()), "cur");
+    install_in(&cand_reg, covered(tabular_b()), "cand");
+    app.candidate = &cand_reg;
+    for (size_t i = 0; i <= n; i++) {
+        const char *path = i < n ? "/predict" : "/v2/models/forest/infer";
+        const char *body = i < n ? bodies[i] : infer;
+        int st;
+        app.candidate_mode = CANDIDATE_OFF;
+        st = post(path, body);
+        snprintf(want, sizeof want, "%d %s", st, out.data);
+        app.candidate_mode = CANDIDATE_SHADOW;
+        st = post(path, body);
+        {
+            char got[4096];
+            snprintf(got, sizeof got, "%d %s", st, out.data);
+            if (strcmp(got, want) != 0 || st != 200) {
+                printf("    shadow changed '%s': %s -> %s\n", body, want,
+                       got);
+                same = 0;
+            }
+        }
+    }
+    check("shadow-1.1 shadow mode never changes an answer (predict one "
+          "row, a batch, intervals, explanations, V2 infer)", same);
+    check("shadow-1.2 every answer is the current model's",
+          strstr(out.data, "\"model_version\":\"cur\"") != NULL &&
+              reply.role == ROLE_CURRENT);
+    rows0 = shadow_rows();
+    diff0 = stats_get_double(&stats.shadow_abs_diff_bits);
+    post("/predict", "{\"instances\":[[1,1],[11,-1],[1,1]]}");
+    check("shadow-1.3 the candidate scored the 3 rows: |65 - 60| twice, "
+          "0 once",
+          shadow_rows() == rows0 + 3 &&
+              fabs(stats_get_double(&stats.shadow_abs_diff_bits) - diff0 -
+                   10.0) < 1e-9);
+    app.shadow_max_rows = 2;
+    rows0 = shadow_rows();
+    {
+        uint64_t skipped0 = atomic_load(&stats.shadow_skipped);
+        post("/predict", "{\"instances\":[[1,1],[11,-1],[1,1],[1,1],[1,1]]}");
+        check("shadow-1.4 SHADOW_MAX_ROWS 2 bounds a batch of 5: 2 scored, "
+              "3 skipped",
+              shadow_rows() == rows0 + 2 &&
+                  atomic_load(&stats.shadow_skipped) == skipped0 + 3);
+    }
+    app.shadow_max_rows = 100;
+    check("shadow-1.5 /metrics has the shadow rows, their summed and mean "
+          "difference, and both versions by role",
+          get("/metrics") == 200 &&
+              strstr(out.data, "forest_serve_shadow_rows_total ") &&
+              strstr(out.data, "forest_serve_shadow_mean_abs_diff ") &&
+              strstr(out.data, "forest_serve_model_role_info{role="
+                               "\"candidate\",version=\"cand\"") &&
+              strstr(out.data, "forest_serve_model_role_info{role="
+                               "\"current\",version=\"cur\"") &&
+              strstr(out.data, "mode=\"shadow\""));
+    {
+        static const char *const other[] = {"x", "y"};
+        struct model *m = tabular();
+        uint64_t skipped0 = atomic_load(&stats.shadow_skipped);
+        free(m->forest->feature_names[0]);
+        m->forest->feature_names[0] = strdup(other[0]);
+        install_in(&cand_reg, m, "other");
+        rows0 = shadow_rows();
+        check("shadow-1.6 a candidate that reads other features is skipped, "
+              "the answer the same",
+              post("/predict", "{\"features\":[1,1]}") == 200 &&
+                  strcmp(out.data, "{\"prediction\":60,\"model_version\":"
+                                   "\"cur\"}") == 0 &&
+                  shadow_rows() == rows0 &&
+                  atomic_load(&stats.shadow_skipped) == skipped0 + 1);
+    }
+    registry_install(&cand_reg, NULL);
+    check("shadow-1.7 without a candidate loaded, shadow mode just answers",
+          post("/predict", "{\"features\":[1,1]}") == 200 &&
+              strstr(out.data, "\"cur\""));
+}
+
+static void test_canary(void)
+{
+    char id[32];
+    int to_candidate = 0, stable = 1, random_hits = 0;
+    const int n = 10000;
+
+    install(covered(tabular()), "cur");
+    install_in(&cand_reg, covered(tabular_b()), "cand");
+    app.candidate = &cand_reg;
+    app.candidate_mode = CANDIDATE_CANARY;
+    app.canary_percent = 25;
+    for (int i = 0; i < n; i++) {
+        snprintf(id, sizeof id, "req-%d", i);
+        if (post_id("/predict", id, "{\"features\":[1,1]}") != 200)
+            stable = 0;
+        if (reply.role == ROLE_CANDIDATE) {
+            to_candidate++;
+            if (strcmp(out.data, "{\"prediction\":65,\"model_version\":"
+                                 "\"cand\"}") != 0)
+                stable = 0;
+        }
+    }
+    /* Binomial(10000, 0.25): mean 2500, sd 43.3; +-4.5 sd. */
+    printf("    canary 25%%: %d of %d ids to the candidate\n", to_candidate,
+           n);
+    check("canary-1.1 CANARY_PERCENT 25 over 10000 request ids: the "
+          "candidate's share within binomial bounds (2305 to 2695)",
+          to_candidate >= 2305 && to_candidate <= 2695 && stable);
+    for (int i = 0; i < 200; i++) {
+        int first;
+        snprintf(id, sizeof id, "user-%d", i);
+        post_id("/predict", id, "{\"features\":[1,1]}");
+        first = reply.role;
+        for (int k = 0; k < 3; k++) {
+            post_id("/predict", id, "{\"features\":[1,1]}");
+            stable &= (int)reply.role == first;
+        }
+    }
+    check("canary-1.2 the same X-Request-Id always gets the same model",
+          stable);
+    for (int i = 0; i < n; i++) {
+        post_id("/predict", NULL, "{\"features\":[1,1]}");
+        random_hits += reply.role == ROLE_CANDIDATE;
+    }
+    printf("    canary 25%%, no id: %d of %d to the candidate\n",
+           random_hits, n);
+    check("canary-1.3 without an id the draw is random, its share within "
+          "binomial bounds", random_hits >= 2305 && random_hits <= 2695);
+    {
+        int zero = 0, all = 0, half = 0;
+        for (int i = 0; i < n; i++) {
+            snprintf(id, sizeof id, "r%d", i);
+            zero += handlers_canary_pick(id, 0);
+            all += handlers_canary_pick(id, 100);
+            half += handlers_canary_pick(id, 0.5);
+        }
+        /* Binomial(10000, 0.005): mean 50, sd 7.05. */
+        check("canary-1.4 0% never, 100% always, 0.5% (a fraction) within "
+              "binomial bounds (18 to 82)",
+              zero == 0 && all == n && half >= 18 && half <= 82);
+    }
+    {
+        /* What a client may put in the header: anything but NUL. */
+        static char longest[16384];
+        static const char *const odd[] = {"", " ", "\xff\xfe\x01", "caf\xc3\xa9",
+                                          "\"};{", "id\twith\ttabs", longest};
+        int ok = 1;
+        memset(longest, 'x', sizeof longest - 1);
+        for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++) {
+            int first, again;
+            ok &= post_id("/predict", odd[i], "{\"features\":[1,1]}") == 200;
+            first = reply.role;
+            ok &= post_id("/predict", odd[i], "{\"features\":[1,1]}") == 200;
+            again = reply.role;
+            /* "" is no id: a random draw each time. */
+            ok &= i == 0 || first == again;
+        }
+        check("canary-1.12 hostile X-Request-Id values (empty, bytes above "
+              "0x7f, quotes, 16 KiB) are answered 200, each non-empty one "
+              "stable", ok);
+    }
+    app.canary_percent = 100;
+    check("canary-1.5 /forecast, V2 infer and /predict all follow the draw; "
+          "each answer names its version",
+          post_id("/v2/models/forest/infer", "x",
+                  "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2],"
+                  "\"datatype\":\"FP32\",\"data\":[1,1]}]}") == 200 &&
+              strstr(out.data, "\"model_version\":\"cand\"") &&
+              strstr(out.data, "[65]") && reply.role == ROLE_CANDIDATE &&
+              post_id("/forecast", "x", "{\"history\":[1,2,3]}") == 422 &&
+              strstr(out.data, "'cand'") && reply.role == ROLE_CANDIDATE);
+    check("canary-1.6 a V2 path naming the current version reaches it, "
+          "whatever the draw",
+          post_id("/v2/models/forest/versions/cur/infer", "x",
+                  "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2],"
+                  "\"datatype\":\"FP32\",\"data\":[1,1]}]}") == 200 &&
+              strstr(out.data, "[60]") && reply.role == ROLE_CURRENT);
+    app.canary_percent = 0;
+    check("canary-1.7 ... and one naming the candidate's version reaches "
+          "the candidate",
+          post_id("/v2/models/forest/versions/cand/infer", "x",
+                  "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2],"
+                  "\"datatype\":\"FP32\",\"data\":[1,1]}]}") == 200 &&
+              strstr(out.data, "[65]") && reply.role == ROLE_CANDIDATE);
+    check("canary-1.8 /model stays the current model's, /model/candidate "
+          "describes the candidate",
+          get("/model") == 200 && strstr(out.data, "\"cur\"") &&
+              !strstr(out.data, "\"cand\"") &&
+              get("/model/candidate") == 200 &&
+              strstr(out.data, "\"cand\"") && !strstr(out.data, "\"cur\""));
+    app.canary_percent = 100;
+    registry_install(&cand_reg, NULL);
+    check("canary-1.9 with no candidate loaded the current model answers, "
+          "and /model/candidate is 404 with an error",
+          post_id("/predict", "x", "{\"features\":[1,1]}") == 200 &&
+              strstr(out.data, "\"cur\"") && reply.role == ROLE_CURRENT &&
+              get("/model/candidate") == 404 &&
+              strstr(out.data, "{\"error\":\"no candidate loaded"));
+    app.candidate = NULL;
+    app.candidate_mode = CANDIDATE_OFF;
+    check("canary-1.10 with CANDIDATE_MODE off /model/candidate is 404 and "
+          "says why",
+          get("/model/candidate") == 404 &&
+              strstr(out.data, "CANDIDATE_MODE is off"));
+    check("canary-1.11 with the mode off /metrics has no role series",
+          get("/metrics") == 200 &&
+              strstr(out.data, "forest_serve_model_role_info") == NULL);
+    app.canary_percent = 0;
+}
+
+/* Clients hammering /predict while the main thread swaps current and
+ * candidate, and drops the candidate, as promote and clear-candidate do. */
+struct client {
+    int ok, bad, id;
+};
+
+static atomic_int swapping;
+
+static void *client_loop(void *arg)
+{
+    struct client *c = arg;
+    struct scratch s;
+    struct buf o;
+    struct reply rp;
+    char id[32];
+    int i = 0;
+
+    scratch_init(&s);
+    buf_init(&o);
+    while (atomic_load(&swapping)) {
+        static const char body[] = "{\"instances\":[[1,1],[11,-1]]}";
+        snprintf(id, sizeof id, "c%d-%d", c->id, i++);
+        buf_reset(&o);
+        scratch_reset(&s);
+        handlers_serve(&app, "POST", "/predict", NULL, id, body,
+                       sizeof body - 1, &s, &o, &rp);
+        if (rp.status == 200 && (strstr(o.data, "\"model_version\":\"s1\"") ||
+                                 strstr(o.data, "\"model_version\":\"s2\"")))
+            c->ok++;
+        else
+            c->bad++;
+    }
+    scratch_release(&s);
+    buf_release(&o);
+    return NULL;
+}
+
+static void test_swaps(void)
+{
+    struct client c[3] = {{0, 0, 0}, {0, 0, 1}, {0, 0, 2}};
+    pthread_t th[3];
+    int total = 0, bad = 0;
+
+    install(covered(tabular()), "s1");
+    install_in(&cand_reg, covered(tabular_b()), "s2");
+    app.candidate = &cand_reg;
+    app.candidate_mode = CANDIDATE_CANARY;
+    app.canary_percent = 50;
+    atomic_store(&swapping, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&th[i], NULL, client_loop, &c[i]);
+    for (int k = 0; k < 300; k++) {
+        /* promote: the candidate becomes current, then is cleared; then a
+         * new candidate; every few rounds shadow instead of canary. */
+        install(k % 2 ? covered(tabular()) : covered(tabular_b()),
+                k % 2 ? "s1" : "s2");
+        registry_install(&cand_reg, NULL);
+        install_in(&cand_reg, k % 2 ? covered(tabular_b()) :
+                   covered(tabular()), k % 2 ? "s2" : "s1");
+        app.candidate_mode = k % 3 ? CANDIDATE_CANARY : CANDIDATE_SHADOW;
+    }
+    atomic_store(&swapping, 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        total += c[i].ok + c[i].bad;
+        bad += c[i].bad;
+    }
+    printf("    %d requests across 300 swaps\n", total);
+    check("swap-1.1 swapping current and candidate (and dropping the "
+          "candidate) under load: every request answered 200 by a version "
+          "that was loaded", total > 0 && bad == 0);
+    registry_install(&cand_reg, NULL);
+    app.candidate = NULL;
+    app.candidate_mode = CANDIDATE_OFF;
+}
+
 int main(void)
 {
-    struct registry_config cfg = {"/nonexistent", NULL, 0};
+    struct registry_config cfg = {"/nonexistent", NULL, 0, NULL};
     struct fr_error err = {{0}};
 
-    if (registry_init(&registry, &cfg, &err) != 0)
+    struct registry_config ccfg = {"/nonexistent", NULL, 0, STORE_CANDIDATE};
+
+    if (registry_init(&registry, &cfg, &err) != 0 ||
+        registry_init(&cand_reg, &ccfg, &err) != 0)
         return 1;
     stats_init(&stats);
+    app.shadow_max_rows = 100;
     app.registry = &registry;
     app.stats = &stats;
     app.model_name = "forest";
@@ -929,13 +1394,18 @@ int main(void)
     test_parsers();
     test_encoding();
     test_tabular();
+    test_routes_pages();
     test_series();
     test_refcount();
     test_auth();
     test_explain();
     test_drift();
     test_drift_threads();
+    test_shadow();
+    test_canary();
+    test_swaps();
 
+    registry_release(&cand_reg);
     registry_release(&registry);
     drift_release(&drift);
     scratch_release(&sc);

@@ -2,7 +2,7 @@
  * main.c: runs every unit-test suite and prints "N passed, N failed".
  *
  * Usage: test-unit [-v] [suite...]   (suites: data forest model store metadata
- *        explain)
+ *        explain xgboost)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +54,7 @@ static const struct {
     {"store", test_store},
     {"metadata", test_metadata},
     {"explain", test_explain},
+    {"xgboost", test_xgboost},
 };
 
 int main(int argc, char **argv)

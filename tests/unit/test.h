@@ -31,6 +31,7 @@ void test_model(void);
 void test_store(void);
 void test_metadata(void);
 void test_explain(void);
+void test_xgboost(void);
 
 struct dataset;
 struct model;

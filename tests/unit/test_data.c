@@ -332,6 +332,125 @@ static void test_features(void)
     series_spec_release(&spec);
 }
 
+/* Direct rows of one gap-free series of n days (no cutoff, no sample)
+ * whose origin is at most day index k: origins start at 28, and origin i
+ * has min(H, n - i) rows. */
+static size_t direct_rows_upto(size_t n, size_t H, size_t k)
+{
+    size_t rows = 0;
+
+    for (size_t i = 28; i <= k && i < n; i++)
+        rows += n - i < H ? n - i : H;
+    return rows;
+}
+
+static void test_direct_features(void)
+{
+    struct series_spec spec;
+    struct series_data d;
+    struct dataset ds, ds2;
+    struct fr_error err = {{0}};
+    int32_t start;
+    size_t n = 70, nf, leaks = 0, row = 0;
+    int ok = 1;
+
+    series_parse_date("2024-01-01", &start);
+    series_spec_init(&spec, 0, NULL, &err);
+    test_cond("direct-1.1 a direct spec of 14 days: 19 features, 28 days "
+              "of history, the level the last week's mean",
+              series_spec_direct(&spec, 14, &err) == 0 &&
+                  series_n_features(&spec) == 19 &&
+                  series_history(&spec) == 28 && spec.level_window == 7 &&
+                  series_spec_check(&spec, &err) == 0);
+    make_linear(&d, (int)n, start);
+    test_cond("direct-1.2 one row per origin and day ahead",
+              series_build_direct(&d, &spec, NULL, 0, 1, &ds, &err) == 0 &&
+                  ds.n_rows == direct_rows_upto(n, 14, n));
+    nf = ds.n_features;
+    test_cond("direct-1.3 feature names in model order",
+              strcmp(ds.feature_names[10], "same_weekday_1") == 0 &&
+                  strcmp(ds.feature_names[14], "same_weekday_mean") == 0 &&
+                  strcmp(ds.feature_names[15], "horizon") == 0 &&
+                  strcmp(ds.feature_names[16], "day_of_week") == 0);
+    /* y(t) = 1000 + t: the row of origin i, day ahead h has target
+     * 1000 + i + h - 1, lag_1 = 1000 + i - 1 (the day before the origin,
+     * whatever h), same_weekday_1 = target - 7 ceil(h / 7). */
+    for (size_t i = 28; i < n; i++) {
+        for (size_t h = 1; h <= 14 && i + h - 1 < n; h++, row++) {
+            const float *x = ds.X + row * nf;
+            double target = 1000.0 + (double)(i + h - 1);
+            double week = 7.0 * (double)((h + 6) / 7);
+            int dow, dom, month;
+            series_calendar(start + (int32_t)(i + h - 1), &dow, &dom, &month);
+            ok &= ds.y[row] == target;
+            ok &= ds.day[row] == start + (int32_t)(i + h - 1);
+            ok &= x[0] == (float)(1000.0 + (double)i - 1);
+            ok &= x[10] == (float)(target - week);
+            ok &= x[13] == (float)(target - week - 21.0);
+            ok &= fabsf(x[14] - (float)(target - week - 10.5)) < 1e-3f;
+            ok &= x[15] == (float)h && x[16] == (float)dow;
+            ok &= ds.baseline[row] == target - week;
+        }
+    }
+    test_cond("direct-1.4 lags at the origin, same weekdays before it, the "
+              "horizon and the target day's calendar", ok && row == ds.n_rows);
+    /* No leakage: a row of origin i may use no value of day i or later.
+     * Perturbing day k must leave every row of origin <= k unchanged. */
+    for (size_t k = 0; k < n; k++) {
+        double keep = d.y[k];
+        size_t same = direct_rows_upto(n, 14, k);
+        d.y[k] = -5.0e6;
+        if (series_build_direct(&d, &spec, NULL, 0, 1, &ds2, &err) != 0 ||
+            ds2.n_rows != ds.n_rows ||
+            memcmp(ds.X, ds2.X, same * nf * sizeof(float)) != 0)
+            leaks++;
+        dataset_release(&ds2);
+        d.y[k] = keep;
+    }
+    test_cond("direct-1.5 perturbing any day changes no feature of a row "
+              "whose origin is that day or later", leaks == 0);
+    {
+        int32_t cutoff = start + 50;
+        int before = 1;
+        test_cond("direct-1.6 a cutoff keeps only target days before it",
+                  series_build_direct(&d, &spec, &cutoff, 0, 1, &ds2,
+                                      &err) == 0 && ds2.n_rows > 0);
+        for (size_t r = 0; r < ds2.n_rows; r++)
+            before &= ds2.day[r] < cutoff;
+        test_cond("direct-1.6b ... every one of them", before);
+        dataset_release(&ds2);
+    }
+    test_cond("direct-1.7 a sample of max_rows keeps about that many, the "
+              "same for the same seed",
+              series_build_direct(&d, &spec, NULL, 200, 7, &ds2, &err) == 0 &&
+                  ds2.n_rows > 150 && ds2.n_rows < 250);
+    {
+        struct dataset ds3;
+        test_cond("direct-1.8 ... the same rows for the same seed",
+                  series_build_direct(&d, &spec, NULL, 200, 7, &ds3,
+                                      &err) == 0 &&
+                      ds3.n_rows == ds2.n_rows &&
+                      memcmp(ds2.X, ds3.X,
+                             ds2.n_rows * nf * sizeof(float)) == 0);
+        dataset_release(&ds3);
+    }
+    dataset_release(&ds2);
+    /* series_build with a direct spec: the h = 1 rows, one per day. */
+    test_cond("direct-1.9 series_build of a direct spec: one row per day, "
+              "the direct row of h = 1",
+              series_build(&d, &spec, &ds2, &err) == 0 &&
+                  ds2.n_rows == n - 28 && ds2.X[15] == 1.0f &&
+                  memcmp(ds2.X, ds.X, nf * sizeof(float)) == 0);
+    dataset_release(&ds2);
+    dataset_release(&ds);
+    spec.horizon = 0;
+    test_cond("direct-2.1 a direct spec without a horizon is refused",
+              series_spec_check(&spec, &err) != 0 &&
+                  contains(err.msg, "strategy 1"));
+    series_data_release(&d);
+    series_spec_release(&spec);
+}
+
 static void test_series_csv(void)
 {
     struct series_columns cols = {"date", "demand", "store"};
@@ -488,6 +607,7 @@ void test_data(void)
     test_config();
     test_dates();
     test_features();
+    test_direct_features();
     test_series_csv();
     test_split();
     test_metrics();

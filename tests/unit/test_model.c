@@ -8,6 +8,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "forecast.h"
 #include "model.h"
 #include "series.h"
 #include "synth.h"
@@ -72,6 +73,7 @@ static size_t first_node_offset(const struct model *m)
         for (uint32_t i = 0; i < m->series.n_covariates; i++)
             off += 2 + strlen(m->series.covariates[i]);
         off += 2 * 4; /* target, level window */
+        off += 3 * 4; /* strategy, horizon, same-weekday lags */
     }
     off += 1; /* has_cover */
     return off + 12;
@@ -182,13 +184,122 @@ static void test_previous_format(void)
         same &= a->n_nodes == b->n_nodes && b->cover == NULL &&
                 memcmp(a->nodes, b->nodes, a->n_nodes * sizeof *a->nodes) == 0;
     }
-    test_cond("codec-4.4 re-encoded in format 2, the trees are identical and "
+    test_cond("codec-4.4 re-encoded in this build's format, the trees are identical and "
               "still without cover",
               again != NULL && again->format_version == MODEL_FORMAT_VERSION &&
                   same);
     free(buf);
     model_free(again);
     model_free(m);
+}
+
+/* The format-2 file of the release before the direct strategy
+ * (tests/data/README.md): it loads as a recursive model and forecasts
+ * what that release's forest-serve answered. */
+static void test_format2(void)
+{
+    /* forest-serve of commit ffdc874, for the request of
+     * scenario_previous_format with "interval": 0.8. */
+    static const double want[3] = {187.48928604125976, 161.9996826171875,
+                                   164.2662657737732};
+    static const double want_lo = 130.4473248630762,
+                        want_hi = 244.53124721944332;
+    struct fr_error err = {{0}};
+    struct model *m = model_load("tests/data/model-format2.bin", NULL, &err);
+    double past[28], cov[6] = {1, 0, 0, 0, 0, 1}, work[64], values[3];
+    double lo = 0, hi = 0;
+    float fwork[128];
+    int same = 1, calibrated = 0;
+
+    test_cond("codec-5.1 a format-2 file of the previous release loads as a "
+              "recursive model with its calibration",
+              m != NULL && m->format_version == 2 &&
+                  m->series.strategy == SERIES_RECURSIVE &&
+                  m->series.horizon == 0 &&
+                  m->series.target == SERIES_TARGET_DIFF &&
+                  m->calibration.n_horizons > 0);
+    if (m == NULL) {
+        fprintf(stderr, "    %s\n", err.msg);
+        return;
+    }
+    for (int k = 0; k < 28; k++) {
+        int d = 4 + k;
+        past[k] = 100 + 3 * d + 5 * (d % 7);
+    }
+    forecast_values(m, past, 19754 /* 2024-02-01 */, cov, 3, work, fwork,
+                    values);
+    for (int d = 0; d < 3; d++)
+        same &= fabs(values[d] - want[d]) <= 1e-12 * want[d];
+    test_cond("codec-5.2 it forecasts (recursively) what the previous "
+              "release forecast", same);
+    test_cond("codec-5.3 ... with the same 80% interval",
+              forecast_interval(m, 1, values[0],
+                                forecast_scale_level(m, past), 0.8, &lo, &hi,
+                                &calibrated, &err) == 0 &&
+                  fabs(lo - want_lo) <= 1e-9 * want_lo &&
+                  fabs(hi - want_hi) <= 1e-9 * want_hi && calibrated);
+    model_free(m);
+}
+
+/* A 5-tree direct model of 7 days on the small synthetic data: format 3
+ * survives a round trip, and forecast_values predicts each day from its
+ * own direct row. */
+static void test_format3(void)
+{
+    struct series_data raw;
+    struct series_spec spec;
+    struct dataset rows, rel;
+    struct forest_params p;
+    struct fr_error err = {{0}};
+    struct model *m, *g = NULL;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    double work[64], a[10], b[10];
+    float fwork[128], row[64], rw[64];
+    int same = 1, own = 1;
+
+    synth_generate(2, 90, 20635 /* 2026-07-01 */, 11, &raw, &err);
+    series_spec_init(&spec, raw.n_covariates,
+                     (const char *const *)raw.covariate_names, &err);
+    series_spec_direct(&spec, 7, &err);
+    series_data_sort(&raw, &err);
+    series_build_direct(&raw, &spec, NULL, 0, 11, &rows, &err);
+    series_relative_dataset(&spec, &rows, &rel, &err);
+    forest_params_default(&p);
+    p.n_trees = 5;
+    p.max_depth = 4;
+    m = model_new(forest_train(&rel, &p, NULL, NULL, &err), &spec, &err);
+    if (m != NULL && model_encode(m, &buf, &len, NULL, &err) == 0)
+        g = model_decode(buf, len, NULL, &err);
+    test_cond("codec-6.1 a direct model round-trips in format 3 with its "
+              "strategy, horizon and same-weekday lags",
+              g != NULL && g->format_version == 3 &&
+                  g->series.strategy == SERIES_DIRECT &&
+                  g->series.horizon == 7 && g->series.n_weekday_lags == 4 &&
+                  series_spec_equal(&g->series, &m->series));
+    /* Forecast 10 days (3 beyond the learned 7) from day 40 of series 0. */
+    if (g != NULL) {
+        forecast_values(m, raw.y + 40 - 28, raw.day[40], raw.cov + 40 * 2, 10,
+                        work, fwork, a);
+        forecast_values(g, raw.y + 40 - 28, raw.day[40], raw.cov + 40 * 2, 10,
+                        work, fwork, b);
+        for (uint32_t h = 1; h <= 10; h++) {
+            series_build_direct_row(&g->series, raw.y + 40 - 28, raw.day[40],
+                                    h, raw.cov + (40 + h - 1) * 2, row);
+            same &= a[h - 1] == b[h - 1];
+            own &= b[h - 1] == model_predict_row(g, row, rw);
+        }
+    }
+    test_cond("codec-6.2 the loaded model forecasts identically", same);
+    test_cond("codec-6.3 each day from its own direct row (no forecast "
+              "feeds another)", own);
+    free(buf);
+    model_free(g);
+    model_free(m);
+    dataset_release(&rel);
+    dataset_release(&rows);
+    series_spec_release(&spec);
+    series_data_release(&raw);
 }
 
 void test_model(void)
@@ -271,12 +382,12 @@ void test_model(void)
                   strstr(err.msg, "checksum mismatch"));
 
     memcpy(copy, buf, len);
-    set_u32(copy + 8, 3);
+    set_u32(copy + 8, 4);
     reseal(copy, len);
     test_cond("codec-2.5 a newer format is refused naming both versions",
               model_decode(copy, len, NULL, &err) == NULL &&
-                  strstr(err.msg, "format version 3 is newer than this build "
-                                  "reads (versions 1 to 2)"));
+                  strstr(err.msg, "format version 4 is newer than this build "
+                                  "reads (versions 1 to 3)"));
     set_u32(copy + 8, 0);
     reseal(copy, len);
     test_cond("codec-2.7 format 0 is refused as older",
@@ -342,12 +453,13 @@ void test_model(void)
                   model_decode(copy, len, NULL, &err) == NULL &&
                       strstr(err.msg, "calibration: horizon 1 score 1"));
         /* The scale field (before the horizon count and two counts) made
-         * relative, and the series target (before has_cover and tree 0's
-         * header) made the value itself, which has no level. */
+         * relative, and the series target (before the strategy, horizon,
+         * same-weekday lags, has_cover and tree 0's header) made the value
+         * itself, which has no level. */
         memcpy(copy, buf, len);
         set_u32(copy + cal - 4 * 4, CALIBRATION_RELATIVE);
-        set_u32(copy + off - 12 - 1 - 8, SERIES_TARGET_VALUE);
-        set_u32(copy + off - 12 - 1 - 4, 0);
+        set_u32(copy + off - 12 - 1 - 12 - 8, SERIES_TARGET_VALUE);
+        set_u32(copy + off - 12 - 1 - 12 - 4, 0);
         reseal(copy, len);
         test_cond("codec-3.9 relative calibration without a series level is "
                   "refused",
@@ -375,5 +487,7 @@ void test_model(void)
     model_free(f);
     dataset_release(&rows);
     test_previous_format();
+    test_format2();
+    test_format3();
     test_calibration_profile();
 }

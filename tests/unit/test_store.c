@@ -1,5 +1,6 @@
 /*
- * test_store.c: staging, atomic promotion, the current link and pruning.
+ * test_store.c: staging, atomic promotion, the current and candidate links
+ * and pruning.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,76 @@ static void test_space(void)
                   sp.total_bytes > 0 && sp.free_bytes <= sp.total_bytes);
 }
 
+/* The candidate pointer: set, read, cleared beside current, and kept by
+ * pruning however old its version. */
+static void test_candidate(void)
+{
+    char dir[512], version[STORE_VERSION_MAX + 1], path[PATH_MAX];
+    char target[256];
+    struct fr_error err = {{0}};
+    struct stat sb;
+    ssize_t n;
+
+    snprintf(dir, sizeof dir, "%s/candidate", test_temp_dir());
+    mkdir(dir, 0755);
+    for (int i = 1; i <= 6; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", i);
+        stage_version(dir, name, 1);
+        usleep(2000); /* distinct modification times: c1 the oldest */
+    }
+    test_cond("store-7.1 no candidate at first",
+              store_pointer(dir, STORE_CANDIDATE, version, &err) == 0);
+    test_cond("store-7.2 clearing an absent candidate answers 0",
+              store_pointer_clear(dir, STORE_CANDIDATE, &err) == 0);
+    test_cond("store-7.3 the candidate is set beside current",
+              store_promote(dir, "c6", &err) == 0 &&
+                  store_pointer_set(dir, STORE_CANDIDATE, "c1", &err) == 0 &&
+                  store_pointer(dir, STORE_CANDIDATE, version, &err) == 1 &&
+                  strcmp(version, "c1") == 0 &&
+                  store_current(dir, version, &err) == 1 &&
+                  strcmp(version, "c6") == 0);
+    snprintf(path, sizeof path, "%s/candidate", dir);
+    n = readlink(path, target, sizeof target - 1);
+    target[n > 0 ? n : 0] = '\0';
+    test_cond("store-7.4 the candidate is a relative link like current",
+              strcmp(target, "versions/c1") == 0);
+    test_cond("store-7.5 KEEP_VERSIONS 1 keeps current and the candidate "
+              "(the oldest)",
+              store_prune(dir, 1, NULL, &err) == 4);
+    snprintf(path, sizeof path, "%s/versions/c1", dir);
+    test_cond("store-7.6 the candidate's version is still there",
+              stat(path, &sb) == 0);
+    snprintf(path, sizeof path, "%s/versions/c6", dir);
+    test_cond("store-7.7 so is current's", stat(path, &sb) == 0);
+    test_cond("store-7.8 clear removes the candidate, answers 1, keeps "
+              "current and the version",
+              store_pointer_clear(dir, STORE_CANDIDATE, &err) == 1 &&
+                  store_pointer(dir, STORE_CANDIDATE, version, &err) == 0 &&
+                  store_current(dir, version, &err) == 1 &&
+                  strcmp(version, "c6") == 0 &&
+                  stat(path, &sb) == 0);
+    test_cond("store-7.9 once cleared, prune may delete the old candidate",
+              store_prune(dir, 1, NULL, &err) == 1);
+    snprintf(path, sizeof path, "%s/candidate", dir);
+    symlink("/etc", path);
+    test_cond("store-7.10 a candidate outside versions/ is an error, and "
+              "clear leaves it",
+              store_pointer(dir, STORE_CANDIDATE, version, &err) < 0 &&
+                  strstr(err.msg, "candidate' points at '/etc'") &&
+                  store_pointer_clear(dir, STORE_CANDIDATE, &err) < 0 &&
+                  lstat(path, &sb) == 0);
+    test_cond("store-7.11 prune refuses to guess with a broken candidate",
+              store_prune(dir, 1, NULL, &err) < 0);
+    unlink(path);
+    test_cond("store-7.12 only current and candidate are pointers",
+              store_pointer_valid("current") &&
+                  store_pointer_valid("candidate") &&
+                  !store_pointer_valid("versions") &&
+                  !store_pointer_valid("../current") &&
+                  !store_pointer_valid(NULL));
+}
+
 void test_store(void)
 {
     char dir[512], version[STORE_VERSION_MAX + 1], path[PATH_MAX];
@@ -233,4 +304,5 @@ void test_store(void)
                   strstr(err.msg, "'/nonexistent/models' is not a directory"));
     test_naming();
     test_space();
+    test_candidate();
 }
