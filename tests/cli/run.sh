@@ -18,26 +18,8 @@ export SYNTH_SERIES=4 SYNTH_DAYS=200 N_ESTIMATORS=10 MAX_DEPTH=6 QUIET=true
 export AS_OF=2026-07-01
 export ASAN_OPTIONS=detect_leaks=1
 
-check() { # check NAME COMMAND...: the command's success is the verdict
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "  ok    $name"
-    else
-        failed=$((failed + 1))
-        echo "  FAIL  $name"
-        [ -s "$T/err" ] && sed 's/^/        stderr: /' "$T/err" | head -5
-    fi
-}
-
-run() { # run ARGS...: forest-train with stdout/stderr captured, sets $rc
-    "$TRAIN" "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-
-exits() { [ "$rc" -eq "$1" ]; }
-says() { grep -qF -- "$1" "$T/err"; }
+# shellcheck source=tests/cli/lib.sh
+. tests/cli/lib.sh
 json() { # json FILE EXPR: evaluates a Python expression on the document d
     "$PY" -c "import json,sys; d=json.load(open('$1')); sys.exit(0 if ($2) else 1)"
 }

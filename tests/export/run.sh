@@ -27,26 +27,8 @@ export QUIET=true AS_OF=2026-07-01 ASAN_OPTIONS=detect_leaks=1
 # OpenBLAS (numpy's) may be tuned for another core in a CI environment.
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
 
-check() { # check NAME COMMAND...: the command's success is the verdict
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "  ok    $name"
-    else
-        failed=$((failed + 1))
-        echo "  FAIL  $name"
-        [ -s "$T/err" ] && sed 's/^/        stderr: /' "$T/err" | head -5
-    fi
-}
-
-run() { # run ARGS...: forest-train with stdout/stderr captured, sets $rc
-    "$TRAIN" "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-
-exits() { [ "$rc" -eq "$1" ]; }
-says() { grep -qF -- "$1" "$T/err"; }
+# shellcheck source=tests/cli/lib.sh
+. tests/cli/lib.sh
 one_line() { [ "$(wc -l <"$T/err")" -eq 1 ]; }
 listing() { ls -A "$T/outdir"; }
 
