@@ -33,7 +33,7 @@ trap cleanup EXIT
 make -s build/forest-train
 mkdir -p "$tmp/models"
 AS_OF=2026-07-01 MODEL_VERSION=v1 QUIET=1 build/forest-train --model-dir "$tmp/models"
-body='{"features": [120.5, 118, 119, 121, 117, 115, 119.2, 2.1, 118.0, 3.3, 2, 15, 3, 1, 0]}'
+body='{"features": [120.5, 118, 119, 121, 117, 115, 119.2, 2.1, 118.0, 3.3, 121, 117, 119, 115, 118, 1, 2, 15, 3, 1, 0]}'
 
 # round BINARY: starts it, runs wrk once, stops it; prints req/s.
 round() {

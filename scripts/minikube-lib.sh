@@ -22,7 +22,7 @@ API_SELECTOR=app.kubernetes.io/name=forest-serve,app.kubernetes.io/instance=ml-p
 # One row of the default synthetic series model, features in order:
 # lag_1 lag_2 lag_3 lag_7 lag_14 lag_28 roll_mean_7 roll_std_7 roll_mean_28
 # roll_std_28 day_of_week day_of_month month promo holiday
-SAMPLE='{"features": [52.1, 48.7, 50.3, 49.9, 47.2, 51.0, 50.4, 3.1, 49.8, 4.2, 2, 15, 6, 1, 0]}'
+SAMPLE='{"features": [52.1, 48.7, 50.3, 49.9, 47.2, 51.0, 50.4, 3.1, 49.8, 4.2, 51.5, 49.0, 50.2, 48.8, 49.875, 1, 2, 15, 6, 1, 0]}'
 
 step() { printf '\n==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }

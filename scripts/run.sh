@@ -31,7 +31,7 @@ run: serving $MODEL_DIR/current on http://127.0.0.1:$PORT (Ctrl-C stops)
   curl -s localhost:$PORT/ready
   curl -s localhost:$PORT/model
   curl -s -X POST localhost:$PORT/predict -H 'Content-Type: application/json' \\
-    -d '{"features": [120, 118, 131, 125, 119, 117, 122.4, 5.1, 121.8, 6.3, 4, 27, 11, 0, 0]}'
+    -d '{"features": [120, 118, 131, 125, 119, 117, 122.4, 5.1, 121.8, 6.3, 125, 119, 128, 121, 123.25, 1, 4, 27, 11, 0, 0]}'
 
 EOT
 exec build/forest-serve

@@ -1017,11 +1017,12 @@ id_loop() {
     done
 }
 
-# cand_train DIR VERSION SEED [VAR=value...]: train_series with settings.
+# cand_train DIR VERSION SEED [VAR=value...]: train_series with settings
+# (recursive models, as train_series: ROW holds their 15 features).
 cand_train() {
     local dir=$1 v=$2 seed=$3
     shift 3
-    env "$@" N_ESTIMATORS=10 MAX_DEPTH=4 SYNTH_SERIES=3 SYNTH_DAYS=120 \
+    env "$@" FORECAST_STRATEGY=recursive N_ESTIMATORS=10 MAX_DEPTH=4 SYNTH_SERIES=3 SYNTH_DAYS=120 \
         SEED="$seed" MODEL_VERSION="$v" PROMOTE_MAX_REGRESSION=1000 QUIET=1 \
         "$TRAIN" --model-dir "$dir" >>"$TMP/train.log" 2>&1
 }
