@@ -507,6 +507,33 @@ out:
     buf_puts(out, "</section>");
 }
 
+/* The candidate, in shadow or canary mode: its version, what it does and
+ * where its metadata is. Nothing when CANDIDATE_MODE is off or none is
+ * loaded. */
+static void section_candidate(struct buf *out, struct app *app)
+{
+    struct serving *c;
+
+    if (app->candidate == NULL)
+        return;
+    c = registry_acquire(app->candidate);
+    if (c == NULL)
+        return;
+    buf_puts(out, "<section id=\"candidate\"><h2>Candidate</h2><p>Version "
+             "<strong id=\"candidate-version\">");
+    html(out, c->version);
+    if (app->candidate_mode == CANDIDATE_SHADOW)
+        buf_puts(out, "</strong> scores the same rows in the shadow of the "
+                 "serving model; its answers are never sent.");
+    else
+        buf_printf(out, "</strong> answers %g%% of prediction requests "
+                   "(canary).", app->canary_percent);
+    buf_puts(out, " Its metadata: <a href=\"/model/candidate\">"
+             "/model/candidate</a>; the comparison: <a href=\"/metrics\">"
+             "/metrics</a>.</p></section>");
+    serving_release(c);
+}
+
 void pages_status(struct app *app, struct buf *out, struct reply *r)
 {
     struct serving *m = registry_acquire(app->registry);
@@ -537,6 +564,7 @@ void pages_status(struct app *app, struct buf *out, struct reply *r)
         buf_puts(out, " (shutting down)");
     buf_puts(out, "</p></header>");
     section_model(out, m, meta);
+    section_candidate(out, app);
     section_errors(out, meta);
     section_chart(out, m);
     section_importances(out, meta);

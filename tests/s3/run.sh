@@ -55,10 +55,12 @@ fail_setup() {
 	exit 1
 }
 
-[[ -x $test_bin ]] || fail_setup "$test_bin is missing: run make s3-test"
-for b in forest-train forest-serve; do
-	[[ -x $repo/build/asan/$b ]] || fail_setup "build/asan/$b is missing: run make s3-test"
-done
+if [[ -z ${S3_RUN:-} ]]; then
+	[[ -x $test_bin ]] || fail_setup "$test_bin is missing: run make s3-test"
+	for b in forest-train forest-serve; do
+		[[ -x $repo/build/asan/$b ]] || fail_setup "build/asan/$b is missing: run make s3-test"
+	done
+fi
 command -v python3 >/dev/null || fail_setup "python3 is missing (the store tests' relay)"
 command -v curl >/dev/null || fail_setup "curl is missing (scripts/install-deps.sh test)"
 
@@ -133,6 +135,17 @@ while :; do
 	sleep 1
 done
 log "bucket $bucket created after $((SECONDS - start))s"
+
+# S3_RUN=COMMAND: run that against this store instead of the tests (with
+# the same AWS_* settings and S3_TEST_BUCKET), e.g. bench/s3_serve.sh.
+if [[ -n ${S3_RUN:-} ]]; then
+	AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID="$access_key" \
+		AWS_SECRET_ACCESS_KEY="$secret_key" AWS_REGION=us-east-1 \
+		S3_TEST_BUCKET="$bucket" \
+		env -u AWS_ENDPOINT_URL_S3 -u AWS_SESSION_TOKEN -u AWS_MAX_ATTEMPTS \
+		$S3_RUN
+	exit
+fi
 
 t0=$SECONDS
 AWS_ENDPOINT_URL="$endpoint" AWS_ACCESS_KEY_ID="$access_key" \

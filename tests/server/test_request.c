@@ -1108,6 +1108,17 @@ static void test_shadow(void)
     check("shadow-1.2 every answer is the current model's",
           strstr(out.data, "\"model_version\":\"cur\"") != NULL &&
               reply.role == ROLE_CURRENT);
+    check("shadow-1.2a the status page names the candidate and its mode",
+          get("/") == 200 &&
+              strstr(out.data, "<strong id=\"candidate-version\">cand"
+                               "</strong> scores the same rows") != NULL);
+    app.candidate_mode = CANDIDATE_OFF;
+    app.candidate = NULL;
+    check("shadow-1.2b without a candidate the page has no candidate "
+          "section", get("/") == 200 &&
+              strstr(out.data, "candidate-version") == NULL);
+    app.candidate = &cand_reg;
+    app.candidate_mode = CANDIDATE_SHADOW;
     rows0 = shadow_rows();
     diff0 = stats_get_double(&stats.shadow_abs_diff_bits);
     post("/predict", "{\"instances\":[[1,1],[11,-1],[1,1]]}");
