@@ -5,8 +5,8 @@ here by forest-train table and never committed), side by side in one run:
 
   1. bench-scale (bench/scale.c): reading the CSV and binning, each alone,
      binning with edges from the default 200k-row sample and from every row
-     sorted, and with BENCH_SCALE_RMSE=1 the test RMSE of 100 trees grown
-     both ways (bench-scale --trees 100);
+     sorted, and with BENCH_SCALE_RMSE=1 (the default) the test RMSE of 100
+     trees grown both ways (bench-scale --trees 100);
   2. forest-train, the whole process (read, split, bin, grow, test, save),
      wall time and peak RSS from /usr/bin/time;
   3. XGBoost-RF fit (bench/ref.py fit --tool xgb) and, up to 1M rows,
@@ -31,7 +31,9 @@ OUT = bench.OUT
 SCALE = os.path.join(ROOT, "build", "bench-scale")
 # rows of the table for each size: series x (742 days - 28 of history)
 SIZES = {"200k": 280, "1M": 1400, "5M": 7000}
-SKLEARN_MAX = 1400   # scikit-learn only up to 1M rows (issue 17, item 4)
+# scikit-learn only up to 1M rows (issue 17, item 4); BENCH_SCALE_SKLEARN_MAX
+# =200k stops it earlier (its 1M fit takes tens of minutes on a busy machine).
+SKLEARN_MAX = SIZES[os.environ.get("BENCH_SCALE_SKLEARN_MAX", "1M")]
 
 
 def table_for(size):
@@ -129,7 +131,12 @@ def main():
                         xgb_rmse=xgb["rmse"],
                         sk=sk["fit_s"] if sk else None,
                         sk_rss=sk["maxrss_mib"] if sk else None,
-                        sk_rmse=sk["rmse"] if sk else None, meta=meta))
+                        sk_rmse=sk["rmse"] if sk else None))
+        # each size's raw figures as soon as they exist, so a run cut short
+        # still leaves what it measured
+        with open(os.path.join(OUT, "scale.jsonl"), "a") as f:
+            f.write(json.dumps(dict(res[-1], read=rd, bins=bins,
+                                    forests=forests, load=load)) + "\n")
 
     note = ("2 cores shared with other work: the 1-minute load average was "
             "%s when the run started; wall times are only comparable "

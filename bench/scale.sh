@@ -8,14 +8,15 @@
 #   bench/scale.sh [200k] [1M] [5M]   (default: 200k 1M)
 #
 # BENCH_SCALE_RMSE=0 skips growing 100 trees twice (bin edges from the
-# sample and from every row) for the test RMSE comparison.
+# sample and from every row) for the test RMSE comparison;
+# BENCH_SCALE_SKLEARN_MAX=200k runs scikit-learn at 200k rows only.
 set -eu
 cd "$(dirname "$0")/.."
 
 for size in "$@"; do
     case $size in
     200k|1M|5M) ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/scale.sh: error: unknown size '$size'" >&2; exit 2 ;;
     esac
 done
