@@ -390,6 +390,34 @@ static void test_shards(void)
     test_cond("shard-1.2 merged shards are exactly the whole forest",
               merged != NULL && same_trees(whole, merged));
     forest_free(merged);
+    /* Bin edges from a sample of 300 of the 1500 rows: each shard draws
+     * the same sample, so the merge is still exactly the whole forest. */
+    {
+        struct forest *sampled, *part[3], *joined;
+        uint32_t bin_sample = p.bin_sample;
+        p.bin_sample = 300;
+        p.shard_count = 1;
+        p.shard_index = 0;
+        sampled = forest_train(&ds, &p, NULL, NULL, &err);
+        p.shard_count = 3;
+        for (uint32_t i = 0; i < 3; i++) {
+            p.shard_index = i;
+            p.n_threads = 1 + i % 2;
+            part[i] = forest_train(&ds, &p, NULL, NULL, &err);
+        }
+        joined = forest_merge(part, 3, &err);
+        test_cond("shard-1.5 with sampled bin edges, merged shards are "
+                  "exactly the whole forest",
+                  joined != NULL && same_trees(sampled, joined) &&
+                      !same_trees(sampled, whole));
+        forest_free(joined);
+        for (int i = 0; i < 3; i++)
+            forest_free(part[i]);
+        forest_free(sampled);
+        p.bin_sample = bin_sample;
+        p.n_threads = 0;
+        p.shard_count = 3;
+    }
     test_cond("shard-1.3 a missing shard is refused",
               forest_merge(shard, 2, &err) == NULL &&
                   strstr(err.msg, "missing or repeated") != NULL);
