@@ -98,6 +98,10 @@ build/forest-serve: $(SERVE_OBJ) build/libforest.a
 build/bench-predict: bench/predict.c build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# Loading and binning on their own (bench/scale.c), used by bench/scale.sh.
+build/bench-scale: bench/scale.c build/libforest.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # The cost of an explanation (bench/explain.c): µs per TreeSHAP row.
 build/bench-explain: bench/explain.c build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

@@ -21,6 +21,10 @@ struct csvfile_row {
     size_t n_fields;      /* fields in this record; a data record has
                              exactly as many as the header */
     char **fields;        /* NUL-terminated field texts */
+    const double *values; /* NULL, or n_fields values: values[i] is what
+                             csvfile_number reads from fields[i], or NaN
+                             when the reader did not parse it (call
+                             csvfile_number then) */
     char *const *header;  /* the header's n_fields names (for messages) */
     size_t line;          /* 1-based physical line the record ends on */
 };

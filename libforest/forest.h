@@ -31,6 +31,11 @@ struct forest_params {
     double max_features;       /* (0, 1]: fraction of features tried per
                                   split, at least one */
     uint32_t max_bins;         /* 2..FOREST_MAX_BINS histogram bins */
+    uint32_t bin_sample;       /* with more training rows than this, a
+                                  feature with more than max_bins distinct
+                                  values gets its bin edges from this many
+                                  rows drawn with a fixed seed; 0 = sort
+                                  every row */
     uint64_t seed;             /* same seed, same forest, any thread count */
     uint32_t n_threads;        /* 0 = one per core */
     uint32_t shard_index;      /* this run grows trees t with */

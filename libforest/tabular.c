@@ -4,6 +4,7 @@
 #include "tabular.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,9 +70,9 @@ static int tab_row(const struct csvfile_row *row, int is_header, void *ctx,
     if (is_header)
         return tab_header(r, row, err);
     for (size_t i = 0; i < row->n_fields; i++) {
-        double v;
-        if (csvfile_number(row->fields[i], r->path, row->line, i + 1,
-                           row->header[i], &v, err) != 0)
+        double v = row->values != NULL ? row->values[i] : NAN;
+        if (isnan(v) && csvfile_number(row->fields[i], r->path, row->line,
+                                       i + 1, row->header[i], &v, err) != 0)
             return -1;
         if ((long)i == r->target_col)
             y = v;

@@ -11,6 +11,7 @@
 #include "csvfile.h"
 #include "dataset.h"
 #include "metrics.h"
+#include "rng.h"
 #include "series.h"
 #include "synth.h"
 #include "tabular.h"
@@ -44,6 +45,119 @@ static int read_tab_bytes(const char *text, size_t len, struct dataset *ds,
     fclose(fp);
     memset(err, 0, sizeof *err);
     return tabular_read_csv(path, "y", ds, err);
+}
+
+/* A random decimal in one of the forms a table holds: integers, fixed
+ * point, exponents, signs, leading zeros, "5." and ".5". */
+static void random_decimal(struct rng *r, char *out, size_t cap)
+{
+    static const char *signs[] = {"", "", "-", "+"};
+    unsigned long long m = rng_next(r) >> (rng_below(r, 64) | 1);
+    int form = (int)rng_below(r, 6);
+
+    switch (form) {
+    case 0:
+        snprintf(out, cap, "%s%llu", signs[rng_below(r, 4)], m);
+        break;
+    case 1:
+        snprintf(out, cap, "%s%llu.%0*llu", signs[rng_below(r, 4)],
+                 m % 100000, (int)rng_below(r, 12) + 1,
+                 (unsigned long long)rng_below(r, 1000000000));
+        break;
+    case 2:
+        snprintf(out, cap, "%s%llue%d", signs[rng_below(r, 4)], m % 1000000,
+                 (int)rng_below(r, 60) - 30);
+        break;
+    case 3:
+        snprintf(out, cap, "%.9g", (rng_uniform(r) - 0.5) *
+                                       pow(10.0, (int)rng_below(r, 40) - 20));
+        break;
+    case 4:
+        snprintf(out, cap, "00%llu.", m % 1000);
+        break;
+    default:
+        snprintf(out, cap, "-.%llu", m % 100000000);
+        break;
+    }
+}
+
+/* Two files of the same cells: plain (split in place by csvfile.c) and
+ * with every cell quoted or padded with spaces (parsed by libcsv). */
+static void test_csv_paths(void)
+{
+    size_t rows = 60000, cap = 64 * rows * 4;
+    char *plain = malloc(cap), *quoted = malloc(cap);
+    size_t lp = 0, lq = 0;
+    struct dataset a, b;
+    struct fr_error err;
+    char path[512];
+    struct rng r;
+    int exact = 1, read_a, read_b;
+
+    rng_seed(&r, 17, 0);
+    lp += (size_t)snprintf(plain + lp, cap - lp, "a,b,c,y\n");
+    lq += (size_t)snprintf(quoted + lq, cap - lq, "a,b,c,y\n");
+    for (size_t i = 0; i < rows; i++) {
+        for (int c = 0; c < 4; c++) {
+            char cell[64];
+            random_decimal(&r, cell, sizeof cell);
+            if (fabs(strtod(cell, NULL)) > 1e30)
+                snprintf(cell, sizeof cell, "%d", c);
+            lp += (size_t)snprintf(plain + lp, cap - lp, "%s%s", cell,
+                                   c < 3 ? "," : "\n");
+            lq += (size_t)snprintf(quoted + lq, cap - lq,
+                                   i % 2 ? "\"%s\"%s" : " %s %s", cell,
+                                   c < 3 ? "," : "\n");
+        }
+    }
+    /* over 1 MiB, so lines also cross the reader's block boundary */
+    snprintf(path, sizeof path, "%s", test_write_temp("plain.csv", plain));
+    memset(&err, 0, sizeof err);
+    read_a = tabular_read_csv(path, "y", &a, &err);
+    snprintf(path, sizeof path, "%s",
+             test_write_temp("quoted.csv", quoted));
+    read_b = tabular_read_csv(path, "y", &b, &err);
+    test_cond("csv-3.1 plain lines and libcsv's give the same table",
+              read_a == 0 && read_b == 0 && lp > (1u << 20) &&
+                  a.n_rows == rows && b.n_rows == rows &&
+                  memcmp(a.X, b.X, rows * 3 * sizeof *a.X) == 0 &&
+                  memcmp(a.y, b.y, rows * sizeof *a.y) == 0);
+    dataset_release(&a);
+    dataset_release(&b);
+
+    /* Clinger's fast path must give strtod's double, bit for bit. */
+    for (int i = 0; i < 200000 && exact; i++) {
+        char cell[64];
+        double got = 0.0, want;
+        random_decimal(&r, cell, sizeof cell);
+        want = strtod(cell, NULL);
+        if (fabs(want) > 3e38)
+            continue;
+        memset(&err, 0, sizeof err);
+        exact = csvfile_number(cell, "t.csv", 2, 1, "a", &got, &err) == 0 &&
+                memcmp(&got, &want, sizeof got) == 0;
+        if (!exact)
+            printf("  '%s': %.17g, strtod %.17g\n", cell, got, want);
+    }
+    test_cond("csv-3.2 csvfile_number equals strtod on 200k decimals", exact);
+
+    test_cond("csv-3.3 a plain line with too many columns names the line",
+              read_tab("a,y\n1,2\n3,4,5\n", &a, &err) != 0 &&
+                  contains(err.msg, "line 3: 3 columns, but the header has "
+                                    "2"));
+    test_cond("csv-3.4 a bad cell on a plain line names line and column",
+              read_tab("a,b,y\n1,2,3\n4,1e,6\n", &a, &err) != 0 &&
+                  contains(err.msg, "line 3 column 2 ('b'): '1e' is not a "
+                                    "number"));
+    test_cond("csv-3.5 a trailing comma is an empty last cell",
+              read_tab("a,y\n1,2\n3,\n", &a, &err) != 0 &&
+                  contains(err.msg, "line 3 column 2 ('y'): empty cell"));
+    test_cond("csv-3.6 a 20-digit number is read as strtod reads it",
+              read_tab("a,y\n12345678901234567890123,2\n", &a, &err) == 0 &&
+                  a.X[0] == (float)1.2345678901234567890123e22);
+    dataset_release(&a);
+    free(plain);
+    free(quoted);
 }
 
 static void test_csv(void)
@@ -604,6 +718,7 @@ static void test_synth(void)
 void test_data(void)
 {
     test_csv();
+    test_csv_paths();
     test_config();
     test_dates();
     test_features();

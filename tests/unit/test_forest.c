@@ -227,6 +227,78 @@ static void test_determinism(void)
     dataset_release(&ds);
 }
 
+static void sample_300(struct forest_params *p)
+{
+    p->bin_sample = 300;
+}
+
+static void sample_300_one_thread(struct forest_params *p)
+{
+    p->bin_sample = 300;
+    p->n_threads = 1;
+}
+
+static void sample_all(struct forest_params *p)
+{
+    p->bin_sample = 0;
+}
+
+/* Feature a takes 0..3 and, on one row only, 7; b is uniform. y is large
+ * exactly where a is 7, so the best first split isolates that row. */
+static double rare_a(const float *x, struct rng *r)
+{
+    (void)r;
+    return x[0] == 7.0f ? 1000.0 : x[1];
+}
+
+static void test_bin_sample(void)
+{
+    struct dataset ds, few;
+    struct forest *a, *b, *c, *d, *e;
+    struct fr_error err = {{0}};
+    struct rng r;
+    int isolated = 0;
+
+    /* 2000 rows > a 300-row sample: b and c have 2000 distinct values,
+     * so their edges come from the sample. */
+    make_table(&ds, 2000, 3, smooth, 5);
+    a = train(&ds, 6, 6, sample_300);
+    b = train(&ds, 6, 6, sample_300_one_thread);
+    c = train(&ds, 6, 6, sample_all);
+    test_cond("bins-1.1 edges from a sample: same forest on 1 or 2 threads",
+              same_trees(a, b));
+    test_cond("bins-1.2 edges from a sample differ from sorting every row "
+              "(the sample is used)", !same_trees(a, c));
+
+    /* Few distinct values: counted over every row, so the rare 7 keeps its
+     * own bin whatever the sample drew, and the forest is the exact one. */
+    const char *names[] = {"a", "b"};
+    dataset_init(&few, 2, names, 3000, 0, &err);
+    rng_seed(&r, 11, 0);
+    for (size_t i = 0; i < 3000; i++) {
+        float x[2];
+        x[0] = i == 1234 ? 7.0f : (float)(i % 4);
+        x[1] = (float)(i % 5);
+        dataset_push(&few, x, rare_a(x, &r), 0, 0, 0.0, &err);
+    }
+    d = train(&few, 8, 3, sample_300);
+    e = train(&few, 8, 3, sample_all);
+    test_cond("bins-1.3 a few distinct values: the sample changes nothing",
+              same_trees(d, e));
+    for (uint32_t t = 0; t < d->n_trees; t++)
+        isolated += d->trees[t].nodes[0].feature == 0 &&
+                    d->trees[t].nodes[0].threshold == 5.0f;
+    test_cond("bins-1.4 a value on one row of 3000 keeps its own bin",
+              isolated > 0);
+    forest_free(a);
+    forest_free(b);
+    forest_free(c);
+    forest_free(d);
+    forest_free(e);
+    dataset_release(&ds);
+    dataset_release(&few);
+}
+
 static void one_feature(struct forest_params *p)
 {
     p->max_features = 0.34; /* 1 of 3 features per split */
@@ -318,6 +390,34 @@ static void test_shards(void)
     test_cond("shard-1.2 merged shards are exactly the whole forest",
               merged != NULL && same_trees(whole, merged));
     forest_free(merged);
+    /* Bin edges from a sample of 300 of the 1500 rows: each shard draws
+     * the same sample, so the merge is still exactly the whole forest. */
+    {
+        struct forest *sampled, *part[3], *joined;
+        uint32_t bin_sample = p.bin_sample;
+        p.bin_sample = 300;
+        p.shard_count = 1;
+        p.shard_index = 0;
+        sampled = forest_train(&ds, &p, NULL, NULL, &err);
+        p.shard_count = 3;
+        for (uint32_t i = 0; i < 3; i++) {
+            p.shard_index = i;
+            p.n_threads = 1 + i % 2;
+            part[i] = forest_train(&ds, &p, NULL, NULL, &err);
+        }
+        joined = forest_merge(part, 3, &err);
+        test_cond("shard-1.5 with sampled bin edges, merged shards are "
+                  "exactly the whole forest",
+                  joined != NULL && same_trees(sampled, joined) &&
+                      !same_trees(sampled, whole));
+        forest_free(joined);
+        for (int i = 0; i < 3; i++)
+            forest_free(part[i]);
+        forest_free(sampled);
+        p.bin_sample = bin_sample;
+        p.n_threads = 0;
+        p.shard_count = 3;
+    }
     test_cond("shard-1.3 a missing shard is refused",
               forest_merge(shard, 2, &err) == NULL &&
                   strstr(err.msg, "missing or repeated") != NULL);
@@ -368,6 +468,7 @@ void test_forest(void)
     test_split_finding();
     test_growth();
     test_determinism();
+    test_bin_sample();
     test_feature_sampling();
     test_prediction();
     test_shards();

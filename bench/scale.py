@@ -1,0 +1,186 @@
+"""scale.py: how training scales with rows (issue 17), run by bench/scale.sh.
+
+For each size (200k, 1M, 5M rows of the 13-feature demand table, generated
+here by forest-train table and never committed), side by side in one run:
+
+  1. bench-scale (bench/scale.c): reading the CSV and binning, each alone,
+     binning with edges from the default 200k-row sample and from every row
+     sorted, and with BENCH_SCALE_RMSE=1 (the default) the test RMSE of 100
+     trees grown both ways (bench-scale --trees 100);
+  2. forest-train, the whole process (read, split, bin, grow, test, save),
+     wall time and peak RSS from /usr/bin/time;
+  3. XGBoost-RF fit (bench/ref.py fit --tool xgb) and, up to 1M rows,
+     scikit-learn's RandomForestRegressor fit, wall time of the fit alone and
+     the process's peak RSS.
+
+Then one table with the growth factor per 5x rows. Tables go to stdout and
+bench/out/scale.md. 100 trees of depth 10, all features per split, 2 cores.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (run(), run_measured(), ref(), clean_env())
+
+ROOT = bench.ROOT
+OUT = bench.OUT
+SCALE = os.path.join(ROOT, "build", "bench-scale")
+# rows of the table for each size: series x (742 days - 28 of history)
+SIZES = {"200k": 280, "1M": 1400, "5M": 7000}
+# scikit-learn only up to 1M rows (issue 17, item 4); BENCH_SCALE_SKLEARN_MAX
+# =200k stops it earlier (its 1M fit takes tens of minutes on a busy machine).
+SKLEARN_MAX = SIZES[os.environ.get("BENCH_SCALE_SKLEARN_MAX", "1M")]
+
+
+def table_for(size):
+    """Writes bench/out/scale-SIZE.csv (13 features + demand) unless it is
+    there already; returns its path."""
+    path = os.path.join(OUT, "scale-%s.csv" % size)
+    if os.path.exists(path):
+        return path
+    full = os.path.join(OUT, "scale-%s-full.csv" % size)
+    env = bench.clean_env(SYNTH_SERIES=str(SIZES[size]), SYNTH_DAYS="742",
+                          AS_OF="2026-07-01")
+    bench.run([bench.TRAIN, "table", "--out", full], env=env)
+    with open(full) as f:
+        header = f.readline().strip().split(",")
+    drop = [str(header.index(c) + 1) for c in bench.DROP]
+    with open(path + ".tmp", "w") as fo:
+        subprocess.run(["cut", "-d,", "--complement", "-f", ",".join(drop),
+                        full], stdout=fo, check=True)
+    os.rename(path + ".tmp", path)
+    os.remove(full)
+    return path
+
+
+RESULTS = []
+
+
+def table(title, header, rows, notes=()):
+    """Prints a markdown table and keeps it for scale.md (bench.table would
+    write into make bench's results.md)."""
+    lines = ["### " + title, "",
+             "| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    lines += [""] + ["- " + n for n in notes] if notes else []
+    block = "\n".join(lines) + "\n"
+    print(block, flush=True)
+    RESULTS.append(block)
+
+
+def kv_lines(text):
+    return [dict(w.split("=", 1) for w in line.split())
+            for line in text.splitlines() if line.startswith("step=")]
+
+
+def growth(xs, i):
+    if i == 0 or xs[i] is None or xs[i - 1] is None:
+        return ""
+    return " (%.1fx)" % (xs[i] / xs[i - 1])
+
+
+def main():
+    sizes = sys.argv[1:] or ["200k", "1M"]
+    for s in sizes:
+        if s not in SIZES:
+            bench.die("unknown size '%s' (200k, 1M or 5M)" % s)
+    os.makedirs(OUT, exist_ok=True)
+    rmse_both = os.environ.get("BENCH_SCALE_RMSE", "1") == "1"
+    load = bench.loadavg()
+    rows_io, rows_bin, rows_rmse, res = [], [], [], []
+    for s in sizes:
+        data = table_for(s)
+        argv = [SCALE, data, "--target", "demand"]
+        if rmse_both:
+            argv += ["--trees", str(bench.TREES), "--threads", "0"]
+        _, out, _, _ = bench.run(argv, env=bench.clean_env())
+        steps = kv_lines(out)
+        rd = steps[0]
+        bins = [x for x in steps if x["step"] == "bin"]
+        forests = [x for x in steps if x["step"] == "forest"]
+        mb = int(rd["bytes"]) / 1e6
+        rows_io.append([s, "{:,}".format(int(rd["rows"])), "%.1f" % mb,
+                        "%.2f" % float(rd["wall_s"]),
+                        "%.2f" % float(rd["cpu_s"]),
+                        "%.0f" % (mb / float(rd["cpu_s"]))])
+        rows_bin.append([s] + ["%.3f / %.3f" % (float(b["wall_s"]),
+                                                float(b["cpu_s"]))
+                               for b in bins])
+        if forests:
+            a, b = float(forests[0]["test_rmse"]), float(forests[1]["test_rmse"])
+            rows_rmse.append([s, "%.4f" % a, "%.4f" % b,
+                              "%+.3f%%" % (100.0 * (a - b) / b)])
+
+        model_dir = os.path.join(OUT, "scale-model")
+        wall, rss, meta = bench.train_forest(data, bench.TARGET, 1, model_dir)
+        xgb = bench.ref("fit", "--tool", "xgb", "--data", data, "--target",
+                        bench.TARGET, "--seed", 1, "--n-jobs", -1)
+        sk = None
+        if SIZES[s] <= SKLEARN_MAX:
+            sk = bench.ref("fit", "--tool", "sklearn", "--data", data,
+                           "--target", bench.TARGET, "--seed", 1,
+                           "--n-jobs", -1)
+        res.append(dict(size=s, ft=wall, ft_rss=rss,
+                        ft_rmse=meta["metrics"]["rmse"],
+                        xgb=xgb["fit_s"], xgb_rss=xgb["maxrss_mib"],
+                        xgb_rmse=xgb["rmse"],
+                        sk=sk["fit_s"] if sk else None,
+                        sk_rss=sk["maxrss_mib"] if sk else None,
+                        sk_rmse=sk["rmse"] if sk else None))
+        # each size's raw figures as soon as they exist, so a run cut short
+        # still leaves what it measured
+        with open(os.path.join(OUT, "scale.jsonl"), "a") as f:
+            f.write(json.dumps(dict(res[-1], read=rd, bins=bins,
+                                    forests=forests, load=load)) + "\n")
+
+    note = ("2 cores shared with other work: the 1-minute load average was "
+            "%s when the run started; wall times are only comparable "
+            "within a row, CPU times of one-thread steps are steadier." % load)
+    table("Reading the CSV (tabular_read_csv, one thread)",
+                ["rows", "rows read", "MB", "wall s", "CPU s",
+                 "MB/s of CPU time"], rows_io, [note])
+    table("Binning (a one-stump forest_train, one thread), wall / CPU s",
+                ["rows", "edges from a 200k-row sample",
+                 "edges from every row sorted"], rows_bin, [note])
+    if rows_rmse:
+        table("Test RMSE of %d trees of depth %d, bin edges from the "
+                    "sample vs every row" % (bench.TREES, bench.DEPTH),
+                    ["rows", "sample", "every row", "difference"], rows_rmse,
+                    ["The same seed and trees; only the bin edges differ."])
+    ft = [r["ft"] for r in res]
+    xg = [r["xgb"] for r in res]
+    sk = [r["sk"] for r in res]
+    rows = []
+    for i, r in enumerate(res):
+        rows.append([r["size"],
+                     "%.2f s%s, %.0f MiB" % (r["ft"], growth(ft, i),
+                                             r["ft_rss"]),
+                     "%.2f s%s, %.0f MiB" % (r["xgb"], growth(xg, i),
+                                             r["xgb_rss"]),
+                     "%.2f s%s, %.0f MiB" % (r["sk"], growth(sk, i),
+                                             r["sk_rss"])
+                     if r["sk"] is not None else "-",
+                     "%.2fx" % (r["ft"] / r["xgb"]),
+                     "%.3f / %.3f / %s" % (
+                         r["ft_rmse"], r["xgb_rmse"],
+                         "%.3f" % r["sk_rmse"] if r["sk_rmse"] else "-")])
+    table("Scaling: %d trees of depth %d, 13 features, 80%% of rows "
+                "trained (growth per 5x rows in brackets)"
+                % (bench.TREES, bench.DEPTH),
+                ["rows", "forest-train (whole process), peak RSS",
+                 "XGBoost-RF fit, process peak RSS",
+                 "scikit-learn fit, process peak RSS",
+                 "forest-train / XGBoost", "test RMSE ours / XGB / sklearn"],
+                rows, [note, "Peak RSS from /usr/bin/time (ru_maxrss); the "
+                       "references' includes pandas and the Python runtime."])
+    with open(os.path.join(OUT, "scale.md"), "w") as f:
+        f.write("\n".join(RESULTS))
+
+
+if __name__ == "__main__":
+    main()
