@@ -106,7 +106,7 @@ start_serve() { # name, port, endpoint
 	eval "$1_pid=$!"
 }
 
-predict='{"features": {"lag_1": 120.5, "lag_2": 118, "lag_3": 119, "lag_7": 121, "lag_14": 117, "lag_28": 115, "roll_mean_7": 119.2, "roll_std_7": 2.1, "roll_mean_28": 118.0, "roll_std_28": 3.3, "day_of_week": 2, "day_of_month": 15, "month": 3, "promo": 1, "holiday": 0}}'
+predict='{"features": {"lag_1": 120.5, "lag_2": 118, "lag_3": 119, "lag_7": 121, "lag_14": 117, "lag_28": 115, "roll_mean_7": 119.2, "roll_std_7": 2.1, "roll_mean_28": 118.0, "roll_std_28": 3.3, "same_weekday_1": 121, "same_weekday_2": 117, "same_weekday_3": 119, "same_weekday_4": 115, "same_weekday_mean": 118, "horizon": 1, "day_of_week": 2, "day_of_month": 15, "month": 3, "promo": 1, "holiday": 0}}'
 predicts() { [[ $(http_code -X POST "http://127.0.0.1:$1/predict" -d "$predict") == 200 ]]; }
 
 # ---- train, serve, retrain, roll back -----------------------------------
