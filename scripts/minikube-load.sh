@@ -54,6 +54,12 @@ while [ $(($(date +%s) - start)) -lt "$timeout" ]; do
         reached=yes
         break
     fi
+    phases=$(kc get pods -l app.kubernetes.io/name=load-generator -o 'jsonpath={.items[*].status.phase}' 2>/dev/null || true)
+    case $phases in
+    *Failed*)
+        kc logs -l app.kubernetes.io/name=load-generator --tail=3 2>/dev/null | sed 's/^/    /' >&2 || true
+        die "the load generator failed (its log is above): no load, so no scaling" ;;
+    esac
     waiting=$(kc get pods -l app.kubernetes.io/name=load-generator -o 'jsonpath={.items[*].status.containerStatuses[*].state.waiting.reason}' 2>/dev/null || true)
     case $waiting in
     *ImagePull*|*ErrImage*)

@@ -317,6 +317,32 @@ start_proxy "$proxy_port"
 check store-23 "the store back: store_recovered logged" \
 	wait_for 20 grep -q '"store_recovered"' "$tmp/serve2.log"
 
+# ---- export to XGBoost, from and to the bucket -----------------------------
+
+# The store's current version, read through the S3 API, written to a local
+# file and to an object; both are the same document, and an export that
+# cannot be written leaves no object behind.
+exported=$(current)
+MODEL_DIR=$store "$train" export --out "$tmp/export.json" >"$tmp/export.out" 2>&1
+rc=$?
+check store-40 "export from MODEL_DIR=$store: exit $rc, version $exported written to a file" \
+	eval "[[ $rc == 0 ]] && grep -q 'exported version $exported (' '$tmp/export.out' && grep -q '\"learner\"' '$tmp/export.json'"
+MODEL_DIR=$store MODEL_VERSION=$exported "$train" export --out "s3://$bucket/exports/model.json" \
+	>"$tmp/export-s3.out" 2>&1
+rc=$?
+check store-41 "export OUT=s3://$bucket/exports/model.json: exit $rc, the object is the same document" \
+	eval "[[ $rc == 0 ]] && s3get exports/model.json | cmp -s - '$tmp/export.json'"
+MODEL_DIR=$store MODEL_VERSION=no-such-version "$train" export --out "$tmp/none.json" \
+	>"$tmp/export-none.out" 2>&1
+rc=$?
+check store-42 "export a version the bucket does not hold: exit $rc (1), named, no file" \
+	eval "[[ $rc == 1 ]] && grep -q \"has no version 'no-such-version'\" '$tmp/export-none.out' && [[ ! -e '$tmp/none.json' ]]"
+MODEL_DIR=$store AWS_SECRET_ACCESS_KEY=not-the-secret-0123456789 "$train" export \
+	--model-version "$exported" --out "s3://$bucket/exports/denied.json" >"$tmp/export-denied.out" 2>&1
+rc=$?
+check store-43 "export with a wrong secret: exit $rc (1), SignatureDoesNotMatch, no object" \
+	eval "[[ $rc == 1 ]] && grep -q 'SignatureDoesNotMatch (403)' '$tmp/export-denied.out' && ! s3exists exports/denied.json"
+
 # ---- no secret anywhere --------------------------------------------------
 
 check store-24 "no output, log or answer holds the secret key" \
