@@ -32,6 +32,7 @@ struct bt_job {
     const struct series_data *raw;
     const size_t *start;        /* n_series + 1 record offsets */
     const int32_t *cutoff;
+    const int32_t *until;       /* NULL, or each series' end of origins */
     size_t horizon;
     struct bt_point *points;    /* slots, per series from slot[s] */
     const size_t *slot;
@@ -55,8 +56,9 @@ static int backtest_series(void *ctx, size_t worker, size_t s)
         size_t nd = 0;
         double level;
 
-        if (raw->day[i] < j->cutoff[s] || !history_complete(raw, start, i,
-                                                            need))
+        if (raw->day[i] < j->cutoff[s] ||
+            (j->until != NULL && raw->day[i] >= j->until[s]) ||
+            !history_complete(raw, start, i, need))
             continue;
         while (nd < j->horizon && i + nd < end &&
                raw->day[i + nd] == raw->day[i] + (int32_t)nd)
@@ -86,8 +88,8 @@ static int backtest_series(void *ctx, size_t worker, size_t s)
 }
 
 int backtest_run(const struct model *m, const struct series_data *raw,
-                 const int32_t *cutoff, size_t horizon, size_t n_threads,
-                 struct backtest *bt, struct fr_error *err)
+                 const int32_t *cutoff, const int32_t *until, size_t horizon,
+                 size_t n_threads, struct backtest *bt, struct fr_error *err)
 {
     size_t ns = raw->n_series, workers = parallel_threads(n_threads);
     size_t *start = NULL, *slot = NULL, *filled = NULL, total = 0, k = 0;
@@ -117,7 +119,7 @@ int backtest_run(const struct model *m, const struct series_data *raw,
         size_t held = 0;
         for (size_t i = start[s]; i < start[s + 1]; i++) {
             if (raw->day[i] >= cutoff[s]) {
-                held++;
+                held += until == NULL || raw->day[i] < until[s];
             } else if (history_complete(raw, start[s], i, SERIES_SEASON)) {
                 scale += fabs(raw->y[i] - raw->y[i - SERIES_SEASON]);
                 scale_n++;
@@ -143,6 +145,7 @@ int backtest_run(const struct model *m, const struct series_data *raw,
     j.raw = raw;
     j.start = start;
     j.cutoff = cutoff;
+    j.until = until;
     j.horizon = horizon;
     j.points = bt->points;
     j.slot = slot;

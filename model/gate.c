@@ -197,7 +197,7 @@ int gate_decide(const struct train_settings *s, const char *current,
                      "(trained by an earlier release)" : why.msg);
             goto incompatible;
         }
-        if (backtest_run(champ, gd->raw, gd->cutoff, gd->bt->horizon,
+        if (backtest_run(champ, gd->raw, gd->cutoff, NULL, gd->bt->horizon,
                          s->n_threads, &bt, &why) != 0) {
             snprintf(g->reason, sizeof g->reason, "it cannot forecast the "
                      "held-out days: %s", why.msg);

@@ -159,6 +159,23 @@ static int add_example(cJSON *obj, const struct backtest *bt,
     return 0;
 }
 
+/* "scale_miss_rms": {"absolute", "relative"}, each null when unknown. */
+static int add_scale_miss(cJSON *obj, const double *rms)
+{
+    static const char *const NAMES[2] = {"absolute", "relative"};
+    cJSON *o = cJSON_AddObjectToObject(obj, "scale_miss_rms");
+
+    for (int i = 0; o != NULL && i < 2; i++) {
+        cJSON *x = isfinite(rms[i]) ? cJSON_CreateNumber(rms[i])
+                                    : cJSON_CreateNull();
+        if (x == NULL || !cJSON_AddItemToObject(o, NAMES[i], x)) {
+            cJSON_Delete(x);
+            return -1;
+        }
+    }
+    return o != NULL ? 0 : -1;
+}
+
 /* "backtest": rolling-origin scores by horizon for the forest and the two
  * baselines, and the measured coverage of the intervals. */
 static int add_backtest(cJSON *root, const struct evaluation *ev,
@@ -166,7 +183,11 @@ static int add_backtest(cJSON *root, const struct evaluation *ev,
 {
     const struct backtest *bt = &ev->bt;
     cJSON *o = cJSON_AddObjectToObject(root, "backtest"), *cov;
-    char first[16], last[16], until[16], method[256];
+    char first[16], last[16], until[16], method[512];
+    /* How far the folds' calibration covered the earlier origins from
+     * nominal, absolute then relative scores (null: no fold). */
+    double rms[2] = {sqrt(ev->scale_miss[0]), sqrt(ev->scale_miss[1])};
+    int relative;
 
     if (o == NULL)
         return -1;
@@ -186,13 +207,22 @@ static int add_backtest(cJSON *root, const struct evaluation *ev,
         (info->series_names != NULL &&
          add_example(o, bt, info) != 0))
         return -1;
+    relative = m->calibration.scale == CALIBRATION_RELATIVE;
     snprintf(method, sizeof method, "split conformal, per horizon, scores "
-             "|actual - forecast| / level (the mean of the %u days before "
-             "the origin) of the backtest's origins before "
-             "coverage_calibrated_before", m->series.level_window);
+             "|actual - forecast|%s%s of the origins of %zu calibration "
+             "folds (models that learned the days before earlier cutoffs) "
+             "and of the backtest's origins before "
+             "coverage_calibrated_before",
+             relative ? " / level (the mean of the days before the origin, "
+                        "series.level_window)" : "",
+             relative ? "" : " (absolute)", ev->folds);
     cov = cJSON_AddObjectToObject(root, "intervals");
     if (cov == NULL ||
         add_string(cov, "method", method) != 0 ||
+        add_string(cov, "scale", relative ? "relative" : "absolute") != 0 ||
+        add_number(cov, "folds", (double)ev->folds) != 0 ||
+        add_number(cov, "fold_points", (double)ev->fold_points) != 0 ||
+        add_scale_miss(cov, rms) != 0 ||
         add_number(cov, "calibration_points",
                    (double)ev->calibration_points) != 0 ||
         add_string(cov, "coverage_calibrated_before", until) != 0 ||

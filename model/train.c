@@ -851,17 +851,25 @@ static struct model *grow(const struct train_settings *s,
     return model_new(f, d->series_mode ? &d->spec : NULL, err);
 }
 
-/* Builds a calibration from the backtest points for which keep(point)
- * holds: relative scores |actual - forecast| / level per horizon. Returns
- * 0, or -1 with err set (a horizon without points, no memory). */
-static int calibrate_points(const struct backtest *bt, int32_t before,
-                            int32_t from, struct calibration *c,
+/* A backtest point's nonconformity score on a calibration scale. */
+static double point_score(const struct bt_point *p, uint32_t scale)
+{
+    double err = fabs(p->actual - p->forest);
+
+    return scale == CALIBRATION_RELATIVE ? err / p->scale_level : err;
+}
+
+/* Builds a calibration on `scale` from the points whose origin is in
+ * [from, before), one set of scores per horizon. Returns 0, or -1 with err
+ * set (no point at horizon 1, no memory). */
+static int calibrate_points(const struct bt_point *pts, size_t n_pts,
+                            size_t horizon, int32_t from, int32_t before,
+                            uint32_t scale, struct calibration *c,
                             struct fr_error *err)
 {
-    size_t H = bt->horizon, k = 0;
+    size_t H = horizon, k = 0;
     uint32_t *counts = calloc(H, sizeof *counts);
-    double *scores = malloc((bt->n_points ? bt->n_points : 1) *
-                            sizeof *scores);
+    double *scores = malloc((n_pts ? n_pts : 1) * sizeof *scores);
     int rc = -1;
 
     if (counts == NULL || scores == NULL) {
@@ -871,11 +879,11 @@ static int calibrate_points(const struct backtest *bt, int32_t before,
     /* Sorted by horizon for calibration_build: one pass per horizon. */
     for (size_t h = 1; h <= H; h++) {
         size_t before_h = k;
-        for (size_t i = 0; i < bt->n_points; i++) {
-            const struct bt_point *p = &bt->points[i];
+        for (size_t i = 0; i < n_pts; i++) {
+            const struct bt_point *p = &pts[i];
             if (p->h != h || p->origin >= before || p->origin < from)
                 continue;
-            scores[k++] = fabs(p->actual - p->forest) / p->scale_level;
+            scores[k++] = point_score(p, scale);
             counts[h - 1]++;
         }
         /* A test period shorter than the horizon leaves the far horizons
@@ -890,39 +898,228 @@ static int calibrate_points(const struct backtest *bt, int32_t before,
         fr_error_set(err, "no forecast to calibrate the intervals on");
         goto out;
     }
-    rc = calibration_build(c, CALIBRATION_RELATIVE, (uint32_t)H, counts,
-                           scores, err);
+    rc = calibration_build(c, scale, (uint32_t)H, counts, scores, err);
 out:
     free(counts);
     free(scores);
     return rc;
 }
 
-/* Series evaluation beyond the one-day-ahead test split: the backtest of
- * m, the published calibration and its coverage. The published intervals
- * are calibrated on the earlier half of the origins, whose forecasts were
- * made closest to the end of the model's training, as the published
- * model's will be (a later origin's errors also grow with the months since
- * the model's last day, which a refit model serving the next days does
- * not have); their coverage is scored on the later half, never on a point
- * they calibrated on. A hold-out too short for that calibrates on every
- * origin and leaves the coverage unknown. Returns 0 or -1 with err set. */
-static int evaluate_series(const struct train_settings *s,
-                           const struct model *m, const struct run_data *d,
-                           struct evaluation *ev, struct calibration *cal,
-                           struct fr_error *err)
+/* The share of the points with origin in [from, before) that c's 80% and
+ * 90% intervals contain, per horizon, into cov[2 x H] (80% first; NaN for
+ * a horizon without points); the points scored into *n_scored. Returns
+ * the mean squared distance of the shares from nominal (NaN: none). */
+static double coverage_of(const struct calibration *c,
+                          const struct bt_point *pts, size_t n_pts,
+                          int32_t from, int32_t before, size_t H,
+                          double *cov, size_t *n_scored)
 {
     static const double LEVELS[2] = {0.8, 0.9};
-    struct calibration early = {0};
-    size_t H = (size_t)s->forecast_horizon;
-    int32_t first = INT32_MAX, last = INT32_MIN;
-    size_t *inside = NULL, *n = NULL;
+    double miss = 0.0;
+    size_t cells = 0;
+
+    *n_scored = 0;
+    for (size_t i = 0; i < 2 * H; i++)
+        cov[i] = 0.0;
+    for (size_t i = 0; i < n_pts; i++) {
+        const struct bt_point *p = &pts[i];
+        if (p->origin < from || p->origin >= before || p->h > H)
+            continue;
+        (*n_scored)++;
+        for (int l = 0; l < 2; l++) {
+            double half;
+            int calibrated;
+            struct fr_error ignore = {{0}};
+            if (calibration_half_width(c, p->h, LEVELS[l], &half,
+                                       &calibrated, &ignore) == 0 &&
+                point_score(p, c->scale) <= half)
+                cov[l * H + p->h - 1] += 1.0;
+        }
+    }
+    for (size_t h = 1; h <= H; h++) {
+        size_t n = 0;
+        for (size_t i = 0; i < n_pts; i++)
+            n += pts[i].h == h && pts[i].origin >= from &&
+                 pts[i].origin < before;
+        for (int l = 0; l < 2; l++) {
+            double *x = &cov[l * H + h - 1];
+            *x = n ? *x / n : NAN;
+            if (n) {
+                miss += (*x - LEVELS[l]) * (*x - LEVELS[l]);
+                cells++;
+            }
+        }
+    }
+    return cells ? miss / cells : NAN;
+}
+
+/* The rows of src (series mode) whose day is before before[series], into
+ * out. Returns 0 or -1 with err set (no memory); on failure out is
+ * released. */
+static int rows_before(const struct dataset *src, const int32_t *before,
+                       struct dataset *out, struct fr_error *err)
+{
+    size_t nf = src->n_features;
+
+    if (dataset_init(out, nf, (const char *const *)src->feature_names,
+                     src->n_rows, 1, err) != 0)
+        return -1;
+    for (size_t i = 0; i < src->n_rows; i++) {
+        if (src->day[i] >= before[src->series[i]])
+            continue;
+        if (dataset_push(out, src->X + i * nf, src->y[i], src->series[i],
+                         src->day[i], src->baseline ? src->baseline[i] : 0.0,
+                         err) != 0)
+            return -1;
+    }
+    out->n_series = src->n_series;
+    return 0;
+}
+
+/* Appends src's points to *all (n_all of them). Returns 0 or -1 with err
+ * set. */
+static int append_points(struct bt_point **all, size_t *n_all,
+                         const struct backtest *src, struct fr_error *err)
+{
+    struct bt_point *grown;
+
+    if (src->n_points > SIZE_MAX / sizeof **all - *n_all) {
+        fr_error_set(err, "out of memory for the calibration points");
+        return -1;
+    }
+    grown = realloc(*all, (*n_all + src->n_points + 1) * sizeof **all);
+    if (grown == NULL) {
+        fr_error_set(err, "out of memory for the calibration points");
+        return -1;
+    }
+    memcpy(grown + *n_all, src->points, src->n_points * sizeof *grown);
+    *all = grown;
+    *n_all += src->n_points;
+    return 0;
+}
+
+/* Calibration folds (cross-fitting over time): fold k = 1..CALIBRATION_FOLDS
+ * learns the training days before cutoff - k x L (L: each series' held-out
+ * days) and forecasts from the origins of the L days after that, days it
+ * never learned. Their errors join the hold-out's, so the calibration sees
+ * five times the origins of the hold-out's earlier half, over more of the
+ * year: that half alone is a few weeks whose holidays and season may not
+ * be those of the days the published model forecasts. A fold that would
+ * learn less than FOLD_MIN_SHARE of the training rows is not grown (short
+ * series get fewer folds, or none). */
+#define CALIBRATION_FOLDS 2
+#define FOLD_MIN_SHARE 0.4
+
+/* Grows the calibration folds of the run and appends their backtest
+ * points to *pts (*n_pts of them). Returns 0 or -1 with err set. */
+static int calibration_folds(const struct train_settings *s,
+                             const struct run_data *d, struct evaluation *ev,
+                             struct bt_point **pts, size_t *n_pts,
+                             struct fr_error *err)
+{
+    size_t ns = d->raw.n_series, H = (size_t)s->forecast_horizon;
+    size_t bytes = (ns ? ns : 1) * sizeof(int32_t);
+    int32_t *last = malloc(bytes), *fcut = malloc(bytes);
+    int32_t *fend = malloc(bytes);
     int rc = -1;
 
-    if (backtest_run(m, &d->raw, d->cutoff, H, s->n_threads, &ev->bt,
+    if (last == NULL || fcut == NULL || fend == NULL) {
+        fr_error_set(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < ns; i++)
+        last[i] = INT32_MIN;
+    for (size_t i = 0; i < d->raw.n; i++) {
+        int32_t *l = &last[d->raw.series[i]];
+        *l = d->raw.day[i] > *l ? d->raw.day[i] : *l;
+    }
+    for (int k = 1; k <= CALIBRATION_FOLDS; k++) {
+        struct dataset sub = {0};
+        struct backtest fbt = {0};
+        struct fr_error none = {{0}};
+        struct model *fm;
+        int bad;
+        /* A series without test days (cutoff INT32_MAX) takes no part. */
+        for (size_t i = 0; i < ns; i++) {
+            int32_t c = d->cutoff[i];
+            int32_t len = c == INT32_MAX ? 0 : last[i] - c + 1;
+            fcut[i] = c == INT32_MAX ? INT32_MIN : c - k * len;
+            fend[i] = c == INT32_MAX ? INT32_MIN : c - (k - 1) * len;
+        }
+        if (rows_before(&d->train, fcut, &sub, err) != 0)
+            goto out;
+        if ((double)sub.n_rows < FOLD_MIN_SHARE * (double)d->train.n_rows) {
+            dataset_release(&sub);
+            break;
+        }
+        say(s, "calibration fold %d: learning %zu of the %zu training rows",
+            k, sub.n_rows, d->train.n_rows);
+        fm = grow(s, d, &sub, fcut, ev, err);
+        dataset_release(&sub);
+        if (fm == NULL)
+            goto out;
+        /* A fold with no origin that has the history a forecast needs
+         * adds nothing, and is no error. */
+        if (backtest_run(fm, &d->raw, fcut, fend, H, s->n_threads, &fbt,
+                         &none) != 0) {
+            model_free(fm);
+            continue;
+        }
+        bad = append_points(pts, n_pts, &fbt, err);
+        ev->folds++;
+        ev->fold_points += fbt.n_points;
+        backtest_release(&fbt);
+        model_free(fm);
+        if (bad)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(last);
+    free(fcut);
+    free(fend);
+    return rc;
+}
+
+/* Series evaluation beyond the one-day-ahead test split: the backtest of
+ * m, the published calibration and its coverage.
+ *
+ * The origins in time order: the calibration folds' (F, with_folds: not
+ * for merged shards, whose data is too large to learn in one process), the
+ * earlier half of the hold-out's (E), the later half (L). The scale of the
+ * scores is chosen on F and E alone: calibrated on F, the scale whose
+ * intervals cover E closer to nominal (mean squared distance over the
+ * horizons at 80 and 90 %; relative without folds). Errors relative to
+ * the level suit a series whose noise grows with its level; counts whose
+ * noise grows more slowly (Poisson-like: the square root) get intervals
+ * too narrow where the level is low and too wide where it grew, and then
+ * absolute errors cover better. The intervals are calibrated on F and E,
+ * their coverage scored on L, never on a point they calibrated on; that
+ * calibration is the one published. A hold-out too short for that
+ * calibrates on every origin and leaves the coverage unknown. Returns 0 or
+ * -1 with err set. */
+static int evaluate_series(const struct train_settings *s,
+                           const struct model *m, const struct run_data *d,
+                           int with_folds, struct evaluation *ev,
+                           struct calibration *cal, struct fr_error *err)
+{
+    size_t H = (size_t)s->forecast_horizon, n_pts = 0, n_fold, scored;
+    int32_t first = INT32_MAX, last = INT32_MIN;
+    struct bt_point *pts = NULL;
+    struct calibration early = {0};
+    uint32_t scale = CALIBRATION_RELATIVE;
+    int rc = -1;
+
+    if (backtest_run(m, &d->raw, d->cutoff, NULL, H, s->n_threads, &ev->bt,
                      err) != 0)
         return -1;
     ev->has_backtest = 1;
+    ev->scale_miss[0] = ev->scale_miss[1] = NAN;
+    if (with_folds && calibration_folds(s, d, ev, &pts, &n_pts, err) != 0)
+        goto out;
+    n_fold = n_pts;
+    if (append_points(&pts, &n_pts, &ev->bt, err) != 0)
+        goto out;
     for (size_t i = 0; i < ev->bt.n_points; i++) {
         int32_t o = ev->bt.points[i].origin;
         first = o < first ? o : first;
@@ -930,54 +1127,50 @@ static int evaluate_series(const struct train_settings *s,
     }
     ev->calibration_until = first + (last - first + 1) / 2;
     ev->coverage = malloc(2 * H * sizeof *ev->coverage);
-    inside = calloc(2 * H, sizeof *inside);
-    n = calloc(H, sizeof *n);
-    if (ev->coverage == NULL || inside == NULL || n == NULL) {
+    if (ev->coverage == NULL) {
         fr_error_set(err, "out of memory");
         goto out;
     }
+    /* The scale: the folds calibrate, the hold-out's earlier half judges
+     * (ev->coverage is scratch space here). */
+    for (uint32_t sc = CALIBRATION_ABSOLUTE; sc <= CALIBRATION_RELATIVE;
+         sc++) {
+        struct calibration c = {0};
+        struct fr_error none = {{0}};
+        if (n_fold > 0 && calibrate_points(pts, n_fold, H, INT32_MIN,
+                                           INT32_MAX, sc, &c, &none) == 0)
+            ev->scale_miss[sc] = coverage_of(&c, ev->bt.points,
+                                             ev->bt.n_points, INT32_MIN,
+                                             ev->calibration_until, H,
+                                             ev->coverage, &scored);
+        calibration_release(&c);
+    }
+    if (ev->scale_miss[CALIBRATION_ABSOLUTE] <
+        ev->scale_miss[CALIBRATION_RELATIVE])
+        scale = CALIBRATION_ABSOLUTE;
     for (size_t i = 0; i < 2 * H; i++)
         ev->coverage[i] = NAN;
     /* Too few early origins for a calibration (a short hold-out) leaves
      * the coverage unknown (null), not the run failed. */
-    if (calibrate_points(&ev->bt, ev->calibration_until, INT32_MIN, &early,
-                         err) != 0) {
-        rc = calibrate_points(&ev->bt, INT32_MAX, INT32_MIN, cal, err);
-        ev->calibration_points = ev->bt.n_points;
+    if (calibrate_points(pts, n_pts, H, INT32_MIN, ev->calibration_until,
+                         scale, &early, err) != 0) {
+        rc = calibrate_points(pts, n_pts, H, INT32_MIN, INT32_MAX, scale,
+                              cal, err);
+        ev->calibration_points = n_pts;
         goto out;
     }
-    for (size_t i = 0; i < ev->bt.n_points; i++) {
-        const struct bt_point *p = &ev->bt.points[i];
-        if (p->origin < ev->calibration_until) {
-            ev->calibration_points++;
-            continue;
-        }
-        ev->coverage_points++;
-        n[p->h - 1]++;
-        for (int l = 0; l < 2; l++) {
-            double half;
-            int calibrated;
-            struct fr_error ignore = {{0}};
-            if (calibration_half_width(&early, p->h, LEVELS[l], &half,
-                                       &calibrated, &ignore) == 0 &&
-                fabs(p->actual - p->forest) <= half * p->scale_level)
-                inside[l * H + p->h - 1]++;
-        }
-    }
-    for (size_t h = 0; h < H; h++) {
-        for (int l = 0; l < 2; l++) {
-            if (n[h] > 0)
-                ev->coverage[l * H + h] = (double)inside[l * H + h] / n[h];
-        }
-    }
+    for (size_t i = 0; i < n_pts; i++)
+        ev->calibration_points += pts[i].origin < ev->calibration_until;
+    coverage_of(&early, ev->bt.points, ev->bt.n_points,
+                ev->calibration_until, INT32_MAX, H, ev->coverage, &scored);
+    ev->coverage_points = scored;
     /* What was scored is what is published. */
     *cal = early;
     memset(&early, 0, sizeof early);
     rc = 0;
 out:
     calibration_release(&early);
-    free(inside);
-    free(n);
+    free(pts);
     return rc;
 }
 
@@ -1012,11 +1205,20 @@ static void print_backtest(const struct train_settings *s,
     if (!isnan(ev->coverage[0])) {
         char until[16];
         series_format_date(ev->calibration_until, until);
-        printf("forest-train: intervals calibrated on origins before %s, "
-               "scored from it: 80%% covers %.1f%% at 1 day ahead, %.1f%% "
-               "at %zu\n", until, 100.0 * ev->coverage[0],
+        printf("forest-train: intervals calibrated on %zu fold%s and the "
+               "origins before %s, scored from it: 80%% covers %.1f%% at 1 "
+               "day ahead, %.1f%% at %zu\n", ev->folds,
+               ev->folds == 1 ? "" : "s", until, 100.0 * ev->coverage[0],
                100.0 * ev->coverage[H - 1], H);
     }
+    if (!isnan(ev->scale_miss[0]) && !isnan(ev->scale_miss[1]))
+        printf("forest-train: interval scale %s: on the earlier origins, "
+               "calibrated on the folds, absolute errors miss nominal by "
+               "%.1f points (rms), relative ones by %.1f\n",
+               ev->scale_miss[0] < ev->scale_miss[1] ? "absolute"
+                                                     : "relative",
+               100.0 * sqrt(ev->scale_miss[0]),
+               100.0 * sqrt(ev->scale_miss[1]));
     fflush(stdout);
     free(mae);
 }
@@ -1083,7 +1285,7 @@ static int evaluate_and_publish(const struct train_settings *s,
         goto out;
     print_metrics(s, ev);
     if (d->series_mode) {
-        if (evaluate_series(s, m, d, ev, &cal, &err) != 0)
+        if (evaluate_series(s, m, d, may_refit, ev, &cal, &err) != 0)
             goto out;
         print_backtest(s, ev);
         last_day_of(&d->test, ev->test_last_day);

@@ -116,6 +116,10 @@ struct evaluation {
     int32_t calibration_until; /* origins before this day calibrated the
                                   coverage check; the rest scored it */
     size_t calibration_points, coverage_points;
+    size_t folds, fold_points; /* calibration folds grown, their points */
+    double scale_miss[2];      /* per calibration scale: mean squared
+                                  distance from nominal of the folds'
+                                  calibration on the earlier hold-out */
     struct gate gate;
     int refit;                 /* the published model learned every row */
     size_t learned_rows;       /* rows the published model learned */
@@ -149,13 +153,14 @@ struct run_info {
 };
 
 /* Forecasts, from every held-out day of every series (records sorted by
- * series and day; cutoff[s] is series s's first held-out day) that has the
+ * series and day; cutoff[s] is series s's first held-out day, until[s] the
+ * day its origins stop before, or no end when until is NULL) that has the
  * history the model and the baselines need, up to `horizon` days ahead,
  * through forecast_values. Returns 0, or -1 with err set (no memory, no
  * origin with enough history). */
 int backtest_run(const struct model *m, const struct series_data *raw,
-                 const int32_t *cutoff, size_t horizon, size_t n_threads,
-                 struct backtest *bt, struct fr_error *err);
+                 const int32_t *cutoff, const int32_t *until, size_t horizon,
+                 size_t n_threads, struct backtest *bt, struct fr_error *err);
 
 /* Mean absolute error per horizon of one forecaster (0 the forest, 1
  * seasonal naive, 2 seasonal mean) into mae[horizon] (NaN where a horizon
