@@ -493,6 +493,19 @@ MODEL_VERSION=g6 run --model-dir "$G" --data-path "$T/table.csv" --data-mode tab
 check "cli-10.8 tabular against a tabular champion: scored on the same test rows (no new days needed)" \
     json "$G/versions/g6/metadata.json" \
     "d['gate']['metric']=='test_rmse' and d['gate']['rows']==d['training']['test_rows'] and d['gate']['decision'] in ('promoted','refused')"
+# The intervals' scale is chosen per model, on the calibration folds and
+# the earlier held-out origins: the synthetic data's count noise grows
+# like the square root of the level, and absolute errors cover better
+# (tests/server, scenario_backtest); demand ramped from x1 to x10 over the
+# days, noise and all, needs errors relative to the level.
+awk -F, 'NR == 1 { print; next } { n[$2]++; $3 = $3 * (1 + 9 * (n[$2] - 1) / 729); print }' OFS=, \
+    "$T/july.csv" >"$T/ramp.csv"
+mkdir "$T/ramp"
+MODEL_VERSION=r1 QUIET=true run --model-dir "$T/ramp" --data-path "$T/ramp.csv"
+check "cli-10.13 demand ramped x1 to x10: intervals relative to the level, chosen on 2 calibration folds" \
+    json "$T/ramp/versions/r1/metadata.json" \
+    "d['intervals']['scale']=='relative' and d['intervals']['folds']==2
+     and d['intervals']['scale_miss_rms']['relative'] < d['intervals']['scale_miss_rms']['absolute']"
 # A format-2 (recursive) champion from the previous release against a
 # format-3 (direct) challenger: each forecasts the same held-out days of
 # both series (19 each, all newer than the champion's training) through
