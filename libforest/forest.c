@@ -111,7 +111,11 @@ struct binner {
     size_t *sample;          /* n_sample ascending row numbers, or NULL
                                 when every row is used */
     float **scratch;         /* one n_sample column buffer per worker */
-    uint8_t *bins;           /* n_rows x n_features bin numbers */
+    size_t words;            /* 64-bit words per row of bins: n_features
+                                bytes rounded up, the rest zero */
+    uint64_t *bins;          /* n_rows x words: row i's bin numbers are
+                                bytes 0..n_features-1 of words
+                                i * words.., read as uint8_t */
 };
 
 static int cmp_float(const void *a, const void *b)
@@ -246,11 +250,13 @@ static int bin_rows(void *ctx, size_t worker, size_t chunk)
 
     (void)worker;
     for (size_t i = lo; i < hi; i++) {
+        uint8_t *row = (uint8_t *)(b->bins + i * b->words);
         for (size_t f = 0; f < b->n_features; f++) {
-            b->bins[i * b->n_features + f] =
-                bin_of(b->padded + f * FOREST_MAX_BINS,
-                       b->X[i * b->n_features + f]);
+            row[f] = bin_of(b->padded + f * FOREST_MAX_BINS,
+                            b->X[i * b->n_features + f]);
         }
+        for (size_t f = b->n_features; f < b->words * 8; f++)
+            row[f] = 0;
     }
     return 0;
 }
@@ -299,8 +305,10 @@ static int binner_build(struct binner *b, const struct dataset *ds,
     b->X = ds->X;
     b->max_bins = max_bins;
     b->n_sample = sample != 0 && n > sample ? sample : n;
+    b->words = (nf + 7) / 8;
     if (nf > SIZE_MAX / max_bins || n > SIZE_MAX / nf ||
-        n > SIZE_MAX / sizeof *b->sample)
+        n > SIZE_MAX / sizeof *b->sample ||
+        n > SIZE_MAX / sizeof *b->bins / b->words)
         return -1;
     if (b->n_sample < n) {
         b->sample = malloc(b->n_sample * sizeof *b->sample);
@@ -311,7 +319,7 @@ static int binner_build(struct binner *b, const struct dataset *ds,
     b->n_bins = calloc(nf, sizeof *b->n_bins);
     b->edges = calloc(nf * max_bins, sizeof *b->edges);
     b->padded = malloc(nf * FOREST_MAX_BINS * sizeof *b->padded);
-    b->bins = malloc(n * nf);
+    b->bins = malloc(n * b->words * sizeof *b->bins);
     b->scratch = calloc(n_workers, sizeof *b->scratch);
     if (!b->n_bins || !b->edges || !b->padded || !b->bins || !b->scratch)
         return -1;
@@ -379,9 +387,24 @@ struct trainer {
     uint32_t done, total;
 };
 
+/* In-bag rows with what growing reads of them, in node order: after a
+ * node is partitioned its rows are entries lo..hi of the block, so every
+ * deeper level reads them sequentially instead of gathering bins[row] and
+ * y[row] from the whole table (at 1M rows that was 26 MB, beyond the last
+ * level cache: bench/README.md, "Cache misses per level"). Within a node
+ * the rows stay in ascending row order, so histogram sums are added in the
+ * same order, and are the same doubles, as when rows were gathered. */
+struct block {
+    uint64_t *bins;   /* entries x words: the row's bins (binner's rows) */
+    double *wy;       /* bootstrap weight times target */
+    uint32_t *w;      /* bootstrap weight (draws), >= 1 */
+};
+
 struct grower {
     uint32_t *count;          /* bootstrap draws of each row */
-    uint32_t *rows, *tmp;     /* in-bag rows, partitioned per node */
+    struct block rows;        /* in-bag rows, room for n_rows */
+    struct block spill;       /* the partition's buffer for the smaller
+                                 child, room for n_rows / 2 + 1 */
     double *hist_sums;        /* n_slots x hist_cells */
     uint64_t *hist_wns;       /* n_slots x hist_cells */
     int *free_slots;
@@ -393,11 +416,31 @@ struct grower {
     uint32_t cap_nodes;
 };
 
+static void block_release(struct block *b)
+{
+    free(b->bins);
+    free(b->wy);
+    free(b->w);
+}
+
+/* Room for n entries of `words` words of bins. Returns 0 or -1. Only the
+ * pages written become resident: about 63% of n for a bootstrap. */
+static int block_init(struct block *b, size_t n, size_t words)
+{
+    memset(b, 0, sizeof *b);
+    if (n > SIZE_MAX / sizeof *b->bins / words)
+        return -1;
+    b->bins = malloc(n * words * sizeof *b->bins);
+    b->wy = malloc(n * sizeof *b->wy);
+    b->w = malloc(n * sizeof *b->w);
+    return b->bins && b->wy && b->w ? 0 : -1;
+}
+
 static void grower_release(struct grower *g)
 {
     free(g->count);
-    free(g->rows);
-    free(g->tmp);
+    block_release(&g->rows);
+    block_release(&g->spill);
     free(g->hist_sums);
     free(g->hist_wns);
     free(g->free_slots);
@@ -414,8 +457,9 @@ static int grower_init(struct grower *g, const struct trainer *t)
 
     memset(g, 0, sizeof *g);
     g->count = malloc(n * sizeof *g->count);
-    g->rows = malloc(n * sizeof *g->rows);
-    g->tmp = malloc(n * sizeof *g->tmp);
+    if (block_init(&g->rows, n, t->bins.words) != 0 ||
+        block_init(&g->spill, n / 2 + 1, t->bins.words) != 0)
+        return -1;
     g->hist_sums = malloc((size_t)slots * t->hist_cells * sizeof(double));
     g->hist_wns = malloc((size_t)slots * t->hist_cells * sizeof(uint64_t));
     g->free_slots = malloc((size_t)slots * sizeof *g->free_slots);
@@ -424,7 +468,7 @@ static int grower_init(struct grower *g, const struct trainer *t)
     g->cap_nodes = 256;
     g->nodes = malloc(g->cap_nodes * sizeof *g->nodes);
     g->cover = malloc(g->cap_nodes * sizeof *g->cover);
-    if (!g->count || !g->rows || !g->tmp || !g->hist_sums || !g->hist_wns ||
+    if (!g->count || !g->hist_sums || !g->hist_wns ||
         !g->free_slots || !g->features || !g->stack || !g->nodes ||
         !g->cover)
         return -1;
@@ -449,21 +493,21 @@ static void give_slot(struct grower *g, int s)
         g->free_slots[g->n_free++] = s;
 }
 
+/* The histogram of the node whose rows are entries lo..hi of the block:
+ * three sequential reads per row. */
 static void build_hist(const struct trainer *t, struct grower *g,
                        struct hist h, uint32_t lo, uint32_t hi)
 {
     size_t nf = t->n_features, stride = t->p->max_bins;
-    const uint8_t *bins = t->bins.bins;
-    const double *y = t->ds->y;
+    size_t words = t->bins.words;
+    const struct block *rows = &g->rows;
 
     memset(h.sum, 0, t->hist_cells * sizeof *h.sum);
     memset(h.wn, 0, t->hist_cells * sizeof *h.wn);
     for (uint32_t i = lo; i < hi; i++) {
-        uint32_t r = g->rows[i];
-        uint32_t w = g->count[r];
-        double wy = w * y[r];
-        uint64_t wn = WN_ROW(w);
-        const uint8_t *rb = bins + (size_t)r * nf;
+        double wy = rows->wy[i];
+        uint64_t wn = WN_ROW(rows->w[i]);
+        const uint8_t *rb = (const uint8_t *)(rows->bins + (size_t)i * words);
 
         for (size_t f = 0; f < nf; f++) {
             size_t cell = f * stride + rb[f];
@@ -565,28 +609,61 @@ static int find_split(const struct trainer *t, struct grower *g,
     return 0;
 }
 
-/* Stable partition of rows[lo..hi) on bin <= split bin; returns the first
- * right row. Stability keeps rows ascending, which keeps later histogram
- * passes walking memory forwards. */
-static uint32_t partition(const struct trainer *t, struct grower *g,
-                          uint32_t lo, uint32_t hi, uint32_t f, uint32_t bin)
+/* Copies entry i of src to entry j of dst. */
+static inline void entry_copy(struct block *dst, size_t j,
+                              const struct block *src, size_t i, size_t words)
 {
-    const uint8_t *bins = t->bins.bins;
-    size_t nf = t->n_features;
-    uint32_t l = lo, n_r = 0;
+    for (size_t k = 0; k < words; k++)
+        dst->bins[j * words + k] = src->bins[i * words + k];
+    dst->wy[j] = src->wy[i];
+    dst->w[j] = src->w[i];
+}
 
-    /* Branch-free: which side a row goes to is a coin flip to the branch
-     * predictor, so both stores happen and only the counts move. */
-    for (uint32_t i = lo; i < hi; i++) {
-        uint32_t r = g->rows[i];
-        uint32_t right = bins[(size_t)r * nf + f] > bin;
-        g->rows[l] = r;
-        g->tmp[n_r] = r;
-        l += 1 - right;
-        n_r += right;
+/* Stable partition of entries lo..hi on bin <= split bin, n_left of them
+ * going left (the histogram counted them). Stability keeps each node's
+ * rows in ascending row order, so the histogram sums of a node are added
+ * in the same order whatever its ancestors were.
+ *
+ * The larger side is compacted in place and the smaller one goes through
+ * the spill buffer and back, so the buffer needs half the rows. When the
+ * right side is the larger, the scan runs backwards, so the compaction
+ * only writes entries already read. Branch-free: which side a row goes to
+ * is a coin flip to the branch predictor, so both copies happen and only
+ * the positions move. */
+static void partition(const struct trainer *t, struct grower *g,
+                      uint32_t lo, uint32_t hi, uint32_t f, uint32_t bin,
+                      uint32_t n_left)
+{
+    size_t words = t->bins.words, n_right = hi - lo - n_left;
+    struct block *rows = &g->rows, *spill = &g->spill;
+
+    if (n_left >= n_right) {
+        size_t l = lo, r = 0;
+        for (size_t i = lo; i < hi; i++) {
+            const uint8_t *rb = (const uint8_t *)(rows->bins + i * words);
+            size_t right = rb[f] > bin;
+            entry_copy(spill, r, rows, i, words);
+            entry_copy(rows, l, rows, i, words);
+            l += 1 - right;
+            r += right;
+        }
+        for (size_t k = 0; k < n_right; k++)
+            entry_copy(rows, lo + n_left + k, spill, k, words);
+    } else {
+        /* spill[1..n_left] gets the left rows, from the top down; once
+         * they are all placed, the rest are written to spill[0] unused. */
+        size_t q = hi - 1, j = n_left;
+        for (size_t i = hi; i-- > lo;) {
+            const uint8_t *rb = (const uint8_t *)(rows->bins + i * words);
+            size_t right = rb[f] > bin;
+            entry_copy(spill, j, rows, i, words);
+            entry_copy(rows, q, rows, i, words);
+            q -= right;
+            j -= 1 - right;
+        }
+        for (size_t k = 0; k < n_left; k++)
+            entry_copy(rows, lo + k, spill, k + 1, words);
     }
-    memcpy(g->rows + l, g->tmp, n_r * sizeof *g->tmp);
-    return l;
 }
 
 static int add_nodes(struct grower *g, uint32_t n_nodes)
@@ -630,6 +707,7 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
     double *imp = t->importances + local * t->n_features;
     size_t n = t->ds->n_rows, nf = t->n_features;
     const double *y = t->ds->y;
+    size_t words = t->bins.words;
     uint32_t n_nodes = 1, depth = 0, in_bag = 0, top = 0;
     struct node_task root = {0};
     double imp_total = 0.0;
@@ -641,11 +719,20 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
     memset(g->count, 0, n * sizeof *g->count);
     for (size_t i = 0; i < n; i++)
         g->count[rng_below(&r, n)]++;
+    /* The in-bag rows, ascending, into the block: the one gather of the
+     * tree. */
     for (size_t i = 0; i < n; i++) {
+        double wy;
         if (g->count[i] == 0)
             continue;
-        g->rows[in_bag++] = (uint32_t)i;
-        root.sum += g->count[i] * y[i];
+        wy = g->count[i] * y[i];
+        for (size_t k = 0; k < words; k++)
+            g->rows.bins[(size_t)in_bag * words + k] =
+                t->bins.bins[i * words + k];
+        g->rows.wy[in_bag] = wy;
+        g->rows.w[in_bag] = g->count[i];
+        in_bag++;
+        root.sum += wy;
         root.w += g->count[i];
     }
     if (t->inbag != NULL) {
@@ -692,7 +779,8 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
         g->nodes[task.node].value = (float)(task.sum / task.w);
         imp[f] += best.gain;
         imp_total += best.gain;
-        mid = partition(t, g, task.lo, task.hi, f, best.bin);
+        partition(t, g, task.lo, task.hi, f, best.bin, best.n_left);
+        mid = task.lo + best.n_left;
 
         kid[0] = (struct node_task){n_nodes, task.lo, mid, task.depth + 1,
                                     -1, best.sum_left, best.w_left,
