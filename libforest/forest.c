@@ -111,11 +111,10 @@ struct binner {
     size_t *sample;          /* n_sample ascending row numbers, or NULL
                                 when every row is used */
     float **scratch;         /* one n_sample column buffer per worker */
-    size_t words;            /* 64-bit words per row of bins: n_features
-                                bytes rounded up, the rest zero */
-    uint64_t *bins;          /* n_rows x words: row i's bin numbers are
-                                bytes 0..n_features-1 of words
-                                i * words.., read as uint8_t */
+    size_t stride;           /* bytes per row of bins: n_features, at
+                                least 8 (rows move as 8-byte words) */
+    uint8_t *bins;           /* n_rows x stride bin numbers; bytes past
+                                n_features are zero */
 };
 
 static int cmp_float(const void *a, const void *b)
@@ -250,12 +249,12 @@ static int bin_rows(void *ctx, size_t worker, size_t chunk)
 
     (void)worker;
     for (size_t i = lo; i < hi; i++) {
-        uint8_t *row = (uint8_t *)(b->bins + i * b->words);
+        uint8_t *row = b->bins + i * b->stride;
         for (size_t f = 0; f < b->n_features; f++) {
             row[f] = bin_of(b->padded + f * FOREST_MAX_BINS,
                             b->X[i * b->n_features + f]);
         }
-        for (size_t f = b->n_features; f < b->words * 8; f++)
+        for (size_t f = b->n_features; f < b->stride; f++)
             row[f] = 0;
     }
     return 0;
@@ -305,10 +304,9 @@ static int binner_build(struct binner *b, const struct dataset *ds,
     b->X = ds->X;
     b->max_bins = max_bins;
     b->n_sample = sample != 0 && n > sample ? sample : n;
-    b->words = (nf + 7) / 8;
-    if (nf > SIZE_MAX / max_bins || n > SIZE_MAX / nf ||
-        n > SIZE_MAX / sizeof *b->sample ||
-        n > SIZE_MAX / sizeof *b->bins / b->words)
+    b->stride = nf < 8 ? 8 : nf;
+    if (nf > SIZE_MAX / max_bins || n > SIZE_MAX / b->stride ||
+        n > SIZE_MAX / sizeof *b->sample)
         return -1;
     if (b->n_sample < n) {
         b->sample = malloc(b->n_sample * sizeof *b->sample);
@@ -319,7 +317,7 @@ static int binner_build(struct binner *b, const struct dataset *ds,
     b->n_bins = calloc(nf, sizeof *b->n_bins);
     b->edges = calloc(nf * max_bins, sizeof *b->edges);
     b->padded = malloc(nf * FOREST_MAX_BINS * sizeof *b->padded);
-    b->bins = malloc(n * b->words * sizeof *b->bins);
+    b->bins = malloc(n * b->stride);
     b->scratch = calloc(n_workers, sizeof *b->scratch);
     if (!b->n_bins || !b->edges || !b->padded || !b->bins || !b->scratch)
         return -1;
@@ -338,6 +336,14 @@ static int binner_build(struct binner *b, const struct dataset *ds,
             pad[k] = INFINITY;
     }
     parallel_for(n_workers, (n + BIN_CHUNK - 1) / BIN_CHUNK, bin_rows, b);
+    /* The sample and the column buffers are done with: growing the trees
+     * is the peak of a run's memory, so they go before it starts. */
+    for (size_t w = 0; w < n_workers; w++) {
+        free(b->scratch[w]);
+        b->scratch[w] = NULL;
+    }
+    free(b->sample);
+    b->sample = NULL;
     return 0;
 }
 
@@ -395,13 +401,16 @@ struct trainer {
  * the rows stay in ascending row order, so histogram sums are added in the
  * same order, and are the same doubles, as when rows were gathered. */
 struct block {
-    uint64_t *bins;   /* entries x words: the row's bins (binner's rows) */
+    uint8_t *bins;    /* entries x stride: the row's bins (binner's rows) */
     double *wy;       /* bootstrap weight times target */
     uint32_t *w;      /* bootstrap weight (draws), >= 1 */
 };
 
 struct grower {
-    uint32_t *count;          /* bootstrap draws of each row */
+    uint32_t *count;          /* bootstrap draws of each row: the spill's
+                                 bins, which nothing else uses until the
+                                 root has been partitioned (they hold at
+                                 least n_rows * 4 bytes as stride >= 8) */
     struct block rows;        /* in-bag rows, room for n_rows */
     struct block spill;       /* the partition's buffer for the smaller
                                  child, room for n_rows / 2 + 1 */
@@ -423,14 +432,14 @@ static void block_release(struct block *b)
     free(b->w);
 }
 
-/* Room for n entries of `words` words of bins. Returns 0 or -1. Only the
+/* Room for n entries of stride bytes of bins. Returns 0 or -1. Only the
  * pages written become resident: about 63% of n for a bootstrap. */
-static int block_init(struct block *b, size_t n, size_t words)
+static int block_init(struct block *b, size_t n, size_t stride)
 {
     memset(b, 0, sizeof *b);
-    if (n > SIZE_MAX / sizeof *b->bins / words)
+    if (n > SIZE_MAX / stride)
         return -1;
-    b->bins = malloc(n * words * sizeof *b->bins);
+    b->bins = malloc(n * stride);
     b->wy = malloc(n * sizeof *b->wy);
     b->w = malloc(n * sizeof *b->w);
     return b->bins && b->wy && b->w ? 0 : -1;
@@ -438,7 +447,6 @@ static int block_init(struct block *b, size_t n, size_t words)
 
 static void grower_release(struct grower *g)
 {
-    free(g->count);
     block_release(&g->rows);
     block_release(&g->spill);
     free(g->hist_sums);
@@ -456,10 +464,12 @@ static int grower_init(struct grower *g, const struct trainer *t)
     int slots = (int)t->p->max_depth + 3;
 
     memset(g, 0, sizeof *g);
-    g->count = malloc(n * sizeof *g->count);
-    if (block_init(&g->rows, n, t->bins.words) != 0 ||
-        block_init(&g->spill, n / 2 + 1, t->bins.words) != 0)
+    if (block_init(&g->rows, n, t->bins.stride) != 0 ||
+        block_init(&g->spill, n / 2 + 1, t->bins.stride) != 0)
         return -1;
+    /* (n / 2 + 1) * stride >= n * 4 bytes; malloc's alignment suits a
+     * uint32_t, and the memory takes the type of what is stored last. */
+    g->count = (uint32_t *)(void *)g->spill.bins;
     g->hist_sums = malloc((size_t)slots * t->hist_cells * sizeof(double));
     g->hist_wns = malloc((size_t)slots * t->hist_cells * sizeof(uint64_t));
     g->free_slots = malloc((size_t)slots * sizeof *g->free_slots);
@@ -468,7 +478,7 @@ static int grower_init(struct grower *g, const struct trainer *t)
     g->cap_nodes = 256;
     g->nodes = malloc(g->cap_nodes * sizeof *g->nodes);
     g->cover = malloc(g->cap_nodes * sizeof *g->cover);
-    if (!g->count || !g->hist_sums || !g->hist_wns ||
+    if (!g->hist_sums || !g->hist_wns ||
         !g->free_slots || !g->features || !g->stack || !g->nodes ||
         !g->cover)
         return -1;
@@ -493,27 +503,52 @@ static void give_slot(struct grower *g, int s)
         g->free_slots[g->n_free++] = s;
 }
 
+/* Adds one row (its bins rb, weight w, weight times target wy). */
+static inline void hist_add(struct hist h, size_t nf, size_t stride,
+                            const uint8_t *rb, uint32_t w, double wy)
+{
+    uint64_t wn = WN_ROW(w);
+
+    for (size_t f = 0; f < nf; f++) {
+        size_t cell = f * stride + rb[f];
+        h.sum[cell] += wy;
+        h.wn[cell] += wn;
+    }
+}
+
 /* The histogram of the node whose rows are entries lo..hi of the block:
  * three sequential reads per row. */
 static void build_hist(const struct trainer *t, struct grower *g,
                        struct hist h, uint32_t lo, uint32_t hi)
 {
     size_t nf = t->n_features, stride = t->p->max_bins;
-    size_t words = t->bins.words;
+    size_t row_bytes = t->bins.stride;
     const struct block *rows = &g->rows;
 
     memset(h.sum, 0, t->hist_cells * sizeof *h.sum);
     memset(h.wn, 0, t->hist_cells * sizeof *h.wn);
-    for (uint32_t i = lo; i < hi; i++) {
-        double wy = rows->wy[i];
-        uint64_t wn = WN_ROW(rows->w[i]);
-        const uint8_t *rb = (const uint8_t *)(rows->bins + (size_t)i * words);
+    for (uint32_t i = lo; i < hi; i++)
+        hist_add(h, nf, stride, rows->bins + (size_t)i * row_bytes,
+                 rows->w[i], rows->wy[i]);
+}
 
-        for (size_t f = 0; f < nf; f++) {
-            size_t cell = f * stride + rb[f];
-            h.sum[cell] += wy;
-            h.wn[cell] += wn;
-        }
+/* The root's histogram, straight from the binner's rows and the bootstrap
+ * counts (the block is filled when the root is partitioned): the in-bag
+ * rows in ascending order, as the block would hold them. */
+static void build_root_hist(const struct trainer *t, const struct grower *g,
+                            struct hist h)
+{
+    size_t nf = t->n_features, stride = t->p->max_bins;
+    size_t row_bytes = t->bins.stride;
+    const double *y = t->ds->y;
+
+    memset(h.sum, 0, t->hist_cells * sizeof *h.sum);
+    memset(h.wn, 0, t->hist_cells * sizeof *h.wn);
+    for (size_t i = 0; i < t->ds->n_rows; i++) {
+        uint32_t w = g->count[i];
+        if (w == 0)
+            continue;
+        hist_add(h, nf, stride, t->bins.bins + i * row_bytes, w, w * y[i]);
     }
 }
 
@@ -609,12 +644,28 @@ static int find_split(const struct trainer *t, struct grower *g,
     return 0;
 }
 
+/* Copies one row of bins, stride >= 8 bytes, as 8-byte moves; when
+ * stride is not a multiple of 8 the last move overlaps the one before, so
+ * exactly stride bytes are written (19 features: 3 moves, not 19). */
+static inline void bins_copy(uint8_t *dst, const uint8_t *src, size_t stride)
+{
+    uint64_t word;
+    size_t k;
+
+    for (k = 0; k + 8 < stride; k += 8) {
+        memcpy(&word, src + k, 8);
+        memcpy(dst + k, &word, 8);
+    }
+    memcpy(&word, src + stride - 8, 8);
+    memcpy(dst + stride - 8, &word, 8);
+}
+
 /* Copies entry i of src to entry j of dst. */
 static inline void entry_copy(struct block *dst, size_t j,
-                              const struct block *src, size_t i, size_t words)
+                              const struct block *src, size_t i,
+                              size_t stride)
 {
-    for (size_t k = 0; k < words; k++)
-        dst->bins[j * words + k] = src->bins[i * words + k];
+    bins_copy(dst->bins + j * stride, src->bins + i * stride, stride);
     dst->wy[j] = src->wy[i];
     dst->w[j] = src->w[i];
 }
@@ -634,35 +685,60 @@ static void partition(const struct trainer *t, struct grower *g,
                       uint32_t lo, uint32_t hi, uint32_t f, uint32_t bin,
                       uint32_t n_left)
 {
-    size_t words = t->bins.words, n_right = hi - lo - n_left;
+    size_t stride = t->bins.stride, n_right = hi - lo - n_left;
     struct block *rows = &g->rows, *spill = &g->spill;
 
     if (n_left >= n_right) {
         size_t l = lo, r = 0;
         for (size_t i = lo; i < hi; i++) {
-            const uint8_t *rb = (const uint8_t *)(rows->bins + i * words);
-            size_t right = rb[f] > bin;
-            entry_copy(spill, r, rows, i, words);
-            entry_copy(rows, l, rows, i, words);
+            size_t right = rows->bins[i * stride + f] > bin;
+            entry_copy(spill, r, rows, i, stride);
+            entry_copy(rows, l, rows, i, stride);
             l += 1 - right;
             r += right;
         }
         for (size_t k = 0; k < n_right; k++)
-            entry_copy(rows, lo + n_left + k, spill, k, words);
+            entry_copy(rows, lo + n_left + k, spill, k, stride);
     } else {
         /* spill[1..n_left] gets the left rows, from the top down; once
          * they are all placed, the rest are written to spill[0] unused. */
         size_t q = hi - 1, j = n_left;
         for (size_t i = hi; i-- > lo;) {
-            const uint8_t *rb = (const uint8_t *)(rows->bins + i * words);
-            size_t right = rb[f] > bin;
-            entry_copy(spill, j, rows, i, words);
-            entry_copy(rows, q, rows, i, words);
+            size_t right = rows->bins[i * stride + f] > bin;
+            entry_copy(spill, j, rows, i, stride);
+            entry_copy(rows, q, rows, i, stride);
             q -= right;
             j -= 1 - right;
         }
         for (size_t k = 0; k < n_left; k++)
-            entry_copy(rows, lo + k, spill, k + 1, words);
+            entry_copy(rows, lo + k, spill, k + 1, stride);
+    }
+}
+
+/* Partitions the root: the in-bag rows go from the binner's rows straight
+ * into the block, the n_left left ones to entries 0..n_left and the right
+ * ones after them, both in ascending row order. One pass, no spill: the
+ * count array (in the spill's memory) is read here for the last time. */
+static void partition_root(const struct trainer *t, struct grower *g,
+                           uint32_t f, uint32_t bin, uint32_t n_left)
+{
+    size_t stride = t->bins.stride, l = 0, r = n_left;
+    const double *y = t->ds->y;
+    struct block *rows = &g->rows;
+
+    for (size_t i = 0; i < t->ds->n_rows; i++) {
+        uint32_t w = g->count[i];
+        size_t right, at;
+        if (w == 0)
+            continue;
+        right = t->bins.bins[i * stride + f] > bin;
+        at = right ? r : l;
+        bins_copy(rows->bins + at * stride, t->bins.bins + i * stride,
+                  stride);
+        rows->wy[at] = w * y[i];
+        rows->w[at] = w;
+        l += 1 - right;
+        r += right;
     }
 }
 
@@ -707,7 +783,6 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
     double *imp = t->importances + local * t->n_features;
     size_t n = t->ds->n_rows, nf = t->n_features;
     const double *y = t->ds->y;
-    size_t words = t->bins.words;
     uint32_t n_nodes = 1, depth = 0, in_bag = 0, top = 0;
     struct node_task root = {0};
     double imp_total = 0.0;
@@ -719,20 +794,11 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
     memset(g->count, 0, n * sizeof *g->count);
     for (size_t i = 0; i < n; i++)
         g->count[rng_below(&r, n)]++;
-    /* The in-bag rows, ascending, into the block: the one gather of the
-     * tree. */
     for (size_t i = 0; i < n; i++) {
-        double wy;
         if (g->count[i] == 0)
             continue;
-        wy = g->count[i] * y[i];
-        for (size_t k = 0; k < words; k++)
-            g->rows.bins[(size_t)in_bag * words + k] =
-                t->bins.bins[i * words + k];
-        g->rows.wy[in_bag] = wy;
-        g->rows.w[in_bag] = g->count[i];
         in_bag++;
-        root.sum += wy;
+        root.sum += g->count[i] * y[i];
         root.w += g->count[i];
     }
     if (t->inbag != NULL) {
@@ -751,7 +817,7 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
     root.hist = -1;
     if (needs_split(t, 0, root.n)) {
         root.hist = take_slot(g);
-        build_hist(t, g, slot(t, g, root.hist), 0, in_bag);
+        build_root_hist(t, g, slot(t, g, root.hist));
     }
     g->stack[top++] = root;
     while (top > 0) {
@@ -779,7 +845,10 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
         g->nodes[task.node].value = (float)(task.sum / task.w);
         imp[f] += best.gain;
         imp_total += best.gain;
-        partition(t, g, task.lo, task.hi, f, best.bin, best.n_left);
+        if (task.node == 0)
+            partition_root(t, g, f, best.bin, best.n_left);
+        else
+            partition(t, g, task.lo, task.hi, f, best.bin, best.n_left);
         mid = task.lo + best.n_left;
 
         kid[0] = (struct node_task){n_nodes, task.lo, mid, task.depth + 1,
