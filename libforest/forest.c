@@ -40,6 +40,7 @@
  */
 #include "forest.h"
 
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -120,7 +121,8 @@ struct binner {
                                 when every row is used */
     float **scratch;         /* one n_sample column buffer per worker */
     size_t stride;           /* bytes per row of bins: n_features, at
-                                least 8 (rows move as 8-byte words) */
+                                least 8 (rows move as 8- or 16-byte
+                                words: bins_copy) */
     uint8_t *bins;           /* n_rows x stride bin numbers; bytes past
                                 n_features are zero */
 };
@@ -719,6 +721,8 @@ static void partition(const struct trainer *t, struct grower *g,
             l += 1 - right;
             r += right;
         }
+        /* the histogram's count and the rows' bins agree */
+        assert(l == lo + n_left && r == n_right);
         for (size_t k = 0; k < n_right; k++)
             entry_copy(rows, lo + n_left + k, spill, k, stride);
     } else {
@@ -732,6 +736,7 @@ static void partition(const struct trainer *t, struct grower *g,
             q -= right;
             j -= 1 - right;
         }
+        assert(j == 0 && q == lo + n_left - 1);
         for (size_t k = 0; k < n_left; k++)
             entry_copy(rows, lo + k, spill, k + 1, stride);
     }
@@ -762,6 +767,7 @@ static void partition_root(const struct trainer *t, struct grower *g,
         l += 1 - right;
         r += right;
     }
+    assert(l == n_left);
 }
 
 static int add_nodes(struct grower *g, uint32_t n_nodes)
