@@ -116,7 +116,15 @@ def run(argv, env=None, cwd=ROOT, check=True):
 
 
 def run_measured(argv, env=None, cwd=ROOT):
-    """Like run(), and also returns the child's peak RSS in MiB.
+    """Like run(), and also returns the child's peak RSS in MiB (see
+    run_measured_cpu)."""
+    wall, rss, _, out, err = run_measured_cpu(argv, env=env, cwd=cwd)
+    return wall, rss, out, err
+
+
+def run_measured_cpu(argv, env=None, cwd=ROOT):
+    """Runs argv; returns (wall seconds, peak RSS in MiB, CPU seconds (user
+    + system, every thread), stdout, stderr).
 
     The peak comes from /usr/bin/time (package time), i.e. getrusage of
     the child: our own wait4 would not do, because Linux counts in a
@@ -128,7 +136,7 @@ def run_measured(argv, env=None, cwd=ROOT):
     log_out = os.path.join(logs, "last.out")
     log_err = os.path.join(logs, "last.err")
     log_rss = os.path.join(logs, "last.rss")
-    timed = ["/usr/bin/time", "-f", "%M", "-o", log_rss] + argv
+    timed = ["/usr/bin/time", "-f", "%M %U %S", "-o", log_rss] + argv
     with open(log_out, "w") as fo, open(log_err, "w") as fe:
         t0 = time.perf_counter()
         p = subprocess.Popen(timed, env=env, cwd=cwd, stdout=fo, stderr=fe)
@@ -142,8 +150,9 @@ def run_measured(argv, env=None, cwd=ROOT):
         die("'%s' exited %d:\n%s%s" % (" ".join(argv), p.returncode, out,
                                         err))
     with open(log_rss) as f:
-        rss_kib = int(f.read().split()[-1])
-    return wall, rss_kib / 1024.0, out, err
+        # the last line: "Command exited ..." may precede it
+        rss_kib, user, system = f.read().splitlines()[-1].split()
+    return wall, int(rss_kib) / 1024.0, float(user) + float(system), out, err
 
 
 def ref(*args):
@@ -160,18 +169,27 @@ def ref(*args):
 def train_forest(data, target, seed, model_dir):
     """Runs forest-train in tabular mode into a fresh model_dir. Returns
     wall time, peak RSS and the metadata.json it wrote."""
+    wall, rss, _, meta = train_forest_cpu(data, target, seed, model_dir)
+    return wall, rss, meta
+
+
+def train_forest_cpu(data, target, seed, model_dir, binary=TRAIN,
+                     threads=0):
+    """train_forest() with the CPU time (user + system) too, and another
+    forest-train binary (e.g. main's, for a before/after) or thread count
+    if given. Returns wall, peak RSS, CPU seconds, metadata."""
     shutil.rmtree(model_dir, ignore_errors=True)
     os.makedirs(model_dir)
-    argv = [TRAIN, "--data-path", data, "--data-mode", "tabular",
+    argv = [binary, "--data-path", data, "--data-mode", "tabular",
             "--target-column", target, "--model-dir", model_dir,
             "--seed", str(seed), "--n-estimators", str(TREES),
             "--max-depth", str(DEPTH), "--min-samples-leaf", "1",
             "--max-features", "1.0", "--test-fraction", str(TEST_FRACTION),
-            "--n-threads", "0"]
-    wall, rss, _, _ = run_measured(argv, env=clean_env())
+            "--n-threads", str(threads)]
+    wall, rss, cpu, _, _ = run_measured_cpu(argv, env=clean_env())
     with open(os.path.join(model_dir, "current", "metadata.json")) as f:
         meta = json.load(f)
-    return wall, rss, meta
+    return wall, rss, cpu, meta
 
 
 # ---- records and tables ----------------------------------------------------

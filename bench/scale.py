@@ -15,6 +15,11 @@ here by forest-train table and never committed), side by side in one run:
 
 Then one table with the growth factor per 5x rows. Tables go to stdout and
 bench/out/scale.md. 100 trees of depth 10, all features per split, 2 cores.
+forest-train runs on every core and again on one thread; each run's CPU time
+(user + system) is reported beside its wall time, and XGBoost's fit CPU time
+(every thread's) beside its wall time: on a shared machine CPU time is the
+steadier figure. BENCH_SCALE_BEFORE=/path/to/forest-train times another
+build (e.g. main's) the same way in the same run, for a before/after.
 """
 
 import json
@@ -32,12 +37,16 @@ SCALE = os.path.join(ROOT, "build", "bench-scale")
 # rows of the table for each size: series x (742 days - 28 of history)
 SIZES = {"200k": 280, "1M": 1400, "5M": 7000}
 # scikit-learn only up to 1M rows (issue 17, item 4); BENCH_SCALE_SKLEARN_MAX
-# =200k stops it earlier (its 1M fit takes tens of minutes on a busy machine).
-SKLEARN_MAX = SIZES[os.environ.get("BENCH_SCALE_SKLEARN_MAX", "1M")]
+# =200k stops it earlier (its 1M fit takes tens of minutes on a busy machine),
+# =none leaves it out.
+SKLEARN_MAX = dict(SIZES, none=0)[os.environ.get("BENCH_SCALE_SKLEARN_MAX",
+                                                 "1M")]
+BEFORE = os.environ.get("BENCH_SCALE_BEFORE", "")
 
 
 def table_for(size):
-    """Writes bench/out/scale-SIZE.csv (13 features + demand) unless it is
+    """Writes bench/out/scale-SIZE.csv (the table's features but promo and
+    holiday, + demand; 19 features today) unless it is
     there already; returns its path."""
     path = os.path.join(OUT, "scale-%s.csv" % size)
     if os.path.exists(path):
@@ -91,10 +100,11 @@ def main():
             bench.die("unknown size '%s' (200k, 1M or 5M)" % s)
     os.makedirs(OUT, exist_ok=True)
     rmse_both = os.environ.get("BENCH_SCALE_RMSE", "1") == "1"
-    load = bench.loadavg()
+    loads = []
     rows_io, rows_bin, rows_rmse, res = [], [], [], []
     for s in sizes:
         data = table_for(s)
+        loads.append("%s at %s" % (bench.loadavg(), s))
         argv = [SCALE, data, "--target", "demand"]
         if rmse_both:
             argv += ["--trees", str(bench.TREES), "--threads", "0"]
@@ -117,7 +127,16 @@ def main():
                               "%+.3f%%" % (100.0 * (a - b) / b)])
 
         model_dir = os.path.join(OUT, "scale-model")
-        wall, rss, meta = bench.train_forest(data, bench.TARGET, 1, model_dir)
+        wall, rss, cpu, meta = bench.train_forest_cpu(data, bench.TARGET, 1,
+                                                      model_dir)
+        _, rss1, cpu1, _ = bench.train_forest_cpu(data, bench.TARGET, 1,
+                                                  model_dir, threads=1)
+        before = None
+        if BEFORE:
+            bw, brss, bcpu, bmeta = bench.train_forest_cpu(
+                data, bench.TARGET, 1, model_dir, binary=BEFORE)
+            before = dict(wall=bw, rss=brss, cpu=bcpu,
+                          rmse=bmeta["metrics"]["rmse"])
         xgb = bench.ref("fit", "--tool", "xgb", "--data", data, "--target",
                         bench.TARGET, "--seed", 1, "--n-jobs", -1)
         sk = None
@@ -125,9 +144,11 @@ def main():
             sk = bench.ref("fit", "--tool", "sklearn", "--data", data,
                            "--target", bench.TARGET, "--seed", 1,
                            "--n-jobs", -1)
-        res.append(dict(size=s, ft=wall, ft_rss=rss,
+        res.append(dict(size=s, ft=wall, ft_rss=rss, ft_cpu=cpu,
+                        ft1_cpu=cpu1, ft1_rss=rss1, before=before,
                         ft_rmse=meta["metrics"]["rmse"],
-                        xgb=xgb["fit_s"], xgb_rss=xgb["maxrss_mib"],
+                        xgb=xgb["fit_s"], xgb_cpu=xgb.get("fit_cpu_s"),
+                        xgb_rss=xgb["maxrss_mib"],
                         xgb_rmse=xgb["rmse"],
                         sk=sk["fit_s"] if sk else None,
                         sk_rss=sk["maxrss_mib"] if sk else None,
@@ -136,10 +157,12 @@ def main():
         # still leaves what it measured
         with open(os.path.join(OUT, "scale.jsonl"), "a") as f:
             f.write(json.dumps(dict(res[-1], read=rd, bins=bins,
-                                    forests=forests, load=load)) + "\n")
+                                    forests=forests,
+                                    load=loads[-1])) + "\n")
 
+    load = ", ".join(loads)
     note = ("2 cores shared with other work: the 1-minute load average was "
-            "%s when the run started; wall times are only comparable "
+            "%s when each size started; wall times are only comparable "
             "within a row, CPU times of one-thread steps are steadier." % load)
     table("Reading the CSV (tabular_read_csv, one thread)",
                 ["rows", "rows read", "MB", "wall s", "CPU s",
@@ -153,15 +176,22 @@ def main():
                     ["rows", "sample", "every row", "difference"], rows_rmse,
                     ["The same seed and trees; only the bin edges differ."])
     ft = [r["ft"] for r in res]
+    ftc = [r["ft_cpu"] for r in res]
+    ft1 = [r["ft1_cpu"] for r in res]
     xg = [r["xgb"] for r in res]
+    xgc = [r["xgb_cpu"] for r in res]
     sk = [r["sk"] for r in res]
     rows = []
     for i, r in enumerate(res):
         rows.append([r["size"],
-                     "%.2f s%s, %.0f MiB" % (r["ft"], growth(ft, i),
-                                             r["ft_rss"]),
-                     "%.2f s%s, %.0f MiB" % (r["xgb"], growth(xg, i),
-                                             r["xgb_rss"]),
+                     "%.2f s%s (CPU %.2f s%s), %.0f MiB" % (
+                         r["ft"], growth(ft, i), r["ft_cpu"], growth(ftc, i),
+                         r["ft_rss"]),
+                     "CPU %.2f s%s, %.0f MiB" % (r["ft1_cpu"], growth(ft1, i),
+                                                 r["ft1_rss"]),
+                     "%.2f s%s (CPU %.2f s%s), %.0f MiB" % (
+                         r["xgb"], growth(xg, i), r["xgb_cpu"],
+                         growth(xgc, i), r["xgb_rss"]),
                      "%.2f s%s, %.0f MiB" % (r["sk"], growth(sk, i),
                                              r["sk_rss"])
                      if r["sk"] is not None else "-",
@@ -169,15 +199,39 @@ def main():
                      "%.3f / %.3f / %s" % (
                          r["ft_rmse"], r["xgb_rmse"],
                          "%.3f" % r["sk_rmse"] if r["sk_rmse"] else "-")])
-    table("Scaling: %d trees of depth %d, 13 features, 80%% of rows "
+    with open(table_for(sizes[0])) as f:
+        n_features = len(f.readline().split(",")) - 1
+    table("Scaling: %d trees of depth %d, %d features, 80%% of rows "
                 "trained (growth per 5x rows in brackets)"
-                % (bench.TREES, bench.DEPTH),
+                % (bench.TREES, bench.DEPTH, n_features),
                 ["rows", "forest-train (whole process), peak RSS",
+                 "forest-train on one thread",
                  "XGBoost-RF fit, process peak RSS",
                  "scikit-learn fit, process peak RSS",
                  "forest-train / XGBoost", "test RMSE ours / XGB / sklearn"],
                 rows, [note, "Peak RSS from /usr/bin/time (ru_maxrss); the "
                        "references' includes pandas and the Python runtime."])
+    if BEFORE:
+        bw = [r["before"]["wall"] for r in res]
+        bc = [r["before"]["cpu"] for r in res]
+        rows = []
+        for i, r in enumerate(res):
+            b = r["before"]
+            rows.append([r["size"],
+                         "%.2f s%s (CPU %.2f s%s), %.0f MiB" % (
+                             b["wall"], growth(bw, i), b["cpu"],
+                             growth(bc, i), b["rss"]),
+                         "%.2f s (CPU %.2f s), %.0f MiB" % (
+                             r["ft"], r["ft_cpu"], r["ft_rss"]),
+                         "%.2fx / %.2fx" % (b["wall"] / r["xgb"],
+                                            r["ft"] / r["xgb"]),
+                         "%.3f / %.3f" % (b["rmse"], r["ft_rmse"])])
+        table("Before and after: %s against build/forest-train, every core"
+              % BEFORE,
+              ["rows", "before (whole process), peak RSS",
+               "after (from the table above)",
+               "wall / XGBoost-RF fit, before / after",
+               "test RMSE before / after"], rows, [note])
     with open(os.path.join(OUT, "scale.md"), "w") as f:
         f.write("\n".join(RESULTS))
 

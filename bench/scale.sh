@@ -9,7 +9,8 @@
 #
 # BENCH_SCALE_RMSE=0 skips growing 100 trees twice (bin edges from the
 # sample and from every row) for the test RMSE comparison;
-# BENCH_SCALE_SKLEARN_MAX=200k runs scikit-learn at 200k rows only.
+# BENCH_SCALE_SKLEARN_MAX=200k runs scikit-learn at 200k rows only (none:
+# not at all); BENCH_SCALE_BEFORE=PATH times another forest-train too.
 set -eu
 cd "$(dirname "$0")/.."
 

@@ -220,3 +220,53 @@ out:
     }
     return rc;
 }
+
+int dataset_split_take(struct dataset *ds, double test_fraction,
+                       struct dataset *train, struct dataset *test,
+                       struct fr_error *err)
+{
+    size_t n_test, n_train;
+    int rc = -1;
+
+    memset(train, 0, sizeof *train);
+    memset(test, 0, sizeof *test);
+    n_test = test_rows(ds->n_rows, test_fraction);
+    n_train = ds->n_rows - n_test;
+    /* Series mode interleaves the two parts, and a split that leaves
+     * either part empty fails with dataset_split's message: both go the
+     * copying way. */
+    if (ds->series != NULL || n_train == 0 || n_test == 0) {
+        rc = dataset_split(ds, test_fraction, train, test, err);
+        goto out;
+    }
+    if (dataset_init(test, ds->n_features,
+                     (const char *const *)ds->feature_names, n_test, 0,
+                     err) != 0)
+        goto out;
+    for (size_t i = n_train; i < ds->n_rows; i++) {
+        if (push_from(test, ds, i, err) != 0) {
+            dataset_release(test);
+            goto out;
+        }
+    }
+    /* The training rows are the table's first rows, where they are. */
+    *train = *ds;
+    memset(ds, 0, sizeof *ds);
+    train->n_rows = n_train;
+    {
+        /* Hand back the test rows' pages. A failed shrink keeps the larger
+         * block, which holds n_train rows all the same. */
+        float *x = realloc(train->X, n_train * train->n_features *
+                                         sizeof *train->X);
+        double *y = realloc(train->y, n_train * sizeof *train->y);
+        if (x != NULL)
+            train->X = x;
+        if (y != NULL)
+            train->y = y;
+        train->capacity = n_train;
+    }
+    rc = 0;
+out:
+    dataset_release(ds);
+    return rc;
+}

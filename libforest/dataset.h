@@ -60,4 +60,13 @@ int dataset_split(const struct dataset *ds, double test_fraction,
                   struct dataset *train, struct dataset *test,
                   struct fr_error *err);
 
+/* dataset_split() for a caller that needs the table no more: in tabular
+ * mode train takes ds's rows where they are and only the test rows are
+ * copied, so the peak is the table plus its test part rather than twice
+ * the table (at 1M rows of 19 features, 101 MB instead of 168 MB). The
+ * same parts and errors as dataset_split(); ds is released either way. */
+int dataset_split_take(struct dataset *ds, double test_fraction,
+                       struct dataset *train, struct dataset *test,
+                       struct fr_error *err);
+
 #endif

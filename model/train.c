@@ -396,6 +396,8 @@ static int refit_wanted(const struct train_settings *s, int series_mode)
 static int run_data_load(const struct train_settings *s, struct run_data *d,
                          struct fr_error *err)
 {
+    int rc;
+
     memset(d, 0, sizeof *d);
     if (load_table(s, &d->table, &d->spec, &d->series_mode, &d->raw,
                    err) != 0)
@@ -404,15 +406,19 @@ static int run_data_load(const struct train_settings *s, struct run_data *d,
      * parser's line and column; the checksum is of the bytes just read. */
     if (data_origin_read(s, &d->origin, err) != 0)
         goto fail;
-    if (dataset_split(&d->table, s->test_fraction, &d->train, &d->test,
-                      err) != 0) {
+    /* Every row together is needed only by a refit; without one the
+     * training rows stay where they were read and only the test rows are
+     * copied (issue 17: the copy was the peak of a 1M-row run). */
+    if (refit_wanted(s, d->series_mode))
+        rc = dataset_split(&d->table, s->test_fraction, &d->train, &d->test,
+                           err);
+    else
+        rc = dataset_split_take(&d->table, s->test_fraction, &d->train,
+                                &d->test, err);
+    if (rc != 0) {
         fr_error_prefix(err, "TEST_FRACTION");
         goto fail;
     }
-    /* Every row together is needed only by a refit: the 200k-row table
-     * benchmark's memory stays what it was without one. */
-    if (!refit_wanted(s, d->series_mode))
-        dataset_release(&d->table);
     if (d->series_mode) {
         /* Each series' first test day: the backtest's first origin. */
         d->cutoff = malloc((d->raw.n_series ? d->raw.n_series : 1) *

@@ -641,6 +641,41 @@ static void test_split(void)
                   train.n_rows == 15);
     dataset_release(&train);
     dataset_release(&test);
+    {
+        /* The taking split gives the same parts and leaves ds empty. */
+        struct dataset copy = {0}, train2 = {0}, test2 = {0};
+        int same;
+        dataset_init(&copy, 1, names, 4, 0, &err);
+        for (size_t i = 0; i < ds.n_rows; i++)
+            dataset_push(&copy, ds.X + i, ds.y[i], 0, 0, 0.0, &err);
+        dataset_split(&ds, 0.25, &train, &test, &err);
+        test_cond("split-1.5 the taking split keeps the same rows",
+                  dataset_split_take(&copy, 0.25, &train2, &test2,
+                                     &err) == 0 &&
+                      train2.n_rows == train.n_rows &&
+                      test2.n_rows == test.n_rows && copy.X == NULL &&
+                      copy.n_rows == 0);
+        same = train2.n_rows == train.n_rows && test2.n_rows == test.n_rows;
+        for (size_t i = 0; same && i < train.n_rows; i++)
+            same = train2.X[i] == train.X[i] && train2.y[i] == train.y[i];
+        for (size_t i = 0; same && i < test.n_rows; i++)
+            same = test2.X[i] == test.X[i] && test2.y[i] == test.y[i];
+        test_cond("split-1.6 ... value for value, and takes more rows", same &&
+                  dataset_push(&train2, ds.X, 1.0, 0, 0, 0.0, &err) == 0 &&
+                  train2.n_rows == train.n_rows + 1 &&
+                  train2.X[train.n_rows] == ds.X[0]);
+        dataset_release(&train);
+        dataset_release(&test);
+        dataset_release(&train2);
+        dataset_release(&test2);
+        dataset_init(&copy, 1, names, 4, 0, &err);
+        dataset_push(&copy, ds.X, 1.0, 0, 0, 0.0, &err);
+        test_cond("split-1.7 the taking split of one row fails as the copy "
+                  "does, and releases the table",
+                  dataset_split_take(&copy, 0.2, &train2, &test2, &err) != 0 &&
+                      contains(err.msg, "too few rows") && copy.X == NULL &&
+                      train2.X == NULL && test2.X == NULL);
+    }
     ds.n_rows = 1;
     test_cond("split-1.4 one row cannot be split",
               dataset_split(&ds, 0.2, &train, &test, &err) != 0 &&

@@ -3,6 +3,7 @@
  * subsampling, determinism across threads, shards and prediction.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -463,6 +464,60 @@ static void test_params(void)
               forest_params_check(&p, &err) != 0);
 }
 
+/* Rows of 3, 12, 19 and 40 features: each width moves a row of bins in
+ * the partition differently (padded to 8 bytes, two 8- or 16-byte moves, a
+ * loop). y steps on the first and the last feature only, so a row whose
+ * bins were moved wrong, or kept apart from its target, would show in the
+ * leaves. */
+static void test_row_widths(void)
+{
+    static const size_t widths[] = {3, 12, 19, 40};
+    char name_buf[40][16];
+    const char *names[40];
+    struct fr_error err = {{0}};
+
+    for (int f = 0; f < 40; f++) {
+        snprintf(name_buf[f], sizeof name_buf[f], "x%d", f);
+        names[f] = name_buf[f];
+    }
+    for (size_t k = 0; k < sizeof widths / sizeof *widths; k++) {
+        size_t nf = widths[k];
+        struct dataset ds;
+        struct forest *a, *b;
+        struct rng r;
+        float x[40];
+        int ok = 1;
+
+        rng_seed(&r, 11, nf);
+        dataset_init(&ds, nf, names, 3000, 0, &err);
+        for (size_t i = 0; i < 3000; i++) {
+            for (size_t f = 0; f < nf; f++)
+                x[f] = (float)rng_uniform(&r);
+            dataset_push(&ds, x, 10.0 * (x[nf - 1] > 0.5f) +
+                                     5.0 * (x[0] > 0.3f),
+                         0, 0, 0.0, &err);
+        }
+        a = train(&ds, 4, 3, NULL);
+        b = train(&ds, 4, 3, one_thread);
+        for (int c = 0; c < 4; c++) {
+            float lo0 = c & 1 ? 0.9f : 0.1f, hi = c & 2 ? 0.9f : 0.1f;
+            double want = 10.0 * (hi > 0.5f) + 5.0 * (lo0 > 0.3f);
+            for (size_t f = 0; f < nf; f++)
+                x[f] = 0.5f;
+            x[0] = lo0;
+            x[nf - 1] = hi;
+            ok &= fabs(forest_predict_row(a, x) - want) < 0.5;
+        }
+        printf("  %zu features:\n", nf);
+        test_cond("width-1.1 both steps are learned", a && ok);
+        test_cond("width-1.2 same forest on 1 or 2 threads",
+                  a && b && same_trees(a, b));
+        forest_free(a);
+        forest_free(b);
+        dataset_release(&ds);
+    }
+}
+
 void test_forest(void)
 {
     test_split_finding();
@@ -473,4 +528,5 @@ void test_forest(void)
     test_prediction();
     test_shards();
     test_params();
+    test_row_widths();
 }
