@@ -13,7 +13,9 @@
 # Knobs: ROUNDS (3 per binary), SECONDS_PER_ROUND (5), CONNS (16),
 # THREADS (server threads, 1: one core serves, one runs wrk); MODEL_DIR_A and
 # MODEL_DIR_B, the store each side serves (default: one model trained here;
-# bench/s3_serve.sh sets them to a directory and an s3:// copy of it).
+# bench/s3_serve.sh sets them to a directory and an s3:// copy of it); BODY,
+# the request (default: one row of the 21 features of a direct model; an
+# older release's model, which both servers can load, takes its own row).
 set -eu
 cd "$(dirname "$0")/.."
 base=${1:?usage: bench/serve_ab.sh BASE [NEW]}
@@ -39,7 +41,7 @@ if [ -z "${MODEL_DIR_A:-}" ] || [ -z "${MODEL_DIR_B:-}" ]; then
 fi
 dir_a=${MODEL_DIR_A:-$tmp/models}
 dir_b=${MODEL_DIR_B:-$tmp/models}
-body='{"features": [120.5, 118, 119, 121, 117, 115, 119.2, 2.1, 118.0, 3.3, 121, 117, 119, 115, 118, 1, 2, 15, 3, 1, 0]}'
+body=${BODY:-'{"features": [120.5, 118, 119, 121, 117, 115, 119.2, 2.1, 118.0, 3.3, 121, 117, 119, 115, 118, 1, 2, 15, 3, 1, 0]}'}
 
 # round BINARY MODEL_DIR: starts it, runs wrk once, stops it; prints req/s.
 round() {

@@ -17,7 +17,7 @@ libexpat1-dev libssl-dev zlib1g-dev"
 test="$build clang libclang-rt-14-dev curl wrk jq python3 chromium \
 python3-websocket r-cran-swagger python3-xgboost prometheus"
 bench="$test python3-sklearn python3-pandas python3-joblib \
-python3-fastapi uvicorn python3-statsmodels python3-rdata time"
+python3-fastapi uvicorn python3-statsmodels python3-rdata time nginx-light"
 images="debootstrap"
 
 case "${1:-build}" in
