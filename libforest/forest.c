@@ -431,6 +431,8 @@ struct node_task {
     int hist;          /* histogram slot, or -1 when it will be a leaf */
     double sum;        /* weighted target sum */
     uint32_t w, n;     /* weight and distinct rows */
+    int sparse;        /* the histogram holds only the cells of the node's
+                          own rows (see sparse_rows); the others are stale */
 };
 
 struct trainer {
@@ -478,6 +480,8 @@ struct grower {
     int *free_slots;
     int n_free;
     uint32_t *features;       /* feature order for sampling */
+    uint64_t *cells;          /* n_features x FOREST_MAX_BINS / 64 bits:
+                                 a sparse child's cells, for subtract_cells */
     /* find_split's candidates of one feature, max_bins each: the bin, the
      * left side's target sum, weight and distinct rows, and the gain */
     uint32_t *cand_bin, *cand_n;
@@ -516,6 +520,7 @@ static void grower_release(struct grower *g)
     free(g->hist_wns);
     free(g->free_slots);
     free(g->features);
+    free(g->cells);
     free(g->cand_bin);
     free(g->cand_n);
     free(g->cand_sum);
@@ -542,6 +547,8 @@ static int grower_init(struct grower *g, const struct trainer *t)
     g->hist_wns = malloc((size_t)slots * t->hist_cells * sizeof(uint64_t));
     g->free_slots = malloc((size_t)slots * sizeof *g->free_slots);
     g->features = malloc(t->n_features * sizeof *g->features);
+    g->cells = malloc(t->n_features * (FOREST_MAX_BINS / 64) *
+                      sizeof *g->cells);
     g->cand_bin = malloc(t->p->max_bins * sizeof *g->cand_bin);
     g->cand_n = malloc(t->p->max_bins * sizeof *g->cand_n);
     g->cand_sum = malloc(t->p->max_bins * sizeof *g->cand_sum);
@@ -552,8 +559,8 @@ static int grower_init(struct grower *g, const struct trainer *t)
     g->nodes = malloc(g->cap_nodes * sizeof *g->nodes);
     g->cover = malloc(g->cap_nodes * sizeof *g->cover);
     if (!g->hist_sums || !g->hist_wns || !g->free_slots || !g->features ||
-        !g->cand_bin || !g->cand_n || !g->cand_sum || !g->cand_w ||
-        !g->cand_gain || !g->stack || !g->nodes ||
+        !g->cells || !g->cand_bin || !g->cand_n || !g->cand_sum ||
+        !g->cand_w || !g->cand_gain || !g->stack || !g->nodes ||
         !g->cover)
         return -1;
     return 0;
@@ -590,17 +597,45 @@ static inline void hist_add(struct hist h, size_t nf, size_t stride,
     }
 }
 
-/* The histogram of the node whose rows are entries lo..hi of the block:
- * three sequential reads per row. */
+/* Sparse histograms. A node with fewer rows than half the bins touches
+ * few of its histogram's cells: clearing all of them (memset) and
+ * subtracting all of them (the larger child) cost more than the rows
+ * themselves, and at depth 8 and 9 that is most nodes. Such a node's
+ * histogram is kept valid only at the cells of its own rows: cleared
+ * there, its rows added in the same order, and a larger sibling's made by
+ * subtracting it only there (elsewhere it is zero, and x - 0 is x). Every
+ * cell a split reads holds the value the dense histogram would, bit for
+ * bit; the splits read a sparse node's non-empty bins from its rows. The
+ * root is never sparse (its rows reach the block when it is
+ * partitioned). */
+static int sparse_rows(const struct trainer *t, uint32_t n)
+{
+    return (size_t)n * 2 < t->p->max_bins;
+}
+
+/* The histogram of the node whose rows are entries lo..hi of the block
+ * (three sequential reads per row): every cell, or with sparse only the
+ * cells of these rows (the others are left as they were). */
 static void build_hist(const struct trainer *t, struct grower *g,
-                       struct hist h, uint32_t lo, uint32_t hi)
+                       struct hist h, uint32_t lo, uint32_t hi, int sparse)
 {
     size_t nf = t->n_features, stride = t->p->max_bins;
     size_t row_bytes = t->bins.stride;
     const struct block *rows = &g->rows;
 
-    memset(h.sum, 0, t->hist_cells * sizeof *h.sum);
-    memset(h.wn, 0, t->hist_cells * sizeof *h.wn);
+    if (sparse) {
+        for (uint32_t i = lo; i < hi; i++) {
+            const uint8_t *rb = rows->bins + (size_t)i * row_bytes;
+            for (size_t f = 0; f < nf; f++) {
+                size_t cell = f * stride + rb[f];
+                h.sum[cell] = 0.0;
+                h.wn[cell] = 0;
+            }
+        }
+    } else {
+        memset(h.sum, 0, t->hist_cells * sizeof *h.sum);
+        memset(h.wn, 0, t->hist_cells * sizeof *h.wn);
+    }
     for (uint32_t i = lo; i < hi; i++)
         hist_add(h, nf, stride, rows->bins + (size_t)i * row_bytes,
                  rows->w[i], rows->wy[i]);
@@ -626,6 +661,38 @@ static void build_root_hist(const struct trainer *t, const struct grower *g,
     }
 }
 
+/* parent -= child at the cells of the child's rows (entries lo..hi of the
+ * block) only, each
+ * once: the child's other cells are zero (or, sparse, stale), where the
+ * dense subtraction would leave the parent as it is. */
+static void subtract_cells(const struct trainer *t, struct grower *g,
+                           struct hist parent, struct hist child,
+                           uint32_t lo, uint32_t hi)
+{
+    size_t nf = t->n_features, stride = t->p->max_bins;
+    size_t words = FOREST_MAX_BINS / 64, row_bytes = t->bins.stride;
+    const uint8_t *bins = g->rows.bins;
+
+    memset(g->cells, 0, nf * words * sizeof *g->cells);
+    for (uint32_t i = lo; i < hi; i++) {
+        const uint8_t *rb = bins + (size_t)i * row_bytes;
+        for (size_t f = 0; f < nf; f++)
+            g->cells[f * words + rb[f] / 64] |= 1ull << (rb[f] % 64);
+    }
+    for (size_t f = 0; f < nf; f++) {
+        for (size_t w = 0; w < words; w++) {
+            uint64_t bits = g->cells[f * words + w];
+            while (bits != 0) {
+                size_t cell = f * stride + w * 64 +
+                              (size_t)__builtin_ctzll(bits);
+                bits &= bits - 1;
+                parent.sum[cell] -= child.sum[cell];
+                parent.wn[cell] -= child.wn[cell];
+            }
+        }
+    }
+}
+
 /* parent -= child, cell by cell: the larger child's histogram. */
 static void subtract_hist(const struct trainer *t, struct hist parent,
                           struct hist child)
@@ -646,6 +713,18 @@ static void subtract_hist(const struct trainer *t, struct hist parent,
         pw[i] -= cw[i];
 }
 
+/* The larger child's histogram: parent minus the smaller child, every
+ * cell when the smaller one is dense, its rows' cells when sparse. */
+static void larger_hist(const struct trainer *t, struct grower *g,
+                        struct hist parent, struct hist child,
+                        const struct node_task *smaller)
+{
+    if (smaller->sparse)
+        subtract_cells(t, g, parent, child, smaller->lo, smaller->hi);
+    else
+        subtract_hist(t, parent, child);
+}
+
 struct split {
     double gain;
     uint32_t feature, bin;
@@ -655,14 +734,17 @@ struct split {
 
 /* The non-empty bins among feature f's first nb of a node into
  * mask[0..3] (bin b is bit b % 64 of word b / 64). A node with fewer rows
- * than half the bins reads its rows' bins; a larger one tests the cells. */
+ * than half the bins (and a sparse one, whose other cells are stale) reads
+ * its rows' bins; a larger one tests the cells. */
 static void nonempty_bins(const struct trainer *t, const struct grower *g,
                           const struct node_task *task, uint32_t f,
                           const uint64_t *wns, uint32_t nb, uint64_t *mask)
 {
     memset(mask, 0, FOREST_MAX_BINS / 64 * sizeof *mask);
-    /* Not the root: its rows reach the block when it is partitioned. */
-    if (task->node != 0 && (size_t)(task->hi - task->lo) * 2 < nb) {
+    /* Not the root (never sparse): its rows reach the block when it is
+     * partitioned. */
+    if (task->sparse ||
+        (task->node != 0 && (size_t)(task->hi - task->lo) * 2 < nb)) {
         const uint8_t *bins = g->rows.bins + f;
         size_t stride = t->bins.stride;
         for (uint32_t i = task->lo; i < task->hi; i++) {
@@ -796,7 +878,18 @@ static int find_split(const struct trainer *t, struct grower *g,
      * non-empty right bin splits this node's rows the same way. Take the
      * middle one, as scikit-learn takes the midpoint between the node's
      * neighbouring values, so unseen values in the gap divide evenly. */
-    {
+    if (task->sparse) {
+        /* The first bin after best->bin that a row of the node is in, at
+         * most the last bin: what the loop below finds in the cells. */
+        const uint8_t *bins = g->rows.bins + best->feature;
+        uint32_t next = t->bins.n_bins[best->feature] - 1;
+        for (uint32_t i = task->lo; i < task->hi; i++) {
+            uint32_t b = bins[(size_t)i * t->bins.stride];
+            if (b > best->bin && b < next)
+                next = b;
+        }
+        best->bin = (best->bin + next) / 2;
+    } else {
         const uint64_t *wns = h.wn + best->feature * stride;
         uint32_t next = best->bin + 1;
         while (next + 1 < t->bins.n_bins[best->feature] && wns[next] == 0)
@@ -1033,31 +1126,40 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
 
         kid[0] = (struct node_task){n_nodes, task.lo, mid, task.depth + 1,
                                     -1, best.sum_left, best.w_left,
-                                    best.n_left};
+                                    best.n_left, 0};
         kid[1] = (struct node_task){n_nodes + 1, mid, task.hi,
                                     task.depth + 1, -1,
                                     task.sum - best.sum_left,
                                     task.w - best.w_left,
-                                    task.n - best.n_left};
+                                    task.n - best.n_left, 0};
         n_nodes += 2;
         need[0] = needs_split(t, kid[0].depth, kid[0].n);
         need[1] = needs_split(t, kid[1].depth, kid[1].n);
         small = kid[1].n < kid[0].n;
+        /* The smaller child is built from its rows (sparse when small);
+         * the larger one is the parent minus it, in the parent's slot,
+         * valid where the parent's is (a sparse child has a sparse
+         * parent's rows' cells or a dense parent's every cell). */
+        kid[small].sparse = sparse_rows(t, kid[small].n);
+        kid[!small].sparse = task.sparse;
         if (need[0] && need[1]) {
             kid[small].hist = take_slot(g);
             build_hist(t, g, slot(t, g, kid[small].hist), kid[small].lo,
-                       kid[small].hi);
-            subtract_hist(t, slot(t, g, task.hist),
-                          slot(t, g, kid[small].hist));
+                       kid[small].hi, kid[small].sparse);
+            larger_hist(t, g, slot(t, g, task.hist),
+                        slot(t, g, kid[small].hist), &kid[small]);
             kid[!small].hist = task.hist;
         } else if (need[0] || need[1]) {
             int c = need[1];
             if (c == small) {
-                build_hist(t, g, slot(t, g, task.hist), kid[c].lo, kid[c].hi);
+                build_hist(t, g, slot(t, g, task.hist), kid[c].lo, kid[c].hi,
+                           kid[c].sparse);
             } else {
                 int s = take_slot(g);
-                build_hist(t, g, slot(t, g, s), kid[!c].lo, kid[!c].hi);
-                subtract_hist(t, slot(t, g, task.hist), slot(t, g, s));
+                build_hist(t, g, slot(t, g, s), kid[!c].lo, kid[!c].hi,
+                           kid[!c].sparse);
+                larger_hist(t, g, slot(t, g, task.hist), slot(t, g, s),
+                            &kid[!c]);
                 give_slot(g, s);
             }
             kid[c].hist = task.hist;
