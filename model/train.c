@@ -1019,7 +1019,8 @@ static int append_points(struct bt_point **all, size_t *n_all,
 #define CALIBRATION_FOLDS 2
 #define FOLD_MIN_SHARE 0.4
 
-/* A fold grows N_ESTIMATORS / FOLD_TREE_SHARE trees (at least one). Its
+/* A fold grows N_ESTIMATORS / FOLD_TREE_SHARE trees (at least
+ * FOLD_MIN_TREES, or all of a smaller forest's). Its
  * errors only calibrate: fewer trees make each forecast a little noisier,
  * so the intervals a little wider, but the shares they cover barely move
  * (make run's data, 80% / 90% over the 14 horizons: 100 trees 80.0-82.2 /
@@ -1027,12 +1028,19 @@ static int append_points(struct bt_point **all, size_t *n_all,
  * trees were half of make run's training time (bench/README.md, "Training
  * time"). */
 #define FOLD_TREE_SHARE 10
+#define FOLD_MIN_TREES 10
 
 static uint32_t fold_trees(const struct train_settings *s)
 {
     unsigned long long n = s->n_estimators / FOLD_TREE_SHARE;
 
-    return n > 0 ? (uint32_t)n : 1;
+    /* A small forest's folds keep all its trees: with one tree in ten, a
+     * forest of 10 would calibrate on the errors of single trees, far
+     * noisier than its own. */
+    if (n < FOLD_MIN_TREES)
+        n = s->n_estimators < FOLD_MIN_TREES ? s->n_estimators
+                                             : FOLD_MIN_TREES;
+    return (uint32_t)n;
 }
 
 /* Grows the calibration folds of the run and appends their backtest
