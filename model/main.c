@@ -90,8 +90,8 @@ static const struct config_option OPTIONS[] = {
      &S.forecast_strategy, 0, 0, "direct|recursive"},
     {"DIRECT_MAX_ROWS", CONFIG_UINT, "0",
      "series, direct: (origin, day ahead) rows a forest learns at most, a "
-     "seeded sample when there are more; 0 = 4 per day of data, at least "
-     "40000",
+     "seeded sample when there are more; 0 = 2 per day of data, at least "
+     "30000",
      &S.direct_max_rows, 0, 1e12, NULL},
     {"REFIT", CONFIG_STRING, NULL,
      "after evaluation, learn every row for the published model; unset = "

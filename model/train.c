@@ -789,25 +789,61 @@ out:
 
 /* Direct rows a forest learns at most: DIRECT_MAX_ROWS, or by default
  * DIRECT_ROWS_PER_DAY per day row but never fewer than DIRECT_MIN_ROWS.
- * Every (origin, day ahead) pair is H rows a day; a sample of them keeps
- * make run's training within 3x its recursive time, and nearby origins'
+ * Every (origin, day ahead) pair is H rows a day, and nearby origins'
  * rows for one target day are much alike, so a sample loses little
- * (README, "Direct forecasts"). A small data set (one real series of a
- * few years) is cheap to learn whole and needs every row it has. */
-#define DIRECT_ROWS_PER_DAY 4
-#define DIRECT_MIN_ROWS 40000
+ * (README, "Direct forecasts"). 2 a day, at least 30000, against 4 and
+ * 40000 before: make run's training takes a fifth less CPU, and the
+ * forecasting benchmark's mean MAE over 14 days moves by at most 0.6% on
+ * the synthetic sets (bench/README.md, "Training time"); 2 and 20000
+ * were faster still but cost 1.2% without covariates. A small data set
+ * (one real series of a few years, under 30000 pairs) is cheap to learn
+ * whole and needs every row it has. */
+#define DIRECT_ROWS_PER_DAY 2
+#define DIRECT_MIN_ROWS 30000
+
+/* A fold that learns FOLD_FEW_ROWS rows or more grows N_ESTIMATORS /
+ * FOLD_TREE_SHARE trees (at least FOLD_MIN_TREES, or all of a smaller
+ * forest's). Its errors only calibrate: fewer trees make each forecast a
+ * little noisier, so the intervals a little wider, but on make run's data
+ * the shares they cover barely move (80% / 90% over the 14 horizons: 100
+ * trees 80.0-82.2 / 89.2-91.6%, 10 trees 80.1-82.7 / 89.2-91.6%), while
+ * two folds of 100 trees were half of its training time (bench/README.md,
+ * "Training time"). A fold on fewer rows (one real series of a few years:
+ * the bike and Chicago series' folds learn 5000 to 8000) is cheap and
+ * keeps every tree: there a single series' few errors are all the
+ * calibration has, and 10 trees moved the Chicago series' 80% coverage
+ * from 81.6 to 83.0%. make run's folds learn about 30000 (a sample). */
+#define FOLD_TREE_SHARE 10
+#define FOLD_MIN_TREES 10
+#define FOLD_FEW_ROWS 20000
+
+/* The trees of a calibration fold that learns n_rows rows. Cannot fail. */
+static uint32_t fold_trees(const struct train_settings *s, size_t n_rows)
+{
+    unsigned long long n = s->n_estimators / FOLD_TREE_SHARE;
+
+    if (n_rows < FOLD_FEW_ROWS)
+        return (uint32_t)s->n_estimators;
+    /* A small forest's folds keep all its trees: with one tree in ten, a
+     * forest of 10 would calibrate on the errors of single trees, far
+     * noisier than its own. */
+    if (n < FOLD_MIN_TREES)
+        n = s->n_estimators < FOLD_MIN_TREES ? s->n_estimators
+                                             : FOLD_MIN_TREES;
+    return (uint32_t)n;
+}
 
 /* Grows a model on rows: in series mode on rows relative to the level
  * (series_relative_dataset), so the trees learn differences they can
  * apply at any level. A direct spec learns its (origin, day ahead) rows
  * instead, built from the records: those whose target day is before each
  * series' cutoff, or all of them when cutoff is NULL (a refit); rows then
- * only gives their count per day. trees, when not 0, replaces N_ESTIMATORS.
- * Returns the model or NULL with err set. */
+ * only gives their count per day. A calibration fold (fold) grows
+ * fold_trees of them. Returns the model or NULL with err set. */
 static struct model *grow(const struct train_settings *s,
                           const struct run_data *d,
                           const struct dataset *rows, const int32_t *cutoff,
-                          uint32_t trees, struct evaluation *ev,
+                          int fold, struct evaluation *ev,
                           struct fr_error *err)
 {
     struct forest_params params;
@@ -817,8 +853,6 @@ static struct model *grow(const struct train_settings *s,
     double t0;
 
     params_from(s, &params);
-    if (trees != 0)
-        params.n_trees = trees;
     if (d->series_mode && d->spec.strategy == SERIES_DIRECT) {
         size_t cap = DIRECT_ROWS_PER_DAY * rows->n_rows;
         if (s->direct_max_rows)
@@ -838,6 +872,9 @@ static struct model *grow(const struct train_settings *s,
         return NULL;
     }
     dataset_release(&direct);
+    if (fold)
+        params.n_trees = fold_trees(s, rel.n_rows ? rel.n_rows
+                                                  : rows->n_rows);
     say(s, "training %u of %u trees on %zu rows (depth %u, "
         "min_samples_leaf %u, max_features %g, %u bins, SEED %llu)",
         (params.n_trees - params.shard_index + params.shard_count - 1) /
@@ -1019,30 +1056,6 @@ static int append_points(struct bt_point **all, size_t *n_all,
 #define CALIBRATION_FOLDS 2
 #define FOLD_MIN_SHARE 0.4
 
-/* A fold grows N_ESTIMATORS / FOLD_TREE_SHARE trees (at least
- * FOLD_MIN_TREES, or all of a smaller forest's). Its
- * errors only calibrate: fewer trees make each forecast a little noisier,
- * so the intervals a little wider, but the shares they cover barely move
- * (make run's data, 80% / 90% over the 14 horizons: 100 trees 80.0-82.2 /
- * 89.2-91.6%, 10 trees 80.1-82.7 / 89.2-91.6%), while two folds of 100
- * trees were half of make run's training time (bench/README.md, "Training
- * time"). */
-#define FOLD_TREE_SHARE 10
-#define FOLD_MIN_TREES 10
-
-static uint32_t fold_trees(const struct train_settings *s)
-{
-    unsigned long long n = s->n_estimators / FOLD_TREE_SHARE;
-
-    /* A small forest's folds keep all its trees: with one tree in ten, a
-     * forest of 10 would calibrate on the errors of single trees, far
-     * noisier than its own. */
-    if (n < FOLD_MIN_TREES)
-        n = s->n_estimators < FOLD_MIN_TREES ? s->n_estimators
-                                             : FOLD_MIN_TREES;
-    return (uint32_t)n;
-}
-
 /* Grows the calibration folds of the run and appends their backtest
  * points to *pts (*n_pts of them). Returns 0 or -1 with err set. */
 static int calibration_folds(const struct train_settings *s,
@@ -1085,9 +1098,9 @@ static int calibration_folds(const struct train_settings *s,
             dataset_release(&sub);
             break;
         }
-        say(s, "calibration fold %d: learning %zu of the %zu training rows "
-            "with %u trees", k, sub.n_rows, d->train.n_rows, fold_trees(s));
-        fm = grow(s, d, &sub, fcut, fold_trees(s), ev, err);
+        say(s, "calibration fold %d: learning %zu of the %zu training rows",
+            k, sub.n_rows, d->train.n_rows);
+        fm = grow(s, d, &sub, fcut, 1, ev, err);
         dataset_release(&sub);
         if (fm == NULL)
             goto out;
