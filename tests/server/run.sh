@@ -830,7 +830,7 @@ sys.exit(0 if ok else 1)
 PY
     # The direct model's coverage on the later origins, calibrated on two
     # folds and the earlier origins with absolute errors (chosen on those):
-    # 80.0..82.2% and 89.2..91.6% by horizon (README, "The intervals").
+    # 79.8..82.5% and 89.4..91.2% by horizon (README, "The intervals").
     check "80% and 90% intervals cover within 3 points of nominal at every horizon" \
         jq -e '[.intervals.coverage_80[] | . >= 0.77 and . <= 0.83] + [.intervals.coverage_90[] | . >= 0.87 and . <= 0.93]
                | all and length == 28' "$dir/current/metadata.json"
