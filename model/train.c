@@ -807,12 +807,12 @@ out:
  * little noisier, so the intervals a little wider, but on make run's data
  * the shares they cover barely move (80% / 90% over the 14 horizons: 100
  * trees 80.0-82.2 / 89.2-91.6%, 10 trees 80.1-82.7 / 89.2-91.6%), while
- * two folds of 100 trees were half of its training time (bench/README.md,
- * "Training time"). A fold on fewer rows (one real series of a few years:
- * the bike and Chicago series' folds learn 5000 to 8000) is cheap and
- * keeps every tree: there a single series' few errors are all the
- * calibration has, and 10 trees moved the Chicago series' 80% coverage
- * from 81.6 to 83.0%. make run's folds learn about 30000 (a sample). */
+ * two folds of 100 trees took over a third of its training time
+ * (bench/README.md, "Training time"). A fold on fewer rows (one real
+ * series of a few years: a few thousand) is cheap and keeps every tree:
+ * there a single series' few errors are all the calibration has, and 10
+ * trees moved the Chicago series' 80% coverage from 81.6 to 83.0%. make
+ * run's folds learn about 30000 (a sample). */
 #define FOLD_TREE_SHARE 10
 #define FOLD_MIN_TREES 10
 #define FOLD_FEW_ROWS 20000
