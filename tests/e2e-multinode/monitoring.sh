@@ -167,10 +167,11 @@ replicas_are() { (($(replicas) == $1)); }
 load_predict() {
 	local ip total=0 fails=0 codes ok
 	ip=$(node_ip "$(node_names | head -n 1)")
+	# curl's -o names the output of one URL: each needs its own.
 	local urls=()
-	for _ in $(seq 25); do urls+=("http://$ip:$NODE_PORT/predict"); done
+	for _ in $(seq 25); do urls+=(-o /dev/null "http://$ip:$NODE_PORT/predict"); done
 	while [[ -e $1 ]]; do
-		codes=$(curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 \
+		codes=$(curl -s -w '%{http_code}\n' --max-time 5 \
 			-H 'Content-Type: application/json' --data-binary "@$PREDICT_BODY" "${urls[@]}") || true
 		total=$((total + 25))
 		ok=$(grep -c '^200$' <<<"$codes") || ok=0
@@ -180,7 +181,7 @@ load_predict() {
 }
 
 scale_on_request_rate() {
-	local stop out rc=0 t0 total fails
+	local stop out rc=0 t0 total fails total2 fails2
 	stop=$(mktemp) || return 1
 	out=$(mktemp) || return 1
 	t0=$(date +%s)
@@ -193,8 +194,18 @@ scale_on_request_rate() {
 	rm -f "$stop"
 	wait "$loader" "$loader2" || true
 	read -r total fails <"$out" || rc=1
-	log "load: $total requests from one client, $fails not 200; the other: $(cat "$out.2")"
+	read -r total2 fails2 <"$out.2" || rc=1
+	total=$((total + total2))
+	fails=$((fails + fails2))
+	log "load: $total requests, $fails not answered 200"
 	rm -f "$out" "$out.2"
+	# A load the API refuses (a body that no longer matches the model's
+	# features) would still count as requests: the answers must be 200s,
+	# but for the odd one lost while pods come and go (at most 1%).
+	((total > 0 && fails * 100 <= total)) || {
+		log "error: $fails of $total requests were not answered 200"
+		rc=1
+	}
 	# The CPU target (1000% of the request) is what the pods could never
 	# reach: the scale-up came from the External metric.
 	((rc == 0))
@@ -238,7 +249,7 @@ monitoring_flow() {
 	check "monitoring overlay applied: Prometheus Ready, KEDA's HPA replaces the base HPA" \
 		timed "apply monitoring overlay" monitoring_apply || return 1
 	check "Prometheus: every API pod is an up target" timed "targets" every_pod_up || true
-	check "load on /predict: replicas above 2 through the request rate (CPU target 1000%)" \
+	check "load on /predict (99% answered 200): replicas above 2 through the request rate (CPU target 1000%)" \
 		timed "scale up" scale_on_request_rate || true
 	check "after the load: back to 2 replicas (30 s scale-down window)" timed "scale down" back_to_two || true
 	check "a corrupt promoted model: refused, the alerts fire, the old one serves" \

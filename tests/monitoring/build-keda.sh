@@ -103,8 +103,12 @@ install_kustomization() {
 
 main() {
 	mkdir -p "$E2E_CACHE/bin" || die "cannot create $E2E_CACHE/bin"
-	# One build at a time, shared with build-k8s.sh: the caches are shared.
-	exec 9>"$E2E_CACHE/build.lock"
+	# A lock of its own: a second call (make e2e-multinode while .ci/run's
+	# background build is still going) waits for the first, then trusts its
+	# stamp. Not build-k8s.sh's lock: Go's module and build caches are safe
+	# for concurrent builds, and KEDA's long build must not hold up the
+	# cluster's.
+	exec 9>"$E2E_CACHE/keda.lock"
 	flock 9
 	timed "build keda $KEDA_VERSION" build_keda || die "keda build failed"
 	echo "$E2E_CACHE/bin/keda-$KEDA_VERSION"
