@@ -326,6 +326,119 @@ static void test_parsers(void)
     model_free(mod);
 }
 
+/* The one-row fast path ({"features": [...]}, request.c) against the
+ * cJSON path (the same numbers by name): every spelling of a number must
+ * give the same float, bit for bit, and every body the fast path does not
+ * take in full must still get the cJSON path's answer. */
+static void test_fast_row(void)
+{
+    static const char *const SPELLED[] = {
+        "0", "-0", "1", "-1", "120.5", "119.2", "2.1", "118.0", "3.3",
+        "0.1", "0.30000000000000004", "1e22", "1e23", "-1e-22", "1e-23",
+        "9007199254740992", "9007199254740993", "18446744073709551615",
+        "18446744073709551616", "123456789012345678901234567890",
+        "0.000000000000000000000000000000000000000000001401298464324817",
+        "1.1754943508222875e-38", "3.4028234663852886e38",
+        "-3.4028234e+38", "1E5", "1e+5", "2.5E-3", "0.0000001",
+        "4.9406564584124654e-324", "1e-400", "100000000000000000000000",
+        "12345678901234567890.123456789e-10", "7e0", "0e999999",
+        "1.00000000000000011102230246251565404236316680908203125",
+        /* Past 19 digits (strtod's path), around the tie between the
+         * floats 1 and 1 + 2^-23. */
+        "1.0000000596046447753906251", "1.0000000596046447753906249",
+        "0.0000000596046447753906250001e7"};
+    static const char *const NAMES[] = {"a", "b"};
+    struct forest *f = forest_of(NAMES, 2);
+    struct predict_request pr;
+    struct fr_error err = {{0}};
+    char fast[256], named[256];
+    float want[2];
+    struct rng r;
+    int same = 1, all = 1;
+    size_t n = sizeof SPELLED / sizeof *SPELLED;
+
+    rng_seed(&r, 17, 1);
+    for (size_t k = 0; k < n + 3000; k++) {
+        char x[80], y[80];
+        if (k < n) {
+            snprintf(x, sizeof x, "%s", SPELLED[k]);
+            snprintf(y, sizeof y, "%s", SPELLED[n - 1 - k]);
+        } else {
+            /* Random doubles in float32's range, in the formats clients
+             * print: shortest-ish, fixed, exponent, few digits. */
+            uint64_t bits = rng_next(&r);
+            double v;
+            memcpy(&v, &bits, sizeof v);
+            if (!isfinite(v) || fabs(v) > 3.4e38)
+                v = (double)(int64_t)bits / 1e12;
+            static const char *const FMT[] = {"%.17g", "%.15g", "%.6g",
+                                              "%.3f", "%e", "%.2e"};
+            snprintf(x, sizeof x, FMT[k % 6], v);
+            snprintf(y, sizeof y, FMT[(k / 6) % 6],
+                     (double)(int64_t)(bits >> 7) / 1e4);
+            if (k % 3 == 0) {
+                /* A tie between two floats (an integer between 2^24 and
+                 * 2^44) spelled with a scaled exponent, 1234500e-2: a
+                 * double one ulp off the tie would round to the other
+                 * float. */
+                int e = 24 + (int)(bits % 20);
+                double lo = ldexp(1.0, e) +
+                            ldexp((double)((bits >> 41) & 0x7fffff), e - 23);
+                snprintf(x, sizeof x, "%.0f00e-2", lo + ldexp(1.0, e - 24));
+                snprintf(y, sizeof y, "%.0f000e-3", lo + ldexp(1.0, e - 24));
+            }
+        }
+        snprintf(fast, sizeof fast, "{\"features\": [%s, %s]}", x, y);
+        snprintf(named, sizeof named, "{\"features\":{\"a\":%s,\"b\":%s}}",
+                 x, y);
+        if (request_predict(named, strlen(named), f, 10, &sc, &pr, &err) != 0)
+            continue;
+        want[0] = pr.X[0];
+        want[1] = pr.X[1];
+        if (request_predict(fast, strlen(fast), f, 10, &sc, &pr, &err) != 0 ||
+            memcmp(pr.X, want, sizeof want) != 0) {
+            if (same)
+                printf("  first difference: %s\n", fast);
+            same = 0;
+        }
+    }
+    check("fast-1.1 a row as an array reads every number as by name",
+          same);
+    /* Bodies near the fast path's shape: the cJSON path's answers. */
+    all &= request_predict(LIT(" \r\n{ \"features\" :\t[ 1 , 2 ] } \n"), f,
+                           10, &sc, &pr, &err) == 0 && pr.X[0] == 1.0f &&
+           pr.X[1] == 2.0f && !pr.batch && pr.n_rows == 1;
+    all &= request_predict(LIT("{\"features\":[01,2]}"), f, 10, &sc, &pr,
+                           &err) == 0 && pr.X[0] == 1.0f;
+    check("fast-1.2 whitespace and cJSON's leniencies read as before", all);
+    check("fast-1.3 too many values is the same 422",
+          request_predict(LIT("{\"features\":[1,2,3]}"), f, 10, &sc, &pr,
+                          &err) == 422 &&
+          strcmp(err.msg, "expected 2 features, got 3") == 0);
+    check("fast-1.4 too few values is the same 422",
+          request_predict(LIT("{\"features\":[1]}"), f, 10, &sc, &pr,
+                          &err) == 422 &&
+          strcmp(err.msg, "expected 2 features, got 1") == 0);
+    check("fast-1.5 a string value is the same 422",
+          request_predict(LIT("{\"features\":[1,\"2\"]}"), f, 10, &sc,
+                          &pr, &err) == 422 &&
+          strcmp(err.msg, "feature 1 ('b') is not a number (got a string)") ==
+              0);
+    check("fast-1.6 a second key is still checked",
+          request_predict(LIT("{\"features\":[1,2],\"features\":[1,2]}"),
+                          f, 10, &sc, &pr, &err) == 422 &&
+          strcmp(err.msg, "key 'features' is given twice") == 0);
+    check("fast-1.7 a trailing comma is malformed",
+          request_predict(LIT("{\"features\":[1,2,]}"), f, 10, &sc, &pr,
+                          &err) == 400);
+    check("fast-1.8 1e39 overflows float32 as before",
+          request_predict(LIT("{\"features\":[1e39,2]}"), f, 10, &sc, &pr,
+                          &err) == 422 &&
+          strcmp(err.msg, "feature 0 ('a') is 1e+39, which overflows "
+                 "float32") == 0);
+    forest_free(f);
+}
+
 /* zlib's deflate of n bytes into out (gzip when gz), as clients send. */
 static size_t squeeze(const void *in, size_t n, int gz, unsigned char *dst,
                       size_t cap)
@@ -1403,6 +1516,7 @@ int main(void)
 
     test_buf();
     test_parsers();
+    test_fast_row();
     test_encoding();
     test_tabular();
     test_routes_pages();
