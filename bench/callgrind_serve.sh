@@ -80,7 +80,8 @@ EOF
     wait "$pid" 2>/dev/null || true
     pid=""
     local total
-    total=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$out/$name.out" | head -1)
+    # "totals:" holds what was counted while instrumentation was on.
+    total=$(sed -n 's/^totals: *//p' "$out/$name.out" | head -1)
     echo "$name $(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }')"
 }
 
@@ -97,6 +98,9 @@ callgrind_annotate --inclusive=yes "$out/predict.out" 2>/dev/null |
         dash >= 3 && NF >= 2 && $1 ~ /^[0-9,]+$/ {
             v = $1; gsub(",", "", v)
             f = $0; sub(/^ *[0-9,]+ +(\([^)]*\) +)?/, "", f); sub(/ \[[^]]*\]$/, "", f)
+            sub(/^\/.*\/wt-[^\/]*\//, "", f); sub(/^\/work\/main\//, "", f)
+            if (f in seen) next
+            seen[f] = 1
             printf "%10.0f  %s\n", v / n, f
             if (++k >= top) exit
         }'
@@ -108,6 +112,9 @@ callgrind_annotate "$out/predict.out" 2>/dev/null |
         dash >= 3 && NF >= 2 && $1 ~ /^[0-9,]+$/ {
             v = $1; gsub(",", "", v)
             f = $0; sub(/^ *[0-9,]+ +(\([^)]*\) +)?/, "", f); sub(/ \[[^]]*\]$/, "", f)
+            sub(/^\/.*\/wt-[^\/]*\//, "", f); sub(/^\/work\/main\//, "", f)
+            if (f in seen) next
+            seen[f] = 1
             printf "%10.0f  %s\n", v / n, f
             if (++k >= top) exit
         }'
