@@ -210,6 +210,54 @@ static void test_buf(void)
     check("buf: doubles are shortest round-trip, NaN is null",
           strcmp(b.data, "0.1 0.3333333333333333 null 1e+300") == 0);
     buf_reset(&b);
+    {
+        /* buf_json_double prints once and rounds the digits itself: its
+         * text must be exactly what the loop of %.15g, %.16g, %.17g with
+         * a read-back check printed, for doubles of every kind. */
+        static const double SPECIAL[] = {
+            0.0, -0.0, 1, -1, 0.1, 1e-5, 1e-4, 9.9999999999999995e-5, 1e15,
+            1e16, 1e17, 123456789012345678.0, 5e-324, 1.7976931348623157e308,
+            2.2250738585072014e-308, 0.30000000000000004, 99999999999999.99,
+            999999999999999.9, 9999999999999999.0, 121.35122237965464, 0.5,
+            100, 1e21, 1e22, 1e-300};
+        struct rng r;
+        char want[32];
+        int same = 1;
+        rng_seed(&r, 5, 1);
+        for (int k = 0; k < 300000; k++) {
+            uint64_t bits = rng_next(&r);
+            double v;
+            switch (k % 6) {
+            case 0: memcpy(&v, &bits, sizeof v); break;
+            case 1: v = (double)(int64_t)bits / 1e9; break;
+            case 2: v = (double)(bits % 100000) / 100.0; break;
+            case 3: v = ldexp((double)(bits >> 11), (int)(bits % 200) - 150);
+                break;
+            case 4: v = (double)(float)((double)(int64_t)bits / 1e15); break;
+            default: v = pow(10.0, (double)((int)(bits % 600) - 300)) *
+                         (double)(1 + (bits >> 60));
+            }
+            if (k < (int)(sizeof SPECIAL / sizeof *SPECIAL))
+                v = SPECIAL[k];
+            if (!isfinite(v))
+                continue;
+            for (int digits = 15; digits <= 17; digits++) {
+                snprintf(want, sizeof want, "%.*g", digits, v);
+                if (strtod(want, NULL) == v)
+                    break;
+            }
+            buf_reset(&b);
+            buf_json_double(&b, v);
+            if (same && strcmp(b.data, want) != 0) {
+                printf("  first difference: %a: %s, not %s\n", v, b.data,
+                       want);
+                same = 0;
+            }
+        }
+        check("buf: doubles print as %.15g, %.16g or %.17g, the first that "
+              "reads back", same);
+    }
+    buf_reset(&b);
     buf_json_float(&b, 0.1f);
     buf_add(&b, " ", 1);
     buf_json_float(&b, 108.33668f);
