@@ -222,20 +222,137 @@ void buf_json_string(struct buf *b, const char *s)
     b->data[b->len] = '\0';
 }
 
-void buf_json_double(struct buf *b, double v)
+/* Writes "%.*g" of the p significant digits d (ASCII, d[0] nonzero unless
+ * the value is 0) times 10^x, with sign, into out (at least 32 bytes):
+ * fixed notation when -4 <= x < p, else d.ddde+XX, trailing zeros and a
+ * bare point dropped, as printf's %g does. Returns the length. */
+static size_t format_g(char *out, int neg, const char *d, int p, int x)
+{
+    size_t n = 0;
+    int last = p - 1; /* the last digit kept: trailing zeros go */
+
+    while (last > 0 && d[last] == '0')
+        last--;
+    if (neg)
+        out[n++] = '-';
+    if (x >= -4 && x < p) {
+        if (x < 0) {
+            out[n++] = '0';
+            out[n++] = '.';
+            for (int i = 0; i < -x - 1; i++)
+                out[n++] = '0';
+            for (int i = 0; i <= last; i++)
+                out[n++] = d[i];
+        } else {
+            for (int i = 0; i <= x; i++)
+                out[n++] = d[i];
+            if (last > x) {
+                out[n++] = '.';
+                for (int i = x + 1; i <= last; i++)
+                    out[n++] = d[i];
+            }
+        }
+    } else {
+        out[n++] = d[0];
+        if (last > 0) {
+            out[n++] = '.';
+            for (int i = 1; i <= last; i++)
+                out[n++] = d[i];
+        }
+        n += (size_t)sprintf(out + n, "e%c%02d", x < 0 ? '-' : '+',
+                             x < 0 ? -x : x);
+    }
+    out[n] = '\0';
+    return n;
+}
+
+/* The old way, and the way for the values the fast one cannot decide:
+ * print with 15, 16, then 17 digits until the text reads back as v. */
+static void json_double_slow(struct buf *b, double v)
 {
     char tmp[32];
+
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(tmp, sizeof tmp, "%.*g", digits, v);
+        /* 17 significant digits always read back as v: no check. */
+        if (digits == 17 || strtod(tmp, NULL) == v)
+            break;
+    }
+    buf_puts(b, tmp);
+}
+
+/* Prints the fewest digits (15 to 17) that read back as v, the text of
+ * "%.15g", "%.16g" or "%.17g" exactly, with one printf instead of three:
+ * v's 17 correctly rounded digits (%.16e) round to its 15 and 16 digits
+ * as v itself does, unless the digits dropped are exactly a half ("50"
+ * for 15, "5" for 16), where the digits printf never showed decide:
+ * those values take the old loop. */
+void buf_json_double(struct buf *b, double v)
+{
+    char e[40], d[18], cand[40], text[40];
+    int x, neg;
 
     if (!isfinite(v)) {
         buf_add(b, "null", 4);
         return;
     }
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(tmp, sizeof tmp, "%.*g", digits, v);
-        if (strtod(tmp, NULL) == v)
-            break;
+    snprintf(e, sizeof e, "%.16e", v);
+    neg = e[0] == '-';
+    {
+        const char *q = e + neg;
+        d[0] = q[0];
+        memcpy(d + 1, q + 2, 16); /* skip the point */
+        d[17] = '\0';
+        x = atoi(q + 19);          /* after "d.dddddddddddddddde" */
     }
-    buf_puts(b, tmp);
+    for (int p = 15; p <= 16; p++) {
+        char r[18];
+        int rx = x, up;
+        const char *tail = d + p;
+        if (tail[0] == '5' && (p == 16 || tail[1] == '0')) {
+            json_double_slow(b, v);
+            return;
+        }
+        up = tail[0] >= '5';
+        memcpy(r, d, (size_t)p);
+        if (up) {
+            int i = p - 1;
+            while (i >= 0 && r[i] == '9')
+                r[i--] = '0';
+            if (i >= 0) {
+                r[i]++;
+            } else {
+                /* 99..9 rounded up: 100..0 one power of ten higher. */
+                r[0] = '1';
+                rx++;
+            }
+        }
+        r[p] = '\0';
+        /* The value of the p digits, spelled simply, reads back as the
+         * %.*g text of them would. */
+        {
+            char *c = cand;
+            if (neg)
+                *c++ = '-';
+            *c++ = r[0];
+            *c++ = '.';
+            memcpy(c, r + 1, (size_t)p - 1);
+            c += p - 1;
+            *c++ = 'e';
+            if (rx < 0)
+                *c++ = '-';
+            for (int k = 100, a = rx < 0 ? -rx : rx; k >= 1; k /= 10)
+                *c++ = (char)('0' + a / k % 10);
+            *c = '\0';
+        }
+        if (strtod(cand, NULL) == v) {
+            format_g(text, neg, r, p, rx);
+            buf_puts(b, text);
+            return;
+        }
+    }
+    format_g(text, neg, d, 17, x);
+    buf_puts(b, text);
 }
 
 void buf_json_float(struct buf *b, float v)

@@ -119,6 +119,11 @@ void drift_record(struct drift *d, const struct serving *s, const float *X,
             unsigned char b = (unsigned char)profile_bin(p, f, row[f]);
             unsigned char old = atomic_exchange_explicit(
                 &bins[f], b, memory_order_relaxed);
+            /* A row leaving the window from the bin the new one enters
+             * changes no count: skip the -1 and +1, two locked adds on
+             * lines the other threads write too. */
+            if (old == b)
+                continue;
             if (old != EMPTY)
                 atomic_fetch_sub_explicit(&d->counts[f * d->n_bins + old], 1,
                                           memory_order_relaxed);

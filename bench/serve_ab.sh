@@ -48,8 +48,10 @@ round() {
     PORT=0 HOST=127.0.0.1 THREADS=$threads DRAIN_SECONDS=0 MODEL_DIR="$2" \
         "$1" >"$tmp/serve.log" 2>&1 &
     pid=$!
+    # The port is logged on its own line, which may come after the model's.
     for _ in $(seq 200); do
-        grep -q '"event":"model_loaded"' "$tmp/serve.log" && break
+        grep -q '"event":"model_loaded"' "$tmp/serve.log" &&
+            grep -q '"event":"listening"' "$tmp/serve.log" && break
         sleep 0.05
     done
     grep -q '"event":"model_loaded"' "$tmp/serve.log" ||

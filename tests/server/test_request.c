@@ -210,6 +210,54 @@ static void test_buf(void)
     check("buf: doubles are shortest round-trip, NaN is null",
           strcmp(b.data, "0.1 0.3333333333333333 null 1e+300") == 0);
     buf_reset(&b);
+    {
+        /* buf_json_double prints once and rounds the digits itself: its
+         * text must be exactly what the loop of %.15g, %.16g, %.17g with
+         * a read-back check printed, for doubles of every kind. */
+        static const double SPECIAL[] = {
+            0.0, -0.0, 1, -1, 0.1, 1e-5, 1e-4, 9.9999999999999995e-5, 1e15,
+            1e16, 1e17, 123456789012345678.0, 5e-324, 1.7976931348623157e308,
+            2.2250738585072014e-308, 0.30000000000000004, 99999999999999.99,
+            999999999999999.9, 9999999999999999.0, 121.35122237965464, 0.5,
+            100, 1e21, 1e22, 1e-300};
+        struct rng r;
+        char want[32];
+        int same = 1;
+        rng_seed(&r, 5, 1);
+        for (int k = 0; k < 300000; k++) {
+            uint64_t bits = rng_next(&r);
+            double v;
+            switch (k % 6) {
+            case 0: memcpy(&v, &bits, sizeof v); break;
+            case 1: v = (double)(int64_t)bits / 1e9; break;
+            case 2: v = (double)(bits % 100000) / 100.0; break;
+            case 3: v = ldexp((double)(bits >> 11), (int)(bits % 200) - 150);
+                break;
+            case 4: v = (double)(float)((double)(int64_t)bits / 1e15); break;
+            default: v = pow(10.0, (double)((int)(bits % 600) - 300)) *
+                         (double)(1 + (bits >> 60));
+            }
+            if (k < (int)(sizeof SPECIAL / sizeof *SPECIAL))
+                v = SPECIAL[k];
+            if (!isfinite(v))
+                continue;
+            for (int digits = 15; digits <= 17; digits++) {
+                snprintf(want, sizeof want, "%.*g", digits, v);
+                if (strtod(want, NULL) == v)
+                    break;
+            }
+            buf_reset(&b);
+            buf_json_double(&b, v);
+            if (same && strcmp(b.data, want) != 0) {
+                printf("  first difference: %a: %s, not %s\n", v, b.data,
+                       want);
+                same = 0;
+            }
+        }
+        check("buf: doubles print as %.15g, %.16g or %.17g, the first that "
+              "reads back", same);
+    }
+    buf_reset(&b);
     buf_json_float(&b, 0.1f);
     buf_add(&b, " ", 1);
     buf_json_float(&b, 108.33668f);
@@ -324,6 +372,119 @@ static void test_parsers(void)
     check("v2req-1.4 the model's output by name and parameters are taken",
           st == 0 && ir.n_rows == 1);
     model_free(mod);
+}
+
+/* The one-row fast path ({"features": [...]}, request.c) against the
+ * cJSON path (the same numbers by name): every spelling of a number must
+ * give the same float, bit for bit, and every body the fast path does not
+ * take in full must still get the cJSON path's answer. */
+static void test_fast_row(void)
+{
+    static const char *const SPELLED[] = {
+        "0", "-0", "1", "-1", "120.5", "119.2", "2.1", "118.0", "3.3",
+        "0.1", "0.30000000000000004", "1e22", "1e23", "-1e-22", "1e-23",
+        "9007199254740992", "9007199254740993", "18446744073709551615",
+        "18446744073709551616", "123456789012345678901234567890",
+        "0.000000000000000000000000000000000000000000001401298464324817",
+        "1.1754943508222875e-38", "3.4028234663852886e38",
+        "-3.4028234e+38", "1E5", "1e+5", "2.5E-3", "0.0000001",
+        "4.9406564584124654e-324", "1e-400", "100000000000000000000000",
+        "12345678901234567890.123456789e-10", "7e0", "0e999999",
+        "1.00000000000000011102230246251565404236316680908203125",
+        /* Past 19 digits (strtod's path), around the tie between the
+         * floats 1 and 1 + 2^-23. */
+        "1.0000000596046447753906251", "1.0000000596046447753906249",
+        "0.0000000596046447753906250001e7"};
+    static const char *const NAMES[] = {"a", "b"};
+    struct forest *f = forest_of(NAMES, 2);
+    struct predict_request pr;
+    struct fr_error err = {{0}};
+    char fast[256], named[256];
+    float want[2];
+    struct rng r;
+    int same = 1, all = 1;
+    size_t n = sizeof SPELLED / sizeof *SPELLED;
+
+    rng_seed(&r, 17, 1);
+    for (size_t k = 0; k < n + 3000; k++) {
+        char x[80], y[80];
+        if (k < n) {
+            snprintf(x, sizeof x, "%s", SPELLED[k]);
+            snprintf(y, sizeof y, "%s", SPELLED[n - 1 - k]);
+        } else {
+            /* Random doubles in float32's range, in the formats clients
+             * print: shortest-ish, fixed, exponent, few digits. */
+            uint64_t bits = rng_next(&r);
+            double v;
+            memcpy(&v, &bits, sizeof v);
+            if (!isfinite(v) || fabs(v) > 3.4e38)
+                v = (double)(int64_t)bits / 1e12;
+            static const char *const FMT[] = {"%.17g", "%.15g", "%.6g",
+                                              "%.3f", "%e", "%.2e"};
+            snprintf(x, sizeof x, FMT[k % 6], v);
+            snprintf(y, sizeof y, FMT[(k / 6) % 6],
+                     (double)(int64_t)(bits >> 7) / 1e4);
+            if (k % 3 == 0) {
+                /* A tie between two floats (an integer between 2^24 and
+                 * 2^44) spelled with a scaled exponent, 1234500e-2: a
+                 * double one ulp off the tie would round to the other
+                 * float. */
+                int e = 24 + (int)(bits % 20);
+                double lo = ldexp(1.0, e) +
+                            ldexp((double)((bits >> 41) & 0x7fffff), e - 23);
+                snprintf(x, sizeof x, "%.0f00e-2", lo + ldexp(1.0, e - 24));
+                snprintf(y, sizeof y, "%.0f000e-3", lo + ldexp(1.0, e - 24));
+            }
+        }
+        snprintf(fast, sizeof fast, "{\"features\": [%s, %s]}", x, y);
+        snprintf(named, sizeof named, "{\"features\":{\"a\":%s,\"b\":%s}}",
+                 x, y);
+        if (request_predict(named, strlen(named), f, 10, &sc, &pr, &err) != 0)
+            continue;
+        want[0] = pr.X[0];
+        want[1] = pr.X[1];
+        if (request_predict(fast, strlen(fast), f, 10, &sc, &pr, &err) != 0 ||
+            memcmp(pr.X, want, sizeof want) != 0) {
+            if (same)
+                printf("  first difference: %s\n", fast);
+            same = 0;
+        }
+    }
+    check("fast-1.1 a row as an array reads every number as by name",
+          same);
+    /* Bodies near the fast path's shape: the cJSON path's answers. */
+    all &= request_predict(LIT(" \r\n{ \"features\" :\t[ 1 , 2 ] } \n"), f,
+                           10, &sc, &pr, &err) == 0 && pr.X[0] == 1.0f &&
+           pr.X[1] == 2.0f && !pr.batch && pr.n_rows == 1;
+    all &= request_predict(LIT("{\"features\":[01,2]}"), f, 10, &sc, &pr,
+                           &err) == 0 && pr.X[0] == 1.0f;
+    check("fast-1.2 whitespace and cJSON's leniencies read as before", all);
+    check("fast-1.3 too many values is the same 422",
+          request_predict(LIT("{\"features\":[1,2,3]}"), f, 10, &sc, &pr,
+                          &err) == 422 &&
+          strcmp(err.msg, "expected 2 features, got 3") == 0);
+    check("fast-1.4 too few values is the same 422",
+          request_predict(LIT("{\"features\":[1]}"), f, 10, &sc, &pr,
+                          &err) == 422 &&
+          strcmp(err.msg, "expected 2 features, got 1") == 0);
+    check("fast-1.5 a string value is the same 422",
+          request_predict(LIT("{\"features\":[1,\"2\"]}"), f, 10, &sc,
+                          &pr, &err) == 422 &&
+          strcmp(err.msg, "feature 1 ('b') is not a number (got a string)") ==
+              0);
+    check("fast-1.6 a second key is still checked",
+          request_predict(LIT("{\"features\":[1,2],\"features\":[1,2]}"),
+                          f, 10, &sc, &pr, &err) == 422 &&
+          strcmp(err.msg, "key 'features' is given twice") == 0);
+    check("fast-1.7 a trailing comma is malformed",
+          request_predict(LIT("{\"features\":[1,2,]}"), f, 10, &sc, &pr,
+                          &err) == 400);
+    check("fast-1.8 1e39 overflows float32 as before",
+          request_predict(LIT("{\"features\":[1e39,2]}"), f, 10, &sc, &pr,
+                          &err) == 422 &&
+          strcmp(err.msg, "feature 0 ('a') is 1e+39, which overflows "
+                 "float32") == 0);
+    forest_free(f);
 }
 
 /* zlib's deflate of n bytes into out (gzip when gz), as clients send. */
@@ -1403,6 +1564,7 @@ int main(void)
 
     test_buf();
     test_parsers();
+    test_fast_row();
     test_encoding();
     test_tabular();
     test_routes_pages();
