@@ -91,30 +91,24 @@ echo "instructions per request ($n requests, one keep-alive connection, THREADS=
 echo "  POST /predict (one row, 100 trees of depth 10): $ppr"
 echo "  GET /health:                                    $hpr"
 echo
+# per_function [--inclusive=yes]: callgrind_annotate's table of the
+# /predict run as instructions per request, one line per function.
+per_function() {
+    callgrind_annotate "$@" "$out/predict.out" 2>/dev/null |
+        awk -v n="$n" -v top="$top" '
+            /^-+$/ { dash++; next }
+            dash >= 3 && NF >= 2 && $1 ~ /^[0-9,]+$/ {
+                v = $1; gsub(",", "", v)
+                f = $0; sub(/^ *[0-9,]+ +(\([^)]*\) +)?/, "", f); sub(/ \[[^]]*\]$/, "", f)
+                sub(/^\/.*\/wt-[^\/]*\//, "", f); sub(/^\/work\/main\//, "", f)
+                if (f in seen) next
+                seen[f] = 1
+                printf "%10.0f  %s\n", v / n, f
+                if (++k >= top) exit
+            }'
+}
 echo "POST /predict, inclusive instructions per request by function (top $top):"
-callgrind_annotate --inclusive=yes "$out/predict.out" 2>/dev/null |
-    awk -v n="$n" -v top="$top" '
-        /^-+$/ { dash++; next }
-        dash >= 3 && NF >= 2 && $1 ~ /^[0-9,]+$/ {
-            v = $1; gsub(",", "", v)
-            f = $0; sub(/^ *[0-9,]+ +(\([^)]*\) +)?/, "", f); sub(/ \[[^]]*\]$/, "", f)
-            sub(/^\/.*\/wt-[^\/]*\//, "", f); sub(/^\/work\/main\//, "", f)
-            if (f in seen) next
-            seen[f] = 1
-            printf "%10.0f  %s\n", v / n, f
-            if (++k >= top) exit
-        }'
+per_function --inclusive=yes
 echo
 echo "POST /predict, self instructions per request by function (top $top):"
-callgrind_annotate "$out/predict.out" 2>/dev/null |
-    awk -v n="$n" -v top="$top" '
-        /^-+$/ { dash++; next }
-        dash >= 3 && NF >= 2 && $1 ~ /^[0-9,]+$/ {
-            v = $1; gsub(",", "", v)
-            f = $0; sub(/^ *[0-9,]+ +(\([^)]*\) +)?/, "", f); sub(/ \[[^]]*\]$/, "", f)
-            sub(/^\/.*\/wt-[^\/]*\//, "", f); sub(/^\/work\/main\//, "", f)
-            if (f in seen) next
-            seen[f] = 1
-            printf "%10.0f  %s\n", v / n, f
-            if (++k >= top) exit
-        }'
+per_function

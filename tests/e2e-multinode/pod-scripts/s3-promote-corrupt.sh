@@ -11,12 +11,8 @@ empty=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 umask 077
 conf=$(mktemp)
 printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$conf"
-i=0
-until curl -s -o /dev/null --connect-timeout 2 --max-time 5 "$ep/healthz"; do
-	i=$((i + 1))
-	[ "$i" -lt 30 ] || { echo "store $ep unreachable for 30 s"; exit 1; }
-	sleep 1
-done
+. "$(dirname "$0")/store-wait.sh"
+store_wait "$ep"
 s3() { curl -sS -f --max-time 30 -K "$conf" --aws-sigv4 "aws:amz:us-east-1:s3" "$@"; }
 get() { s3 -H "x-amz-content-sha256: $empty" -o "$2" "$ep/$bucket/$prefix/$1"; }
 put() {

@@ -6,14 +6,8 @@ ep=$1 bucket=$2 prefix=$3 version=$4
 umask 077
 conf=$(mktemp)
 printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$conf"
-# A new pod's first packets can be refused until the NetworkPolicy
-# enforcer has its rules for it: wait for the store, as the others do.
-i=0
-until curl -s -o /dev/null --connect-timeout 2 --max-time 5 "$ep/healthz"; do
-	i=$((i + 1))
-	[ "$i" -lt 30 ] || { echo "store $ep unreachable for 30 s"; exit 1; }
-	sleep 1
-done
+. "$(dirname "$0")/store-wait.sh"
+store_wait "$ep"
 body=$(mktemp)
 printf '%s\n' "$version" >"$body"
 curl -sS -f --max-time 30 -K "$conf" --aws-sigv4 "aws:amz:us-east-1:s3" -o /dev/null \

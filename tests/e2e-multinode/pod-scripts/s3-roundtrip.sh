@@ -11,13 +11,9 @@ umask 077
 conf=$(mktemp)
 printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$conf"
 # The policy controller lets a new pod in a moment after it starts.
-i=0
-until curl -s -o /dev/null --connect-timeout 2 --max-time 5 "$ep/healthz"; do
-	i=$((i + 1))
-	[ "$i" -lt 30 ] || { echo "store $ep unreachable for 30 s"; exit 1; }
-	sleep 1
-done
-[ "$i" = 0 ] || echo "store reachable after ${i}s"
+. "$(dirname "$0")/store-wait.sh"
+store_wait "$ep"
+[ "$waited" = 0 ] || echo "store reachable after ${waited}s"
 s3() { curl -sS --max-time 20 -K "$conf" --aws-sigv4 "aws:amz:us-east-1:s3" "$@"; }
 code=$(s3 -o /tmp/mb.out -w '%{http_code}' -H "x-amz-content-sha256: $empty" -X PUT "$ep/$bucket")
 case $code in
