@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the fast test suites and adds up their closing lines "N passed, N
-# failed": the unit tests (ASan + UBSan build), then tests/<suite>/run.sh for
+# failed": lint (the shell scripts parse; no pipefail script pipes into
+# grep -q), the unit tests (ASan + UBSan build), then tests/<suite>/run.sh for
 # cli (forest-train), server (forest-serve), export (forest-train export
 # against XGBoost), docs (the README's examples and the OpenAPI document),
 # browser (the status page and /docs in headless Chromium) and monitoring
@@ -11,7 +12,7 @@
 set -u
 cd "$(dirname "$0")/.."
 
-suites="${*:-unit cli server export docs browser monitoring}"
+suites="${*:-lint unit cli server export docs browser monitoring}"
 passed=0 failed=0 broken=""
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT

@@ -54,7 +54,7 @@ node_names() { kind get nodes --name "$MN_CLUSTER" | sort; }
 workers() { node_names | grep -- '-worker'; }
 node_ip() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 
-cluster_exists() { kind get clusters 2>/dev/null | grep -qx "$MN_CLUSTER"; }
+cluster_exists() { grep -qx "$MN_CLUSTER" <(kind get clusters 2>/dev/null); }
 
 # The kubelets set host-wide sysctls (vm.overcommit_memory, kernel.panic,
 # ...: not namespaced), as on any kind host; saved before the cluster

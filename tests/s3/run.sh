@@ -69,7 +69,7 @@ weed="$weed_dir/weed"
 
 # Four free ports in 20000-29999; weed puts each one's gRPC port at
 # port + 10000, so those are checked too.
-port_free() { ! ss -Htln "sport = :$1" | grep -q .; }
+port_free() { [[ -z $(ss -Htln "sport = :$1") ]]; }
 pick_ports() {
 	local tries p q ports=()
 	for tries in $(seq 1 200); do

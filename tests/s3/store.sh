@@ -71,7 +71,7 @@ free_port() {
 	local p
 	for _ in $(seq 1 200); do
 		p=$((20000 + RANDOM % 10000))
-		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+		[[ -n $(ss -Htln "sport = :$p") ]] || { echo "$p"; return 0; }
 	done
 	return 1
 }
@@ -166,7 +166,7 @@ MODEL_DIR=$cstore MODEL_VERSION=c2 PROMOTE_TO=candidate PROMOTE_MAX_REGRESSION=0
 	"$train" >"$tmp/train-c2.out" 2>&1
 rc=$?
 check store-30 "PROMOTE_TO=candidate: exit $rc, the candidate object names c2, current still c1, no gate" \
-	eval "[[ $rc == 0 && \$(candidate_of) == c2 && \$(s3get cand/current) == c1 ]] && s3get cand/versions/c2/metadata.json | grep -q '\"candidate_no_gate\"'"
+	eval "[[ $rc == 0 && \$(candidate_of) == c2 && \$(s3get cand/current) == c1 ]] && grep -q '\"candidate_no_gate\"' <(s3get cand/versions/c2/metadata.json)"
 cport=$(free_port)
 MODEL_DIR=$cstore HOST=127.0.0.1 PORT=$cport RELOAD_INTERVAL_SECONDS=0.5 DRAIN_SECONDS=0 \
 	CANDIDATE_MODE=canary CANARY_PERCENT=100 "$serve" >"$tmp/cserve.log" 2>&1 &
@@ -224,7 +224,7 @@ MODEL_DIR=$store MODEL_VERSION=fromcsv DATA_PATH="s3://$bucket/data/demand.csv" 
 	"$train" >"$tmp/train-csv.out" 2>&1
 rc=$?
 check store-13 "DATA_PATH=s3://$bucket/data/demand.csv: trained (exit $rc), the source recorded as the URL" \
-	eval "[[ $rc == 0 ]] && s3get store/versions/fromcsv/metadata.json | grep -q '\"source\":[[:space:]]*\"s3://$bucket/data/demand.csv\"'"
+	eval "[[ $rc == 0 ]] && grep -q '\"source\":[[:space:]]*\"s3://$bucket/data/demand.csv\"' <(s3get store/versions/fromcsv/metadata.json)"
 
 # ---- faults at the trainer -----------------------------------------------
 
@@ -357,7 +357,7 @@ check store-44 "export with a wrong secret: exit $rc (1), SignatureDoesNotMatch,
 # ---- no secret anywhere --------------------------------------------------
 
 check store-24 "no output, log or answer holds the secret key" \
-	eval "! grep -rqF -e '$AWS_SECRET_ACCESS_KEY' '$tmp' && ! curl -s http://127.0.0.1:$port/model | grep -qF -e '$AWS_SECRET_ACCESS_KEY'"
+	eval "! grep -rqF -e '$AWS_SECRET_ACCESS_KEY' '$tmp' && ! grep -qF -e '$AWS_SECRET_ACCESS_KEY' <(curl -s http://127.0.0.1:$port/model)"
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

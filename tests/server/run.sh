@@ -534,7 +534,7 @@ scenario_review_fixes() {
          printf 'POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n') >&"$fd" 2>/dev/null
     done
     check "4 headers of 64 KiB bodies to a path that takes none: each answered 404 at once" \
-        eval 'for fd in "${fds[@]}"; do timeout 5 head -c 12 <&"$fd" | grep -q "^HTTP/1.1 404" || exit 1; done'
+        eval 'for fd in "${fds[@]}"; do grep -q "^HTTP/1.1 404" <(timeout 5 head -c 12 <&"$fd") || exit 1; done'
     check "  ... and the body gauge stays 0" \
         [ "$(metric nobody forest_serve_body_memory_bytes)" = 0 ]
     code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer tok' \
@@ -631,7 +631,7 @@ scenario_reload() {
     train_series "$dir" r3 3
     check "v r3 is swapped in under load" wait_until 30 '[ "$(ready_version reload)" = r3 ]'
     # Let requests run on r3 for a moment, then stop the load.
-    wait_until 30 'cat "$TMP"/load.* | grep -q " r3$"'
+    wait_until 30 'grep -q " r3$" "$TMP"/load.*'
     touch "$stop"
     wait "${loads[@]}"
     total=$(cat "$TMP"/load.* | wc -l)
@@ -1114,7 +1114,7 @@ scenario_candidate() {
                        [ "$(ready_version shadow)" = c2 ]'
     cand_train "$dir" c3 3 PROMOTE_TO=candidate
     check "candidate: a new candidate c3 is picked up under load" \
-        wait_until 30 'curl -s "$(url canary /metrics)" | grep -q "role=\"candidate\",version=\"c3\""'
+        wait_until 30 'grep -q "role=\"candidate\",version=\"c3\"" <(curl -s "$(url canary /metrics)")'
     wait_until 30 'grep -q " c3$" "$TMP/cload.1"'
     QUIET=1 "$TRAIN" clear-candidate --model-dir "$dir" >>"$TMP/train.log" 2>&1
     check "candidate: clear-candidate drops it under load" \
@@ -1124,7 +1124,7 @@ scenario_candidate() {
     QUIET=1 MODEL_VERSION=c1 "$TRAIN" promote --model-dir "$dir" >>"$TMP/train.log" 2>&1
     check "candidate: a rollback of current to c1 with c1 also the candidate, under load" \
         wait_until 30 '[ "$(ready_version canary)" = c1 ] &&
-                       curl -s "$(url canary /metrics)" | grep -q "role=\"candidate\",version=\"c1\""'
+                       grep -q "role=\"candidate\",version=\"c1\"" <(curl -s "$(url canary /metrics)")'
     sleep 0.5
     touch "$stop"
     wait "${loads[@]}"
@@ -1175,7 +1175,7 @@ scenario_cli() {
         grep -q -- "$v" <<<"$out" || missing="$missing $v"
     done
     check "--help lists every setting${missing:+ (missing:$missing)}" [ -z "$missing" ]
-    check "--version prints the version" bash -c "'$SERVE' --version | grep -q '^forest-serve '"
+    check "--version prints the version" bash -c "grep -q '^forest-serve ' <('$SERVE' --version)"
     "$SERVE" --no-such-flag >/dev/null 2>&1
     check "an unknown flag exits 2" [ $? -eq 2 ]
     PORT=70000 "$SERVE" >/dev/null 2>&1
