@@ -309,7 +309,9 @@ static int digits17(double a, char d[18], int *x)
     e2 -= 1023;                /* 2^e2 <= a < 2^(e2 + 1) */
     q = e2 - 52;               /* a = m * 2^q */
     /* floor(e2 * log10(2)) for |e2| < 1650: 10^k <= a < 10^(k + 2), so
-     * the exponent is k or k + 1. */
+     * the exponent is k or k + 1. (The shift of a negative e2 rounds
+     * down with GCC and Clang; were k ever off, the checks below would
+     * see 18 or 16 digits and leave the value to printf.) */
     k = (int)(((int64_t)e2 * 78913) >> 18);
     for (int tries = 0; tries < 2; tries++, k++) {
         s = 16 - k;            /* a * 10^s has 17 digits when x == k */
