@@ -102,6 +102,11 @@ build/bench-predict: bench/predict.c build/libforest.a
 build/bench-scale: bench/scale.c build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# One row's tree walk alone (bench/predict_row.c): forest_predict_row
+# against the plain walk, µs per row.
+build/bench-predict-row: bench/predict_row.c build/libforest.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
 # The cost of an explanation (bench/explain.c): µs per TreeSHAP row.
 build/bench-explain: bench/explain.c build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

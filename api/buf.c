@@ -281,6 +281,102 @@ static void json_double_slow(struct buf *b, double v)
     buf_puts(b, tmp);
 }
 
+/* 10^0 .. 10^22, each exact as a double (10^k = 5^k * 2^k and
+ * 5^22 < 2^53): the powers by which one multiplication or division of an
+ * exact integer is the correctly rounded value of their decimal text
+ * (Clinger's fast path). */
+static const double EXACT_P10[23] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+    1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* The 17 significant digits of a > 0 correctly rounded (to nearest, ties
+ * to even), as "%.16e" prints them, into d[0..17) with d[17] = '\0', and
+ * the decimal exponent into *x. Exact integer arithmetic: a = m * 2^q, and
+ * a * 10^s = m * 10^s * 2^q with m * 10^s < 2^53 * 10^22 < 2^127. Returns
+ * 0, or -1 (nothing written) outside 1e-6 <= a < 1e17, for subnormals, or
+ * when 10^s would not fit (the caller prints those with printf). */
+static int digits17(double a, char d[18], int *x)
+{
+    uint64_t bits, m, digits;
+    unsigned __int128 n, rem, half;
+    int e2, q, k, s, sh;
+
+    memcpy(&bits, &a, sizeof bits);
+    e2 = (int)((bits >> 52) & 0x7ff);
+    if (e2 == 0 || a < 1e-6 || a >= 1e17)
+        return -1;
+    m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+    e2 -= 1023;                /* 2^e2 <= a < 2^(e2 + 1) */
+    q = e2 - 52;               /* a = m * 2^q */
+    /* floor(e2 * log10(2)) for |e2| < 1650: 10^k <= a < 10^(k + 2), so
+     * the exponent is k or k + 1. (The shift of a negative e2 rounds
+     * down with GCC and Clang; were k ever off, the checks below would
+     * see 18 or 16 digits and leave the value to printf.) */
+    k = (int)(((int64_t)e2 * 78913) >> 18);
+    for (int tries = 0; tries < 2; tries++, k++) {
+        s = 16 - k;            /* a * 10^s has 17 digits when x == k */
+        if (s < 0 || s > 22)
+            return -1;
+        n = m;
+        for (int i = 0; i < s; i++)
+            n *= 10;
+        if (q >= 0) {
+            /* a >= 2^52: an integer, below 10^17 < 2^57. */
+            n <<= q;
+            rem = 0;
+            half = 1;
+        } else {
+            sh = -q;           /* a >= 1e-6: q >= -73 */
+            rem = n & (((unsigned __int128)1 << sh) - 1);
+            half = (unsigned __int128)1 << (sh - 1);
+            n >>= sh;
+        }
+        if (n >= UINT64_C(100000000000000000))
+            continue;          /* 18 digits: the exponent is k + 1 */
+        if (n < UINT64_C(10000000000000000))
+            return -1;         /* 16 digits: k was too high (never, for
+                                  the range above; printf decides) */
+        digits = (uint64_t)n;
+        if (rem > half || (rem == half && (digits & 1) != 0))
+            digits++;
+        if (digits == UINT64_C(100000000000000000)) {
+            /* 99..9.5 rounded up: 1 followed by zeros, one power higher. */
+            digits = UINT64_C(10000000000000000);
+            k++;
+        }
+        for (int i = 16; i >= 0; i--) {
+            d[i] = (char)('0' + digits % 10);
+            digits /= 10;
+        }
+        d[17] = '\0';
+        *x = k;
+        return 0;
+    }
+    return -1;
+}
+
+/* Whether the p digits r (ASCII, p <= 17) times 10^x, read back, are a:
+ * what strtod of their text gives, computed as one exact multiplication
+ * or division when the digits fit in 53 bits and the power of ten is
+ * exact (Clinger's fast path: one correctly rounded operation on exact
+ * operands), else with strtod of cand, the same value spelled out. */
+static int reads_back(const char *r, int p, int x, double a, const char *cand,
+                      int neg)
+{
+    uint64_t n = 0;
+    int e = x - (p - 1);   /* the value is n * 10^e */
+    double got;
+
+    for (int i = 0; i < p; i++)
+        n = n * 10 + (uint64_t)(r[i] - '0');
+    if (n <= (UINT64_C(1) << 53) && e >= -22 && e <= 22) {
+        got = e >= 0 ? (double)n * EXACT_P10[e] : (double)n / EXACT_P10[-e];
+        return got == a;
+    }
+    got = strtod(cand, NULL);
+    return (neg ? -got : got) == a;
+}
+
 /* Prints the fewest digits (15 to 17) that read back as v, the text of
  * "%.15g", "%.16g" or "%.17g" exactly, with one printf instead of three:
  * v's 17 correctly rounded digits (%.16e) round to its 15 and 16 digits
@@ -296,14 +392,16 @@ void buf_json_double(struct buf *b, double v)
         buf_add(b, "null", 4);
         return;
     }
-    snprintf(e, sizeof e, "%.16e", v);
-    neg = e[0] == '-';
-    {
-        const char *q = e + neg;
-        d[0] = q[0];
-        memcpy(d + 1, q + 2, 16); /* skip the point */
-        d[17] = '\0';
-        x = atoi(q + 19);          /* after "d.dddddddddddddddde" */
+    neg = signbit(v) != 0;
+    if (digits17(fabs(v), d, &x) != 0) {
+        snprintf(e, sizeof e, "%.16e", v);
+        {
+            const char *q = e + neg;
+            d[0] = q[0];
+            memcpy(d + 1, q + 2, 16); /* skip the point */
+            d[17] = '\0';
+            x = atoi(q + 19);          /* after "d.dddddddddddddddde" */
+        }
     }
     for (int p = 15; p <= 16; p++) {
         char r[18];
@@ -345,7 +443,7 @@ void buf_json_double(struct buf *b, double v)
                 *c++ = (char)('0' + a / k % 10);
             *c = '\0';
         }
-        if (strtod(cand, NULL) == v) {
+        if (reads_back(r, p, rx, fabs(v), cand, neg)) {
             format_g(text, neg, r, p, rx);
             buf_puts(b, text);
             return;

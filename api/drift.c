@@ -117,11 +117,16 @@ void drift_record(struct drift *d, const struct serving *s, const float *X,
         const float *row = X + i * nf;
         for (size_t f = 0; f < nf; f++) {
             unsigned char b = (unsigned char)profile_bin(p, f, row[f]);
-            unsigned char old = atomic_exchange_explicit(
-                &bins[f], b, memory_order_relaxed);
+            unsigned char old;
             /* A row leaving the window from the bin the new one enters
              * changes no count: skip the -1 and +1, two locked adds on
-             * lines the other threads write too. */
+             * lines the other threads write too, and the exchange itself
+             * (a locked instruction as well) when a plain load already
+             * shows the slot holds b: the exchange would leave it as it
+             * is. */
+            if (atomic_load_explicit(&bins[f], memory_order_relaxed) == b)
+                continue;
+            old = atomic_exchange_explicit(&bins[f], b, memory_order_relaxed);
             if (old == b)
                 continue;
             if (old != EMPTY)

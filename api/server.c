@@ -202,8 +202,12 @@ static enum MHD_Result send_reply(struct server *s, struct MHD_Connection *c,
     struct MHD_Response *resp;
     enum MHD_Result ret;
 
+    /* MHD sends from cn->out itself, not from a copy: the buffer is not
+     * written again until completed() (the request's end, when MHD has
+     * sent or dropped the reply) resets it, nor freed before the
+     * connection is closed. */
     resp = MHD_create_response_from_buffer(cn->out.len, cn->out.data,
-                                           MHD_RESPMEM_MUST_COPY);
+                                           MHD_RESPMEM_PERSISTENT);
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -540,8 +544,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **req_cls,
         log_num(&l, "ms", secs * 1e3);
         log_end(&l);
     }
-    /* The answer was copied into the response: let a large request's
-     * buffers go now, not when (if ever) the next request arrives. */
+    /* MHD is done with the answer (sent from cn->out): let a large
+     * request's buffers go now, not when (if ever) the next request
+     * arrives. */
     body_reset(s, cn);
     buf_reset(&cn->out);
     scratch_reset(&cn->sc);

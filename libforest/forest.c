@@ -1193,6 +1193,12 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
 
 /* ---- prediction ------------------------------------------------------- */
 
+/* GCC does not expand macros in "#pragma GCC unroll n", so the count goes
+ * through _Pragma: the loops below are unrolled LANES or ROW_TREES times,
+ * whatever those are. */
+#define FR_STRINGIFY(x) #x
+#define FR_UNROLL(n) _Pragma(FR_STRINGIFY(GCC unroll n))
+
 static inline float tree_predict(const struct tree *tree, const float *row)
 {
     const struct tree_node *nodes = tree->nodes;
@@ -1203,12 +1209,54 @@ static inline float tree_predict(const struct tree *tree, const float *row)
     return nodes[i].value;
 }
 
+#ifndef ROW_TREES
+#define ROW_TREES 10 /* trees one row walks down together */
+#endif
+
+/* The leaf values of trees[0..n), 1 <= n <= ROW_TREES, for one row,
+ * walked together: each tree's steps depend on each other but not on the
+ * other trees', so the CPU overlaps ROW_TREES chains of node loads instead
+ * of waiting out each load in turn. All take the deepest tree's steps: a
+ * shallower tree's extra steps stay on its leaf (leaves point to
+ * themselves, threshold +inf), so each value is the one tree_predict
+ * gives. With n < ROW_TREES the spare lanes walk trees[n - 1] again, so
+ * the loop keeps its fixed, unrolled shape; value[n..) is left alone. */
+static inline void trees_predict(const struct tree *trees, uint32_t n,
+                                 const float *row, float *value)
+{
+    const struct tree_node *nodes[ROW_TREES];
+    uint32_t idx[ROW_TREES], depth = 0;
+
+    for (uint32_t k = 0; k < ROW_TREES; k++) {
+        const struct tree *tree = &trees[k < n ? k : n - 1];
+        nodes[k] = tree->nodes;
+        idx[k] = 0;
+        depth = tree->depth > depth ? tree->depth : depth;
+    }
+    for (uint32_t d = 0; d < depth; d++) {
+        FR_UNROLL(ROW_TREES)
+        for (int k = 0; k < ROW_TREES; k++) {
+            const struct tree_node *nd = &nodes[k][idx[k]];
+            idx[k] = nd->left + (row[nd->feature] > nd->threshold);
+        }
+    }
+    for (uint32_t k = 0; k < n; k++)
+        value[k] = nodes[k][idx[k]].value;
+}
+
 double forest_predict_row(const struct forest *f, const float *row)
 {
     double sum = 0.0;
 
-    for (uint32_t t = 0; t < f->n_trees; t++)
-        sum += tree_predict(&f->trees[t], row);
+    /* Summed in tree order, as one tree at a time would: the same
+     * double, bit for bit. */
+    for (uint32_t t = 0; t < f->n_trees; t += ROW_TREES) {
+        uint32_t n = f->n_trees - t < ROW_TREES ? f->n_trees - t : ROW_TREES;
+        float v[ROW_TREES];
+        trees_predict(&f->trees[t], n, row, v);
+        for (uint32_t k = 0; k < n; k++)
+            sum += v[k];
+    }
     return sum / f->n_trees;
 }
 
@@ -1249,9 +1297,14 @@ void forest_predict_spread_into(const struct forest *f, const float *row,
 {
     double sum = 0.0, ss = 0.0;
 
-    for (uint32_t t = 0; t < f->n_trees; t++) {
-        v[t] = tree_predict(&f->trees[t], row);
-        sum += v[t];
+    for (uint32_t t = 0; t < f->n_trees; t += ROW_TREES) {
+        uint32_t n = f->n_trees - t < ROW_TREES ? f->n_trees - t : ROW_TREES;
+        float leaf[ROW_TREES];
+        trees_predict(&f->trees[t], n, row, leaf);
+        for (uint32_t k = 0; k < n; k++) {
+            v[t + k] = leaf[k];
+            sum += v[t + k];
+        }
     }
     *mean = sum / f->n_trees;
     for (uint32_t t = 0; t < f->n_trees; t++)
@@ -1271,11 +1324,6 @@ struct batch {
 
 #define PREDICT_CHUNK 2048 /* rows a worker takes at a time */
 #define LANES 16          /* rows walked down one tree together */
-/* GCC does not expand macros in "#pragma GCC unroll n", so the count goes
- * through _Pragma: the loop below is unrolled LANES times, whatever
- * LANES is. */
-#define FR_STRINGIFY(x) #x
-#define FR_UNROLL(n) _Pragma(FR_STRINGIFY(GCC unroll n))
 
 /* Walks LANES rows down a tree at once: their loads are independent, so
  * the CPU overlaps the memory latency of one row's step with the others'. */
