@@ -28,12 +28,8 @@ void forecast_direct_rows(const struct model *m, const double *past,
                           int32_t first_day, const double *cov,
                           size_t horizon, float *rows)
 {
-    const struct series_spec *s = &m->series;
-    size_t nf = m->forest->n_features;
-
-    for (size_t d = 0; d < horizon; d++)
-        series_build_direct_row(s, past, first_day, (uint32_t)(d + 1),
-                                cov + d * s->n_covariates, rows + d * nf);
+    series_build_direct_rows(&m->series, past, first_day, (uint32_t)horizon,
+                             cov, rows);
 }
 
 void forecast_values_rows(const struct model *m, const double *past,
