@@ -319,7 +319,7 @@ static uint8_t bin_of(const float *padded, float x)
  * loads and compares; one row's features in turn gave the CPU one such
  * chain at a time, waiting on every load (bin_rows was 3.5% of make run's
  * training); eight independent chains overlap. The same search, so the
- * same bins. */
+ * same bins. Cannot fail. */
 static void bin_lanes(const struct binner *b, size_t lo, size_t f)
 {
     const float *padded = b->padded + f * FOREST_MAX_BINS;

@@ -64,7 +64,8 @@ struct bt_job {
 };
 
 /* The points of series s's origin at record i: nd days forecast as
- * values, with the baselines at the same days, from points[*at] on. */
+ * values, with the baselines at the same days, from points[*at] on.
+ * Cannot fail. */
 static void bt_points(const struct bt_job *j, size_t s, size_t i, size_t nd,
                       const double *values, size_t *at)
 {
@@ -89,8 +90,8 @@ static void bt_points(const struct bt_job *j, size_t s, size_t i, size_t nd,
     }
 }
 
-/* Forecasts the n origins batched in w (direct) and writes their points
- * in origin order. */
+/* Forecasts the n origins batched in w (direct, n_rows rows in all) and
+ * writes their points in origin order. Cannot fail. */
 static void bt_flush(const struct bt_job *j, struct bt_work *w, size_t s,
                      size_t n, size_t n_rows, size_t *at)
 {
