@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "radix.h"
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -20,6 +22,7 @@ int calibration_build(struct calibration *c, uint32_t scale,
 {
     size_t total = 0, kept = 0, longest = 0, at = 0;
     double *sorted = NULL;
+    uint64_t *tmp = NULL;
 
     memset(c, 0, sizeof *c);
     if (n_horizons < 1 || n_horizons > CALIBRATION_MAX_HORIZONS) {
@@ -47,8 +50,13 @@ int calibration_build(struct calibration *c, uint32_t scale,
     c->offsets = malloc(((size_t)n_horizons + 1) * sizeof *c->offsets);
     c->scores = malloc(kept * sizeof *c->scores);
     sorted = malloc(longest * sizeof *sorted);
-    if (c->offsets == NULL || c->scores == NULL || sorted == NULL) {
+    /* the radix sort's keys and scratch: 2 x longest */
+    if (longest <= SIZE_MAX / 2 / sizeof *tmp)
+        tmp = malloc(2 * longest * sizeof *tmp);
+    if (c->offsets == NULL || c->scores == NULL || sorted == NULL ||
+        tmp == NULL) {
         free(sorted);
+        free(tmp);
         calibration_release(c);
         fr_error_set(err, "out of memory calibrating %zu scores", total);
         return -1;
@@ -60,7 +68,9 @@ int calibration_build(struct calibration *c, uint32_t scale,
         size_t n = counts[h];
         size_t keep = n < CALIBRATION_MAX_SCORES ? n : CALIBRATION_MAX_SCORES;
         memcpy(sorted, scores + at, n * sizeof *sorted);
-        qsort(sorted, n, sizeof *sorted, cmp_double);
+        /* Scores are >= 0 (checked above); a -0 goes to qsort. */
+        if (radix_sort_nonneg_doubles(sorted, n, tmp) != 0)
+            qsort(sorted, n, sizeof *sorted, cmp_double);
         /* Rank-even thinning, rounding ranks up: kept rank k stands for
          * rank ceil(k (n - 1) / (keep - 1)) of the n, so a conformal rank
          * among the kept is never below the same rank among all (at most
@@ -74,6 +84,7 @@ int calibration_build(struct calibration *c, uint32_t scale,
         at += n;
     }
     free(sorted);
+    free(tmp);
     return 0;
 }
 

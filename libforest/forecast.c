@@ -24,6 +24,14 @@ void forecast_values(const struct model *m, const double *past,
                          values, NULL);
 }
 
+void forecast_direct_rows(const struct model *m, const double *past,
+                          int32_t first_day, const double *cov,
+                          size_t horizon, float *rows)
+{
+    series_build_direct_rows(&m->series, past, first_day, (uint32_t)horizon,
+                             cov, rows);
+}
+
 void forecast_values_rows(const struct model *m, const double *past,
                           int32_t first_day, const double *cov,
                           size_t horizon, double *work, float *fwork,

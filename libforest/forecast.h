@@ -40,6 +40,16 @@ void forecast_values_rows(const struct model *m, const double *past,
                           size_t horizon, double *work, float *fwork,
                           double *values, float *rows);
 
+/* The rows a direct model (SERIES_DIRECT) predicts its `horizon` days
+ * from, into rows (horizon x n_features floats): the rows
+ * forecast_values predicts one at a time, for a caller that predicts many
+ * origins' rows at once with model_predict (tree by tree, the same sums:
+ * the trainer's backtest). past, first_day and cov as forecast_values.
+ * Cannot fail. */
+void forecast_direct_rows(const struct model *m, const double *past,
+                          int32_t first_day, const double *cov,
+                          size_t horizon, float *rows);
+
 /* The level a relative calibration scales by: the mean of the last
  * level_window values of past (observed days only), at least 1e-9 so a
  * series of zeros still gets a finite interval. */

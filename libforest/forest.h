@@ -91,6 +91,13 @@ int forest_params_check(const struct forest_params *p, struct fr_error *err);
  * library holds a lock, so it needs no locking of its own. */
 typedef void (*forest_progress_fn)(void *arg, uint32_t done, uint32_t total);
 
+/* Training rows up to which each growing thread keeps its rows in two
+ * blocks, partitioning one into the other, faster but with more memory
+ * (forest.c, partition); above it, one block and a spill buffer. The trees
+ * are the same bits either way: only the unit tests change it, to compare
+ * the two. */
+extern size_t forest_two_blocks_rows;
+
 /* Grows the trees of params' shard on train. Returns the forest, or NULL
  * with err set (bad parameters, no memory). The caller frees it. */
 struct forest *forest_train(const struct dataset *train,

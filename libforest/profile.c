@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "radix.h"
 #include "rng.h"
 
 static int cmp_float(const void *a, const void *b)
@@ -40,6 +41,7 @@ int profile_build(struct feature_profile *p, const struct dataset *ds,
     size_t n = ds->n_rows, nf = ds->n_features, m;
     size_t *pick = NULL;
     float *col = NULL;
+    uint64_t *tmp = NULL;
     struct rng r;
     int rc = -1;
 
@@ -59,9 +61,13 @@ int profile_build(struct feature_profile *p, const struct dataset *ds,
     for (size_t i = 0; pick != NULL && i < m; i++)
         pick[i] = m == n ? i : (size_t)rng_below(&r, n);
     col = malloc(m * sizeof *col);
+    /* the radix sort's keys and scratch: 2 x m */
+    if (m <= SIZE_MAX / 2 / sizeof *tmp)
+        tmp = malloc(2 * m * sizeof *tmp);
     p->edges = malloc(nf * (n_bins - 1) * sizeof *p->edges);
     p->shares = calloc(nf * n_bins, sizeof *p->shares);
-    if (pick == NULL || col == NULL || p->edges == NULL || p->shares == NULL) {
+    if (pick == NULL || col == NULL || tmp == NULL || p->edges == NULL ||
+        p->shares == NULL) {
         fr_error_set(err, "out of memory profiling %zu features", nf);
         goto out;
     }
@@ -72,7 +78,8 @@ int profile_build(struct feature_profile *p, const struct dataset *ds,
         double *share = p->shares + f * n_bins;
         for (size_t i = 0; i < m; i++)
             col[i] = ds->X[pick[i] * nf + f];
-        qsort(col, m, sizeof *col, cmp_float);
+        if (radix_sort_floats(col, m, tmp) != 0)
+            qsort(col, m, sizeof *col, cmp_float);
         for (uint32_t k = 1; k < n_bins; k++)
             e[k - 1] = col[(k * m) / n_bins - ((k * m) / n_bins > 0)];
         /* Counts first, one division each: m additions of 1/m can sum
@@ -87,6 +94,7 @@ int profile_build(struct feature_profile *p, const struct dataset *ds,
 out:
     free(pick);
     free(col);
+    free(tmp);
     if (rc != 0)
         profile_release(p);
     return rc;

@@ -374,13 +374,18 @@ void series_build_row(const struct series_spec *s, const double *past,
     build_day(s, day, covariates, row + build_history(s, past, row));
 }
 
-void series_build_direct_row(const struct series_spec *s, const double *past,
-                             int32_t origin, uint32_t h,
-                             const double *covariates, float *row)
+size_t series_history_features(const struct series_spec *s)
+{
+    return s->n_lags + 2u * (size_t)s->n_windows;
+}
+
+void series_build_direct_tail(const struct series_spec *s,
+                              const double *past, int32_t origin, uint32_t h,
+                              const double *covariates, float *row)
 {
     uint32_t hist = series_history(s);
     uint32_t weeks = (h + SERIES_SEASON - 1) / SERIES_SEASON; /* ceil */
-    size_t k = build_history(s, past, row);
+    size_t k = series_history_features(s);
     double sum = 0.0;
 
     /* Same weekday j weeks back from the target day t = origin + h - 1,
@@ -396,6 +401,32 @@ void series_build_direct_row(const struct series_spec *s, const double *past,
     row[k++] = (float)(sum / s->n_weekday_lags);
     row[k++] = (float)h;
     build_day(s, origin + (int32_t)h - 1, covariates, row + k);
+}
+
+void series_build_direct_row(const struct series_spec *s, const double *past,
+                             int32_t origin, uint32_t h,
+                             const double *covariates, float *row)
+{
+    build_history(s, past, row);
+    series_build_direct_tail(s, past, origin, h, covariates, row);
+}
+
+void series_build_direct_rows(const struct series_spec *s,
+                              const double *past, int32_t origin,
+                              uint32_t n_h, const double *covariates,
+                              float *rows)
+{
+    size_t nf = series_n_features(s), k = series_history_features(s);
+
+    for (uint32_t h = 1; h <= n_h; h++) {
+        float *row = rows + (h - 1) * nf;
+        if (h == 1)
+            build_history(s, past, row);
+        else
+            memcpy(row, rows, k * sizeof *row);
+        series_build_direct_tail(s, past, origin, h,
+                                 covariates + (h - 1) * s->n_covariates, row);
+    }
 }
 
 size_t series_level_feature(const struct series_spec *s)
@@ -956,6 +987,7 @@ struct direct_ctx {
     uint32_t hist;
     uint64_t seed, keep; /* keep: the fraction kept x 2^64, or 0 = all */
     float *row;
+    size_t built;        /* the origin whose history row holds, or SIZE_MAX */
     struct dataset *out;
     struct fr_error *err;
 };
@@ -970,8 +1002,16 @@ static int direct_push(void *arg, size_t i, uint32_t h)
     if (c->keep != 0 && !direct_keep(c->seed, d->series[i], d->day[i], h,
                                      c->keep))
         return 0;
-    series_build_direct_row(c->spec, d->y + (i - c->hist), d->day[i], h,
-                            d->cov + t * nc, c->row);
+    /* An origin's kept rows come one after another: its history's
+     * features, the same for all, are computed for the first. */
+    if (c->built == i) {
+        series_build_direct_tail(c->spec, d->y + (i - c->hist), d->day[i], h,
+                                 d->cov + t * nc, c->row);
+    } else {
+        series_build_direct_row(c->spec, d->y + (i - c->hist), d->day[i], h,
+                                d->cov + t * nc, c->row);
+        c->built = i;
+    }
     /* Seasonal naive at horizon h: the target's weekday in the last week
      * before the origin. */
     return dataset_push(c->out, c->row, d->y[t], d->series[i], d->day[t],
@@ -985,7 +1025,7 @@ int series_build_direct(const struct series_data *d,
 {
     size_t nf = series_n_features(spec), total, expect;
     struct direct_ctx c = {.d = d, .spec = spec, .seed = seed, .out = out,
-                           .err = err};
+                           .built = SIZE_MAX, .err = err};
     char **names = NULL;
     int rc = -1;
 

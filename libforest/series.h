@@ -171,6 +171,25 @@ void series_build_direct_row(const struct series_spec *s, const double *past,
                              int32_t origin, uint32_t h,
                              const double *covariates, float *row);
 
+/* series_build_direct_row for h = 1..n_h from one origin into rows (n_h x
+ * series_n_features floats), covariates holding n_h days of
+ * s->n_covariates values: the same rows, the lags and rolling windows of
+ * past, the same for every h, computed once (a backtest's 14 rows an
+ * origin computed them 14 times). Cannot fail. */
+void series_build_direct_rows(const struct series_spec *s,
+                              const double *past, int32_t origin,
+                              uint32_t n_h, const double *covariates,
+                              float *rows);
+
+/* series_build_direct_row's features after the history's: what depends on
+ * h and the target day, written from row[series_history_features(s)] on;
+ * the history's are the row's first series_history_features(s). Neither
+ * can fail. */
+size_t series_history_features(const struct series_spec *s);
+void series_build_direct_tail(const struct series_spec *s,
+                              const double *past, int32_t origin, uint32_t h,
+                              const double *covariates, float *row);
+
 /* The index of the level's feature (roll_mean_<level_window>), or SIZE_MAX
  * when the spec has no such window. */
 size_t series_level_feature(const struct series_spec *s);

@@ -11,6 +11,7 @@
 #include "csvfile.h"
 #include "dataset.h"
 #include "metrics.h"
+#include "radix.h"
 #include "rng.h"
 #include "series.h"
 #include "synth.h"
@@ -508,6 +509,23 @@ static void test_direct_features(void)
     }
     test_cond("direct-1.4 lags at the origin, same weekdays before it, the "
               "horizon and the target day's calendar", ok && row == ds.n_rows);
+    /* series_build_direct_rows computes the history's features once for
+     * all of an origin's horizons: the same rows as one at a time. */
+    {
+        float *rows = malloc(14 * nf * sizeof *rows);
+        size_t at = 0;
+        ok = rows != NULL;
+        for (size_t i = 28; ok && i < n; i++) {
+            uint32_t nh = (uint32_t)(n - i < 14 ? n - i : 14);
+            series_build_direct_rows(&spec, d.y + (i - 28), d.day[i], nh,
+                                     d.cov + i * d.n_covariates, rows);
+            ok &= memcmp(rows, ds.X + at * nf, nh * nf * sizeof *rows) == 0;
+            at += nh;
+        }
+        test_cond("direct-1.4b an origin's rows built together are those "
+                  "built one by one", ok && at == ds.n_rows);
+        free(rows);
+    }
     /* No leakage: a row of origin i may use no value of day i or later.
      * Perturbing day k must leave every row of origin <= k unchanged. */
     for (size_t k = 0; k < n; k++) {
@@ -547,6 +565,23 @@ static void test_direct_features(void)
                       memcmp(ds2.X, ds3.X,
                              ds2.n_rows * nf * sizeof(float)) == 0);
         dataset_release(&ds3);
+    }
+    /* The sample builds an origin's kept rows reusing its history's
+     * features: each row is the full build's of its target day and h. */
+    {
+        size_t found = 0;
+        for (size_t r = 0; r < ds2.n_rows; r++) {
+            for (size_t q = 0; q < ds.n_rows; q++) {
+                if (ds.day[q] == ds2.day[r] &&
+                    ds.X[q * nf + 15] == ds2.X[r * nf + 15]) {
+                    found += memcmp(ds.X + q * nf, ds2.X + r * nf,
+                                    nf * sizeof(float)) == 0;
+                    break;
+                }
+            }
+        }
+        test_cond("direct-1.8b every sampled row is the full build's row",
+                  ds2.n_rows > 0 && found == ds2.n_rows);
     }
     dataset_release(&ds2);
     /* series_build with a direct spec: the h = 1 rows, one per day. */
@@ -750,8 +785,77 @@ static void test_synth(void)
                   strstr(err.msg, "1900-01-01"));
 }
 
+/* radix.h against qsort: the same order, and -0 or NaN refused. */
+static int cmp_f(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_radix(void)
+{
+    enum { N = 3001 };
+    float *f = malloc(N * sizeof *f), *f2 = malloc(N * sizeof *f2);
+    double *v = malloc(N * sizeof *v), *v2 = malloc(N * sizeof *v2);
+    uint64_t *tmp = malloc(2 * N * sizeof *tmp);
+    struct rng r;
+    int ok;
+
+    if (!f || !f2 || !v || !v2 || !tmp) {
+        test_cond("radix-0 memory", 0);
+        goto out;
+    }
+    rng_seed(&r, 5, 0);
+    for (size_t i = 0; i < N; i++) {
+        /* negatives, positives, +0, repeats and a wide range of exponents */
+        f[i] = i % 7 == 0 ? 0.0f
+                          : (float)((rng_uniform(&r) - 0.4) *
+                                    pow(10.0, (double)(i % 13) - 6.0));
+        f[i] = i % 5 == 0 ? f[i / 2] : f[i];
+        v[i] = i % 11 == 0 ? 0.0 : fabs((double)f[i]) * 1.000001;
+    }
+    memcpy(f2, f, N * sizeof *f);
+    memcpy(v2, v, N * sizeof *v);
+    qsort(f2, N, sizeof *f2, cmp_f);
+    qsort(v2, N, sizeof *v2, cmp_d);
+    ok = radix_sort_floats(f, N, tmp) == 0 &&
+         memcmp(f, f2, N * sizeof *f) == 0;
+    test_cond("radix-1.1 floats sort as qsort sorts them", ok);
+    ok = radix_sort_nonneg_doubles(v, N, tmp) == 0 &&
+         memcmp(v, v2, N * sizeof *v) == 0;
+    test_cond("radix-1.2 non-negative doubles sort as qsort sorts them", ok);
+    f2[N / 2] = -0.0f;
+    memcpy(f, f2, N * sizeof *f);
+    test_cond("radix-1.3 a -0 among the floats is left to qsort, untouched",
+              radix_sort_floats(f, N, tmp) != 0 &&
+                  memcmp(f, f2, N * sizeof *f) == 0);
+    v2[N / 3] = -0.0;
+    memcpy(v, v2, N * sizeof *v);
+    test_cond("radix-1.4 a -0 among the doubles is left to qsort",
+              radix_sort_nonneg_doubles(v, N, tmp) != 0 &&
+                  memcmp(v, v2, N * sizeof *v) == 0);
+    v2[N / 3] = NAN;
+    f2[N / 2] = NAN;
+    test_cond("radix-1.5 NaN is left to qsort",
+              radix_sort_nonneg_doubles(v2, N, tmp) != 0 &&
+                  radix_sort_floats(f2, N, tmp) != 0);
+out:
+    free(f);
+    free(f2);
+    free(v);
+    free(v2);
+    free(tmp);
+}
+
 void test_data(void)
 {
+    test_radix();
     test_csv();
     test_csv_paths();
     test_config();

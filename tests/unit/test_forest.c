@@ -512,6 +512,17 @@ static void test_row_widths(void)
         test_cond("width-1.1 both steps are learned", a && ok);
         test_cond("width-1.2 same forest on 1 or 2 threads",
                   a && b && same_trees(a, b));
+        forest_free(b);
+        /* Partitions in place through the spill buffer, as above
+         * forest_two_blocks_rows, rather than block to block. */
+        {
+            size_t keep = forest_two_blocks_rows;
+            forest_two_blocks_rows = 0;
+            b = train(&ds, 4, 3, NULL);
+            forest_two_blocks_rows = keep;
+        }
+        test_cond("width-1.3 same forest partitioned in one block or two",
+                  a && b && same_trees(a, b));
         forest_free(a);
         forest_free(b);
         dataset_release(&ds);

@@ -293,6 +293,20 @@ static void test_format3(void)
     test_cond("codec-6.2 the loaded model forecasts identically", same);
     test_cond("codec-6.3 each day from its own direct row (no forecast "
               "feeds another)", own);
+    /* The backtest's batch: the rows of forecast_direct_rows through
+     * model_predict, tree by tree, are the same doubles. */
+    same = g != NULL;
+    if (g != NULL) {
+        float batch[10 * 64];
+        double c[10];
+        forecast_direct_rows(g, raw.y + 40 - 28, raw.day[40],
+                             raw.cov + 40 * 2, 10, batch);
+        model_predict(g, batch, 10, 1, batch, c);
+        for (size_t h = 0; h < 10; h++)
+            same &= c[h] == b[h];
+    }
+    test_cond("codec-6.4 an origin's direct rows predicted together give "
+              "forecast_values' values", same);
     free(buf);
     model_free(g);
     model_free(m);
