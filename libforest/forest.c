@@ -275,36 +275,46 @@ static int bin_feature(void *ctx, size_t worker, size_t f)
 
 /* The bin of x: the first b with x <= edges[b], that is the number of
  * edges below x. padded holds a feature's edges followed by +inf up to
- * FOREST_MAX_BINS, so the search always takes 8 halving steps and each is a
- * compare and a conditional move, not a branch the predictor misses on
- * every other cell (it was 14% of a one-stump run at 1M rows). x is finite
- * (tables refuse NaN), so the last edge, +inf, is never below it. */
-static uint8_t bin_of(const float *padded, float x)
+ * FOREST_MAX_BINS, so the search takes log2(top) halving steps, top being
+ * a power of two >= the feature's bins, and each is a compare and a
+ * conditional move, not a branch the predictor misses on every other cell
+ * (it was 14% of a one-stump run at 1M rows). x is finite (tables refuse
+ * NaN), so the last edge, +inf, is never below it, and the answer is
+ * below top. */
+static uint8_t bin_of(const float *padded, uint32_t top, float x)
 {
     uint32_t lo = 0;
 
-    for (uint32_t step = FOREST_MAX_BINS / 2; step > 0; step /= 2)
+    for (uint32_t step = top / 2; step > 0; step /= 2)
         lo += padded[lo + step - 1] < x ? step : 0;
     return (uint8_t)lo;
 }
 
 #define BIN_CHUNK 4096
 
+/* Bins rows chunk * BIN_CHUNK onwards, a feature at a time: the searches
+ * of one feature's values are independent, so the CPU overlaps them, and
+ * a feature with few bins (a weekday, a month) takes only the steps its
+ * bins need rather than eight. */
 static int bin_rows(void *ctx, size_t worker, size_t chunk)
 {
     struct binner *b = ctx;
-    size_t lo = chunk * BIN_CHUNK;
+    size_t lo = chunk * BIN_CHUNK, nf = b->n_features;
     size_t hi = lo + BIN_CHUNK < b->n_rows ? lo + BIN_CHUNK : b->n_rows;
 
     (void)worker;
+    for (size_t f = 0; f < nf; f++) {
+        const float *pad = b->padded + f * FOREST_MAX_BINS;
+        uint32_t top = 1;
+        while (top < b->n_bins[f])
+            top *= 2;
+        for (size_t i = lo; i < hi; i++)
+            b->bins[i * b->stride + f] =
+                bin_of(pad, top, b->X[i * nf + f]);
+    }
     for (size_t i = lo; i < hi; i++) {
-        uint8_t *row = b->bins + i * b->stride;
-        for (size_t f = 0; f < b->n_features; f++) {
-            row[f] = bin_of(b->padded + f * FOREST_MAX_BINS,
-                            b->X[i * b->n_features + f]);
-        }
-        for (size_t f = b->n_features; f < b->stride; f++)
-            row[f] = 0;
+        for (size_t f = nf; f < b->stride; f++)
+            b->bins[i * b->stride + f] = 0;
     }
     return 0;
 }
@@ -413,12 +423,26 @@ static int binner_build(struct binner *b, const struct dataset *ds,
  * count packed into one 64-bit word, weight in the low half. Both counts are
  * at most n_rows < 2^31, and a child's counts never exceed its parent's, so
  * one 64-bit add or subtract updates both without carrying between halves.
- * Two flat arrays rather than an array of structs: building adds to two
- * words per cell, and the subtraction trick is two plain vector loops. */
-struct hist {
-    double *sum;   /* hist_cells sums of weight * y */
-    uint64_t *wn;  /* hist_cells (distinct rows << 32) | weight */
+ * The two words of a cell sit side by side (16 bytes, aligned), so adding a
+ * row touches one cache line per feature, not two. */
+struct hcell {
+    double sum;    /* sum of weight * y */
+    uint64_t wn;   /* (distinct rows << 32) | weight */
 };
+
+struct hist {
+    struct hcell *c; /* hist_cells cells */
+};
+
+/* A cell as one 16-byte vector (GCC's vector extensions, plain SSE2 on
+ * x86-64), to add or subtract a whole cell at once: the counts as an
+ * unsigned integer lane, the sum as a scalar double operation on the other
+ * lane, which leaves the counts' lane as it is. Each lane gets the one
+ * operation the scalar code makes, so the results are the same bits; no
+ * double operation reads the counts' bits (as doubles they are subnormal,
+ * which some CPUs handle slowly). */
+typedef double hv_d __attribute__((vector_size(16)));
+typedef uint64_t hv_i __attribute__((vector_size(16)));
 
 #define WN_ROW(w) ((uint64_t)(w) | (1ull << 32)) /* one row of weight w */
 #define WN_W(x) ((uint32_t)(x))
@@ -475,8 +499,7 @@ struct grower {
     struct block rows;        /* in-bag rows, room for n_rows */
     struct block spill;       /* the partition's buffer for the smaller
                                  child, room for n_rows / 2 + 1 */
-    double *hist_sums;        /* n_slots x hist_cells */
-    uint64_t *hist_wns;       /* n_slots x hist_cells */
+    struct hcell *hists;      /* n_slots x hist_cells */
     int *free_slots;
     int n_free;
     uint32_t *features;       /* feature order for sampling */
@@ -516,8 +539,7 @@ static void grower_release(struct grower *g)
 {
     block_release(&g->rows);
     block_release(&g->spill);
-    free(g->hist_sums);
-    free(g->hist_wns);
+    free(g->hists);
     free(g->free_slots);
     free(g->features);
     free(g->cells);
@@ -543,8 +565,7 @@ static int grower_init(struct grower *g, const struct trainer *t)
     /* (n / 2 + 1) * stride >= n * 4 bytes; malloc's alignment suits a
      * uint32_t, and the memory takes the type of what is stored last. */
     g->count = (uint32_t *)(void *)g->spill.bins;
-    g->hist_sums = malloc((size_t)slots * t->hist_cells * sizeof(double));
-    g->hist_wns = malloc((size_t)slots * t->hist_cells * sizeof(uint64_t));
+    g->hists = malloc((size_t)slots * t->hist_cells * sizeof *g->hists);
     g->free_slots = malloc((size_t)slots * sizeof *g->free_slots);
     g->features = malloc(t->n_features * sizeof *g->features);
     g->cells = malloc(t->n_features * (FOREST_MAX_BINS / 64) *
@@ -558,7 +579,7 @@ static int grower_init(struct grower *g, const struct trainer *t)
     g->cap_nodes = 256;
     g->nodes = malloc(g->cap_nodes * sizeof *g->nodes);
     g->cover = malloc(g->cap_nodes * sizeof *g->cover);
-    if (!g->hist_sums || !g->hist_wns || !g->free_slots || !g->features ||
+    if (!g->hists || !g->free_slots || !g->features ||
         !g->cells || !g->cand_bin || !g->cand_n || !g->cand_sum ||
         !g->cand_w || !g->cand_gain || !g->stack || !g->nodes ||
         !g->cover)
@@ -568,8 +589,7 @@ static int grower_init(struct grower *g, const struct trainer *t)
 
 static struct hist slot(const struct trainer *t, struct grower *g, int s)
 {
-    struct hist h = {g->hist_sums + (size_t)s * t->hist_cells,
-                     g->hist_wns + (size_t)s * t->hist_cells};
+    struct hist h = {g->hists + (size_t)s * t->hist_cells};
     return h;
 }
 
@@ -588,12 +608,17 @@ static void give_slot(struct grower *g, int s)
 static inline void hist_add(struct hist h, size_t nf, size_t stride,
                             const uint8_t *rb, uint32_t w, double wy)
 {
-    uint64_t wn = WN_ROW(w);
+    /* the sum's lane gets 0 added as an integer, which leaves it as is */
+    const hv_i add_wn = {0, WN_ROW(w)};
 
     for (size_t f = 0; f < nf; f++) {
-        size_t cell = f * stride + rb[f];
-        h.sum[cell] += wy;
-        h.wn[cell] += wn;
+        struct hcell *c = &h.c[f * stride + rb[f]];
+        hv_i v;
+        hv_d d;
+        memcpy(&v, c, sizeof v);
+        d = (hv_d)(v + add_wn);
+        d[0] += wy;
+        memcpy(c, &d, sizeof d);
     }
 }
 
@@ -628,17 +653,35 @@ static void build_hist(const struct trainer *t, struct grower *g,
             const uint8_t *rb = rows->bins + (size_t)i * row_bytes;
             for (size_t f = 0; f < nf; f++) {
                 size_t cell = f * stride + rb[f];
-                h.sum[cell] = 0.0;
-                h.wn[cell] = 0;
+                h.c[cell].sum = 0.0;
+                h.c[cell].wn = 0;
             }
         }
     } else {
-        memset(h.sum, 0, t->hist_cells * sizeof *h.sum);
-        memset(h.wn, 0, t->hist_cells * sizeof *h.wn);
+        memset(h.c, 0, t->hist_cells * sizeof *h.c);
     }
     for (uint32_t i = lo; i < hi; i++)
         hist_add(h, nf, stride, rows->bins + (size_t)i * row_bytes,
                  rows->w[i], rows->wy[i]);
+}
+
+#define BAG_CHUNK 2048 /* rows whose in-bag list is made at a time */
+
+/* The in-bag rows among lo..hi (hi - lo <= BAG_CHUNK), ascending, into
+ * out; returns how many. Without a branch: about a third of the rows are
+ * out of bag, at random, and a branch on each mispredicted about every
+ * other row in the root's histogram and partition. A chunk at a time, so
+ * the list stays in L1 and costs no memory. */
+static uint32_t bag_chunk(const uint32_t *count, size_t lo, size_t hi,
+                          uint32_t *out)
+{
+    uint32_t k = 0;
+
+    for (size_t i = lo; i < hi; i++) {
+        out[k] = (uint32_t)i;
+        k += count[i] != 0;
+    }
+    return k;
 }
 
 /* The root's histogram, straight from the binner's rows and the bootstrap
@@ -650,14 +693,18 @@ static void build_root_hist(const struct trainer *t, const struct grower *g,
     size_t nf = t->n_features, stride = t->p->max_bins;
     size_t row_bytes = t->bins.stride;
     const double *y = t->ds->y;
+    uint32_t bag[BAG_CHUNK];
 
-    memset(h.sum, 0, t->hist_cells * sizeof *h.sum);
-    memset(h.wn, 0, t->hist_cells * sizeof *h.wn);
-    for (size_t i = 0; i < t->ds->n_rows; i++) {
-        uint32_t w = g->count[i];
-        if (w == 0)
-            continue;
-        hist_add(h, nf, stride, t->bins.bins + i * row_bytes, w, w * y[i]);
+    memset(h.c, 0, t->hist_cells * sizeof *h.c);
+    for (size_t lo = 0; lo < t->ds->n_rows; lo += BAG_CHUNK) {
+        size_t hi = lo + BAG_CHUNK < t->ds->n_rows ? lo + BAG_CHUNK
+                                                   : t->ds->n_rows;
+        uint32_t m = bag_chunk(g->count, lo, hi, bag);
+        for (uint32_t k = 0; k < m; k++) {
+            uint32_t i = bag[k], w = g->count[i];
+            hist_add(h, nf, stride, t->bins.bins + (size_t)i * row_bytes,
+                     w, w * y[i]);
+        }
     }
 }
 
@@ -686,31 +733,30 @@ static void subtract_cells(const struct trainer *t, struct grower *g,
                 size_t cell = f * stride + w * 64 +
                               (size_t)__builtin_ctzll(bits);
                 bits &= bits - 1;
-                parent.sum[cell] -= child.sum[cell];
-                parent.wn[cell] -= child.wn[cell];
+                parent.c[cell].sum -= child.c[cell].sum;
+                parent.c[cell].wn -= child.c[cell].wn;
             }
         }
     }
 }
 
-/* parent -= child, cell by cell: the larger child's histogram. */
+/* parent -= child, cell by cell: the larger child's histogram. A cell at a
+ * time as a vector: the compiler's own vectorisation of the two fields
+ * shuffles every word. */
 static void subtract_hist(const struct trainer *t, struct hist parent,
                           struct hist child)
 {
-    /* restrict: the two histograms never overlap, so both loops vectorise */
-    double *restrict ps = parent.sum;
-    const double *restrict cs = child.sum;
-    uint64_t *restrict pw = parent.wn;
-    const uint64_t *restrict cw = child.wn;
-    /* A local: t->hist_cells read after the first loop's stores could, for
-     * all the compiler knows, have changed, and the second loop would not
-     * vectorise. */
     size_t n = t->hist_cells;
 
-    for (size_t i = 0; i < n; i++)
-        ps[i] -= cs[i];
-    for (size_t i = 0; i < n; i++)
-        pw[i] -= cw[i];
+    for (size_t i = 0; i < n; i++) {
+        hv_i p, c;
+        hv_d d;
+        memcpy(&p, &parent.c[i], sizeof p);
+        memcpy(&c, &child.c[i], sizeof c);
+        d = (hv_d)(p - c);
+        d[0] = ((hv_d)p)[0] - ((hv_d)c)[0];
+        memcpy(&parent.c[i], &d, sizeof d);
+    }
 }
 
 /* The larger child's histogram: parent minus the smaller child, every
@@ -738,7 +784,8 @@ struct split {
  * its rows' bins; a larger one tests the cells. */
 static void nonempty_bins(const struct trainer *t, const struct grower *g,
                           const struct node_task *task, uint32_t f,
-                          const uint64_t *wns, uint32_t nb, uint64_t *mask)
+                          const struct hcell *cells, uint32_t nb,
+                          uint64_t *mask)
 {
     memset(mask, 0, FOREST_MAX_BINS / 64 * sizeof *mask);
     /* Not the root (never sparse): its rows reach the block when it is
@@ -760,7 +807,7 @@ static void nonempty_bins(const struct trainer *t, const struct grower *g,
         uint32_t end = nb - w0 < 64 ? nb : w0 + 64;
         uint64_t bits = 0;
         for (uint32_t b = w0; b < end; b++)
-            bits |= (uint64_t)(wns[b] != 0) << (b - w0);
+            bits |= (uint64_t)(cells[b].wn != 0) << (b - w0);
         mask[w0 / 64] = bits;
     }
 }
@@ -780,15 +827,14 @@ static uint32_t split_candidates(const struct trainer *t, struct grower *g,
                                  struct hist h)
 {
     size_t stride = t->p->max_bins;
-    const double *sums = h.sum + f * stride;
-    const uint64_t *wns = h.wn + f * stride;
+    const struct hcell *cells = h.c + f * stride;
     uint32_t nb = t->bins.n_bins[f] - 1, m = 0, lo = 0;
     uint32_t msl = t->p->min_samples_leaf;
     uint64_t mask[FOREST_MAX_BINS / 64];
     double sum_l = 0.0;
     uint64_t wn_l = 0;
 
-    nonempty_bins(t, g, task, f, wns, nb, mask);
+    nonempty_bins(t, g, task, f, cells, nb, mask);
     for (uint32_t w = 0; w < FOREST_MAX_BINS / 64; w++) {
         uint64_t bits = mask[w];
         while (bits != 0) {
@@ -796,8 +842,8 @@ static uint32_t split_candidates(const struct trainer *t, struct grower *g,
             bits &= bits - 1;
             /* An empty bin's cells may hold a subtraction's rounding
              * residue: never added, as the scan skipped them. */
-            sum_l += sums[b];
-            wn_l += wns[b];
+            sum_l += cells[b].sum;
+            wn_l += cells[b].wn;
             g->cand_bin[m] = b;
             g->cand_sum[m] = sum_l;
             g->cand_w[m] = (double)WN_W(wn_l);
@@ -890,9 +936,10 @@ static int find_split(const struct trainer *t, struct grower *g,
         }
         best->bin = (best->bin + next) / 2;
     } else {
-        const uint64_t *wns = h.wn + best->feature * stride;
+        const struct hcell *cells = h.c + best->feature * stride;
         uint32_t next = best->bin + 1;
-        while (next + 1 < t->bins.n_bins[best->feature] && wns[next] == 0)
+        while (next + 1 < t->bins.n_bins[best->feature] &&
+               cells[next].wn == 0)
             next++;
         best->bin = (best->bin + next) / 2;
     }
@@ -997,20 +1044,24 @@ static void partition_root(const struct trainer *t, struct grower *g,
     size_t stride = t->bins.stride, l = 0, r = n_left;
     const double *y = t->ds->y;
     struct block *rows = &g->rows;
+    uint32_t bag[BAG_CHUNK];
 
-    for (size_t i = 0; i < t->ds->n_rows; i++) {
-        uint32_t w = g->count[i];
-        size_t right, at;
-        if (w == 0)
-            continue;
-        right = t->bins.bins[i * stride + f] > bin;
-        at = right ? r : l;
-        bins_copy(rows->bins + at * stride, t->bins.bins + i * stride,
-                  stride);
-        rows->wy[at] = w * y[i];
-        rows->w[at] = w;
-        l += 1 - right;
-        r += right;
+    for (size_t lo = 0; lo < t->ds->n_rows; lo += BAG_CHUNK) {
+        size_t hi = lo + BAG_CHUNK < t->ds->n_rows ? lo + BAG_CHUNK
+                                                   : t->ds->n_rows;
+        uint32_t m = bag_chunk(g->count, lo, hi, bag);
+        for (uint32_t k = 0; k < m; k++) {
+            size_t i = bag[k], right, at;
+            uint32_t w = g->count[i];
+            right = t->bins.bins[i * stride + f] > bin;
+            at = right ? r : l;
+            bins_copy(rows->bins + at * stride, t->bins.bins + i * stride,
+                      stride);
+            rows->wy[at] = w * y[i];
+            rows->w[at] = w;
+            l += 1 - right;
+            r += right;
+        }
     }
     assert(l == n_left);
 }
@@ -1057,6 +1108,7 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
     size_t n = t->ds->n_rows, nf = t->n_features;
     const double *y = t->ds->y;
     uint32_t n_nodes = 1, depth = 0, in_bag = 0, top = 0;
+    uint32_t bag[BAG_CHUNK];
     struct node_task root = {0};
     double imp_total = 0.0;
     struct rng r;
@@ -1067,12 +1119,14 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
     memset(g->count, 0, n * sizeof *g->count);
     for (size_t i = 0; i < n; i++)
         g->count[rng_below(&r, n)]++;
-    for (size_t i = 0; i < n; i++) {
-        if (g->count[i] == 0)
-            continue;
-        in_bag++;
-        root.sum += g->count[i] * y[i];
-        root.w += g->count[i];
+    for (size_t lo = 0; lo < n; lo += BAG_CHUNK) {
+        size_t hi = lo + BAG_CHUNK < n ? lo + BAG_CHUNK : n;
+        uint32_t m = bag_chunk(g->count, lo, hi, bag);
+        for (uint32_t k = 0; k < m; k++) {
+            root.sum += g->count[bag[k]] * y[bag[k]];
+            root.w += g->count[bag[k]];
+        }
+        in_bag += m;
     }
     if (t->inbag != NULL) {
         uint8_t *flags = t->inbag + local * n;
@@ -1118,11 +1172,17 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
         g->nodes[task.node].value = (float)(task.sum / task.w);
         imp[f] += best.gain;
         imp_total += best.gain;
-        if (task.node == 0)
-            partition_root(t, g, f, best.bin, best.n_left);
-        else
-            partition(t, g, task.lo, task.hi, f, best.bin, best.n_left);
         mid = task.lo + best.n_left;
+        need[0] = needs_split(t, task.depth + 1, best.n_left);
+        need[1] = needs_split(t, task.depth + 1, task.n - best.n_left);
+        /* Children that will both be leaves never read their rows: at the
+         * last level that is every node, a tenth of all partitioning. */
+        if (need[0] || need[1]) {
+            if (task.node == 0)
+                partition_root(t, g, f, best.bin, best.n_left);
+            else
+                partition(t, g, task.lo, task.hi, f, best.bin, best.n_left);
+        }
 
         kid[0] = (struct node_task){n_nodes, task.lo, mid, task.depth + 1,
                                     -1, best.sum_left, best.w_left,
@@ -1133,8 +1193,6 @@ static int grow_tree(void *ctx, size_t worker, size_t local)
                                     task.w - best.w_left,
                                     task.n - best.n_left, 0};
         n_nodes += 2;
-        need[0] = needs_split(t, kid[0].depth, kid[0].n);
-        need[1] = needs_split(t, kid[1].depth, kid[1].n);
         small = kid[1].n < kid[0].n;
         /* The smaller child is built from its rows (sparse when small);
          * the larger one is the parent minus it, in the parent's slot,
