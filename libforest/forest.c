@@ -605,14 +605,17 @@ static void give_slot(struct grower *g, int s)
 }
 
 /* Adds one row (its bins rb, weight w, weight times target wy). */
-static inline void hist_add(struct hist h, size_t nf, size_t stride,
-                            const uint8_t *rb, uint32_t w, double wy)
+static inline __attribute__((always_inline)) void
+hist_add_stride(struct hist h, size_t nf, size_t stride, const uint8_t *rb,
+                uint32_t w, double wy)
 {
     /* the sum's lane gets 0 added as an integer, which leaves it as is */
     const hv_i add_wn = {0, WN_ROW(w)};
+    struct hcell *hf = h.c; /* feature f's cells */
 
-    for (size_t f = 0; f < nf; f++) {
-        struct hcell *c = &h.c[f * stride + rb[f]];
+    _Pragma("GCC unroll 4")
+    for (size_t f = 0; f < nf; f++, hf += stride) {
+        struct hcell *c = hf + rb[f];
         hv_i v;
         hv_d d;
         memcpy(&v, c, sizeof v);
@@ -620,6 +623,19 @@ static inline void hist_add(struct hist h, size_t nf, size_t stride,
         d[0] += wy;
         memcpy(c, &d, sizeof d);
     }
+}
+
+/* hist_add_stride, with the default 256 bins a constant: each cell's
+ * address is then the row's bin plus a fixed offset, and with the loop
+ * unrolled a cell takes 7 instructions instead of 10 (5% fewer for a
+ * whole forest-train run, cachegrind). */
+static inline void hist_add(struct hist h, size_t nf, size_t stride,
+                            const uint8_t *rb, uint32_t w, double wy)
+{
+    if (stride == FOREST_MAX_BINS)
+        hist_add_stride(h, nf, FOREST_MAX_BINS, rb, w, wy);
+    else
+        hist_add_stride(h, nf, stride, rb, w, wy);
 }
 
 /* Sparse histograms. A node with fewer rows than half the bins touches
