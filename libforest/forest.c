@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "parallel.h"
+#include "radix.h"
 #include "rng.h"
 
 /* GCC does not expand macros in "#pragma GCC unroll n", so the count goes
@@ -173,22 +174,7 @@ static void sort_floats(float *col, size_t n, uint32_t *keys)
         memcpy(&k, &col[i], sizeof k);
         a[i] = k & 0x80000000u ? ~k : k | 0x80000000u;
     }
-    for (unsigned shift = 0; shift < 32; shift += 8) {
-        size_t count[256] = {0}, pos = 0;
-        uint32_t *swap;
-        for (size_t i = 0; i < n; i++)
-            count[(a[i] >> shift) & 0xff]++;
-        for (size_t d = 0; d < 256; d++) {
-            size_t c = count[d];
-            count[d] = pos;
-            pos += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            b[count[(a[i] >> shift) & 0xff]++] = a[i];
-        swap = a;
-        a = b;
-        b = swap;
-    }
+    radix_sort_u32(a, b, n, 4);
     /* Four passes: the sorted keys are back in keys[0..n). */
     for (size_t i = 0; i < n; i++) {
         uint32_t k = a[i] & 0x80000000u ? a[i] & 0x7fffffffu : ~a[i];

@@ -16,28 +16,45 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The passes of an LSD radix sort of the n keys (type T) in a, ascending,
+ * b (n keys) as scratch, `bytes` passes of 8 bits from the lowest; with an
+ * even number of passes the result is back in a. One body for the two key
+ * widths below. */
+#define FR_RADIX_PASSES(T, a, b, n, bytes)                                  \
+    do {                                                                    \
+        T *from_ = (a), *to_ = (b);                                         \
+        for (unsigned shift_ = 0; shift_ < 8 * (bytes); shift_ += 8) {      \
+            size_t count_[256] = {0}, pos_ = 0;                             \
+            T *swap_;                                                       \
+            for (size_t i_ = 0; i_ < (n); i_++)                             \
+                count_[(from_[i_] >> shift_) & 0xff]++;                     \
+            for (size_t d_ = 0; d_ < 256; d_++) {                           \
+                size_t c_ = count_[d_];                                     \
+                count_[d_] = pos_;                                          \
+                pos_ += c_;                                                 \
+            }                                                               \
+            for (size_t i_ = 0; i_ < (n); i_++)                             \
+                to_[count_[(from_[i_] >> shift_) & 0xff]++] = from_[i_];    \
+            swap_ = from_;                                                  \
+            from_ = to_;                                                    \
+            to_ = swap_;                                                    \
+        }                                                                   \
+    } while (0)
+
 /* Sorts the n keys in a ascending, b (n keys) as scratch, `bytes` passes
  * of 8 bits from the lowest; an even number of passes, so the result is
  * back in a. Cannot fail. */
 static inline void radix_sort_u64(uint64_t *a, uint64_t *b, size_t n,
                                   unsigned bytes)
 {
-    for (unsigned shift = 0; shift < 8 * bytes; shift += 8) {
-        size_t count[256] = {0}, pos = 0;
-        uint64_t *swap;
-        for (size_t i = 0; i < n; i++)
-            count[(a[i] >> shift) & 0xff]++;
-        for (size_t d = 0; d < 256; d++) {
-            size_t c = count[d];
-            count[d] = pos;
-            pos += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            b[count[(a[i] >> shift) & 0xff]++] = a[i];
-        swap = a;
-        a = b;
-        b = swap;
-    }
+    FR_RADIX_PASSES(uint64_t, a, b, n, bytes);
+}
+
+/* radix_sort_u64 for 32-bit keys (bytes <= 4). Cannot fail. */
+static inline void radix_sort_u32(uint32_t *a, uint32_t *b, size_t n,
+                                  unsigned bytes)
+{
+    FR_RADIX_PASSES(uint32_t, a, b, n, bytes);
 }
 
 /* Sorts v[0..n) ascending, tmp holding 2n uint64: 0, or -1 with v as it
