@@ -63,14 +63,20 @@
  * training about 8% less CPU). The same IEEE operations on the same values
  * in the same order: AVX2 alone brings no fused multiply-add to contract
  * expressions into, and nothing is reassociated, so the trees are the same
- * bits on any CPU. (AVX-512 measured no faster.) */
-#if defined(__x86_64__) && defined(__has_attribute)
+ * bits on any CPU. (AVX-512 measured no faster.)
+ * flatten: a target clone does not inline functions compiled for the
+ * default target, and split_candidates and partition stayed plain calls
+ * without AVX2. Clang refuses target_clones together with flatten, so a
+ * Clang build (the fuzzers) grows for the default target only; the trees
+ * are the same bits either way. */
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(__clang__)
 #if __has_attribute(target_clones)
-#define FR_CLONES __attribute__((target_clones("avx2", "default")))
+#define FR_GROW_TARGETS \
+    __attribute__((target_clones("avx2", "default"), flatten))
 #endif
 #endif
-#ifndef FR_CLONES
-#define FR_CLONES
+#ifndef FR_GROW_TARGETS
+#define FR_GROW_TARGETS
 #endif
 
 /* ---- parameters ------------------------------------------------------ */
@@ -1157,10 +1163,7 @@ static int needs_split(const struct trainer *t, uint32_t depth, uint32_t n)
 }
 
 /* Grows tree number `local` of this run. Returns 0 or -1 (no memory). */
-/* flatten: a target clone does not inline functions compiled for the
- * default target, and split_candidates and partition stayed plain calls
- * without AVX2. */
-FR_CLONES __attribute__((flatten))
+FR_GROW_TARGETS
 static int grow_tree(void *ctx, size_t worker, size_t local)
 {
     struct trainer *t = ctx;
