@@ -186,6 +186,23 @@ trainer_cannot_reach_api() {
 	[[ $out == blocked* ]]
 }
 
+# The API's ingress: a pod without the client label is refused at an API
+# pod and through the Service; one with it gets through.
+only_clients_reach_api() {
+	local w ip out
+	w=$(workers | tail -n 1)
+	ip=$(mkc -n "$NS" get pods -l app.kubernetes.io/name=forest-serve -o jsonpath='{.items[0].status.podIP}') || return 1
+	out=$(reach np-other-api "$w" "$OTHER_LABELS" "http://$ip:8000/health" 15) || return 1
+	log "unlabelled pod -> API pod :8000: $out"
+	[[ $out == blocked* ]] || return 1
+	out=$(reach np-other-api-svc "$w" "$OTHER_LABELS" "http://forest-api.$NS:8000/health" 10) || return 1
+	log "unlabelled pod -> Service forest-api:8000: $out"
+	[[ $out == blocked* ]] || return 1
+	out=$(reach np-client-api "$w" "$CLIENT_LABELS" "http://$ip:8000/health" 30) || return 1
+	log "api-client pod -> API pod :8000: $out"
+	[[ $out == "reached HTTP 200"* ]]
+}
+
 platform_flow() {
 	check "platform images loaded (make images, kind load)" timed "platform images" platform_images || return 1
 	check "overlays/object-store applied" timed "apply overlay" platform_apply || return 1
@@ -196,4 +213,5 @@ platform_flow() {
 	check "a Job from the CronJob promotes a version every replica serves, no restart" timed "retrain" retrain_promotes || true
 	check "drain of a worker under load: the PDB holds, no request fails" timed "drain" drain_under_load || true
 	check "NetworkPolicy: the trainer cannot reach the API" timed "policy trainer -> API" trainer_cannot_reach_api || true
+	check "NetworkPolicy: only pods labelled api-client reach the API (pod and Service)" timed "policy others -> API" only_clients_reach_api || true
 }

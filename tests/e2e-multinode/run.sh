@@ -317,6 +317,7 @@ pod_run() {
 TRAINER_LABELS='{app.kubernetes.io/name: forest-train, app.kubernetes.io/instance: ml-platform, app.kubernetes.io/component: trainer}'
 API_LABELS='{app.kubernetes.io/name: forest-serve, app.kubernetes.io/instance: ml-platform, app.kubernetes.io/component: api}'
 OTHER_LABELS='{app.kubernetes.io/name: e2e-intruder, app.kubernetes.io/instance: ml-platform}'
+CLIENT_LABELS='{app.kubernetes.io/name: e2e-client, app.kubernetes.io/instance: ml-platform, mini-ml-platform/api-client: "true"}'
 
 # s3_roundtrip LABELS NODE: PUT then GET an object from a pod on NODE.
 s3_roundtrip() {
