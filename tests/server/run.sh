@@ -1222,6 +1222,66 @@ scenario_metrics_after() {
         grep -q 'forest_serve_request_duration_seconds_bucket{endpoint="predict",le="+Inf"}' <<<"$m"
 }
 
+# header_of FILE NAME: the value of one response header (case-insensitive
+# name, CR stripped); empty when the answer has none.
+header_of() {
+    awk -v n="$2" 'BEGIN { n = tolower(n) }
+        { sub(/\r$/, "") }
+        index(tolower($0), n ":") == 1 { sub(/^[^:]*: */, ""); print; exit }' "$1"
+}
+
+# csp_local POLICY: every source of every directive is this origin,
+# 'none', inline style or a data: URI, so the page can load nothing from
+# elsewhere (no scheme, host or wildcard), and default-src is 'none'.
+csp_local() {
+    local d s src dirs ok=1
+    [[ "$1" == *"default-src 'none'"* ]] || return 1
+    IFS=';' read -ra dirs <<<"$1"
+    for d in "${dirs[@]}"; do
+        read -ra src <<<"$d"
+        [ ${#src[@]} -ge 2 ] || return 1
+        for s in "${src[@]:1}"; do
+            case $s in
+            "'none'" | "'self'" | "'unsafe-inline'" | data:) ;;
+            *) echo "    a source outside this server: $s in '$d'" >&2
+               ok=0 ;;
+            esac
+        done
+    done
+    [ $ok = 1 ]
+}
+
+# The pages' security headers, as a browser receives them (issue 18 item
+# 5): every page and file for browsers carries a Content-Security-Policy
+# that names no other origin and X-Content-Type-Options: nosniff; the API's
+# answers carry neither, so /predict sends what it did before the pages.
+scenario_page_headers() {
+    local path h code csp
+    for path in / /docs /docs/docs.js /openapi.json /report.svg; do
+        h="$TMP/page.hdrs"
+        code=$(curl -s -o /dev/null -D "$h" -w '%{http_code}' "$(url series "$path")")
+        csp=$(header_of "$h" Content-Security-Policy)
+        check "page headers: GET $path is 200 with X-Content-Type-Options: nosniff" \
+            eval '[ "$code" = 200 ] && [ "$(header_of "$h" X-Content-Type-Options)" = nosniff ]'
+        check "page headers: GET $path has a Content-Security-Policy with no external source" \
+            csp_local "$csp"
+    done
+    for path in /predict /v2/models/forest/infer; do
+        h="$TMP/api.hdrs"
+        if [ "$path" = /predict ]; then
+            code=$(curl -s -o /dev/null -D "$h" -w '%{http_code}' \
+                --data-binary "{\"features\":$ROW}" "$(url series "$path")")
+        else
+            code=$(curl -s -o /dev/null -D "$h" -w '%{http_code}' --data-binary \
+                "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,15],\"datatype\":\"FP64\",\"data\":$ROW}]}" \
+                "$(url series "$path")")
+        fi
+        check "page headers: POST $path is 200 with neither header" \
+            eval '[ "$code" = 200 ] && [ -z "$(header_of "$h" Content-Security-Policy)" ] &&
+                  [ -z "$(header_of "$h" X-Content-Type-Options)" ]'
+    done
+}
+
 # ---- main ---------------------------------------------------------------
 
 echo "server tests ($SERVE)"
@@ -1277,6 +1337,7 @@ scenario_forms_agree
 scenario_hostile
 scenario_smuggle
 scenario_metrics_after
+scenario_page_headers
 scenario_limits
 scenario_body_budget
 scenario_review_fixes
