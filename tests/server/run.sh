@@ -1282,6 +1282,31 @@ scenario_page_headers() {
     done
 }
 
+# The status page shows no setting's value that /model does not (issue 18
+# item 5): a canary server with a candidate, with values no page would
+# print by chance; each one that is on the page (as a word) must be in
+# /model too. Runs after scenario_candidate, whose store holds a candidate.
+scenario_page_settings() {
+    local v leaked=""
+    local -a values=(37.5 canary zebra-forest 4321 765432 173 417 777 "$TMP/cand")
+    start_server pageset MODEL_DIR="$TMP/cand" CANDIDATE_MODE=canary \
+        CANARY_PERCENT=37.5 MODEL_NAME=zebra-forest MAX_BATCH_ROWS=4321 \
+        MAX_BODY_BYTES=765432 MAX_HORIZON_DAYS=173 \
+        CONNECTION_TIMEOUT_SECONDS=417 MAX_CONNECTIONS=777 || return
+    wait_until 30 '[ "$(metric pageset forest_serve_candidate_loaded)" = 1 ]'
+    curl -s "$(url pageset /)" >"$TMP/pageset.html"
+    curl -s "$(url pageset /model)" >"$TMP/pageset.model"
+    for v in "${values[@]}"; do
+        if grep -qwF -- "$v" "$TMP/pageset.html" &&
+           ! grep -qwF -- "$v" "$TMP/pageset.model"; then
+            leaked="$leaked $v"
+        fi
+    done
+    check "status page: names the candidate but no setting /model lacks${leaked:+ (shows:$leaked)}" \
+        eval '[ -z "$leaked" ] && has "$TMP/pageset.html" "id=\"candidate-version\">"'
+    stop_server pageset
+}
+
 # ---- main ---------------------------------------------------------------
 
 echo "server tests ($SERVE)"
@@ -1352,6 +1377,7 @@ scenario_model_path
 scenario_drain
 scenario_sighup
 scenario_candidate
+scenario_page_settings
 scenario_candidate_settings
 scenario_cli
 scenario_debug_log

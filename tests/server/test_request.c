@@ -1332,10 +1332,12 @@ static void test_shadow(void)
     check("shadow-1.2 every answer is the current model's",
           strstr(out.data, "\"model_version\":\"cur\"") != NULL &&
               reply.role == ROLE_CURRENT);
-    check("shadow-1.2a the status page names the candidate and its mode",
+    check("shadow-1.2a the status page names the candidate, not "
+          "CANDIDATE_MODE (a setting /model does not show)",
           get("/") == 200 &&
               strstr(out.data, "<strong id=\"candidate-version\">cand"
-                               "</strong> scores the same rows") != NULL);
+                               "</strong> is loaded") != NULL &&
+              strstr(out.data, "shadow") == NULL);
     app.candidate_mode = CANDIDATE_OFF;
     app.candidate = NULL;
     check("shadow-1.2b without a candidate the page has no candidate "
@@ -1404,6 +1406,14 @@ static void test_canary(void)
     install_in(&cand_reg, covered(tabular_b()), "cand");
     app.candidate = &cand_reg;
     app.candidate_mode = CANDIDATE_CANARY;
+    /* A share no number on the page would print by chance. */
+    app.canary_percent = 12.3456;
+    check("canary-1.0 the status page names the candidate, not "
+          "CANARY_PERCENT or CANDIDATE_MODE (settings /model does not show)",
+          get("/") == 200 &&
+              strstr(out.data, "id=\"candidate-version\">cand<") != NULL &&
+              strstr(out.data, "12.3456") == NULL &&
+              strstr(out.data, "canary") == NULL);
     app.canary_percent = 25;
     for (int i = 0; i < n; i++) {
         snprintf(id, sizeof id, "req-%d", i);
