@@ -20,7 +20,13 @@
 
 #include "auth.h"
 #include "pages.h"
+#include "request.h"
 #include "routes.h"
+
+/* A macro's value as a string literal, so that the limits request.h sets
+ * are the ones the schemas below state (STR(REQUEST_ID_MAX) is "256"). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 /* float32's largest finite value: request.c refuses what overflows it. */
 #define F32_MAX "3.4028234663852886e38"
@@ -88,7 +94,8 @@ static const char COMPONENTS[] =
     "\"consecutive days, oldest first\",\"items\":{\"type\":\"object\","
     "\"required\":[\"date\",\"value\"],\"properties\":{\"date\":{\"type\":"
     "\"string\",\"format\":\"date\"},\"value\":{\"type\":\"number\","
-    "\"minimum\":-1e37,\"maximum\":1e37}}}},"
+    "\"minimum\":-" STR(REQUEST_HISTORY_LIMIT) ",\"maximum\":"
+    STR(REQUEST_HISTORY_LIMIT) "}}}},"
     "\"horizon\":{\"type\":\"integer\",\"minimum\":1},"
     "\"covariates\":{\"type\":\"array\",\"description\":\"one entry per "
     "forecast day\",\"items\":{\"$ref\":\"#/components/schemas/Covariates\"}},"
@@ -157,8 +164,8 @@ static const char COMPONENTS[] =
     "{\"binary_data_size\":{\"type\":\"integer\",\"minimum\":0}}}}},"
     "\"V2InferRequest\":{\"type\":\"object\",\"additionalProperties\":false,"
     "\"required\":[\"inputs\"],\"properties\":{\"id\":{\"type\":\"string\","
-    "\"maxLength\":256},\"inputs\":{\"type\":\"array\",\"minItems\":1,"
-    "\"maxItems\":1,\"items\":{\"$ref\":"
+    "\"maxLength\":" STR(REQUEST_ID_MAX) "},\"inputs\":{\"type\":"
+    "\"array\",\"minItems\":1,\"maxItems\":1,\"items\":{\"$ref\":"
     "\"#/components/schemas/V2InferInput\"}},\"outputs\":{\"type\":"
     "\"array\",\"items\":{\"type\":\"object\",\"required\":[\"name\"],"
     "\"properties\":{\"name\":{\"type\":\"string\"},\"parameters\":{\"type\":"

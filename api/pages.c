@@ -507,9 +507,13 @@ out:
     buf_puts(out, "</section>");
 }
 
-/* The candidate, in shadow or canary mode: its version, what it does and
- * where its metadata is. Nothing when CANDIDATE_MODE is off or none is
- * loaded. */
+/* The candidate: its version and where its metadata and its comparison
+ * with the serving model are. Nothing when CANDIDATE_MODE is off or none
+ * is loaded. Neither CANDIDATE_MODE nor CANARY_PERCENT is named: they are
+ * settings, and the page shows nothing /model does not (issue 18 item 5);
+ * as in KServe, where the traffic split is the InferenceService's, not the
+ * model server's, an operator reads them from the deployment or /metrics
+ * (forest_serve_candidate_mode_info). */
 static void section_candidate(struct buf *out, struct app *app)
 {
     struct serving *c;
@@ -522,12 +526,8 @@ static void section_candidate(struct buf *out, struct app *app)
     buf_puts(out, "<section id=\"candidate\"><h2>Candidate</h2><p>Version "
              "<strong id=\"candidate-version\">");
     html(out, c->version);
-    if (app->candidate_mode == CANDIDATE_SHADOW)
-        buf_puts(out, "</strong> scores the same rows in the shadow of the "
-                 "serving model; its answers are never sent.");
-    else
-        buf_printf(out, "</strong> answers %g%% of prediction requests "
-                   "(canary).", app->canary_percent);
+    buf_puts(out, "</strong> is loaded beside the serving model, to be "
+             "tried before it is promoted.");
     buf_puts(out, " Its metadata: <a href=\"/model/candidate\">"
              "/model/candidate</a>; the comparison: <a href=\"/metrics\">"
              "/metrics</a>.</p></section>");

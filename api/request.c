@@ -436,6 +436,13 @@ static int feature_row(const cJSON *item, const struct forest *f,
     return 0;
 }
 
+const char *const REQUEST_PREDICT_KEYS[REQUEST_PREDICT_N_KEYS] = {
+    "features", "instances", "interval", "explain"};
+const char *const REQUEST_INFER_KEYS[REQUEST_INFER_N_KEYS] = {
+    "id", "parameters", "inputs", "outputs"};
+const char *const REQUEST_FORECAST_KEYS[REQUEST_FORECAST_N_KEYS] = {
+    "history", "horizon", "covariates", "interval", "explain"};
+
 /* Rejects keys outside allowed[] and keys given twice (cJSON keeps both,
  * and silently using one would hide a client's bug). */
 static int check_keys(const cJSON *root, const char *const *allowed,
@@ -629,8 +636,6 @@ int request_predict(const char *body, size_t len, const struct forest *f,
                     size_t max_rows, struct scratch *sc,
                     struct predict_request *out, struct fr_error *err)
 {
-    static const char *const KEYS[] = {"features", "instances", "interval",
-                                       "explain"};
     const cJSON *features, *instances, *lvl, *v;
     const struct where top = {NULL, 0};
     size_t nf = f->n_features, n, i = 0;
@@ -651,7 +656,8 @@ int request_predict(const char *body, size_t len, const struct forest *f,
     if (root == NULL)
         return status;
     status = 422;
-    if (check_keys(root, KEYS, 4, "expected 'features' or 'instances', "
+    if (check_keys(root, REQUEST_PREDICT_KEYS, REQUEST_PREDICT_N_KEYS,
+                   "expected 'features' or 'instances', "
                    "and optionally 'interval' and 'explain'", err) != 0 ||
         explain_flag(cJSON_GetObjectItemCaseSensitive(root, "explain"),
                      &out->explain, err) != 0)
@@ -904,8 +910,6 @@ int request_infer(const char *body, size_t len, const char *binary,
                   size_t max_rows, struct scratch *sc,
                   struct infer_request *out, struct fr_error *err)
 {
-    static const char *const KEYS[] = {"id", "parameters", "inputs",
-                                       "outputs"};
     const cJSON *id, *inputs, *in, *name, *shape, *dtype, *data, *params;
     const cJSON *bsize = NULL;
     size_t nf = f->n_features, batch = 0, width = 0, size = 0;
@@ -927,7 +931,8 @@ int request_infer(const char *body, size_t len, const char *binary,
      * the model does not have make a request that does not follow the
      * protocol: 400, as Triton answers them. */
     status = 400;
-    if (check_keys(root, KEYS, 4, "expected 'inputs', and optionally "
+    if (check_keys(root, REQUEST_INFER_KEYS, REQUEST_INFER_N_KEYS,
+                   "expected 'inputs', and optionally "
                    "'id', 'parameters' and 'outputs'", err) != 0 ||
         bool_parameter(cJSON_GetObjectItemCaseSensitive(root, "parameters"),
                        "binary_data_output", "the request's",
@@ -1151,8 +1156,6 @@ int request_forecast(const char *body, size_t len, const struct model *m,
                      size_t max_horizon, struct scratch *sc,
                      struct forecast_request *out, struct fr_error *err)
 {
-    static const char *const KEYS[] = {"history", "horizon", "covariates",
-                                       "interval", "explain"};
     const struct series_spec *s = &m->series;
     const cJSON *hist, *hor, *cov, *lvl, *v;
     uint32_t h = series_history(s);
@@ -1167,7 +1170,8 @@ int request_forecast(const char *body, size_t len, const struct model *m,
     if (root == NULL)
         return status;
     status = 422;
-    if (check_keys(root, KEYS, 5, "expected 'history', 'horizon', "
+    if (check_keys(root, REQUEST_FORECAST_KEYS, REQUEST_FORECAST_N_KEYS,
+                   "expected 'history', 'horizon', "
                    "'covariates', 'interval' and 'explain'", err) != 0 ||
         explain_flag(cJSON_GetObjectItemCaseSensitive(root, "explain"),
                      &out->explain, err) != 0)

@@ -29,6 +29,17 @@
 #define REQUEST_OUTPUT_NAME "predict" /* the V2 model's output */
 /* The V2 output "parameters": {"explain": true} adds: FP64 [N, F + 1]. */
 #define REQUEST_CONTRIB_NAME "contributions"
+/* The top-level keys each body may hold; request.c refuses any other.
+ * openapi.c's PredictRequest, V2InferRequest and ForecastRequest list the
+ * same properties, and use the limits above, so the document and the parser
+ * cannot drift apart unnoticed (unit test openapi-1.5 compares them both
+ * ways). */
+#define REQUEST_PREDICT_N_KEYS 4
+#define REQUEST_INFER_N_KEYS 4
+#define REQUEST_FORECAST_N_KEYS 5
+extern const char *const REQUEST_PREDICT_KEYS[REQUEST_PREDICT_N_KEYS];
+extern const char *const REQUEST_INFER_KEYS[REQUEST_INFER_N_KEYS];
+extern const char *const REQUEST_FORECAST_KEYS[REQUEST_FORECAST_N_KEYS];
 /* Reset frees larger regions; kept per connection, as BUF_KEEP_BYTES. */
 #define SCRATCH_KEEP_BYTES (16u * 1024)
 

@@ -5,8 +5,10 @@ Against a live forest-serve (the ASan build) holding a small series model,
 with Swagger UI's files from Debian's r-cran-swagger:
 
   /        shows the serving version, the report chart (loaded), the
-           feature importances and the error tables; fits a phone's width;
-           reads the same with JavaScript off
+           feature importances and the error tables, and /predict's
+           request count, refusals and mean latency and the most drifted
+           features as /metrics and /drift give them; fits a phone's
+           width; reads the same with JavaScript off
   /docs    Swagger UI lists every path of /openapi.json; "Try it out" and
            "Execute" on POST /predict get a 200 with a prediction; with
            JavaScript off the page lists the endpoints itself
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import websocket
@@ -261,8 +264,7 @@ def status_page(b, srv):
     check("/ shows the backtest against its baselines",
           "seasonal_mean_4w" in b.js("document.getElementById('errors')"
                                      ".textContent"))
-    check("/ counts the server's requests",
-          b.js("document.getElementById('traffic') !== null"))
+    traffic_and_drift(b, srv, n_features)
     b.screenshot("status.png")
     b.viewport(390, 844, mobile=True)
     b.load(srv.base + "/")
@@ -276,6 +278,75 @@ def status_page(b, srv):
     check("/ reads the same with JavaScript off",
           b.js("document.getElementById('version').textContent") == "v1")
     b.call("Emulation.setScriptExecutionDisabled", value=False)
+
+
+def fetch(url, body=None):
+    """(status, body text) of a GET, or of a POST when body is given."""
+    req = urllib.request.Request(url, data=body)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def prom(text):
+    """{(name, {labels}) as 'name{labels}': value} of a /metrics text."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def traffic_and_drift(b, srv, n_features):
+    """The page's request counts, latency and drift are the server's own:
+    after 3 answered /predict rows and one refused request, the page's
+    predict row and drift table match /metrics and /drift, read after it
+    (nothing predicts in between, so neither moves)."""
+    row = json.dumps({"features": [1.0] * n_features}).encode()
+    codes = [fetch(srv.base + "/predict", row)[0] for _ in range(3)]
+    codes.append(fetch(srv.base + "/predict", b'{"features": []}')[0])
+    check("3 rows predicted and one request refused before / loads",
+          codes == [200, 200, 200, 422], codes)
+    b.load(srv.base + "/")
+    rows = b.js("[...document.querySelectorAll('#traffic tbody tr')]"
+                ".map(tr => [...tr.cells].map(c => c.textContent))") or []
+    predict = [r for r in rows if r and r[0] == "predict"]
+    metrics = prom(fetch(srv.base + "/metrics")[1])
+    pre = 'forest_serve_requests_total{endpoint="predict",code="'
+    total = sum(v for k, v in metrics.items() if k.startswith(pre))
+    not_ok = sum(v for k, v in metrics.items()
+                 if k.startswith(pre) and not k[len(pre)] == "2")
+    lat = 'forest_serve_request_duration_seconds_%s{endpoint="predict"}'
+    mean_ms = (metrics.get(lat % "sum", 0) * 1000 /
+               max(metrics.get(lat % "count", 0), 1))
+    shown = predict[0] if predict else None
+    check("/ counts /predict's requests and refusals as /metrics does "
+          "(4, 1 not 2xx)",
+          shown is not None and int(shown[1]) == 4 == total and
+          int(shown[2]) == 1 == not_ok, "page %s, /metrics %s and %s"
+          % (shown, total, not_ok))
+    check("/ shows /predict's mean latency from /metrics' sum and count",
+          shown is not None and abs(float(shown[3]) - mean_ms) <= 0.001,
+          "page %s ms, /metrics %.6f ms" % (shown and shown[3], mean_ms))
+    drift = json.loads(fetch(srv.base + "/drift")[1])
+    psi = {f["name"]: f["psi"] for f in drift["features"]}
+    table = b.js("[...document.querySelectorAll('#drift tbody tr')]"
+                 ".map(tr => [...tr.cells].map(c => c.textContent))") or []
+    note = b.js("document.querySelector('#drift .note').textContent") or ""
+    top = sorted(psi.values(), reverse=True)[:5]
+    check("/ shows the 5 most shifted features of /drift, with their PSI",
+          len(table) == min(5, len(psi)) > 0 and
+          all(name in psi and value == "%.3f" % psi[name]
+              for name, value in table) and
+          [float(v) for _, v in table] == [float("%.3f" % v) for v in top],
+          "page %s, /drift %s" % (table, sorted(psi.items(),
+                                               key=lambda kv: -kv[1])[:5]))
+    check("/ says how many scored rows the drift window holds (3)",
+          drift["window_rows"] == 3 and "last 3 scored rows" in note,
+          "page %r, /drift %s" % (note, drift["window_rows"]))
 
 
 def docs_page(b, srv):

@@ -1222,6 +1222,91 @@ scenario_metrics_after() {
         grep -q 'forest_serve_request_duration_seconds_bucket{endpoint="predict",le="+Inf"}' <<<"$m"
 }
 
+# header_of FILE NAME: the value of one response header (case-insensitive
+# name, CR stripped); empty when the answer has none.
+header_of() {
+    awk -v n="$2" 'BEGIN { n = tolower(n) }
+        { sub(/\r$/, "") }
+        index(tolower($0), n ":") == 1 { sub(/^[^:]*: */, ""); print; exit }' "$1"
+}
+
+# csp_local POLICY: every source of every directive is this origin,
+# 'none', inline style or a data: URI, so the page can load nothing from
+# elsewhere (no scheme, host or wildcard), and default-src is 'none'.
+csp_local() {
+    local d s src dirs ok=1
+    [[ "$1" == *"default-src 'none'"* ]] || return 1
+    IFS=';' read -ra dirs <<<"$1"
+    for d in "${dirs[@]}"; do
+        read -ra src <<<"$d"
+        [ ${#src[@]} -ge 2 ] || return 1
+        for s in "${src[@]:1}"; do
+            case $s in
+            "'none'" | "'self'" | "'unsafe-inline'" | data:) ;;
+            *) echo "    a source outside this server: $s in '$d'" >&2
+               ok=0 ;;
+            esac
+        done
+    done
+    [ $ok = 1 ]
+}
+
+# The pages' security headers, as a browser receives them (issue 18 item
+# 5): every page and file for browsers carries a Content-Security-Policy
+# that names no other origin and X-Content-Type-Options: nosniff; the API's
+# answers carry neither, so /predict sends what it did before the pages.
+scenario_page_headers() {
+    local path h code csp
+    for path in / /docs /docs/docs.js /openapi.json /report.svg; do
+        h="$TMP/page.hdrs"
+        code=$(curl -s -o /dev/null -D "$h" -w '%{http_code}' "$(url series "$path")")
+        csp=$(header_of "$h" Content-Security-Policy)
+        check "page headers: GET $path is 200 with X-Content-Type-Options: nosniff" \
+            eval '[ "$code" = 200 ] && [ "$(header_of "$h" X-Content-Type-Options)" = nosniff ]'
+        check "page headers: GET $path has a Content-Security-Policy with no external source" \
+            csp_local "$csp"
+    done
+    for path in /predict /v2/models/forest/infer; do
+        h="$TMP/api.hdrs"
+        if [ "$path" = /predict ]; then
+            code=$(curl -s -o /dev/null -D "$h" -w '%{http_code}' \
+                --data-binary "{\"features\":$ROW}" "$(url series "$path")")
+        else
+            code=$(curl -s -o /dev/null -D "$h" -w '%{http_code}' --data-binary \
+                "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,15],\"datatype\":\"FP64\",\"data\":$ROW}]}" \
+                "$(url series "$path")")
+        fi
+        check "page headers: POST $path is 200 with neither header" \
+            eval '[ "$code" = 200 ] && [ -z "$(header_of "$h" Content-Security-Policy)" ] &&
+                  [ -z "$(header_of "$h" X-Content-Type-Options)" ]'
+    done
+}
+
+# The status page shows no setting's value that /model does not (issue 18
+# item 5): a canary server with a candidate, with values no page would
+# print by chance; each one that is on the page (as a word) must be in
+# /model too. Runs after scenario_candidate, whose store holds a candidate.
+scenario_page_settings() {
+    local v leaked=""
+    local -a values=(37.5 canary zebra-forest 4321 765432 173 417 777 "$TMP/cand")
+    start_server pageset MODEL_DIR="$TMP/cand" CANDIDATE_MODE=canary \
+        CANARY_PERCENT=37.5 MODEL_NAME=zebra-forest MAX_BATCH_ROWS=4321 \
+        MAX_BODY_BYTES=765432 MAX_HORIZON_DAYS=173 \
+        CONNECTION_TIMEOUT_SECONDS=417 MAX_CONNECTIONS=777 || return
+    wait_until 30 '[ "$(metric pageset forest_serve_candidate_loaded)" = 1 ]'
+    curl -s "$(url pageset /)" >"$TMP/pageset.html"
+    curl -s "$(url pageset /model)" >"$TMP/pageset.model"
+    for v in "${values[@]}"; do
+        if grep -qwF -- "$v" "$TMP/pageset.html" &&
+           ! grep -qwF -- "$v" "$TMP/pageset.model"; then
+            leaked="$leaked $v"
+        fi
+    done
+    check "status page: names the candidate but no setting /model lacks${leaked:+ (shows:$leaked)}" \
+        eval '[ -z "$leaked" ] && has "$TMP/pageset.html" "id=\"candidate-version\">"'
+    stop_server pageset
+}
+
 # ---- main ---------------------------------------------------------------
 
 echo "server tests ($SERVE)"
@@ -1277,6 +1362,7 @@ scenario_forms_agree
 scenario_hostile
 scenario_smuggle
 scenario_metrics_after
+scenario_page_headers
 scenario_limits
 scenario_body_budget
 scenario_review_fixes
@@ -1291,6 +1377,7 @@ scenario_model_path
 scenario_drain
 scenario_sighup
 scenario_candidate
+scenario_page_settings
 scenario_candidate_settings
 scenario_cli
 scenario_debug_log

@@ -1090,6 +1090,48 @@ static void route_path(const char *pat, const char *version, char *path,
     path[n] = '\0';
 }
 
+/* 1 when schema's "properties" are exactly keys[0..n) (no more, no
+ * fewer, order aside), and its "additionalProperties" is false, so a body
+ * the document accepts has only keys request.c takes, and every key it
+ * takes is documented. Prints the difference. */
+static int same_keys(const cJSON *schemas, const char *name,
+                     const char *const *keys, size_t n)
+{
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(schemas, name);
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(schema,
+                                                          "properties");
+    const cJSON *p;
+    int ok = cJSON_IsObject(props) &&
+             cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(
+                 schema, "additionalProperties"));
+
+    for (size_t k = 0; k < n; k++)
+        if (cJSON_GetObjectItemCaseSensitive(props, keys[k]) == NULL) {
+            printf("    %s lacks '%s', which request.c takes\n", name,
+                   keys[k]);
+            ok = 0;
+        }
+    cJSON_ArrayForEach(p, props) {
+        size_t k = 0;
+        while (k < n && strcmp(p->string, keys[k]) != 0)
+            k++;
+        if (k == n) {
+            printf("    %s has '%s', which request.c refuses\n", name,
+                   p->string);
+            ok = 0;
+        }
+    }
+    return ok;
+}
+
+/* The number at a path of object keys under root; NAN when missing. */
+static double number_at(const cJSON *root, const char *const *path)
+{
+    for (; *path != NULL && root != NULL; path++)
+        root = cJSON_GetObjectItemCaseSensitive(root, *path);
+    return cJSON_IsNumber(root) ? root->valuedouble : NAN;
+}
+
 /* The route table drives the router, the OpenAPI document and the docs
  * page; the pages carry the security headers' flag, the API does not. */
 static void test_routes_pages(void)
@@ -1152,6 +1194,27 @@ static void test_routes_pages(void)
           cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fa,
                                                                 "maxItems"))
               == 2);
+    {
+        static const char *const HMAX[] = {"ForecastRequest", "properties",
+            "history", "items", "properties", "value", "maximum", NULL};
+        static const char *const HMIN[] = {"ForecastRequest", "properties",
+            "history", "items", "properties", "value", "minimum", NULL};
+        static const char *const IDLEN[] = {"V2InferRequest", "properties",
+            "id", "maxLength", NULL};
+        int pk = same_keys(schemas, "PredictRequest", REQUEST_PREDICT_KEYS,
+                           REQUEST_PREDICT_N_KEYS);
+        int ik = same_keys(schemas, "V2InferRequest", REQUEST_INFER_KEYS,
+                           REQUEST_INFER_N_KEYS);
+        int fk = same_keys(schemas, "ForecastRequest", REQUEST_FORECAST_KEYS,
+                           REQUEST_FORECAST_N_KEYS);
+        check("openapi-1.5 the request bodies' properties are request.c's "
+              "keys, both ways (predict, V2 infer, forecast)", pk && ik && fk);
+        check("openapi-1.6 the schemas' limits are request.h's "
+              "(history value, V2 id length)",
+              number_at(schemas, HMAX) == REQUEST_HISTORY_LIMIT &&
+              number_at(schemas, HMIN) == -REQUEST_HISTORY_LIMIT &&
+              number_at(schemas, IDLEN) == REQUEST_ID_MAX);
+    }
     cJSON_Delete(doc);
     check("pages-1.1 / shows the version, no script, as a page",
           get("/") == 200 && reply.page &&
@@ -1269,10 +1332,12 @@ static void test_shadow(void)
     check("shadow-1.2 every answer is the current model's",
           strstr(out.data, "\"model_version\":\"cur\"") != NULL &&
               reply.role == ROLE_CURRENT);
-    check("shadow-1.2a the status page names the candidate and its mode",
+    check("shadow-1.2a the status page names the candidate, not "
+          "CANDIDATE_MODE (a setting /model does not show)",
           get("/") == 200 &&
               strstr(out.data, "<strong id=\"candidate-version\">cand"
-                               "</strong> scores the same rows") != NULL);
+                               "</strong> is loaded") != NULL &&
+              strstr(out.data, "shadow") == NULL);
     app.candidate_mode = CANDIDATE_OFF;
     app.candidate = NULL;
     check("shadow-1.2b without a candidate the page has no candidate "
@@ -1341,6 +1406,14 @@ static void test_canary(void)
     install_in(&cand_reg, covered(tabular_b()), "cand");
     app.candidate = &cand_reg;
     app.candidate_mode = CANDIDATE_CANARY;
+    /* A share no number on the page would print by chance. */
+    app.canary_percent = 12.3456;
+    check("canary-1.0 the status page names the candidate, not "
+          "CANARY_PERCENT or CANDIDATE_MODE (settings /model does not show)",
+          get("/") == 200 &&
+              strstr(out.data, "id=\"candidate-version\">cand<") != NULL &&
+              strstr(out.data, "12.3456") == NULL &&
+              strstr(out.data, "canary") == NULL);
     app.canary_percent = 25;
     for (int i = 0; i < n; i++) {
         snprintf(id, sizeof id, "req-%d", i);
