@@ -151,10 +151,99 @@ check store-10 "KEEP_VERSIONS=2: v1 (oldest) deleted whole, v2 and v3 (current) 
 	eval "! s3exists store/versions/v1/model.bin && ! s3exists store/versions/v1/metadata.json && ! s3exists store/versions/v1/report.svg && s3exists store/versions/v2/model.bin && s3exists store/versions/v3/model.bin && [[ \$(current) == v3 ]]"
 # KEEP_VERSIONS=1 with v2 rolled back to: the new v4 and current v2 stay.
 MODEL_DIR=$store MODEL_VERSION=v2 "$train" promote >/dev/null 2>&1
+# A version uploaded within the second this trainer starts counts as
+# another trainer's and is kept (SeaweedFS's LastModified has whole
+# seconds; the trainers here take well under one).
+sleep 1
 MODEL_DIR=$store MODEL_VERSION=v4 KEEP_VERSIONS=1 PROMOTE_MAX_REGRESSION=0 \
 	GATE_MIN_ROWS=1000000 "$train" >"$tmp/train-v4.out" 2>&1
 check store-10b "KEEP_VERSIONS=1: v3 deleted, v4 (new) kept, current kept or promoted" \
 	eval "! s3exists store/versions/v3/model.bin && s3exists store/versions/v4/model.bin"
+
+# ---- two trainers at once, KEEP_VERSIONS=1 ----------------------------------
+
+# S3 has no lock: each trainer uploads, then writes `current`, then prunes.
+# A pruner must never delete the other's version between its upload and
+# its `current`. A watcher reads race/current every 0.1 s and HEADs the
+# version it names; a miss counts only if `current` still names it after.
+rstore="s3://$bucket/race"
+race_current() { s3get race/current; }
+watch_race() { # file to count misses in, until the file "$1.stop" exists
+	local v
+	: >"$1"
+	while [[ ! -e $1.stop ]]; do
+		v=$(race_current)
+		if [[ -n $v ]] && ! s3exists "race/versions/$v/model.bin" &&
+			[[ $(race_current) == "$v" ]]; then
+			echo "$v" >>"$1"
+		fi
+		sleep 0.1
+	done
+}
+MODEL_DIR=$rstore MODEL_VERSION=r0 "$train" >/dev/null 2>&1
+watch_race "$tmp/race.miss" &
+watcher=$!
+pids+=("$watcher")
+ok=1
+for round in 1 2 3 4; do
+	MODEL_DIR=$rstore MODEL_VERSION=a$round KEEP_VERSIONS=1 "$train" >"$tmp/race-a$round.out" 2>&1 &
+	a=$!
+	MODEL_DIR=$rstore MODEL_VERSION=b$round KEEP_VERSIONS=1 "$train" >"$tmp/race-b$round.out" 2>&1 &
+	b=$!
+	wait "$a" || ok=0
+	wait "$b" || ok=0
+done
+touch "$tmp/race.miss.stop"
+wait "$watcher"
+final=$(race_current)
+check store-47 "two trainers at once, KEEP_VERSIONS=1, 4 rounds: all exit 0; current ($final) always named a version with model.bin ($(wc -l <"$tmp/race.miss") misses)" \
+	eval "[[ $ok == 1 && ! -s '$tmp/race.miss' ]] && s3exists race/versions/$final/model.bin"
+
+# Trainer A is slowed between its upload and `current` (its PUTs of
+# race/current wait 4 s in a relay); B, started just before A, uploads
+# after A (its model.bin's PUT waits 2 s in another relay), then promotes
+# and prunes while A waits. A's version was uploaded after B started: B
+# keeps it (without that rule B deleted it and A's `current` named a
+# deleted version).
+bport=$(free_port)
+start_proxy "$bport" --delay-put race/versions/fast1/model.bin 2
+bproxy=$proxy_pid
+proxy_port=$(free_port)
+start_proxy "$proxy_port" --delay-put race/current 4
+MODEL_DIR=$rstore MODEL_VERSION=fast1 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$bport" \
+	"$train" >"$tmp/race-fast1.out" 2>&1 &
+b=$!
+MODEL_DIR=$rstore MODEL_VERSION=slow1 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" \
+	"$train" >"$tmp/race-slow1.out" 2>&1 &
+a=$!
+wait "$b"
+rc_b=$?
+b_left=$(s3exists race/versions/slow1/model.bin && echo yes || echo no)
+wait "$a"
+rc_a=$?
+stop_proxy
+kill "$bproxy" 2>/dev/null
+wait "$bproxy" 2>/dev/null
+check store-48 "B (exit $rc_b) prunes while A waits to write current: A's newer version kept ($b_left); A exits $rc_a (0), current slow1" \
+	eval "[[ $rc_a == 0 && $rc_b == 0 && $b_left == yes && \$(race_current) == slow1 ]] && s3exists race/versions/slow1/model.bin && s3exists race/versions/fast1/model.bin && grep -q 'promoted fast1' '$tmp/race-fast1.out'"
+
+# Now B starts only after A's upload finished, so A's version is older than
+# B and B deletes it; A's `current` comes after (8 s late). A sees its
+# version gone, puts `current` back to B's and exits 1.
+start_proxy "$proxy_port" --delay-put race/current 8
+MODEL_DIR=$rstore MODEL_VERSION=slow2 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" \
+	"$train" >"$tmp/race-slow2.out" 2>&1 &
+a=$!
+wait_for 60 s3exists race/versions/slow2/report.svg
+sleep 1
+MODEL_DIR=$rstore MODEL_VERSION=fast2 KEEP_VERSIONS=1 "$train" >"$tmp/race-fast2.out" 2>&1
+rc_b=$?
+b_pruned=$(s3exists race/versions/slow2/model.bin && echo no || echo yes)
+wait "$a"
+rc_a=$?
+stop_proxy
+check store-49 "B (exit $rc_b) prunes A's older, unpromoted version (deleted: $b_pruned); A's late current is put back: A exits $rc_a (1) naming it, current fast2" \
+	eval "[[ $rc_a == 1 && $rc_b == 0 && $b_pruned == yes && \$(race_current) == fast2 ]] && s3exists race/versions/fast2/model.bin && grep -q \"version 'slow2' was deleted .* set back to 'fast2'\" '$tmp/race-slow2.out'"
 
 # ---- the candidate pointer (shadow and canary) ----------------------------
 
@@ -176,6 +265,7 @@ cand_version() { curl -s "http://127.0.0.1:$cport/model/candidate" | sed -n 's/.
 answered_by() { curl -s -X POST "http://127.0.0.1:$cport/predict" -d "$predict" | sed -n 's/.*"model_version":"\([^"]*\)".*/\1/p'; }
 check store-31 "forest-serve loads the candidate from S3 beside current: /model c1, /model/candidate c2, canary 100% answers with c2" \
 	wait_for 30 eval "[[ \$(served_version $cport) == c1 && \$(cand_version) == c2 && \$(answered_by) == c2 ]]"
+sleep 1 # c1 must be older than c3's trainer by a whole second (store-10b)
 MODEL_DIR=$cstore MODEL_VERSION=c3 KEEP_VERSIONS=1 "$train" >/dev/null 2>&1
 check store-32 "KEEP_VERSIONS=1: c1 deleted, the candidate c2 and the new current c3 kept" \
 	eval "! s3exists cand/versions/c1/model.bin && s3exists cand/versions/c2/model.bin && s3exists cand/versions/c3/model.bin && [[ \$(candidate_of) == c2 ]]"
