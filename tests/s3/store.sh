@@ -157,8 +157,25 @@ MODEL_DIR=$store MODEL_VERSION=v2 "$train" promote >/dev/null 2>&1
 sleep 1
 MODEL_DIR=$store MODEL_VERSION=v4 KEEP_VERSIONS=1 PROMOTE_MAX_REGRESSION=0 \
 	GATE_MIN_ROWS=1000000 "$train" >"$tmp/train-v4.out" 2>&1
-check store-10b "KEEP_VERSIONS=1: v3 deleted, v4 (new) kept, current kept or promoted" \
-	eval "! s3exists store/versions/v3/model.bin && s3exists store/versions/v4/model.bin"
+rc=$?
+check store-10b "KEEP_VERSIONS=1: v3 deleted, v4 (new) kept; no rows newer than v2's: too_few_rows, promoted with a warning (exit $rc)" \
+	eval "[[ $rc == 0 && \$(current) == v4 ]] && ! s3exists store/versions/v3/model.bin && s3exists store/versions/v4/model.bin && grep -q 'warning: gate too_few_rows' '$tmp/train-v4.out'"
+
+# ---- the gate on S3 ------------------------------------------------------
+
+# A champion trained to 2026-06-01 in its own prefix; a crippled challenger
+# trained to 2026-06-30 is scored on the 29 days between, which neither
+# learned, against the champion read from the bucket, and refused.
+gstore="s3://$bucket/gate"
+MODEL_DIR=$gstore MODEL_VERSION=g1 AS_OF=2026-06-01 "$train" >"$tmp/train-g1.out" 2>&1
+MODEL_DIR=$gstore MODEL_VERSION=g2 N_ESTIMATORS=1 MAX_DEPTH=1 PROMOTE_MAX_REGRESSION=0 \
+	"$train" >"$tmp/train-g2.out" 2>&1
+rc=$?
+s3get gate/versions/g2/metadata.json >"$tmp/g2.json"
+check store-45 "the gate on S3: a crippled challenger exits $rc (3), 'gate REFUSED' against g1, current still g1, g2 kept" \
+	eval "[[ $rc == 3 && \$(s3get gate/current) == g1 ]] && grep -q 'gate REFUSED: on the .* newer than g1' '$tmp/train-g2.out' && s3exists gate/versions/g2/model.bin"
+check store-46 "g2's metadata.json: gate decision refused, champion g1 (last day 2026-06-01), the challenger scored worse" \
+	python3 -c "import json,sys; g=json.load(open(sys.argv[1]))['gate']; sys.exit(0 if g['decision']=='refused' and g['champion_version']=='g1' and g['champion_last_day']=='2026-06-01' and g['rows']>0 and g['challenger_score']>g['champion_score'] else 1)" "$tmp/g2.json"
 
 # ---- two trainers at once, KEEP_VERSIONS=1 ----------------------------------
 
