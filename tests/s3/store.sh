@@ -424,6 +424,52 @@ start_proxy "$proxy_port"
 check store-23 "the store back: store_recovered logged" \
 	wait_for 20 grep -q '"store_recovered"' "$tmp/serve2.log"
 
+# ---- 5xx answers (proxy.py --fail) -------------------------------------------
+
+# The trainer through a relay of its own (serve2's stays as it is).
+# Transient: the first two PUTs of t503's model.bin answered 503; the
+# client's third attempt (AWS_MAX_ATTEMPTS 3) goes through.
+serve_proxy=$proxy_pid
+tport=$(free_port)
+start_proxy "$tport" --fail PUT versions/t503/model.bin 2
+MODEL_DIR=$store MODEL_VERSION=t503 AWS_ENDPOINT_URL="http://127.0.0.1:$tport" \
+	"$train" >"$tmp/t503.out" 2>&1
+rc=$?
+n503=$(grep -c '^503 PUT' "$tmp/proxy.$tport.log")
+stop_proxy
+check store-50 "two 503s on model.bin's PUT, then success: exit $rc (0) after $n503 503s, current t503" \
+	eval "[[ $rc == 0 && $n503 == 2 && \$(current) == t503 ]] && s3exists store/versions/t503/model.bin"
+# Persistent: every PUT under the store answered 503.
+before=$(current)
+start_proxy "$tport" --fail PUT /store/ -1
+MODEL_DIR=$store MODEL_VERSION=p503 AWS_ENDPOINT_URL="http://127.0.0.1:$tport" \
+	"$train" >"$tmp/p503.out" 2>"$tmp/p503.err"
+rc=$?
+n503=$(grep -c '^503 PUT' "$tmp/proxy.$tport.log")
+stop_proxy
+check store-51 "every PUT answered 503: exit $rc (1) naming ServiceUnavailable (503) after retries ($n503 503s), current still $before, no p503" \
+	eval "[[ $rc == 1 && $n503 -ge 3 && \$(current) == '$before' ]] && grep -q 'ServiceUnavailable (503) after retries' '$tmp/p503.err' && ! s3exists store/versions/p503/model.bin"
+# Persistent on the server's polls: every GET of store/current answered
+# 503 for 4 s; the server keeps serving, logs the outage once and counts
+# every failed poll, then recovers when the 503s stop.
+proxy_pid=$serve_proxy
+wait_for 20 eval "[[ \$(served_version $port2) == \$(current) ]]"
+outages=$(grep -c '"store_unreachable"' "$tmp/serve2.log")
+recovered=$(grep -c '"store_recovered"' "$tmp/serve2.log")
+errors0=$(curl -s "http://127.0.0.1:$port2/metrics" | sed -n 's/^forest_serve_model_store_errors_total //p')
+stop_proxy
+start_proxy "$proxy_port" --fail GET /store/current -1
+sleep 4
+errors1=$(curl -s "http://127.0.0.1:$port2/metrics" | sed -n 's/^forest_serve_model_store_errors_total //p')
+check store-52 "GET of current answered 503 for 4 s ($(grep -c '^503 GET' "$tmp/proxy.$proxy_port.log") times): /predict and /ready still 200" \
+	eval "predicts $port2 && [[ \$(http_code http://127.0.0.1:$port2/ready) == 200 ]]"
+check store-53 "the 5xx outage logged once (store_unreachable naming ServiceUnavailable (503)); forest_serve_model_store_errors_total $errors0 -> $errors1" \
+	eval "[[ \$(grep -c '\"store_unreachable\"' '$tmp/serve2.log') == $((outages + 1)) && \${errors1:-0} -ge \$((${errors0:-0} + 2)) ]] && grep -q 'ServiceUnavailable (503)' <(grep '\"store_unreachable\"' '$tmp/serve2.log' | tail -n 1)"
+stop_proxy
+start_proxy "$proxy_port"
+check store-54 "the 503s stop: store_recovered logged again" \
+	wait_for 20 eval "[[ \$(grep -c '\"store_recovered\"' '$tmp/serve2.log') == $((recovered + 1)) ]]"
+
 # ---- export to XGBoost, from and to the bucket -----------------------------
 
 # A tabular model in its own store (series models predict a difference to
