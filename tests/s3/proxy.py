@@ -2,7 +2,7 @@
 """A TCP relay in front of the S3 endpoint, for the store tests' faults.
 
     proxy.py LISTEN_PORT TARGET_PORT [--die-on-put TEXT]
-             [--fail METHOD TEXT COUNT] [--delay-put TEXT SECONDS]
+             [--fail METHOD TEXT COUNT] [--hold-put TEXT FILE]
 
 Relays 127.0.0.1:LISTEN_PORT to 127.0.0.1:TARGET_PORT. Killing it is "the
 store is down"; starting it again on the same port, "the store is back".
@@ -18,8 +18,9 @@ one) are answered here with 503 ServiceUnavailable and an S3 error body,
 never reaching the store: a store failing with 5xx. Each answer is
 printed ("503 <request line>"), so a test can count them.
 
---delay-put TEXT SECONDS: every matching PUT waits SECONDS before it is
-relayed: a trainer slowed between its steps.
+--hold-put TEXT FILE: every matching PUT waits until FILE exists before
+it is relayed: a trainer held between two steps until the test lets it
+go on.
 """
 import argparse
 import os
@@ -97,9 +98,10 @@ def pipe(src, dst, opts):
                     take_failure():
                 answer_503(src, data, line)
                 break
-            if opts is not None and opts.delay_put is not None and \
-                    matches(line, "PUT", opts.delay_put[0]):
-                time.sleep(float(opts.delay_put[1]))
+            if opts is not None and opts.hold_put is not None and \
+                    matches(line, "PUT", opts.hold_put[0]):
+                while not os.path.exists(opts.hold_put[1]):
+                    time.sleep(0.05)
             dst.sendall(data)
     except OSError:
         pass
@@ -117,7 +119,7 @@ def main():
     p.add_argument("target_port", type=int)
     p.add_argument("--die-on-put", metavar="TEXT")
     p.add_argument("--fail", nargs=3, metavar=("METHOD", "TEXT", "COUNT"))
-    p.add_argument("--delay-put", nargs=2, metavar=("TEXT", "SECONDS"))
+    p.add_argument("--hold-put", nargs=2, metavar=("TEXT", "FILE"))
     opts = p.parse_args()
     if opts.fail is not None:
         failures_left[0] = int(opts.fail[2])

@@ -216,46 +216,50 @@ final=$(race_current)
 check store-47 "two trainers at once, KEEP_VERSIONS=1, 4 rounds: all exit 0; current ($final) always named a version with model.bin ($(wc -l <"$tmp/race.miss") misses)" \
 	eval "[[ $ok == 1 && ! -s '$tmp/race.miss' ]] && s3exists race/versions/$final/model.bin"
 
-# Trainer A is slowed between its upload and `current` (its PUTs of
-# race/current wait 4 s in a relay); B, started just before A, uploads
-# after A (its model.bin's PUT waits 2 s in another relay), then promotes
-# and prunes while A waits. A's version was uploaded after B started: B
-# keeps it (without that rule B deleted it and A's `current` named a
-# deleted version).
+# Trainer A is held between its upload and `current` (its PUTs of
+# race/current wait in a relay until the test lets them go); B, started
+# just before A, is held before its upload until A's upload is done, then
+# promotes and prunes while A waits. A's version was uploaded after B
+# started: B keeps it (without that rule B deleted it and A's `current`
+# named a deleted version).
 bport=$(free_port)
-start_proxy "$bport" --delay-put race/versions/fast1/model.bin 2
+start_proxy "$bport" --hold-put race/versions/fast1/model.bin "$tmp/go-b1"
 bproxy=$proxy_pid
 proxy_port=$(free_port)
-start_proxy "$proxy_port" --delay-put race/current 4
+start_proxy "$proxy_port" --hold-put race/current "$tmp/go-a1"
 MODEL_DIR=$rstore MODEL_VERSION=fast1 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$bport" \
 	"$train" >"$tmp/race-fast1.out" 2>&1 &
 b=$!
 MODEL_DIR=$rstore MODEL_VERSION=slow1 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" \
 	"$train" >"$tmp/race-slow1.out" 2>&1 &
 a=$!
+wait_for 120 s3exists race/versions/slow1/report.svg
+touch "$tmp/go-b1"
 wait "$b"
 rc_b=$?
 b_left=$(s3exists race/versions/slow1/model.bin && echo yes || echo no)
+touch "$tmp/go-a1"
 wait "$a"
 rc_a=$?
 stop_proxy
 kill "$bproxy" 2>/dev/null
 wait "$bproxy" 2>/dev/null
-check store-48 "B (exit $rc_b) prunes while A waits to write current: A's newer version kept ($b_left); A exits $rc_a (0), current slow1" \
+check store-48 "B (exit $rc_b) prunes while A waits to write current: A's newer version kept ($b_left); A exits $rc_a (0), current slow1 (its If-Match failed once, B wrote meanwhile)" \
 	eval "[[ $rc_a == 0 && $rc_b == 0 && $b_left == yes && \$(race_current) == slow1 ]] && s3exists race/versions/slow1/model.bin && s3exists race/versions/fast1/model.bin && grep -q 'promoted fast1' '$tmp/race-fast1.out'"
 
 # Now B starts only after A's upload finished, so A's version is older than
-# B and B deletes it; A's `current` comes after (8 s late). A sees its
+# B and B deletes it; A's `current` is let go after B is done. A sees its
 # version gone, puts `current` back to B's and exits 1.
-start_proxy "$proxy_port" --delay-put race/current 8
+start_proxy "$proxy_port" --hold-put race/current "$tmp/go-a2"
 MODEL_DIR=$rstore MODEL_VERSION=slow2 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" \
 	"$train" >"$tmp/race-slow2.out" 2>&1 &
 a=$!
-wait_for 60 s3exists race/versions/slow2/report.svg
+wait_for 120 s3exists race/versions/slow2/report.svg
 sleep 1
 MODEL_DIR=$rstore MODEL_VERSION=fast2 KEEP_VERSIONS=1 "$train" >"$tmp/race-fast2.out" 2>&1
 rc_b=$?
 b_pruned=$(s3exists race/versions/slow2/model.bin && echo no || echo yes)
+touch "$tmp/go-a2"
 wait "$a"
 rc_a=$?
 stop_proxy
