@@ -222,6 +222,13 @@ check store-47 "two trainers at once, KEEP_VERSIONS=1, 4 rounds: all exit 0; cur
 # promotes and prunes while A waits. A's version was uploaded after B
 # started: B keeps it (without that rule B deleted it and A's `current`
 # named a deleted version).
+# Lets trainer A's held PUTs go (touches $1), waits for A: its status in rc_a.
+release_a() {
+	touch "$1"
+	wait "$a"
+	rc_a=$?
+	stop_proxy
+}
 bport=$(free_port)
 start_proxy "$bport" --hold-put race/versions/fast1/model.bin "$tmp/go-b1"
 bproxy=$proxy_pid
@@ -238,10 +245,7 @@ touch "$tmp/go-b1"
 wait "$b"
 rc_b=$?
 b_left=$(s3exists race/versions/slow1/model.bin && echo yes || echo no)
-touch "$tmp/go-a1"
-wait "$a"
-rc_a=$?
-stop_proxy
+release_a "$tmp/go-a1"
 kill "$bproxy" 2>/dev/null
 wait "$bproxy" 2>/dev/null
 check store-48 "B (exit $rc_b) prunes while A waits to write current: A's newer version kept ($b_left); A exits $rc_a (0), current slow1 (its If-Match failed once, B wrote meanwhile)" \
@@ -259,10 +263,7 @@ sleep 1
 MODEL_DIR=$rstore MODEL_VERSION=fast2 KEEP_VERSIONS=1 "$train" >"$tmp/race-fast2.out" 2>&1
 rc_b=$?
 b_pruned=$(s3exists race/versions/slow2/model.bin && echo no || echo yes)
-touch "$tmp/go-a2"
-wait "$a"
-rc_a=$?
-stop_proxy
+release_a "$tmp/go-a2"
 check store-49 "B (exit $rc_b) prunes A's older, unpromoted version (deleted: $b_pruned); A's late current is put back: A exits $rc_a (1) naming it, current fast2" \
 	eval "[[ $rc_a == 1 && $rc_b == 0 && $b_pruned == yes && \$(race_current) == fast2 ]] && s3exists race/versions/fast2/model.bin && grep -q \"version 'slow2' was deleted .* set back to 'fast2'\" '$tmp/race-slow2.out'"
 
