@@ -654,7 +654,7 @@ static void prune_staging(const char *model_dir)
 }
 
 int store_prune(const char *model_dir, unsigned keep, const char *spare,
-                struct fr_error *err)
+                double started, struct fr_error *err)
 {
     char versions[PATH_MAX], current[STORE_VERSION_MAX + 1] = "";
     char candidate[STORE_VERSION_MAX + 1] = "";
@@ -664,7 +664,7 @@ int store_prune(const char *model_dir, unsigned keep, const char *spare,
     int removed = 0;
 
     if (store_is_s3(model_dir))
-        return s3store_prune(model_dir, keep, spare, err);
+        return s3store_prune(model_dir, keep, spare, started, err);
     prune_staging(model_dir);
     if (store_current(model_dir, current, err) < 0 ||
         store_pointer(model_dir, STORE_CANDIDATE, candidate, err) < 0)

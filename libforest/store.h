@@ -174,7 +174,10 @@ int store_pointer_poll(const char *model_dir, const char *name,
                        size_t etag_len, struct fr_error *err);
 
 /* store_promote for either pointer: points `name` at version atomically,
- * the same way. Returns 0 or -1 with err set (the pointer unchanged). */
+ * the same way. On S3, checks afterwards that the version still exists
+ * (S3 has no lock: another trainer's pruning may have deleted it) and if
+ * not puts the pointer back. Returns 0 or -1 with err set (the pointer as
+ * it was, unless another writer set it meanwhile). */
 int store_pointer_set(const char *model_dir, const char *name,
                       const char *version, struct fr_error *err);
 
@@ -184,9 +187,10 @@ int store_pointer_set(const char *model_dir, const char *name,
 int store_pointer_clear(const char *model_dir, const char *name,
                         struct fr_error *err);
 
-/* Points `current` at version atomically. Returns 0 or -1 with err set;
- * on failure `current` is unchanged, unless only the final fsync of
- * MODEL_DIR failed (then the switch happened but may not survive a crash). */
+/* Points `current` at version atomically (store_pointer_set). Returns 0
+ * or -1 with err set; on failure `current` is unchanged, unless only the
+ * final fsync of MODEL_DIR failed (then the switch happened but may not
+ * survive a crash). */
 int store_promote(const char *model_dir, const char *version,
                   struct fr_error *err);
 
@@ -215,10 +219,15 @@ int store_space_check(const struct store_space *sp, unsigned long long bytes,
  * hour old. Never deleted: the current version, the candidate (a server
  * may be trying it) and `spare` (the version
  * the caller has just written, promoted or not; NULL for none), so up to
- * keep + 2 can remain. Returns the number of versions deleted, or -1 with
+ * keep + 2 can remain. On S3 (no lock: other trainers may be between
+ * their upload and their promotion), also never a version uploaded after
+ * `started` (seconds since the epoch, the caller's start; 0 for no such
+ * bound), nor one a pointer names when read again just before its
+ * deletion; in a directory the caller holds store_lock, so `started` is
+ * not needed there. Returns the number of versions deleted, or -1 with
  * err set. */
 int store_prune(const char *model_dir, unsigned keep, const char *spare,
-                struct fr_error *err);
+                double started, struct fr_error *err);
 
 /* Removes a directory tree (no links followed). Returns 0 or -1. */
 int store_remove_tree(const char *path);

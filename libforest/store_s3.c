@@ -11,12 +11,14 @@
  * loses only the first guarantee (see the README). Objects are small
  * enough to be held in memory whole (MODEL_MAX_BYTES at most).
  */
+#define _GNU_SOURCE /* strptime, timegm */
 #include "store_s3.h"
 
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "file.h"
 #include "model.h"
@@ -25,6 +27,7 @@
 
 #define LIST_MAX 200000          /* objects a store listing may hold */
 #define CURRENT_MAX 4096         /* bytes of `current` read */
+#define SWAP_TRIES 5             /* rounds of a pointer's read-then-write */
 
 /* The store's bucket and key prefix ("" or "a/b", no slash at either
  * end), and a client. */
@@ -292,21 +295,181 @@ out:
     return rc;
 }
 
+/* 1 when a pointer's body names version (a final newline tolerated),
+ * else 0. */
+static int body_names(const uint8_t *body, size_t len, const char *version)
+{
+    size_t n = strlen(version);
+
+    if (len > 0 && body[len - 1] == '\n')
+        len--;
+    return len == n && memcmp(body, version, n) == 0;
+}
+
+/* 1 when versions/<version>/model.bin exists, 0 when not, -1 with err
+ * set. */
+static int model_exists(struct loc *l, const char *version,
+                        struct fr_error *err)
+{
+    char rel[STORE_VERSION_MAX + 64], key[S3_KEY_MAX + 1];
+    int st;
+
+    snprintf(rel, sizeof rel, "versions/%s/model.bin", version);
+    if (key_of(l, rel, key, sizeof key, err) != 0)
+        return -1;
+    st = s3_head(l->client, l->url.bucket, key, NULL, err);
+    return st == S3_OK ? 1 : st == S3_NOT_FOUND ? 0 : -1;
+}
+
+/* Reads pointer `key`: its body into *body (*len bytes; the caller frees
+ * it, NULL when there is none) and ETag into etag. Returns 1, 0 when
+ * there is no such object, -1 with err set. */
+static int pointer_read(struct loc *l, const char *key, uint8_t **body,
+                        size_t *len, char *etag, struct fr_error *err)
+{
+    struct s3_object_info info;
+    int st;
+
+    memset(&info, 0, sizeof info);
+    *body = NULL;
+    *len = 0;
+    etag[0] = '\0';
+    st = s3_get(l->client, l->url.bucket, key, CURRENT_MAX, NULL, body, len,
+                &info, err);
+    if (st == S3_NOT_FOUND)
+        return 0;
+    if (st != S3_OK)
+        return -1;
+    snprintf(etag, S3_ETAG_MAX + 1, "%s", info.etag);
+    if (etag[0] == '\0') {
+        fr_error_set(err, "'s3://%s/%s' came without an ETag",
+                     l->url.bucket, key);
+        free(*body);
+        *body = NULL;
+        return -1;
+    }
+    return 1;
+}
+
+/* Writes version as the pointer `key`, replacing exactly the body it read
+ * (If-Match on that ETag, or If-None-Match: * when there was none), so
+ * *prev (*prev_len bytes, *had_prev 0 when there was none; the caller
+ * frees it) is what this write replaced, and etag the new object's ETag.
+ * Another writer between the read and the write (412) starts the round
+ * again. Returns 0, or -1 with err set (the pointer as it was). */
+static int pointer_swap(struct loc *l, const char *key, const char *version,
+                        uint8_t **prev, size_t *prev_len, int *had_prev,
+                        char *etag, struct fr_error *err)
+{
+    struct s3_object_info info;
+    char old[S3_ETAG_MAX + 1], now[S3_ETAG_MAX + 1];
+    uint8_t *again = NULL;
+    size_t again_len = 0;
+    int st, found;
+
+    for (int round = 0; round < SWAP_TRIES; round++) {
+        free(*prev);
+        *had_prev = pointer_read(l, key, prev, prev_len, old, err);
+        if (*had_prev < 0)
+            return -1;
+        memset(&info, 0, sizeof info);
+        st = s3_put(l->client, l->url.bucket, key, version, strlen(version),
+                    "text/plain", *had_prev ? NULL : "*",
+                    *had_prev ? old : NULL, &info, err);
+        if (st == S3_OK && info.etag[0] != '\0') {
+            snprintf(etag, S3_ETAG_MAX + 1, "%s", info.etag);
+            return 0;
+        }
+        if (st != S3_OK && st != S3_PRECONDITION_FAILED)
+            return -1;
+        /* A 412 after a retry may be an earlier attempt of this PUT that
+         * went through, its answer lost; a 200 without an ETag needs one
+         * for the restore below: either way, read what is there. */
+        if (st == S3_OK || info.attempts > 1) {
+            found = pointer_read(l, key, &again, &again_len, now, err);
+            if (found < 0)
+                return -1;
+            if (found && body_names(again, again_len, version)) {
+                free(again);
+                snprintf(etag, S3_ETAG_MAX + 1, "%s", now);
+                return 0;
+            }
+            free(again);
+            again = NULL;
+        }
+    }
+    fr_error_set(err, "'s3://%s/%s' changed under each of %d tries to "
+                 "write it", l->url.bucket, key, SWAP_TRIES);
+    return -1;
+}
+
 int s3store_pointer_set(const char *url, const char *name,
                         const char *version, struct fr_error *err)
 {
     struct loc l;
-    char key[S3_KEY_MAX + 1];
-    int rc = -1;
+    char key[S3_KEY_MAX + 1], etag[S3_ETAG_MAX + 1] = "";
+    char now[S3_ETAG_MAX + 1];
+    uint8_t *prev = NULL, *body = NULL;
+    size_t prev_len = 0, len = 0;
+    int rc = -1, had_prev = 0, exists, st;
 
     if (loc_open(url, &l, err) != 0)
         return -1;
     /* One PUT replaces the object whole: a reader sees the old body or
      * the new one. */
-    if (key_of(&l, name, key, sizeof key, err) == 0 &&
-        s3_put(l.client, l.url.bucket, key, version, strlen(version),
-               "text/plain", NULL, NULL, NULL, err) == S3_OK)
-        rc = 0;
+    if (key_of(&l, name, key, sizeof key, err) != 0 ||
+        pointer_swap(&l, key, version, &prev, &prev_len, &had_prev, etag,
+                     err) != 0)
+        goto out;
+    /* S3 has no lock: another trainer's KEEP_VERSIONS pruning may have
+     * deleted this version after it was uploaded, not knowing it was
+     * about to be named (s3store_prune spares what was uploaded after
+     * its own trainer started, so only a version whose trainer was slower
+     * than a whole other run). Checked after the write, so a deletion
+     * either comes first and is seen here, or comes after and sees the
+     * pointer (s3store_prune reads it again around each deletion). */
+    exists = model_exists(&l, version, err);
+    if (exists != 0) {
+        if (exists < 0)
+            fr_error_prefix(err, "'s3://%s/%s' now names '%s', but the "
+                            "version could not be checked", l.url.bucket,
+                            key, version);
+        rc = exists == 1 ? 0 : -1;
+        goto out;
+    }
+    /* Put back what this write replaced, unless another writer came
+     * since (If-Match on this write's ETag). */
+    if (had_prev) {
+        st = s3_put(l.client, l.url.bucket, key, prev, prev_len,
+                    "text/plain", NULL, etag, NULL, err);
+    } else if (pointer_read(&l, key, &body, &len, now, err) == 1 &&
+               body_names(body, len, version)) {
+        st = s3_delete(l.client, l.url.bucket, key, err);
+    } else {
+        st = S3_PRECONDITION_FAILED;
+    }
+    if (st != S3_OK && st != S3_PRECONDITION_FAILED) {
+        fr_error_prefix(err, "version '%s' was deleted (by another trainer's "
+                        "KEEP_VERSIONS pruning?) as 's3://%s/%s' was pointed "
+                        "at it, and putting the pointer back failed",
+                        version, l.url.bucket, key);
+        goto out;
+    }
+    if (had_prev && prev_len > 0 && prev[prev_len - 1] == '\n')
+        prev_len--;
+    fr_error_set(err, "version '%s' was deleted (by another trainer's "
+                 "KEEP_VERSIONS pruning?) as 's3://%s/%s' was pointed at it; "
+                 "%s%.*s%s", version, l.url.bucket, key,
+                 st == S3_PRECONDITION_FAILED
+                     ? "another writer has set the pointer since"
+                     : had_prev ? "set back to '" : "removed again",
+                 st == S3_OK && had_prev ? (int)(prev_len < 64 ? prev_len : 64)
+                                         : 0,
+                 had_prev ? (const char *)prev : "",
+                 st == S3_OK && had_prev ? "'" : "");
+out:
+    free(prev);
+    free(body);
     loc_release(&l);
     return rc;
 }
@@ -351,19 +514,149 @@ static int older_first(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->name, y->name);
 }
 
-/* Deletes the objects of list whose keys start with prefix. */
+/* Deletes the objects of list whose keys start with prefix, model.bin
+ * first: from the first DELETE on, the version no longer exists for
+ * s3store_version_exists, s3store_pointer_set's check and servers. */
 static int delete_under(struct loc *l, const struct s3_list *list,
                         const char *prefix, struct fr_error *err)
 {
     size_t n = strlen(prefix);
 
-    for (size_t i = 0; i < list->n; i++) {
-        if (strncmp(list->entries[i].key, prefix, n) == 0 &&
-            s3_delete(l->client, l->url.bucket, list->entries[i].key,
-                      err) != S3_OK)
-            return -1;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < list->n; i++) {
+            const char *key = list->entries[i].key;
+            int is_model;
+            if (strncmp(key, prefix, n) != 0)
+                continue;
+            is_model = strcmp(key + n, "model.bin") == 0;
+            if (is_model != (pass == 0))
+                continue;
+            if (s3_delete(l->client, l->url.bucket, key, err) != S3_OK)
+                return -1;
+        }
     }
     return 0;
+}
+
+/* LastModified ("2026-11-27T21:30:00.000Z") as seconds since the epoch,
+ * moved to the end of its second when it has no fraction (SeaweedFS
+ * writes whole seconds), so a version uploaded within the second a
+ * trainer started counts as possibly after it. Returns 0, or -1 when it
+ * does not parse. */
+static int modified_latest(const char *s, double *t)
+{
+    struct tm tm;
+    const char *p;
+    char *end;
+    double frac = 1.0;
+
+    memset(&tm, 0, sizeof tm);
+    p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (p == NULL)
+        return -1;
+    if (*p == '.') {
+        frac = strtod(p, &end);
+        if (frac == 0.0)
+            frac = 1.0; /* ".000": whole seconds */
+        p = end;
+    }
+    if (strcmp(p, "Z") != 0)
+        return -1;
+    *t = (double)timegm(&tm) + frac;
+    return 0;
+}
+
+/* The pointers `current` and `candidate` as read once: bodies (NULL when
+ * absent) and ETags. */
+struct pointers {
+    uint8_t *body[2];
+    size_t len[2];
+    char etag[2][S3_ETAG_MAX + 1];
+};
+
+static const char *const pointer_names[2] = {"current", "candidate"};
+
+static void pointers_release(struct pointers *p)
+{
+    for (int i = 0; i < 2; i++)
+        free(p->body[i]);
+    memset(p, 0, sizeof *p);
+}
+
+/* Reads both pointers. Returns 0, or -1 with err set (p released). */
+static int pointers_read(struct loc *l, struct pointers *p,
+                         struct fr_error *err)
+{
+    char key[S3_KEY_MAX + 1];
+
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < 2; i++) {
+        if (key_of(l, pointer_names[i], key, sizeof key, err) != 0 ||
+            pointer_read(l, key, &p->body[i], &p->len[i], p->etag[i],
+                         err) < 0) {
+            pointers_release(p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The pointer of p (0 current, 1 candidate) naming version, or -1. */
+static int pointer_naming(const struct pointers *p, const char *version)
+{
+    for (int i = 0; i < 2; i++)
+        if (p->body[i] != NULL && body_names(p->body[i], p->len[i], version))
+            return i;
+    return -1;
+}
+
+/* Deletes version v (its objects in list, under vprefix), unless a
+ * pointer names it when read just before. Read again just after: a
+ * trainer that pointed at v in between, and whose own check
+ * (s3store_pointer_set) came before the deletion, has its pointer put back
+ * to what it said before (If-Match, so a later write stays), and the
+ * deletion is an error. Returns 1 deleted, 0 spared, -1 with err set. */
+static int delete_version(struct loc *l, const struct s3_list *list,
+                          const char *vprefix, const char *v,
+                          struct fr_error *err)
+{
+    struct pointers before, after;
+    char key[S3_KEY_MAX + 1];
+    int rc = -1, i, st;
+
+    if (pointers_read(l, &before, err) != 0)
+        return -1;
+    if (pointer_naming(&before, v) >= 0) {
+        pointers_release(&before);
+        return 0;
+    }
+    if (delete_under(l, list, vprefix, err) != 0 ||
+        pointers_read(l, &after, err) != 0) {
+        pointers_release(&before);
+        return -1;
+    }
+    i = pointer_naming(&after, v);
+    if (i < 0) {
+        rc = 1;
+        goto out;
+    }
+    if (key_of(l, pointer_names[i], key, sizeof key, err) != 0)
+        goto out;
+    if (before.body[i] != NULL)
+        st = s3_put(l->client, l->url.bucket, key, before.body[i],
+                    before.len[i], "text/plain", NULL, after.etag[i], NULL,
+                    err);
+    else
+        st = s3_delete(l->client, l->url.bucket, key, err);
+    fr_error_set(err, "'%s' was made the %s while it was being deleted; "
+                 "the pointer %s", v, pointer_names[i],
+                 st == S3_OK ? "is put back as it was"
+                 : st == S3_PRECONDITION_FAILED ? "has been written since"
+                 : "could not be put back");
+out:
+    pointers_release(&before);
+    pointers_release(&after);
+    return rc;
 }
 
 /* Lists the objects under versions/ into list (their key prefix into
@@ -420,7 +713,7 @@ static int list_versions(struct loc *l, struct s3_list *list, char *prefix,
 }
 
 int s3store_prune(const char *url, unsigned keep, const char *spare,
-                  struct fr_error *err)
+                  double started, struct fr_error *err)
 {
     struct loc l;
     struct s3_list list = {0};
@@ -428,7 +721,8 @@ int s3store_prune(const char *url, unsigned keep, const char *spare,
     char current[STORE_VERSION_MAX + 1] = "", prefix[S3_KEY_MAX + 1];
     char candidate[STORE_VERSION_MAX + 1] = "";
     size_t n = 0, removable;
-    int removed = -1;
+    int removed = -1, done;
+    double t;
 
     if (s3store_current(url, current, err) < 0 ||
         s3store_pointer(url, "candidate", candidate, err) < 0)
@@ -448,16 +742,27 @@ int s3store_prune(const char *url, unsigned keep, const char *spare,
             strcmp(v[i].name, candidate) == 0 ||
             (spare != NULL && strcmp(v[i].name, spare) == 0))
             continue;
+        /* Uploaded since this trainer started: another trainer's, which
+         * may be about to name it in `current` (S3 has no lock to keep
+         * trainers apart). An unreadable time counts as old. */
+        if (started > 0 && modified_latest(v[i].modified, &t) == 0 &&
+            t > started)
+            continue;
         if ((size_t)snprintf(vprefix, sizeof vprefix, "%s%s/", prefix,
-                             v[i].name) >= sizeof vprefix ||
-            delete_under(&l, &list, vprefix, err) != 0) {
+                             v[i].name) >= sizeof vprefix) {
+            fr_error_set(err, "key too long under '%s'", prefix);
+            done = -1;
+        } else {
+            done = delete_version(&l, &list, vprefix, v[i].name, err);
+        }
+        if (done < 0) {
             fr_error_prefix(err, "cannot delete old version '%s'",
                             v[i].name);
             removed = -1;
             goto out;
         }
-        removed++;
-        removable--;
+        removed += done;
+        removable -= (size_t)done;
     }
 out:
     free(v);

@@ -40,7 +40,12 @@ int s3store_pointer_poll(const char *url, const char *name,
                          const char *if_none_match, char *version,
                          char *etag, size_t etag_len, struct fr_error *err);
 
-/* See store_pointer_set: PUTs the pointer. */
+/* See store_pointer_set: reads the pointer, PUTs the version with
+ * If-Match on what it read (If-None-Match: * when there was none), then
+ * HEADs the version's model.bin: when another trainer's pruning deleted
+ * it meanwhile, the pointer is put back as it was (If-Match on the new
+ * ETag: a later writer's pointer stays) and -1 is returned with err
+ * naming the version. */
 int s3store_pointer_set(const char *url, const char *name,
                         const char *version, struct fr_error *err);
 
@@ -61,9 +66,13 @@ int s3store_version_exists(const char *url, const char *version,
 int s3store_commit(const char *url, const char *version, const char *staging,
                    struct fr_error *err);
 
-/* See store_prune: versions ordered by their model.bin's LastModified. */
+/* See store_prune: versions ordered by their model.bin's LastModified;
+ * one uploaded after `started` (LastModified, the store's clock) is kept.
+ * Each version is deleted model.bin first, between two reads of the
+ * pointers: one named before is kept, one named meanwhile is put back and
+ * the prune fails. */
 int s3store_prune(const char *url, unsigned keep, const char *spare,
-                  struct fr_error *err);
+                  double started, struct fr_error *err);
 
 /* GETs an s3:// object whole. Returns 0, 1 when there is no such key
  * (err set too), -1 with err set. */

@@ -35,10 +35,17 @@
 #include "trainer.h"
 
 static double program_start;
+/* The same moment by the wall clock, for store_prune on S3: versions
+ * uploaded since are other trainers', perhaps not yet promoted. */
+static double program_start_wall;
 
 __attribute__((constructor)) static void mark_start(void)
 {
+    struct timespec ts;
+
     program_start = monotonic_seconds();
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        program_start_wall = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void say(const struct train_settings *s, const char *fmt, ...)
@@ -771,7 +778,7 @@ static int publish(const struct train_settings *s, const struct model *m,
         status = EXIT_TRAINED;
     }
     n = store_prune(s->model_dir, (unsigned)s->keep_versions, st.version,
-                    &err);
+                    program_start_wall, &err);
     if (n < 0)
         say(s, "warning: %s", err.msg);
     else if (n > 0)

@@ -151,10 +151,121 @@ check store-10 "KEEP_VERSIONS=2: v1 (oldest) deleted whole, v2 and v3 (current) 
 	eval "! s3exists store/versions/v1/model.bin && ! s3exists store/versions/v1/metadata.json && ! s3exists store/versions/v1/report.svg && s3exists store/versions/v2/model.bin && s3exists store/versions/v3/model.bin && [[ \$(current) == v3 ]]"
 # KEEP_VERSIONS=1 with v2 rolled back to: the new v4 and current v2 stay.
 MODEL_DIR=$store MODEL_VERSION=v2 "$train" promote >/dev/null 2>&1
+# A version uploaded within the second this trainer starts counts as
+# another trainer's and is kept (SeaweedFS's LastModified has whole
+# seconds; the trainers here take well under one).
+sleep 1
 MODEL_DIR=$store MODEL_VERSION=v4 KEEP_VERSIONS=1 PROMOTE_MAX_REGRESSION=0 \
 	GATE_MIN_ROWS=1000000 "$train" >"$tmp/train-v4.out" 2>&1
-check store-10b "KEEP_VERSIONS=1: v3 deleted, v4 (new) kept, current kept or promoted" \
-	eval "! s3exists store/versions/v3/model.bin && s3exists store/versions/v4/model.bin"
+rc=$?
+check store-10b "KEEP_VERSIONS=1: v3 deleted, v4 (new) kept; no rows newer than v2's: too_few_rows, promoted with a warning (exit $rc)" \
+	eval "[[ $rc == 0 && \$(current) == v4 ]] && ! s3exists store/versions/v3/model.bin && s3exists store/versions/v4/model.bin && grep -q 'warning: gate too_few_rows' '$tmp/train-v4.out'"
+
+# ---- the gate on S3 ------------------------------------------------------
+
+# A champion trained to 2026-06-01 in its own prefix; a crippled challenger
+# trained to 2026-06-30 is scored on the 29 days between, which neither
+# learned, against the champion read from the bucket, and refused.
+gstore="s3://$bucket/gate"
+MODEL_DIR=$gstore MODEL_VERSION=g1 AS_OF=2026-06-01 "$train" >"$tmp/train-g1.out" 2>&1
+MODEL_DIR=$gstore MODEL_VERSION=g2 N_ESTIMATORS=1 MAX_DEPTH=1 PROMOTE_MAX_REGRESSION=0 \
+	"$train" >"$tmp/train-g2.out" 2>&1
+rc=$?
+s3get gate/versions/g2/metadata.json >"$tmp/g2.json"
+check store-45 "the gate on S3: a crippled challenger exits $rc (3), 'gate REFUSED' against g1, current still g1, g2 kept" \
+	eval "[[ $rc == 3 && \$(s3get gate/current) == g1 ]] && grep -q 'gate REFUSED: on the .* newer than g1' '$tmp/train-g2.out' && s3exists gate/versions/g2/model.bin"
+check store-46 "g2's metadata.json: gate decision refused, champion g1 (last day 2026-06-01), the challenger scored worse" \
+	python3 -c "import json,sys; g=json.load(open(sys.argv[1]))['gate']; sys.exit(0 if g['decision']=='refused' and g['champion_version']=='g1' and g['champion_last_day']=='2026-06-01' and g['rows']>0 and g['challenger_score']>g['champion_score'] else 1)" "$tmp/g2.json"
+
+# ---- two trainers at once, KEEP_VERSIONS=1 ----------------------------------
+
+# S3 has no lock: each trainer uploads, then writes `current`, then prunes.
+# A pruner must never delete the other's version between its upload and
+# its `current`. A watcher reads race/current every 0.1 s and HEADs the
+# version it names; a miss counts only if `current` still names it after.
+rstore="s3://$bucket/race"
+race_current() { s3get race/current; }
+watch_race() { # file to count misses in, until the file "$1.stop" exists
+	local v
+	: >"$1"
+	while [[ ! -e $1.stop ]]; do
+		v=$(race_current)
+		if [[ -n $v ]] && ! s3exists "race/versions/$v/model.bin" &&
+			[[ $(race_current) == "$v" ]]; then
+			echo "$v" >>"$1"
+		fi
+		sleep 0.1
+	done
+}
+MODEL_DIR=$rstore MODEL_VERSION=r0 "$train" >/dev/null 2>&1
+watch_race "$tmp/race.miss" &
+watcher=$!
+pids+=("$watcher")
+ok=1
+for round in 1 2 3 4; do
+	MODEL_DIR=$rstore MODEL_VERSION=a$round KEEP_VERSIONS=1 "$train" >"$tmp/race-a$round.out" 2>&1 &
+	a=$!
+	MODEL_DIR=$rstore MODEL_VERSION=b$round KEEP_VERSIONS=1 "$train" >"$tmp/race-b$round.out" 2>&1 &
+	b=$!
+	wait "$a" || ok=0
+	wait "$b" || ok=0
+done
+touch "$tmp/race.miss.stop"
+wait "$watcher"
+final=$(race_current)
+check store-47 "two trainers at once, KEEP_VERSIONS=1, 4 rounds: all exit 0; current ($final) always named a version with model.bin ($(wc -l <"$tmp/race.miss") misses)" \
+	eval "[[ $ok == 1 && ! -s '$tmp/race.miss' ]] && s3exists race/versions/$final/model.bin"
+
+# Trainer A is held between its upload and `current` (its PUTs of
+# race/current wait in a relay until the test lets them go); B, started
+# just before A, is held before its upload until A's upload is done, then
+# promotes and prunes while A waits. A's version was uploaded after B
+# started: B keeps it (without that rule B deleted it and A's `current`
+# named a deleted version).
+# Lets trainer A's held PUTs go (touches $1), waits for A: its status in rc_a.
+release_a() {
+	touch "$1"
+	wait "$a"
+	rc_a=$?
+	stop_proxy
+}
+bport=$(free_port)
+start_proxy "$bport" --hold-put race/versions/fast1/model.bin "$tmp/go-b1"
+bproxy=$proxy_pid
+proxy_port=$(free_port)
+start_proxy "$proxy_port" --hold-put race/current "$tmp/go-a1"
+MODEL_DIR=$rstore MODEL_VERSION=fast1 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$bport" \
+	"$train" >"$tmp/race-fast1.out" 2>&1 &
+b=$!
+MODEL_DIR=$rstore MODEL_VERSION=slow1 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" \
+	"$train" >"$tmp/race-slow1.out" 2>&1 &
+a=$!
+wait_for 120 s3exists race/versions/slow1/report.svg
+touch "$tmp/go-b1"
+wait "$b"
+rc_b=$?
+b_left=$(s3exists race/versions/slow1/model.bin && echo yes || echo no)
+release_a "$tmp/go-a1"
+kill "$bproxy" 2>/dev/null
+wait "$bproxy" 2>/dev/null
+check store-48 "B (exit $rc_b) prunes while A waits to write current: A's newer version kept ($b_left); A exits $rc_a (0), current slow1 (its If-Match failed once, B wrote meanwhile)" \
+	eval "[[ $rc_a == 0 && $rc_b == 0 && $b_left == yes && \$(race_current) == slow1 ]] && s3exists race/versions/slow1/model.bin && s3exists race/versions/fast1/model.bin && grep -q 'promoted fast1' '$tmp/race-fast1.out'"
+
+# Now B starts only after A's upload finished, so A's version is older than
+# B and B deletes it; A's `current` is let go after B is done. A sees its
+# version gone, puts `current` back to B's and exits 1.
+start_proxy "$proxy_port" --hold-put race/current "$tmp/go-a2"
+MODEL_DIR=$rstore MODEL_VERSION=slow2 KEEP_VERSIONS=1 AWS_ENDPOINT_URL="http://127.0.0.1:$proxy_port" \
+	"$train" >"$tmp/race-slow2.out" 2>&1 &
+a=$!
+wait_for 120 s3exists race/versions/slow2/report.svg
+sleep 1
+MODEL_DIR=$rstore MODEL_VERSION=fast2 KEEP_VERSIONS=1 "$train" >"$tmp/race-fast2.out" 2>&1
+rc_b=$?
+b_pruned=$(s3exists race/versions/slow2/model.bin && echo no || echo yes)
+release_a "$tmp/go-a2"
+check store-49 "B (exit $rc_b) prunes A's older, unpromoted version (deleted: $b_pruned); A's late current is put back: A exits $rc_a (1) naming it, current fast2" \
+	eval "[[ $rc_a == 1 && $rc_b == 0 && $b_pruned == yes && \$(race_current) == fast2 ]] && s3exists race/versions/fast2/model.bin && grep -q \"version 'slow2' was deleted .* set back to 'fast2'\" '$tmp/race-slow2.out'"
 
 # ---- the candidate pointer (shadow and canary) ----------------------------
 
@@ -176,6 +287,7 @@ cand_version() { curl -s "http://127.0.0.1:$cport/model/candidate" | sed -n 's/.
 answered_by() { curl -s -X POST "http://127.0.0.1:$cport/predict" -d "$predict" | sed -n 's/.*"model_version":"\([^"]*\)".*/\1/p'; }
 check store-31 "forest-serve loads the candidate from S3 beside current: /model c1, /model/candidate c2, canary 100% answers with c2" \
 	wait_for 30 eval "[[ \$(served_version $cport) == c1 && \$(cand_version) == c2 && \$(answered_by) == c2 ]]"
+sleep 1 # c1 must be older than c3's trainer by a whole second (store-10b)
 MODEL_DIR=$cstore MODEL_VERSION=c3 KEEP_VERSIONS=1 "$train" >/dev/null 2>&1
 check store-32 "KEEP_VERSIONS=1: c1 deleted, the candidate c2 and the new current c3 kept" \
 	eval "! s3exists cand/versions/c1/model.bin && s3exists cand/versions/c2/model.bin && s3exists cand/versions/c3/model.bin && [[ \$(candidate_of) == c2 ]]"
@@ -316,6 +428,52 @@ check store-22 "each outage logged once (store_unreachable: the one at start, th
 start_proxy "$proxy_port"
 check store-23 "the store back: store_recovered logged" \
 	wait_for 20 grep -q '"store_recovered"' "$tmp/serve2.log"
+
+# ---- 5xx answers (proxy.py --fail) -------------------------------------------
+
+# The trainer through a relay of its own (serve2's stays as it is).
+# Transient: the first two PUTs of t503's model.bin answered 503; the
+# client's third attempt (AWS_MAX_ATTEMPTS 3) goes through.
+serve_proxy=$proxy_pid
+tport=$(free_port)
+start_proxy "$tport" --fail PUT versions/t503/model.bin 2
+MODEL_DIR=$store MODEL_VERSION=t503 AWS_ENDPOINT_URL="http://127.0.0.1:$tport" \
+	"$train" >"$tmp/t503.out" 2>&1
+rc=$?
+n503=$(grep -c '^503 PUT' "$tmp/proxy.$tport.log")
+stop_proxy
+check store-50 "two 503s on model.bin's PUT, then success: exit $rc (0) after $n503 503s, current t503" \
+	eval "[[ $rc == 0 && $n503 == 2 && \$(current) == t503 ]] && s3exists store/versions/t503/model.bin"
+# Persistent: every PUT under the store answered 503.
+before=$(current)
+start_proxy "$tport" --fail PUT /store/ -1
+MODEL_DIR=$store MODEL_VERSION=p503 AWS_ENDPOINT_URL="http://127.0.0.1:$tport" \
+	"$train" >"$tmp/p503.out" 2>"$tmp/p503.err"
+rc=$?
+n503=$(grep -c '^503 PUT' "$tmp/proxy.$tport.log")
+stop_proxy
+check store-51 "every PUT answered 503: exit $rc (1) naming ServiceUnavailable (503) after retries ($n503 503s), current still $before, no p503" \
+	eval "[[ $rc == 1 && $n503 -ge 3 && \$(current) == '$before' ]] && grep -q 'ServiceUnavailable (503) after retries' '$tmp/p503.err' && ! s3exists store/versions/p503/model.bin"
+# Persistent on the server's polls: every GET of store/current answered
+# 503 for 4 s; the server keeps serving, logs the outage once and counts
+# every failed poll, then recovers when the 503s stop.
+proxy_pid=$serve_proxy
+wait_for 20 eval "[[ \$(served_version $port2) == \$(current) ]]"
+outages=$(grep -c '"store_unreachable"' "$tmp/serve2.log")
+recovered=$(grep -c '"store_recovered"' "$tmp/serve2.log")
+errors0=$(curl -s "http://127.0.0.1:$port2/metrics" | sed -n 's/^forest_serve_model_store_errors_total //p')
+stop_proxy
+start_proxy "$proxy_port" --fail GET /store/current -1
+sleep 4
+errors1=$(curl -s "http://127.0.0.1:$port2/metrics" | sed -n 's/^forest_serve_model_store_errors_total //p')
+check store-52 "GET of current answered 503 for 4 s ($(grep -c '^503 GET' "$tmp/proxy.$proxy_port.log") times): /predict and /ready still 200" \
+	eval "predicts $port2 && [[ \$(http_code http://127.0.0.1:$port2/ready) == 200 ]]"
+check store-53 "the 5xx outage logged once (store_unreachable naming ServiceUnavailable (503)); forest_serve_model_store_errors_total $errors0 -> $errors1" \
+	eval "[[ \$(grep -c '\"store_unreachable\"' '$tmp/serve2.log') == $((outages + 1)) && \${errors1:-0} -ge \$((${errors0:-0} + 2)) ]] && grep -q 'ServiceUnavailable (503)' <(grep '\"store_unreachable\"' '$tmp/serve2.log' | tail -n 1)"
+stop_proxy
+start_proxy "$proxy_port"
+check store-54 "the 503s stop: store_recovered logged again" \
+	wait_for 20 eval "[[ \$(grep -c '\"store_recovered\"' '$tmp/serve2.log') == $((recovered + 1)) ]]"
 
 # ---- export to XGBoost, from and to the bucket -----------------------------
 

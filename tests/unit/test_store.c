@@ -158,7 +158,7 @@ static void test_candidate(void)
               strcmp(target, "versions/c1") == 0);
     test_cond("store-7.5 KEEP_VERSIONS 1 keeps current and the candidate "
               "(the oldest)",
-              store_prune(dir, 1, NULL, &err) == 4);
+              store_prune(dir, 1, NULL, 0, &err) == 4);
     snprintf(path, sizeof path, "%s/versions/c1", dir);
     test_cond("store-7.6 the candidate's version is still there",
               stat(path, &sb) == 0);
@@ -172,7 +172,7 @@ static void test_candidate(void)
                   strcmp(version, "c6") == 0 &&
                   stat(path, &sb) == 0);
     test_cond("store-7.9 once cleared, prune may delete the old candidate",
-              store_prune(dir, 1, NULL, &err) == 1);
+              store_prune(dir, 1, NULL, 0, &err) == 1);
     snprintf(path, sizeof path, "%s/candidate", dir);
     symlink("/etc", path);
     test_cond("store-7.10 a candidate outside versions/ is an error, and "
@@ -182,7 +182,7 @@ static void test_candidate(void)
                   store_pointer_clear(dir, STORE_CANDIDATE, &err) < 0 &&
                   lstat(path, &sb) == 0);
     test_cond("store-7.11 prune refuses to guess with a broken candidate",
-              store_prune(dir, 1, NULL, &err) < 0);
+              store_prune(dir, 1, NULL, 0, &err) < 0);
     unlink(path);
     test_cond("store-7.12 only current and candidate are pointers",
               store_pointer_valid("current") &&
@@ -273,7 +273,7 @@ void test_store(void)
         usleep(2000); /* distinct modification times */
     }
     test_cond("store-3.1 prune deletes the oldest beyond KEEP_VERSIONS",
-              store_prune(dir, 3, NULL, &err) == 5);
+              store_prune(dir, 3, NULL, 0, &err) == 5);
     snprintf(path, sizeof path, "%s/versions/v1", dir);
     test_cond("store-3.2 the current version is never pruned",
               stat(path, &sb) == 0);
@@ -286,7 +286,7 @@ void test_store(void)
      * deletes v7 and v8 only, though that leaves two. */
     stage_version(dir, "v9", 9);
     test_cond("store-3.5 prune spares the version just written and current",
-              store_prune(dir, 1, "v9", &err) == 2);
+              store_prune(dir, 1, "v9", 0, &err) == 2);
     snprintf(path, sizeof path, "%s/versions/v9", dir);
     test_cond("store-3.6 the spared version is still there",
               stat(path, &sb) == 0);
