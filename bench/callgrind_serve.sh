@@ -11,7 +11,10 @@
 #   bench/callgrind_serve.sh [BINARY]      BINARY defaults to build/forest-serve
 #
 # Knobs: N (requests per path, 2000), TOP (functions listed, 25), OUT (a
-# directory to keep the callgrind.out files in; default a temporary one).
+# directory to keep the callgrind.out files in; default a temporary one),
+# MODEL_DIR (serve this store instead of one trained here, e.g. for an older
+# release's server that reads only its own format) and BODY (the /predict
+# request, for a model with other features).
 # Needs valgrind (callgrind_control, callgrind_annotate) and python3.
 set -eu
 cd "$(dirname "$0")/.."
@@ -36,16 +39,20 @@ cleanup() {
 trap cleanup EXIT
 
 [ "$bin" != build/forest-serve ] || make -s build/forest-serve
-make -s build/forest-train
-mkdir -p "$tmp/models"
-AS_OF=2026-07-01 MODEL_VERSION=v1 QUIET=1 build/forest-train --model-dir "$tmp/models"
-body='{"features": [120.5, 118, 119, 121, 117, 115, 119.2, 2.1, 118.0, 3.3, 121, 117, 119, 115, 118, 1, 2, 15, 3, 1, 0]}'
+models=${MODEL_DIR:-}
+if [ -z "$models" ]; then
+    make -s build/forest-train
+    models=$tmp/models
+    mkdir -p "$models"
+    AS_OF=2026-07-01 MODEL_VERSION=v1 QUIET=1 build/forest-train --model-dir "$models"
+fi
+body=${BODY:-'{"features": [120.5, 118, 119, 121, 117, 115, 119.2, 2.1, 118.0, 3.3, 121, 117, 119, 115, 118, 1, 2, 15, 3, 1, 0]}'}
 
 # profile NAME METHOD PATH: one server under callgrind, N requests; prints
 # "NAME instructions-per-request" and leaves $out/NAME.out.
 profile() {
     local name=$1 method=$2 path=$3 port
-    PORT=0 HOST=127.0.0.1 THREADS=1 DRAIN_SECONDS=0 MODEL_DIR="$tmp/models" \
+    PORT=0 HOST=127.0.0.1 THREADS=1 DRAIN_SECONDS=0 MODEL_DIR="$models" \
         valgrind --tool=callgrind --instr-atstart=no \
         --callgrind-out-file="$out/$name.out" "$bin" >"$tmp/serve.log" 2>"$tmp/vg.log" &
     pid=$!
