@@ -5,7 +5,11 @@
 # `forest-train`), the same wrk (2 threads, 32 keep-alive connections) for
 # both, in alternating rounds (nginx, ours, nginx, ...) so a busy machine
 # slows both alike. Prints req/s and p99 per round, the medians and the
-# ratio ours / nginx.
+# ratio ours / nginx, and per request the server's CPU time (its threads'
+# or workers' user + system, from /proc) and how often its threads were
+# preempted (involuntary context switches): on 2 cores shared with wrk the
+# server that spends more per request is also preempted more when its
+# replies wake wrk, which costs both sides again.
 #
 #   bench/ceiling.sh
 #
@@ -21,7 +25,7 @@ conns=${CONNS:-32}
 wrk_threads=${WRK_THREADS:-2}
 threads=${THREADS:-0}
 workers=${NGINX_WORKERS:-2}
-for tool in wrk nginx jq; do
+for tool in wrk nginx jq pgrep; do
     command -v "$tool" >/dev/null || PATH=$PATH:/usr/sbin command -v "$tool" >/dev/null || {
         echo "ceiling: error: $tool is missing (scripts/install-deps.sh bench)" >&2
         exit 1
@@ -106,16 +110,37 @@ stop() {
     pid=""
 }
 
-# measure: wrk against $port; prints "req/s p99_us".
+# usage: the server's CPU clock ticks (user + system) and involuntary
+# context switches so far, summed over forest-serve's threads or nginx's
+# workers (the children of $pid).
+usage() {
+    local procs task
+    procs=$pid
+    [ "$1" = nginx ] && procs=$(pgrep -P "$pid" | tr '\n' ' ')
+    for p in $procs; do
+        for task in /proc/"$p"/task/*; do
+            awk '{print $14 + $15}' "$task/stat"
+            awk '/^nonvoluntary_ctxt_switches/ {print "cs", $2}' "$task/status"
+        done
+    done | awk '$1 == "cs" {cs += $2; next} {ticks += $1} END {print ticks + 0, cs + 0}'
+}
+
+# measure SERVER: wrk against $port; prints "req/s p99_us cpu_us_per_request
+# preemptions_per_request".
 measure() {
-    local out rec
+    local out rec t0 c0 t1 c1
+    read -r t0 c0 < <(usage "$1")
     out=$(BENCH_BODY=$body wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" -s bench/post.lua \
         "http://127.0.0.1:$port/predict")
+    read -r t1 c1 < <(usage "$1")
     rec=$(printf '%s\n' "$out" | sed -n 's/^BENCH //p')
-    printf '%s\n' "$rec" | jq -r '
+    printf '%s\n' "$rec" | jq -r --argjson ticks $((t1 - t0)) --argjson cs $((c1 - c0)) \
+        --argjson hz "$(getconf CLK_TCK)" '
         if .status_errors + .connect_errors + .read_errors + .write_errors + .timeouts > 0
         then error("errors in the run") else . end
-        | "\((.requests / (.duration_us / 1e6)) | floor) \(.p99_us)"'
+        | "\((.requests / (.duration_us / 1e6)) | floor) \(.p99_us) " +
+          "\($ticks / $hz / .requests * 1e7 | round / 10) " +
+          "\($cs / .requests * 1000 | round / 1000)"'
 }
 
 start_ours
@@ -126,19 +151,19 @@ case $reply in
 *"'"*) echo "ceiling: error: the reply has a quote nginx's config cannot hold" >&2; exit 1 ;;
 esac
 
-printf '%-6s %-14s %10s %10s\n' round server "req/s" "p99 us"
-n=() o=() np=() op=()
+printf '%-6s %-14s %10s %10s %14s %16s\n' round server "req/s" "p99 us" "CPU us/req" "preempted/req"
+n=() o=() np=() op=() nc=() oc=() ni=() oi=()
 for r in $(seq "$rounds"); do
     start_nginx
-    read -r x xp < <(measure)
+    read -r x xp xc xi < <(measure nginx)
     stop
-    n+=("$x") np+=("$xp")
-    printf '%-6s %-14s %10s %10s\n' "$r" nginx "$x" "$xp"
+    n+=("$x") np+=("$xp") nc+=("$xc") ni+=("$xi")
+    printf '%-6s %-14s %10s %10s %14.1f %16.3f\n' "$r" nginx "$x" "$xp" "$xc" "$xi"
     start_ours
-    read -r y yp < <(measure)
+    read -r y yp yc yi < <(measure ours)
     stop
-    o+=("$y") op+=("$yp")
-    printf '%-6s %-14s %10s %10s\n' "$r" forest-serve "$y" "$yp"
+    o+=("$y") op+=("$yp") oc+=("$yc") oi+=("$yi")
+    printf '%-6s %-14s %10s %10s %14.1f %16.3f\n' "$r" forest-serve "$y" "$yp" "$yc" "$yi"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 mn=$(median "${n[@]}")
@@ -150,3 +175,5 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'median req/s: nginx %s (p99 %s us), forest-serve %s (p99 %s us); forest-serve / nginx = %s\n' \
     "$mn" "$(median "${np[@]}")" "$mo" "$(median "${op[@]}")" \
     "$(awk -v a="$mn" -v b="$mo" 'BEGIN { printf "%.3f", b / a }')"
+printf 'median per request: server CPU nginx %s us, forest-serve %s us; preempted nginx %s, forest-serve %s\n' \
+    "$(median "${nc[@]}")" "$(median "${oc[@]}")" "$(median "${ni[@]}")" "$(median "${oi[@]}")"

@@ -1,11 +1,11 @@
 #!/bin/sh
 # scale.sh: how training scales with rows (issue 17): reading and binning
 # measured alone, and forest-train against XGBoost-RF and scikit-learn at
-# 200k, 1M and 5M rows, with growth per 5x rows and peak memory. The tables
-# are printed and saved to bench/out/scale.md; the data is generated into
-# bench/out (never committed).
+# 200k, 1M, 5M and 10M rows, with growth over the size before and peak
+# memory. The tables are printed and saved to bench/out/scale.md; the data
+# is generated into bench/out (never committed).
 #
-#   bench/scale.sh [200k] [1M] [5M]   (default: 200k 1M)
+#   bench/scale.sh [200k] [1M] [5M] [10M]   (default: 200k 1M)
 #
 # BENCH_SCALE_RMSE=0 skips growing 100 trees twice (bin edges from the
 # sample and from every row) for the test RMSE comparison;
@@ -16,8 +16,8 @@ cd "$(dirname "$0")/.."
 
 for size in "$@"; do
     case $size in
-    200k|1M|5M) ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    200k|1M|5M|10M) ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/scale.sh: error: unknown size '$size'" >&2; exit 2 ;;
     esac
 done
