@@ -1,7 +1,8 @@
 """scale.py: how training scales with rows (issue 17), run by bench/scale.sh.
 
-For each size (200k, 1M, 5M, 10M rows of the 13-feature demand table, generated
-here by forest-train table and never committed), side by side in one run:
+For each size (200k, 1M, 5M, 10M rows of the demand table, 19 features,
+generated here by forest-train table and never committed), side by side in
+one run:
 
   1. bench-scale (bench/scale.c): reading the CSV and binning, each alone,
      binning with edges from the default 200k-row sample and from every row
