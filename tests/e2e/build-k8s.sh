@@ -8,9 +8,11 @@
 # Every component lands in $E2E_CACHE/bin/<name>-<version>/ with a .done
 # stamp written last, and only after each expected binary exists and
 # answers --version: a second run only checks stamps and takes seconds, and
-# a failed build is never cached as done. GOMODCACHE and GOCACHE live under
-# $E2E_CACHE too: an interrupted build resumes where it stopped, and nothing
-# is ever written into the repository.
+# a failed build is never cached as done. GOMODCACHE lives under $E2E_CACHE
+# too, and GOCACHE unless it is set (as in the other build scripts, so
+# kubeadm, kind, weed and KEDA reuse what this build compiled): an
+# interrupted build resumes where it stopped, and nothing is ever written
+# into the repository.
 #
 # Error contract: every function returns non-zero on the first command that
 # fails, explicitly (`|| return 1`). They run through `timed`, that is in an
@@ -25,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/build-lib.sh"
 
 export GOMODCACHE="$E2E_CACHE/gomod"
-export GOCACHE="$E2E_CACHE/gocache"
+export GOCACHE="${GOCACHE:-$E2E_CACHE/gocache}"
 # The pinned releases say which Go they need; never fetch another toolchain.
 export GOTOOLCHAIN=local
 export GOFLAGS=-mod=mod
