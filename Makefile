@@ -107,6 +107,12 @@ build/bench-scale: bench/scale.c build/libforest.a
 build/bench-predict-row: bench/predict_row.c build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# libmicrohttpd's own ceiling (bench/mhd_constant.c): a constant reply
+# from a daemon started as forest-serve starts it, for bench/ceiling.sh.
+build/bench-mhd-constant: bench/mhd_constant.c
+	@mkdir -p build
+	$(CC) $(CFLAGS) -o $@ $^ -lmicrohttpd -pthread
+
 # The cost of an explanation (bench/explain.c): µs per TreeSHAP row.
 build/bench-explain: bench/explain.c build/libforest.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)

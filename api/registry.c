@@ -94,6 +94,10 @@ struct serving *serving_new(struct model *mod, const char *version, uint32_t crc
 {
     struct serving *m = NULL;
 
+    /* The one-row answers walk a forest-wide copy of the nodes; made
+     * before the check below, so the check goes the way they go. */
+    if (forest_prepare_walk(mod->forest) != 0)
+        goto nomem;
     if (serving_verify(mod->forest, err) != 0)
         goto fail;
     if (strlen(version) > STORE_VERSION_MAX) {

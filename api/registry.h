@@ -72,7 +72,8 @@ struct serving {
  * -1 with err saying what is wrong. */
 int serving_verify(const struct forest *f, struct fr_error *err);
 
-/* Wraps a decoded model for serving: verifies its forest, keeps metadata (a
+/* Wraps a decoded model for serving: lays its trees out for one-row walks
+ * (forest_prepare_walk), verifies its forest, keeps metadata (a
  * JSON text of metadata_len bytes, copied) or, when metadata is NULL,
  * builds a small JSON description from the model. Takes ownership of mod
  * in every case (freed on failure). Returns the serving version with one

@@ -3,13 +3,18 @@
 # answering the same POST with a constant reply of the same size (issue 17,
 # item 5). One row of a model of 100 trees of depth 10 (the defaults of
 # `forest-train`), the same wrk (2 threads, 32 keep-alive connections) for
-# both, in alternating rounds (nginx, ours, nginx, ...) so a busy machine
-# slows both alike. Prints req/s and p99 per round, the medians and the
-# ratio ours / nginx, and per request the server's CPU time (its threads'
-# or workers' user + system, from /proc) and how often its threads were
-# preempted (involuntary context switches): on 2 cores shared with wrk the
-# server that spends more per request is also preempted more when its
-# replies wake wrk, which costs both sides again.
+# both, in alternating rounds (nginx, libmicrohttpd, ours, nginx, ...) so
+# a busy machine slows all alike. The middle one is libmicrohttpd's own
+# ceiling: bench-mhd-constant (bench/mhd_constant.c), a daemon started as
+# forest-serve starts it answering the same constant reply, so the gap to
+# nginx splits into the library's share and our request path's. Prints
+# req/s and p99 per round, the medians and the ratios ours / nginx (the
+# issue's), libmicrohttpd / nginx and ours / libmicrohttpd, and per request
+# the server's CPU time (its threads' or workers' user + system, from
+# /proc) and how often its threads were preempted (involuntary context
+# switches): on 2 cores shared with wrk the server that spends more per
+# request is also preempted more when its replies wake wrk, which costs
+# both sides again.
 #
 #   bench/ceiling.sh
 #
@@ -41,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-make -s build/forest-train build/forest-serve
+make -s build/forest-train build/forest-serve build/bench-mhd-constant
 mkdir -p "$tmp/models"
 AS_OF=2026-07-01 MODEL_VERSION=v1 QUIET=1 build/forest-train --model-dir "$tmp/models"
 body='{"features": [120.5, 118, 119, 121, 117, 115, 119.2, 2.1, 118.0, 3.3, 121, 117, 119, 115, 118, 1, 2, 15, 3, 1, 0]}'
@@ -61,6 +66,21 @@ start_ours() {
         sleep 0.05
     done
     echo "ceiling: error: forest-serve did not become ready" >&2
+    exit 1
+}
+
+# wait_answering NAME LOG...: waits until a POST to $port/predict gets a
+# 200; else prints the logs and exits.
+wait_answering() {
+    local name=$1
+    shift
+    for _ in $(seq 200); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/predict")" = 200 ] &&
+            return 0
+        sleep 0.05
+    done
+    cat "$@" >&2 2>/dev/null
+    echo "ceiling: error: $name did not start" >&2
     exit 1
 }
 
@@ -94,14 +114,16 @@ http {
 EOF
     "$nginx" -c "$tmp/nginx.conf" -p "$tmp" 2>"$tmp/nginx.out" &
     pid=$!
-    for _ in $(seq 200); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/predict")" = 200 ] &&
-            return 0
-        sleep 0.05
-    done
-    cat "$tmp/nginx.out" "$tmp/nginx-error.log" >&2 2>/dev/null
-    echo "ceiling: error: nginx did not start" >&2
-    exit 1
+    wait_answering nginx "$tmp/nginx.out" "$tmp/nginx-error.log"
+}
+
+# start_mhd: bench-mhd-constant with forest-serve's thread count, answering
+# `reply`; sets pid and port.
+start_mhd() {
+    port=$(free_port)
+    build/bench-mhd-constant "$port" "$reply" "$threads" 2>"$tmp/mhd.out" &
+    pid=$!
+    wait_answering bench-mhd-constant "$tmp/mhd.out"
 }
 
 stop() {
@@ -110,9 +132,10 @@ stop() {
     pid=""
 }
 
-# usage: the server's CPU clock ticks (user + system) and involuntary
-# context switches so far, summed over forest-serve's threads or nginx's
-# workers (the children of $pid).
+# usage SERVER: the server's CPU clock ticks (user + system) and
+# involuntary context switches so far, summed over the threads of
+# forest-serve or bench-mhd-constant, or nginx's workers (the children of
+# $pid).
 usage() {
     local procs task
     procs=$pid
@@ -152,13 +175,18 @@ case $reply in
 esac
 
 printf '%-6s %-14s %10s %10s %14s %16s\n' round server "req/s" "p99 us" "CPU us/req" "preempted/req"
-n=() o=() np=() op=() nc=() oc=() ni=() oi=()
+n=() m=() o=() np=() mp=() op=() nc=() mc=() oc=() ni=() mi=() oi=()
 for r in $(seq "$rounds"); do
     start_nginx
     read -r x xp xc xi < <(measure nginx)
     stop
     n+=("$x") np+=("$xp") nc+=("$xc") ni+=("$xi")
     printf '%-6s %-14s %10s %10s %14.1f %16.3f\n' "$r" nginx "$x" "$xp" "$xc" "$xi"
+    start_mhd
+    read -r x xp xc xi < <(measure mhd)
+    stop
+    m+=("$x") mp+=("$xp") mc+=("$xc") mi+=("$xi")
+    printf '%-6s %-14s %10s %10s %14.1f %16.3f\n' "$r" libmicrohttpd "$x" "$xp" "$xc" "$xi"
     start_ours
     read -r y yp yc yi < <(measure ours)
     stop
@@ -166,14 +194,18 @@ for r in $(seq "$rounds"); do
     printf '%-6s %-14s %10s %10s %14.1f %16.3f\n' "$r" forest-serve "$y" "$yp" "$yc" "$yi"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b / a }'; }
 mn=$(median "${n[@]}")
+mm=$(median "${m[@]}")
 mo=$(median "${o[@]}")
 echo
-echo "reply: ${#reply} bytes from both ($reply)"
-echo "wrk -t$wrk_threads -c$conns -d${secs}s; nginx $("$nginx" -v 2>&1 | sed 's/.*: //') with $workers workers; forest-serve THREADS=$threads"
+echo "reply: ${#reply} bytes from all three ($reply)"
+echo "wrk -t$wrk_threads -c$conns -d${secs}s; nginx $("$nginx" -v 2>&1 | sed 's/.*: //') with $workers workers; libmicrohttpd $(dpkg-query -W -f '${Version}' libmicrohttpd12 2>/dev/null || echo '?') and forest-serve with THREADS=$threads"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'median req/s: nginx %s (p99 %s us), forest-serve %s (p99 %s us); forest-serve / nginx = %s\n' \
-    "$mn" "$(median "${np[@]}")" "$mo" "$(median "${op[@]}")" \
-    "$(awk -v a="$mn" -v b="$mo" 'BEGIN { printf "%.3f", b / a }')"
-printf 'median per request: server CPU nginx %s us, forest-serve %s us; preempted nginx %s, forest-serve %s\n' \
-    "$(median "${nc[@]}")" "$(median "${oc[@]}")" "$(median "${ni[@]}")" "$(median "${oi[@]}")"
+printf 'median req/s: nginx %s (p99 %s us), libmicrohttpd %s (p99 %s us), forest-serve %s (p99 %s us)\n' \
+    "$mn" "$(median "${np[@]}")" "$mm" "$(median "${mp[@]}")" "$mo" "$(median "${op[@]}")"
+printf 'forest-serve / nginx = %s; libmicrohttpd / nginx = %s; forest-serve / libmicrohttpd = %s\n' \
+    "$(ratio "$mn" "$mo")" "$(ratio "$mn" "$mm")" "$(ratio "$mm" "$mo")"
+printf 'median per request: server CPU nginx %s us, libmicrohttpd %s us, forest-serve %s us; preempted nginx %s, libmicrohttpd %s, forest-serve %s\n' \
+    "$(median "${nc[@]}")" "$(median "${mc[@]}")" "$(median "${oc[@]}")" \
+    "$(median "${ni[@]}")" "$(median "${mi[@]}")" "$(median "${oi[@]}")"

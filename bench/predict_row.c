@@ -1,8 +1,10 @@
 /*
  * predict_row.c: bench-predict-row, the tree walk of one unbatched
- * /predict row on its own: forest_predict_row against the plain walk it
- * replaced (one tree after another, each step waiting for the last), in
- * alternating rounds on this thread so a busy machine slows both alike.
+ * /predict row on its own: forest_predict_row, on the forest-wide copy of
+ * the nodes forest-serve walks (forest_prepare_walk), against the plain
+ * walk it replaced (one tree after another, each step waiting for the
+ * last), in alternating rounds on this thread so a busy machine slows
+ * both alike.
  *
  *   bench-predict-row MODEL.bin [--rows 500] [--rounds 15] [--reps 20000]
  *
@@ -113,6 +115,11 @@ int main(int argc, char **argv)
     if (m == NULL || !m->has_series) {
         fprintf(stderr, "bench-predict-row: error: %s\n",
                 m == NULL ? err.msg : "not a series model");
+        goto out;
+    }
+    /* As forest-serve prepares every model it serves (serving_new). */
+    if (forest_prepare_walk(m->forest) != 0) {
+        fprintf(stderr, "bench-predict-row: error: out of memory\n");
         goto out;
     }
     f = m->forest;

@@ -1330,6 +1330,12 @@ static inline float tree_predict(const struct tree *tree, const float *row)
     return nodes[i].value;
 }
 
+/* Above this many nodes (64 MiB of them) forest_prepare_walk makes no
+ * copy: such a walk waits on memory rather than on instructions, and a
+ * second copy would cost more than the instructions it saves. Below
+ * UINT32_MAX / 2, so a walk position (twice the index) fits 32 bits. */
+#define FOREST_WALK_MAX_NODES ((size_t)1 << 22)
+
 #ifndef ROW_TREES
 #define ROW_TREES 10 /* trees one row walks down together */
 #endif
@@ -1365,6 +1371,47 @@ static inline void trees_predict(const struct tree *trees, uint32_t n,
         value[k] = nodes[k][idx[k]].value;
 }
 
+/* trees_predict() for trees[t..t + n) of a prepared forest (f->walk): the
+ * same steps from one base address, so the lanes' positions are the whole
+ * state a step carries and stay in registers. Positions count 8-byte
+ * units (twice the node's index, as forest_prepare_walk stores children):
+ * x86 scales an index by 8 at most, so a 16-byte node's address is then
+ * one addressing mode and the right child one lea (+2) away. */
+static inline void walk_predict(const struct forest *f, uint32_t t,
+                                uint32_t n, const float *row, float *value)
+{
+    const char *base = (const char *)f->walk;
+    size_t at[ROW_TREES];
+    uint32_t depth = 0;
+
+    for (uint32_t k = 0; k < ROW_TREES; k++) {
+        uint32_t tree = t + (k < n ? k : n - 1);
+        at[k] = 2 * (size_t)f->walk_root[tree];
+        depth = f->trees[tree].depth > depth ? f->trees[tree].depth : depth;
+    }
+    for (uint32_t d = 0; d < depth; d++) {
+        FR_UNROLL(ROW_TREES)
+        for (int k = 0; k < ROW_TREES; k++) {
+            const struct tree_node *nd =
+                (const struct tree_node *)(base + 8 * at[k]);
+            at[k] = nd->left + 2 * (size_t)(row[nd->feature] > nd->threshold);
+        }
+    }
+    for (uint32_t k = 0; k < n; k++)
+        value[k] = f->walk[at[k] / 2].value;
+}
+
+/* The leaf values of trees[t..t + n), 1 <= n <= ROW_TREES, for one row,
+ * from the forest-wide copy when there is one. */
+static inline void group_predict(const struct forest *f, uint32_t t,
+                                 uint32_t n, const float *row, float *value)
+{
+    if (f->walk != NULL)
+        walk_predict(f, t, n, row, value);
+    else
+        trees_predict(&f->trees[t], n, row, value);
+}
+
 double forest_predict_row(const struct forest *f, const float *row)
 {
     double sum = 0.0;
@@ -1374,11 +1421,42 @@ double forest_predict_row(const struct forest *f, const float *row)
     for (uint32_t t = 0; t < f->n_trees; t += ROW_TREES) {
         uint32_t n = f->n_trees - t < ROW_TREES ? f->n_trees - t : ROW_TREES;
         float v[ROW_TREES];
-        trees_predict(&f->trees[t], n, row, v);
+        group_predict(f, t, n, row, v);
         for (uint32_t k = 0; k < n; k++)
             sum += v[k];
     }
     return sum / f->n_trees;
+}
+
+int forest_prepare_walk(struct forest *f)
+{
+    size_t total = 0, at = 0;
+
+    if (f->walk != NULL)
+        return 0;
+    for (uint32_t t = 0; t < f->n_trees; t++)
+        total += f->trees[t].n_nodes;
+    if (total > FOREST_WALK_MAX_NODES)
+        return 0;
+    f->walk = malloc((total ? total : 1) * sizeof *f->walk);
+    f->walk_root = malloc((f->n_trees ? f->n_trees : 1) * sizeof *f->walk_root);
+    if (f->walk == NULL || f->walk_root == NULL) {
+        free(f->walk);
+        free(f->walk_root);
+        f->walk = NULL;
+        f->walk_root = NULL;
+        return -1;
+    }
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        const struct tree *tree = &f->trees[t];
+        f->walk_root[t] = (uint32_t)at;
+        for (uint32_t i = 0; i < tree->n_nodes; i++) {
+            f->walk[at + i] = tree->nodes[i];
+            f->walk[at + i].left = 2 * (uint32_t)(at + tree->nodes[i].left);
+        }
+        at += tree->n_nodes;
+    }
+    return 0;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -1421,7 +1499,7 @@ void forest_predict_spread_into(const struct forest *f, const float *row,
     for (uint32_t t = 0; t < f->n_trees; t += ROW_TREES) {
         uint32_t n = f->n_trees - t < ROW_TREES ? f->n_trees - t : ROW_TREES;
         float leaf[ROW_TREES];
-        trees_predict(&f->trees[t], n, row, leaf);
+        group_predict(f, t, n, row, leaf);
         for (uint32_t k = 0; k < n; k++) {
             v[t + k] = leaf[k];
             sum += v[t + k];
@@ -1814,5 +1892,7 @@ void forest_free(struct forest *f)
     free(f->trees);
     free(f->feature_names);
     free(f->importances);
+    free(f->walk);
+    free(f->walk_root);
     free(f);
 }

@@ -75,6 +75,10 @@ struct forest {
     struct forest_params params;
     double oob_rmse;          /* out-of-bag RMSE, or NaN when not computed */
     size_t oob_rows;          /* rows that were out of bag at least once */
+    struct tree_node *walk;   /* every tree's nodes in one array, children
+                                 as positions in it, or NULL: see
+                                 forest_prepare_walk */
+    uint32_t *walk_root;      /* n_trees: each tree's root in walk */
 };
 
 /* Default hyperparameters: scikit-learn's, except max_depth 10 where
@@ -107,6 +111,17 @@ struct forest *forest_train(const struct dataset *train,
 
 /* Prediction of one row of n_features values: the mean over trees. */
 double forest_predict_row(const struct forest *f, const float *row);
+
+/* Copies every tree's nodes into one forest-wide array (f->walk) for the
+ * one-row walks (forest_predict_row, forest_predict_spread*): with one
+ * base address for all trees instead of one a tree, the walk of ROW_TREES
+ * trees at once keeps its positions in registers, 8 instructions a step
+ * instead of about 10. The answers are the same bits with or without it.
+ * It costs a second copy of the nodes (16 bytes each), so a forest of
+ * more than 4M nodes (64 MiB) is left walking tree by tree. Call it once
+ * the trees are final; again is a no-op. Returns 0, or -1 when memory
+ * runs out (the forest then walks tree by tree, as before). */
+int forest_prepare_walk(struct forest *f);
 
 /* Mean, standard deviation and the q_lo/q_hi quantiles (e.g. 0.05 and
  * 0.95, linear interpolation as numpy's default) of the trees' predictions

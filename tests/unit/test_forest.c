@@ -367,6 +367,65 @@ static void test_prediction(void)
     dataset_release(&ds);
 }
 
+static void few_per_leaf(struct forest_params *p)
+{
+    p->min_samples_leaf = 150; /* leaves stop at different depths */
+}
+
+/* forest_prepare_walk's forest-wide copy gives the walk tree by tree's
+ * bits: 23 trees (two full groups of ROW_TREES and a short one), of
+ * depths that differ, on rows with NaN and infinities as well. */
+static void test_prepared_walk(void)
+{
+    static const float odd[][2] = {
+        {NAN, 0.5f}, {0.5f, NAN}, {INFINITY, -INFINITY}, {-INFINITY, 2.0f},
+        {0.0f, 1.0f}, {-0.0f, 0.999f},
+    };
+    struct dataset ds;
+    struct forest *f;
+    double *before, mean[2], sd[2], lo[2], hi[2];
+    size_t n_rows, n_odd = sizeof odd / sizeof *odd;
+    uint32_t min_depth = UINT32_MAX, max_depth = 0;
+    int ok = 1, spread_ok;
+
+    make_table(&ds, 3000, 2, smooth, 9);
+    f = train(&ds, 23, 9, few_per_leaf);
+    n_rows = ds.n_rows + n_odd;
+    before = malloc(n_rows * sizeof *before);
+    if (f == NULL || before == NULL) {
+        test_cond("walk-1.1 trained", 0);
+        goto done;
+    }
+    for (uint32_t t = 0; t < f->n_trees; t++) {
+        min_depth = f->trees[t].depth < min_depth ? f->trees[t].depth : min_depth;
+        max_depth = f->trees[t].depth > max_depth ? f->trees[t].depth : max_depth;
+    }
+    for (size_t i = 0; i < n_rows; i++)
+        before[i] = forest_predict_row(f, i < ds.n_rows ? ds.X + i * 2
+                                                        : odd[i - ds.n_rows]);
+    spread_ok = forest_predict_spread(f, odd[0], 0.1, 0.9, &mean[0], &sd[0],
+                                      &lo[0], &hi[0]) == 0;
+    test_cond("walk-1.1 the trees' depths differ", min_depth < max_depth);
+    test_cond("walk-1.2 prepared, twice",
+              f->walk == NULL && forest_prepare_walk(f) == 0 &&
+                  f->walk != NULL && forest_prepare_walk(f) == 0);
+    for (size_t i = 0; i < n_rows; i++)
+        ok &= before[i] == forest_predict_row(f, i < ds.n_rows
+                                                     ? ds.X + i * 2
+                                                     : odd[i - ds.n_rows]);
+    test_cond("walk-1.3 the same bits on every row, NaN and infinities too",
+              ok);
+    spread_ok &= forest_predict_spread(f, odd[0], 0.1, 0.9, &mean[1], &sd[1],
+                                       &lo[1], &hi[1]) == 0;
+    test_cond("walk-1.4 the same spread",
+              spread_ok && mean[0] == mean[1] && sd[0] == sd[1] &&
+                  lo[0] == lo[1] && hi[0] == hi[1]);
+done:
+    free(before);
+    forest_free(f);
+    dataset_release(&ds);
+}
+
 static void test_shards(void)
 {
     struct dataset ds;
@@ -537,6 +596,7 @@ void test_forest(void)
     test_bin_sample();
     test_feature_sampling();
     test_prediction();
+    test_prepared_walk();
     test_shards();
     test_params();
     test_row_widths();

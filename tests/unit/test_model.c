@@ -138,6 +138,32 @@ static void test_calibration_profile(void)
     test_cond("profile-1.3 a 0/1 flag keeps its counted shares (0.9, 0.1)",
               fabs(p.shares[10 + 0] - 0.9) < 1e-12 &&
                   fabs(p.shares[10 + 9] - 0.1) < 1e-12);
+    {
+        /* profile_bin counts edges; a binary search for the first edge
+         * >= x is the definition it must agree with, on every edge (the
+         * flag's repeat), between them, NaN and the infinities. */
+        static const float odd[] = {NAN, INFINITY, -INFINITY, -0.0f, 0.0f,
+                                    1.0f, 1e-30f, 899.0f, 899.00006f};
+        int same = 1;
+        for (int f = 0; f < 2; f++) {
+            for (int i = -1; i < 2100 + (int)(sizeof odd / sizeof *odd); i++) {
+                float x = i < 2100 ? (float)i / 2.0f - 50.0f : odd[i - 2100];
+                const float *e = p.edges + f * 9;
+                uint32_t lo = 0, hi = 9;
+                while (lo < hi) {
+                    uint32_t mid = (lo + hi) / 2;
+                    if (x <= e[mid])
+                        hi = mid;
+                    else
+                        lo = mid + 1;
+                }
+                same &= profile_bin(&p, (size_t)f, x) == lo;
+            }
+        }
+        test_cond("profile-1.4 the bin is the first edge >= x, NaN last",
+                  same && profile_bin(&p, 0, NAN) == 9 &&
+                      profile_bin(&p, 1, 0.0f) == 0);
+    }
     profile_release(&p);
     dataset_release(&ds);
 }
