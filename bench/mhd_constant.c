@@ -11,11 +11,12 @@
  *
  *   bench-mhd-constant PORT BODY [THREADS [MEMORY]]
  *
- * It listens on 127.0.0.1 only. BODY is sent with Content-Type: application/json to any request, after
- * its upload, if any, is read and dropped. THREADS 0 (the default) is one
- * per core, as forest-serve's THREADS=0; MEMORY is the connection memory
- * in bytes (16384). Runs until SIGINT or SIGTERM; exits 1 with a message
- * when it cannot start.
+ * It listens on 127.0.0.1 only. BODY is sent with Content-Type:
+ * application/json to any request, after its upload, if any, is read and
+ * dropped. THREADS 0 (the default) is one per core, as forest-serve's
+ * THREADS=0; MEMORY is the connection memory in bytes (16384). Runs until
+ * SIGINT or SIGTERM, then exits 0; exits 1 with a message when it cannot
+ * start.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -61,12 +62,12 @@ static long parse_count(const char *s)
 
 int main(int argc, char **argv)
 {
-    struct MHD_Response *reply;
-    struct MHD_Daemon *d;
+    struct MHD_Response *reply = NULL;
+    struct MHD_Daemon *d = NULL;
     struct sockaddr_in addr;
     long port, threads = 0, memory = 16384;
     sigset_t stop;
-    int sig;
+    int sig, rc = 1;
 
     if (argc < 3 || argc > 5 || (port = parse_count(argv[1])) < 1 ||
         port > 65535 || (argc > 3 && (threads = parse_count(argv[3])) < 0) ||
@@ -84,7 +85,7 @@ int main(int argc, char **argv)
         MHD_add_response_header(reply, "Content-Type", "application/json") !=
             MHD_YES) {
         fprintf(stderr, "bench-mhd-constant: error: cannot build the reply\n");
-        return 1;
+        goto out;
     }
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
@@ -107,11 +108,14 @@ int main(int argc, char **argv)
     if (d == NULL) {
         fprintf(stderr, "bench-mhd-constant: error: cannot listen on port "
                         "%ld\n", port);
-        MHD_destroy_response(reply);
-        return 1;
+        goto out;
     }
     sigwait(&stop, &sig);
-    MHD_stop_daemon(d);
-    MHD_destroy_response(reply);
-    return 0;
+    rc = 0;
+out:
+    if (d != NULL)
+        MHD_stop_daemon(d);
+    if (reply != NULL)
+        MHD_destroy_response(reply);
+    return rc;
 }
