@@ -393,7 +393,7 @@ static void test_prepared_walk(void)
     n_rows = ds.n_rows + n_odd;
     before = malloc(n_rows * sizeof *before);
     if (f == NULL || before == NULL) {
-        test_cond("walk-1.1 trained", 0);
+        test_cond("walk-1.0 trained", 0);
         goto done;
     }
     for (uint32_t t = 0; t < f->n_trees; t++) {
